@@ -1,0 +1,60 @@
+//! `tug delete -f PATH` / `tug delete stack NAME...`: remove stacks from the store, all or none.
+//! The controller then scales their services to 0, and deletes them if `spec.prune` is true.
+
+use std::process::ExitCode;
+
+use super::output::emit;
+use super::{CliError, Context, read_manifests};
+use crate::store::Store;
+
+/// Arguments of `tug delete`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Delete the stacks these manifests define.
+    #[arg(short = 'f', long = "filename", value_name = "PATH", num_args = 1.., conflicts_with = "kind")]
+    pub files: Vec<String>,
+    /// `stack` (or `stacks`), followed by names.
+    #[arg(value_name = "TYPE", requires = "names")]
+    pub kind: Option<String>,
+    /// Stack names.
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
+    /// Check what would be deleted, but write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Runs `tug delete`.
+///
+/// # Errors
+/// [`CliError::Rejected`] when a stack is not in the store (nothing is deleted then).
+pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
+    let names: Vec<String> = if !args.files.is_empty() {
+        read_manifests(&args.files)?
+            .iter()
+            .map(|s| s.name().to_owned())
+            .collect()
+    } else {
+        match args.kind.as_deref() {
+            Some("stack" | "stacks") => args.names.clone(),
+            Some(other) => {
+                return Err(CliError::Rejected(format!(
+                    "cannot delete `{other}`: the type must be `stack`, as in `tug delete stack NAME`"
+                )));
+            }
+            None => {
+                return Err(CliError::Rejected(
+                    "nothing to delete: use `tug delete -f PATH` or `tug delete stack NAME`".to_owned(),
+                ));
+            }
+        }
+    };
+    let removed = context.store()?.delete(&names, args.dry_run).await?;
+    let suffix = if args.dry_run { " (dry run)" } else { "" };
+    let text: String = removed
+        .iter()
+        .map(|s| format!("stack/{} deleted{suffix}\n", s.name()))
+        .collect();
+    emit(&text)?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,200 @@
+//! `tug get stacks|services [-o table|json|yaml]`: what the store holds.
+//!
+//! Observed columns (running, healthy tasks) join these tables once the controller writes status.
+
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use super::output::{OutputFormat, emit, json, stacks_json, stacks_yaml, table, yaml};
+use super::{CliError, Context};
+use crate::manifest::spec::{LaunchType, ServiceSpec};
+use crate::model::Stack;
+use crate::store::Store;
+
+/// Arguments of `tug get`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// What to list.
+    #[arg(value_enum)]
+    pub resource: Resource,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+/// What `tug get` lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Resource {
+    /// Stacks, one row each.
+    #[value(alias = "stack")]
+    Stacks,
+    /// Services of every stack, one row each.
+    #[value(alias = "service", alias = "svc")]
+    Services,
+}
+
+/// One row of `tug get services -o json`: stable field names for scripts.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ServiceRow<'a> {
+    stack: &'a str,
+    cluster: &'a str,
+    name: &'a str,
+    launch_type: LaunchType,
+    desired_count: u32,
+    min_tasks: Option<u32>,
+    max_tasks: Option<u32>,
+    task_definition_family: &'a str,
+    cpu: Option<u32>,
+    memory: Option<u32>,
+    images: Vec<&'a str>,
+}
+
+/// Runs `tug get`.
+///
+/// # Errors
+/// [`CliError::Failed`] when the store cannot be read.
+pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
+    let stacks = context.store()?.list().await?;
+    let text = match (args.resource, args.output) {
+        (Resource::Stacks, OutputFormat::Table) => stacks_table(&stacks, context.now),
+        (Resource::Stacks, OutputFormat::Json) => stacks_json(&stacks)?,
+        (Resource::Stacks, OutputFormat::Yaml) => stacks_yaml(&stacks)?,
+        (Resource::Services, format) => {
+            let rows: Vec<ServiceRow> = stacks.iter().flat_map(service_rows).collect();
+            match format {
+                OutputFormat::Table => services_table(&rows),
+                OutputFormat::Json => json(&list("ServiceList", &rows))?,
+                OutputFormat::Yaml => yaml(&list("ServiceList", &rows))?,
+            }
+        }
+    };
+    emit(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct List<'a, T> {
+    api_version: &'static str,
+    kind: &'static str,
+    items: &'a [T],
+}
+
+fn list<'a, T>(kind: &'static str, items: &'a [T]) -> List<'a, T> {
+    List {
+        api_version: crate::manifest::spec::API_VERSION,
+        kind,
+        items,
+    }
+}
+
+fn stacks_table(stacks: &[Stack], now: SystemTime) -> String {
+    if stacks.is_empty() {
+        return "No stacks in the store.\n".to_owned();
+    }
+    let rows: Vec<Vec<String>> = stacks
+        .iter()
+        .map(|s| {
+            let meta = &s.manifest().metadata;
+            vec![
+                s.name().to_owned(),
+                s.spec().cluster.clone(),
+                s.spec().services.len().to_string(),
+                meta.generation.unwrap_or(1).to_string(),
+                meta.creation_timestamp
+                    .as_deref()
+                    .map_or_else(|| "-".to_owned(), |t| age(t, now)),
+            ]
+        })
+        .collect();
+    table(&["NAME", "CLUSTER", "SERVICES", "GENERATION", "AGE"], &rows)
+}
+
+fn service_rows(stack: &Stack) -> Vec<ServiceRow<'_>> {
+    stack
+        .spec()
+        .services
+        .iter()
+        .map(|service: &ServiceSpec| ServiceRow {
+            stack: stack.name(),
+            cluster: &stack.spec().cluster,
+            name: &service.name,
+            launch_type: service.launch_type,
+            desired_count: service.desired_count,
+            min_tasks: service.scaling.as_ref().map(|s| s.min_tasks),
+            max_tasks: service.scaling.as_ref().map(|s| s.max_tasks),
+            task_definition_family: &service.task_definition.family,
+            cpu: service.task_definition.cpu,
+            memory: service.task_definition.memory,
+            images: service.task_definition.containers.iter().map(|c| c.image.as_str()).collect(),
+        })
+        .collect()
+}
+
+fn services_table(rows: &[ServiceRow]) -> String {
+    if rows.is_empty() {
+        return "No services in the store.\n".to_owned();
+    }
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let size = match (r.cpu, r.memory) {
+                (Some(c), Some(m)) => format!("{c}/{m}"),
+                _ => "-".to_owned(),
+            };
+            vec![
+                r.stack.to_owned(),
+                r.name.to_owned(),
+                r.cluster.to_owned(),
+                match r.launch_type {
+                    LaunchType::Ec2 => "EC2".to_owned(),
+                    LaunchType::Fargate => "FARGATE".to_owned(),
+                },
+                r.desired_count.to_string(),
+                match (r.min_tasks, r.max_tasks) {
+                    (Some(lo), Some(hi)) => format!("{lo}-{hi}"),
+                    _ => "-".to_owned(),
+                },
+                r.task_definition_family.to_owned(),
+                size,
+                r.images.join(","),
+            ]
+        })
+        .collect();
+    table(
+        &["STACK", "SERVICE", "CLUSTER", "LAUNCH", "DESIRED", "SCALING", "TASK FAMILY", "CPU/MEM", "IMAGES"],
+        &cells,
+    )
+}
+
+/// kubectl-style age: 45s, 12m, 3h, 5d.
+fn age(timestamp: &str, now: SystemTime) -> String {
+    let Ok(then) = humantime::parse_rfc3339(timestamp) else {
+        return "-".to_owned();
+    };
+    let secs = now.duration_since(then).unwrap_or(Duration::ZERO).as_secs();
+    match secs {
+        s if s < 120 => format!("{s}s"),
+        s if s < 2 * 3600 => format!("{}m", s / 60),
+        s if s < 2 * 86400 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86400),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_read_like_kubectl() {
+        let now = humantime::parse_rfc3339("2026-01-02T00:00:00Z").expect("valid");
+        assert_eq!(age("2026-01-01T23:59:15Z", now), "45s");
+        assert_eq!(age("2026-01-01T23:00:00Z", now), "60m");
+        assert_eq!(age("2026-01-01T00:00:00Z", now), "24h");
+        assert_eq!(age("2025-12-01T00:00:00Z", now), "32d");
+        assert_eq!(age("garbage", now), "-");
+    }
+}

@@ -1,0 +1,20 @@
+//! tugboat: a Kubernetes-style reconciling controller for AWS ECS.
+//!
+//! # Layout
+//!
+//! - [`manifest`]: YAML manifests to validated stacks: parsing with located errors, the JSON Schema,
+//!   structural checks and cross-field rules. Pure: no network, no clock.
+//! - [`model`]: the desired-state types shared by every other module ([`model::Stack`], ids).
+//! - [`store`]: where desired state lives between commands and across controller restarts; the
+//!   [`store::Store`] trait and its file implementation (the embedded default).
+//! - [`cli`]: one module per verb of `tug`; `main.rs` only parses arguments and calls in here.
+//!
+//! Still to come, in the places design.md reserves for them: `plan/` (the pure planner),
+//! `cloud/` (the AWS adapter and the simulator), `controller/` (the daemon) and `http` (metrics).
+
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod manifest;
+pub mod model;
+pub mod store;

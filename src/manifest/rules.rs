@@ -1,0 +1,707 @@
+//! Cross-field rules: what the schema cannot say, each with a message that says how to fix it.
+//!
+//! Each rule is a small function over the typed spec that pushes [`Issue`]s with a field path; the
+//! caller turns paths into positions. Limits cite ECS, ELBv2 and Fargate documentation.
+
+use std::collections::BTreeMap;
+
+use super::node::FieldPath;
+use super::spec::{
+    ContainerSpec, CpuScaling, DeploymentSpec, LaunchType, NetworkMode, NetworkSpec, ScalingSpec,
+    ServiceSpec, StackManifest, TargetGroupSpec, TaskDefinitionSpec,
+};
+use super::Issue;
+
+/// Every rule over one stack document.
+pub fn check(stack: &StackManifest, issues: &mut Vec<Issue>) {
+    let root = FieldPath::default();
+    let metadata = root.key("metadata");
+    if !is_stack_name(&stack.metadata.name) {
+        issues.push(Issue::new(
+            metadata.key("name"),
+            format!(
+                "invalid stack name `{}`: use 1 to 63 lowercase letters, digits and `-`, starting and ending with a letter or digit",
+                stack.metadata.name
+            ),
+        ));
+    }
+    let spec = root.key("spec");
+    if !is_cluster(&stack.spec.cluster) {
+        issues.push(Issue::new(
+            spec.key("cluster"),
+            format!(
+                "invalid cluster `{}`: use a cluster name (letters, digits, `-`, `_`) or a cluster ARN",
+                stack.spec.cluster
+            ),
+        ));
+    }
+    let groups = spec.key("targetGroups");
+    duplicates(
+        stack.spec.target_groups.iter().map(|g| g.name.as_str()),
+        &groups,
+        "name",
+        "target group",
+        issues,
+    );
+    for (i, group) in stack.spec.target_groups.iter().enumerate() {
+        target_group(group, &groups.index(i), issues);
+    }
+    let services = spec.key("services");
+    duplicates(
+        stack.spec.services.iter().map(|s| s.name.as_str()),
+        &services,
+        "name",
+        "service",
+        issues,
+    );
+    let families = stack
+        .spec
+        .services
+        .iter()
+        .map(|s| s.task_definition.family.as_str());
+    for (i, family) in first_duplicates(families) {
+        issues.push(Issue::new(
+            services.index(i).key("taskDefinition").key("family"),
+            format!(
+                "task definition family `{family}` is used by another service of this stack; give each service its own family so their revisions do not collide"
+            ),
+        ));
+    }
+    for (i, service) in stack.spec.services.iter().enumerate() {
+        service_rules(service, &services.index(i), issues);
+    }
+}
+
+fn target_group(group: &TargetGroupSpec, path: &FieldPath, issues: &mut Vec<Issue>) {
+    if !is_target_group(&group.name) {
+        issues.push(Issue::new(path.key("name"), target_group_message(&group.name)));
+    }
+    let check = &group.health_check;
+    let hc = path.key("healthCheck");
+    if check.timeout_seconds >= check.interval_seconds {
+        issues.push(Issue::new(
+            hc.key("timeoutSeconds"),
+            format!(
+                "timeoutSeconds ({}) must be less than intervalSeconds ({}), as ELBv2 requires",
+                check.timeout_seconds, check.interval_seconds
+            ),
+        ));
+    }
+    if !check.path.starts_with('/') {
+        issues.push(Issue::new(
+            hc.key("path"),
+            format!("health-check path `{}` must start with `/`", check.path),
+        ));
+    }
+    let matcher_ok = check
+        .matcher
+        .split(',')
+        .all(|part| part.split('-').all(|code| is_http_code(code)) && part.split('-').count() <= 2);
+    if !matcher_ok {
+        issues.push(Issue::new(
+            hc.key("matcher"),
+            format!(
+                "invalid matcher `{}`: use HTTP codes from 200 to 499, as `200`, `200,302` or `200-299`",
+                check.matcher
+            ),
+        ));
+    }
+}
+
+fn service_rules(service: &ServiceSpec, path: &FieldPath, issues: &mut Vec<Issue>) {
+    if !is_ecs_name(&service.name) {
+        issues.push(Issue::new(path.key("name"), ecs_name_message("service", &service.name)));
+    }
+    let task = &service.task_definition;
+    let task_path = path.key("taskDefinition");
+    task_definition(task, service.launch_type, &task_path, issues);
+
+    let mode = effective_network_mode(service);
+    match (&service.network, mode) {
+        (None, NetworkMode::Awsvpc) => issues.push(Issue::new(
+            path.key("network"),
+            if service.launch_type == LaunchType::Fargate {
+                "FARGATE services need `network` (subnets, securityGroups) because they use the awsvpc network mode".to_owned()
+            } else {
+                "the awsvpc network mode needs `network` (subnets, securityGroups)".to_owned()
+            },
+        )),
+        (Some(_), mode) if mode != NetworkMode::Awsvpc => issues.push(Issue::new(
+            path.key("network"),
+            format!(
+                "`network` applies only to the awsvpc network mode; this task definition uses `{}`",
+                network_mode_name(mode)
+            ),
+        )),
+        (Some(network), _) => network_rules(network, &path.key("network"), issues),
+        (None, _) => {}
+    }
+    if mode == NetworkMode::Awsvpc {
+        for (c, container) in task.containers.iter().enumerate() {
+            for (p, port) in container.port_mappings.iter().enumerate() {
+                if port.host_port.is_some_and(|h| h != port.container_port) {
+                    issues.push(Issue::new(
+                        task_path
+                            .key("containers")
+                            .index(c)
+                            .key("portMappings")
+                            .index(p)
+                            .key("hostPort"),
+                        format!(
+                            "with the awsvpc network mode hostPort must equal containerPort ({}) or be omitted",
+                            port.container_port
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+
+    let lbs = path.key("loadBalancers");
+    let mut seen_groups = BTreeMap::new();
+    for (i, lb) in service.load_balancers.iter().enumerate() {
+        let lb_path = lbs.index(i);
+        if !is_target_group(&lb.target_group) {
+            issues.push(Issue::new(lb_path.key("targetGroup"), target_group_message(&lb.target_group)));
+        }
+        if let Some(first) = seen_groups.insert(lb.target_group.as_str(), i) {
+            issues.push(Issue::new(
+                lb_path.key("targetGroup"),
+                format!(
+                    "target group `{}` is already attached by loadBalancers[{first}]",
+                    lb.target_group
+                ),
+            ));
+        }
+        match task.containers.iter().find(|c| c.name == lb.container_name) {
+            None => {
+                let names: Vec<&str> = task.containers.iter().map(|c| c.name.as_str()).collect();
+                let mut message = format!(
+                    "no container named `{}` in the task definition",
+                    lb.container_name
+                );
+                match super::suggest::closest(&lb.container_name, names.iter().copied()) {
+                    Some(near) => message.push_str(&format!("; did you mean `{near}`?")),
+                    None => message.push_str(&format!("; containers: {}", names.join(", "))),
+                }
+                issues.push(Issue::new(lb_path.key("containerName"), message));
+            }
+            Some(container) => {
+                if !container.port_mappings.iter().any(|p| p.container_port == lb.container_port) {
+                    let ports: Vec<String> = container
+                        .port_mappings
+                        .iter()
+                        .map(|p| p.container_port.to_string())
+                        .collect();
+                    issues.push(Issue::new(
+                        lb_path.key("containerPort"),
+                        format!(
+                            "container `{}` does not map port {}; its portMappings are [{}]",
+                            container.name,
+                            lb.container_port,
+                            ports.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+
+    let deployment = path.key("deployment");
+    deployment_rules(service, &deployment, issues);
+    if let Some(scaling) = &service.scaling {
+        scaling_rules(service, scaling, &path.key("scaling"), issues);
+    }
+}
+
+fn task_definition(
+    task: &TaskDefinitionSpec,
+    launch: LaunchType,
+    path: &FieldPath,
+    issues: &mut Vec<Issue>,
+) {
+    if !is_ecs_name(&task.family) {
+        issues.push(Issue::new(path.key("family"), ecs_name_message("family", &task.family)));
+    }
+    for (field, value) in [
+        ("executionRoleArn", &task.execution_role_arn),
+        ("taskRoleArn", &task.task_role_arn),
+    ] {
+        if let Some(arn) = value.as_deref().filter(|a| !is_role_arn(a)) {
+            issues.push(Issue::new(
+                path.key(field),
+                format!("`{arn}` is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)"),
+            ));
+        }
+    }
+    let containers = path.key("containers");
+    duplicates(
+        task.containers.iter().map(|c| c.name.as_str()),
+        &containers,
+        "name",
+        "container",
+        issues,
+    );
+    if !task.containers.iter().any(|c| c.essential) {
+        issues.push(Issue::new(
+            containers.clone(),
+            "at least one container must be essential".to_owned(),
+        ));
+    }
+    for (i, container) in task.containers.iter().enumerate() {
+        container_rules(container, task, launch, &containers.index(i), issues);
+    }
+    let mut ports = BTreeMap::new();
+    for (c, container) in task.containers.iter().enumerate() {
+        for (p, port) in container.port_mappings.iter().enumerate() {
+            if let Some((first_c, first_p)) = ports.insert((port.container_port, port.protocol as u8), (c, p)) {
+                issues.push(Issue::new(
+                    containers.index(c).key("portMappings").index(p).key("containerPort"),
+                    format!(
+                        "port {} is already mapped by containers[{first_c}].portMappings[{first_p}]",
+                        port.container_port
+                    ),
+                ));
+            }
+        }
+    }
+
+    if launch == LaunchType::Fargate {
+        if task.network_mode.is_some_and(|m| m != NetworkMode::Awsvpc) {
+            issues.push(Issue::new(
+                path.key("networkMode"),
+                "FARGATE tasks must use the awsvpc network mode".to_owned(),
+            ));
+        }
+        match (task.cpu, task.memory) {
+            (Some(cpu), Some(memory)) if !fargate_pair_is_valid(cpu, memory) => {
+                issues.push(Issue::new(
+                    path.key("memory"),
+                    format!(
+                        "{memory} MiB is not a valid Fargate memory size for cpu {cpu}; valid: {}",
+                        fargate_memory_choices(cpu)
+                    ),
+                ))
+            }
+            (cpu, memory) => {
+                if cpu.is_none() {
+                    issues.push(Issue::new(
+                        path.key("cpu"),
+                        "FARGATE task definitions need a task-level cpu (256, 512, 1024, 2048, 4096, 8192 or 16384)".to_owned(),
+                    ));
+                }
+                if memory.is_none() {
+                    issues.push(Issue::new(
+                        path.key("memory"),
+                        "FARGATE task definitions need a task-level memory in MiB".to_owned(),
+                    ));
+                }
+            }
+        }
+    }
+
+    let summed = |f: fn(&ContainerSpec) -> Option<u32>| -> u64 {
+        task.containers.iter().filter_map(f).map(u64::from).sum()
+    };
+    if let Some(memory) = task.memory {
+        let total = summed(|c| c.memory.or(c.memory_reservation));
+        if total > u64::from(memory) {
+            issues.push(Issue::new(
+                path.key("memory"),
+                format!("the containers reserve {total} MiB in all, more than the task's {memory} MiB"),
+            ));
+        }
+    }
+    if let Some(cpu) = task.cpu {
+        let total = summed(|c| c.cpu);
+        if total > u64::from(cpu) {
+            issues.push(Issue::new(
+                path.key("cpu"),
+                format!("the containers reserve {total} CPU units in all, more than the task's {cpu}"),
+            ));
+        }
+    }
+}
+
+fn container_rules(
+    container: &ContainerSpec,
+    task: &TaskDefinitionSpec,
+    launch: LaunchType,
+    path: &FieldPath,
+    issues: &mut Vec<Issue>,
+) {
+    if !is_ecs_name(&container.name) {
+        issues.push(Issue::new(path.key("name"), ecs_name_message("container", &container.name)));
+    }
+    if container.image.chars().any(char::is_whitespace) {
+        issues.push(Issue::new(
+            path.key("image"),
+            format!("image `{}` must not contain whitespace", container.image),
+        ));
+    }
+    if let (Some(hard), Some(soft)) = (container.memory, container.memory_reservation)
+        && soft > hard
+    {
+        issues.push(Issue::new(
+            path.key("memoryReservation"),
+            format!("memoryReservation ({soft} MiB) must not exceed memory ({hard} MiB)"),
+        ));
+    }
+    if launch == LaunchType::Ec2
+        && task.memory.is_none()
+        && container.memory.is_none()
+        && container.memory_reservation.is_none()
+    {
+        issues.push(Issue::new(
+            path.key("memory"),
+            "EC2 tasks without a task-level memory need memory or memoryReservation on every container".to_owned(),
+        ));
+    }
+    for key in container.environment.keys() {
+        if key.is_empty() || key.contains('=') {
+            issues.push(Issue::new(
+                path.key("environment"),
+                format!("environment variable name `{key}` must be non-empty and must not contain `=`"),
+            ));
+        }
+    }
+}
+
+fn network_rules(network: &NetworkSpec, path: &FieldPath, issues: &mut Vec<Issue>) {
+    for (i, subnet) in network.subnets.iter().enumerate() {
+        if !is_aws_id(subnet, "subnet-") {
+            issues.push(Issue::new(
+                path.key("subnets").index(i),
+                format!("`{subnet}` is not a subnet id (subnet- followed by 8 or 17 hex digits)"),
+            ));
+        }
+    }
+    for (i, group) in network.security_groups.iter().enumerate() {
+        if !is_aws_id(group, "sg-") {
+            issues.push(Issue::new(
+                path.key("securityGroups").index(i),
+                format!("`{group}` is not a security group id (sg- followed by 8 or 17 hex digits)"),
+            ));
+        }
+    }
+    for (i, value) in first_duplicates(network.subnets.iter().map(String::as_str)) {
+        issues.push(Issue::new(path.key("subnets").index(i), format!("subnet `{value}` is listed twice")));
+    }
+    for (i, value) in first_duplicates(network.security_groups.iter().map(String::as_str)) {
+        issues.push(Issue::new(
+            path.key("securityGroups").index(i),
+            format!("security group `{value}` is listed twice"),
+        ));
+    }
+}
+
+fn deployment_rules(service: &ServiceSpec, path: &FieldPath, issues: &mut Vec<Issue>) {
+    let deployment: &DeploymentSpec = &service.deployment;
+    let min = deployment.minimum_healthy_percent;
+    let max = deployment.maximum_percent;
+    if min > max {
+        issues.push(Issue::new(
+            path.key("minimumHealthyPercent"),
+            format!("minimumHealthyPercent ({min}) must not exceed maximumPercent ({max})"),
+        ));
+        return;
+    }
+    let counts = match &service.scaling {
+        Some(s) if s.min_tasks <= s.max_tasks => s.min_tasks..=s.max_tasks,
+        Some(_) => 1..=0,
+        None => service.desired_count..=service.desired_count,
+    };
+    if let Some(stuck) = counts.filter(|n| *n > 0).find(|n| rollout_batch(*n, min, max) == 0) {
+        let keep = (u64::from(stuck) * u64::from(min)).div_ceil(100);
+        let allow = u64::from(stuck) * u64::from(max) / 100;
+        issues.push(Issue::new(
+            path.key("maximumPercent"),
+            format!(
+                "a deployment of {stuck} task{} can never make progress: minimumHealthyPercent {min} keeps {keep} healthy and maximumPercent {max} allows only {allow} at once; raise maximumPercent or lower minimumHealthyPercent",
+                if stuck == 1 { "" } else { "s" }
+            ),
+        ));
+    }
+    let has_lb = !service.load_balancers.is_empty();
+    if deployment.health_check_grace_period_seconds > 0 && !has_lb {
+        issues.push(Issue::new(
+            path.key("healthCheckGracePeriodSeconds"),
+            "healthCheckGracePeriodSeconds applies only to services with loadBalancers (ECS rejects it otherwise)".to_owned(),
+        ));
+    }
+    if deployment.rollback.max5xx_per_minute.is_some() && !has_lb {
+        issues.push(Issue::new(
+            path.key("rollback").key("max5xxPerMinute"),
+            "max5xxPerMinute needs loadBalancers: 5XX counts come from the service's target groups".to_owned(),
+        ));
+    }
+}
+
+/// Tasks a rolling deployment can replace at once: floor(N x max%) - ceil(N x min%), ECS's rounding.
+pub fn rollout_batch(tasks: u32, minimum_healthy_percent: u32, maximum_percent: u32) -> u64 {
+    let n = u64::from(tasks);
+    let allowed = n * u64::from(maximum_percent) / 100;
+    let kept = (n * u64::from(minimum_healthy_percent)).div_ceil(100);
+    allowed.saturating_sub(kept)
+}
+
+fn scaling_rules(service: &ServiceSpec, scaling: &ScalingSpec, path: &FieldPath, issues: &mut Vec<Issue>) {
+    if scaling.min_tasks > scaling.max_tasks {
+        issues.push(Issue::new(
+            path.key("minTasks"),
+            format!(
+                "minTasks ({}) must not exceed maxTasks ({})",
+                scaling.min_tasks, scaling.max_tasks
+            ),
+        ));
+    } else if !(scaling.min_tasks..=scaling.max_tasks).contains(&service.desired_count) {
+        issues.push(Issue::new(
+            path.parent_key("desiredCount"),
+            format!(
+                "desiredCount ({}) must be within scaling.minTasks..maxTasks ({}..{})",
+                service.desired_count, scaling.min_tasks, scaling.max_tasks
+            ),
+        ));
+    }
+    if scaling.cpu.is_none() && scaling.http5xx.is_none() {
+        issues.push(Issue::new(
+            path.clone(),
+            "scaling needs a trigger: `cpu`, `http5xx`, or both".to_owned(),
+        ));
+    }
+    if let Some(cpu) = &scaling.cpu {
+        cpu_rules(cpu, &path.key("cpu"), issues);
+    }
+    if scaling.http5xx.is_some() && service.load_balancers.is_empty() {
+        issues.push(Issue::new(
+            path.key("http5xx"),
+            "http5xx scaling needs loadBalancers: 5XX counts come from the service's target groups and their load balancer".to_owned(),
+        ));
+    }
+}
+
+fn cpu_rules(cpu: &CpuScaling, path: &FieldPath, issues: &mut Vec<Issue>) {
+    let threshold_fields = [
+        ("scaleOutAbovePercent", cpu.scale_out_above_percent.is_some()),
+        ("scaleInBelowPercent", cpu.scale_in_below_percent.is_some()),
+        ("evaluationPeriods", cpu.evaluation_periods.is_some()),
+        ("scaleOutStep", cpu.scale_out_step.is_some()),
+        ("scaleInStep", cpu.scale_in_step.is_some()),
+    ];
+    let used: Vec<&str> = threshold_fields.iter().filter(|(_, set)| *set).map(|(n, _)| *n).collect();
+    if cpu.target_percent.is_some() {
+        for field in used {
+            issues.push(Issue::new(
+                path.key(field),
+                format!("`{field}` belongs to threshold scaling; with targetPercent (target tracking) remove it"),
+            ));
+        }
+        return;
+    }
+    let Some(out) = cpu.scale_out_above_percent else {
+        issues.push(Issue::new(
+            path.clone(),
+            "cpu scaling needs either targetPercent (target tracking) or scaleOutAbovePercent (thresholds)".to_owned(),
+        ));
+        return;
+    };
+    match cpu.scale_in_below_percent {
+        Some(below) if below >= out => issues.push(Issue::new(
+            path.key("scaleInBelowPercent"),
+            format!("scaleInBelowPercent ({below}) must be below scaleOutAbovePercent ({out}), or the service would flap"),
+        )),
+        None if cpu.scale_in_step.is_some() => issues.push(Issue::new(
+            path.key("scaleInStep"),
+            "scaleInStep needs scaleInBelowPercent".to_owned(),
+        )),
+        _ => {}
+    }
+}
+
+/// The network mode a service's tasks get when the manifest leaves it out (ECS's defaults).
+pub fn effective_network_mode(service: &ServiceSpec) -> NetworkMode {
+    service
+        .task_definition
+        .network_mode
+        .unwrap_or(match service.launch_type {
+            LaunchType::Fargate => NetworkMode::Awsvpc,
+            LaunchType::Ec2 => NetworkMode::Bridge,
+        })
+}
+
+fn network_mode_name(mode: NetworkMode) -> &'static str {
+    match mode {
+        NetworkMode::Awsvpc => "awsvpc",
+        NetworkMode::Bridge => "bridge",
+        NetworkMode::Host => "host",
+        NetworkMode::None => "none",
+    }
+}
+
+/// Fargate's supported task cpu/memory combinations (AWS Fargate documentation, "Task CPU and memory").
+pub fn fargate_memory_range(cpu: u32) -> Option<(u32, u32, u32)> {
+    // (lowest MiB, highest MiB, step MiB)
+    match cpu {
+        256 => Some((512, 2048, 512)),
+        512 => Some((1024, 4096, 1024)),
+        1024 => Some((2048, 8192, 1024)),
+        2048 => Some((4096, 16384, 1024)),
+        4096 => Some((8192, 30720, 1024)),
+        8192 => Some((16384, 61440, 4096)),
+        16384 => Some((32768, 122880, 8192)),
+        _ => None,
+    }
+}
+
+fn fargate_pair_is_valid(cpu: u32, memory: u32) -> bool {
+    match fargate_memory_range(cpu) {
+        // 256 CPU allows 512, 1024 and 2048 only: its "step" starts at 512 but 1536 is not offered.
+        Some((_, _, _)) if cpu == 256 => matches!(memory, 512 | 1024 | 2048),
+        Some((lo, hi, step)) => (lo..=hi).contains(&memory) && (memory - lo) % step == 0,
+        None => false,
+    }
+}
+
+fn fargate_memory_choices(cpu: u32) -> String {
+    match fargate_memory_range(cpu) {
+        Some(_) if cpu == 256 => "512, 1024, 2048".to_owned(),
+        Some((lo, hi, step)) => format!("{lo} to {hi} in steps of {step}"),
+        None => format!(
+            "none: Fargate cpu {cpu} is not offered; use 256, 512, 1024, 2048, 4096, 8192 or 16384"
+        ),
+    }
+}
+
+fn duplicates<'a>(
+    names: impl Iterator<Item = &'a str>,
+    list: &FieldPath,
+    field: &str,
+    noun: &str,
+    issues: &mut Vec<Issue>,
+) {
+    for (i, name) in first_duplicates(names) {
+        issues.push(Issue::new(
+            list.index(i).key(field),
+            format!("duplicate {noun} name `{name}`"),
+        ));
+    }
+}
+
+/// (index, value) of every item equal to an earlier one.
+fn first_duplicates<'a>(items: impl Iterator<Item = &'a str>) -> Vec<(usize, &'a str)> {
+    let mut seen = std::collections::BTreeSet::new();
+    items
+        .enumerate()
+        .filter(|(_, item)| !seen.insert(*item))
+        .collect()
+}
+
+fn is_stack_name(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    (1..=63).contains(&bytes.len())
+        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && bytes.first().is_some_and(u8::is_ascii_alphanumeric)
+        && bytes.last().is_some_and(u8::is_ascii_alphanumeric)
+}
+
+/// ECS names (service, family, container): up to 255 letters, digits, hyphens and underscores.
+fn is_ecs_name(s: &str) -> bool {
+    (1..=255).contains(&s.len())
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn ecs_name_message(noun: &str, name: &str) -> String {
+    format!("invalid {noun} name `{name}`: use 1 to 255 letters, digits, `-` and `_`")
+}
+
+fn is_cluster(s: &str) -> bool {
+    is_ecs_name(s) || (is_arn(s, "ecs") && s.contains(":cluster/"))
+}
+
+/// ELBv2 target group names: 1 to 32 alphanumerics or hyphens, not starting or ending with a hyphen.
+fn is_target_group(s: &str) -> bool {
+    if s.starts_with("arn:") {
+        return is_arn(s, "elasticloadbalancing") && s.contains(":targetgroup/");
+    }
+    (1..=32).contains(&s.len())
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+fn target_group_message(name: &str) -> String {
+    format!(
+        "invalid target group `{name}`: use a name of 1 to 32 letters, digits and `-` (not at either end), or a target group ARN"
+    )
+}
+
+fn is_role_arn(s: &str) -> bool {
+    is_arn(s, "iam") && s.split(':').nth(5).is_some_and(|r| r.starts_with("role/") && r.len() > 5)
+}
+
+/// `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE` with a 12-digit account.
+fn is_arn(s: &str, service: &str) -> bool {
+    let parts: Vec<&str> = s.splitn(6, ':').collect();
+    parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == service
+        && parts[4].len() == 12
+        && parts[4].bytes().all(|b| b.is_ascii_digit())
+        && !parts[5].is_empty()
+}
+
+fn is_aws_id(s: &str, prefix: &str) -> bool {
+    s.strip_prefix(prefix).is_some_and(|hex| {
+        (hex.len() == 8 || hex.len() == 17) && hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    })
+}
+
+fn is_http_code(s: &str) -> bool {
+    s.len() == 3 && s.parse::<u16>().is_ok_and(|c| (200..=499).contains(&c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rollout_batch_uses_ecs_rounding() {
+        // 75 % of 2 rounds up to 2: with max 100 % nothing can be stopped.
+        assert_eq!(rollout_batch(2, 75, 100), 0);
+        assert_eq!(rollout_batch(2, 50, 100), 1);
+        assert_eq!(rollout_batch(1, 50, 100), 0);
+        assert_eq!(rollout_batch(1, 100, 200), 1);
+        assert_eq!(rollout_batch(4, 100, 100), 0);
+        assert_eq!(rollout_batch(10, 50, 200), 15);
+    }
+
+    #[test]
+    fn fargate_pairs_follow_the_table() {
+        assert!(fargate_pair_is_valid(256, 512));
+        assert!(!fargate_pair_is_valid(256, 1536));
+        assert!(!fargate_pair_is_valid(256, 4096));
+        assert!(fargate_pair_is_valid(2048, 4096));
+        assert!(fargate_pair_is_valid(2048, 5120));
+        assert!(!fargate_pair_is_valid(2048, 2048));
+        assert!(fargate_pair_is_valid(8192, 20480));
+        assert!(!fargate_pair_is_valid(8192, 18432));
+        assert!(!fargate_pair_is_valid(300, 1024));
+    }
+
+    #[test]
+    fn names_follow_aws_rules() {
+        assert!(is_stack_name("fargate-test1"));
+        assert!(!is_stack_name("-app"));
+        assert!(!is_stack_name("App"));
+        assert!(is_target_group("backendTargetGroup"));
+        assert!(!is_target_group("backend_tg"));
+        assert!(is_target_group(
+            "arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/tg/0123456789abcdef"
+        ));
+        assert!(is_role_arn("arn:aws:iam::123456789012:role/ecsTaskExecutionRole"));
+        assert!(!is_role_arn("arn:aws:iam::123456789012:user/bob"));
+        assert!(is_aws_id("subnet-0a1b2c3d", "subnet-"));
+        assert!(!is_aws_id("subnet-XYZ", "subnet-"));
+    }
+}

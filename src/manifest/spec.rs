@@ -1,0 +1,527 @@
+//! The wire form of a `tugboat/v1` Stack manifest: what users write, what `tug schema` prints.
+//!
+//! These types are the single source of truth for three things at once: serde (names, defaults),
+//! the JSON Schema (schemars reads the same attributes), and structural validation (the validator in
+//! [`super::structure`] walks the document against that schema). Cross-field rules live in
+//! [`super::rules`]. A value of these types is not yet known to be valid: the only way to obtain a
+//! checked stack is [`crate::model::Stack`], built by [`super::parse`].
+//!
+//! Field names mirror the ECS API (camelCase). Defaults are ECS's own where ECS has one, so that the
+//! effective spec printed by `tug apply --dry-run -o yaml` matches what ECS would do.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The only API version this build understands.
+pub const API_VERSION: &str = "tugboat/v1";
+/// The only kind this build understands.
+pub const KIND_STACK: &str = "Stack";
+
+/// One Stack document: a set of ECS services in one cluster, kept where this manifest says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(title = "tugboat Stack")]
+pub struct StackManifest {
+    /// Must be `tugboat/v1`.
+    #[schemars(extend("const" = "tugboat/v1"))]
+    pub api_version: String,
+    /// Must be `Stack`.
+    #[schemars(extend("const" = "Stack"))]
+    pub kind: String,
+    /// Name and store-maintained bookkeeping.
+    pub metadata: Metadata,
+    /// The desired state.
+    pub spec: StackSpec,
+}
+
+/// Identity of a stack. `generation` and the timestamps are written by the store and ignored on apply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Metadata {
+    /// Stack name: lowercase letters, digits and `-`, 1 to 63 characters, starting and ending with a
+    /// letter or digit.
+    #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"))]
+    pub name: String,
+    /// Free-form labels, shown by `tug get` and carried into the store.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Set by the store: increments each time the spec changes. Ignored on apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<u64>,
+    /// Set by the store: when the stack was first applied (RFC 3339). Ignored on apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creation_timestamp: Option<String>,
+    /// Set by the store: when the spec last changed (RFC 3339). Ignored on apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_timestamp: Option<String>,
+}
+
+/// What the stack holds: services in one cluster, and the target groups whose health checks it keeps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StackSpec {
+    /// ECS cluster name or ARN.
+    #[schemars(length(min = 1, max = 2048))]
+    pub cluster: String,
+    /// Delete services that leave the manifest (only services this stack created).
+    #[serde(default)]
+    pub prune: bool,
+    /// Target groups whose health-check settings the controller keeps in place.
+    #[serde(default)]
+    #[schemars(length(max = 100))]
+    pub target_groups: Vec<TargetGroupSpec>,
+    /// The services of this stack.
+    #[schemars(length(min = 1, max = 5000))]
+    pub services: Vec<ServiceSpec>,
+}
+
+/// A target group's health check, kept in place by the controller.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TargetGroupSpec {
+    /// Target group name (1 to 32 letters, digits, `-`) or ARN.
+    #[schemars(length(min = 1, max = 2048))]
+    pub name: String,
+    /// Health-check settings; ELBv2 defaults apply to omitted fields.
+    #[serde(default)]
+    pub health_check: HealthCheck,
+}
+
+/// ELBv2 target-group health-check settings, with ELBv2's defaults and ranges.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HealthCheck {
+    /// HTTP path probed on each target.
+    #[serde(default = "defaults::health_path")]
+    #[schemars(length(min = 1, max = 1024))]
+    pub path: String,
+    /// Probe protocol.
+    #[serde(default)]
+    pub protocol: HealthCheckProtocol,
+    /// Seconds between probes (ELBv2: 5 to 300, default 30).
+    #[serde(default = "defaults::interval")]
+    #[schemars(range(min = 5, max = 300))]
+    pub interval_seconds: u32,
+    /// Seconds without a response that count as a failed probe (ELBv2: 2 to 120, default 5).
+    #[serde(default = "defaults::timeout")]
+    #[schemars(range(min = 2, max = 120))]
+    pub timeout_seconds: u32,
+    /// Consecutive successes to become healthy again (ELBv2: 2 to 10, default 5).
+    #[serde(default = "defaults::healthy_threshold")]
+    #[schemars(range(min = 2, max = 10))]
+    pub healthy_threshold: u32,
+    /// Consecutive failures to become unhealthy (ELBv2: 2 to 10, default 2).
+    #[serde(default = "defaults::unhealthy_threshold")]
+    #[schemars(range(min = 2, max = 10))]
+    pub unhealthy_threshold: u32,
+    /// HTTP codes that count as success, e.g. `200` or `200-299`.
+    #[serde(default = "defaults::matcher")]
+    #[schemars(length(min = 1, max = 64))]
+    pub matcher: String,
+}
+
+impl Default for HealthCheck {
+    fn default() -> Self {
+        Self {
+            path: defaults::health_path(),
+            protocol: HealthCheckProtocol::default(),
+            interval_seconds: defaults::interval(),
+            timeout_seconds: defaults::timeout(),
+            healthy_threshold: defaults::healthy_threshold(),
+            unhealthy_threshold: defaults::unhealthy_threshold(),
+            matcher: defaults::matcher(),
+        }
+    }
+}
+
+/// Health-check probe protocol.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum HealthCheckProtocol {
+    /// Plain HTTP.
+    #[default]
+    #[serde(rename = "HTTP")]
+    Http,
+    /// HTTPS (certificate not verified by ELBv2).
+    #[serde(rename = "HTTPS")]
+    Https,
+}
+
+/// One ECS service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServiceSpec {
+    /// Service name: 1 to 255 letters, digits, `-` and `_`, unique in the cluster.
+    #[schemars(length(min = 1, max = 255))]
+    pub name: String,
+    /// Where tasks run. ECS's default is EC2.
+    #[serde(default)]
+    pub launch_type: LaunchType,
+    /// The starting task count; with `scaling`, the controller owns the count afterwards.
+    #[serde(default = "defaults::desired_count")]
+    #[schemars(range(max = 5000))]
+    pub desired_count: u32,
+    /// The task definition the controller registers (a new revision only when it changes).
+    pub task_definition: TaskDefinitionSpec,
+    /// awsvpc networking; required for FARGATE and for the `awsvpc` network mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkSpec>,
+    /// Target groups the service's tasks are registered in.
+    #[serde(default)]
+    #[schemars(length(max = 5))]
+    pub load_balancers: Vec<LoadBalancerSpec>,
+    /// Rolling-deployment bounds and rollback triggers.
+    #[serde(default)]
+    pub deployment: DeploymentSpec,
+    /// Automatic scaling; without it the count stays at `desiredCount`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scaling: Option<ScalingSpec>,
+}
+
+/// ECS launch type.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum LaunchType {
+    /// Tasks on EC2 container instances (ECS's default).
+    #[default]
+    #[serde(rename = "EC2")]
+    Ec2,
+    /// Tasks on AWS Fargate.
+    #[serde(rename = "FARGATE")]
+    Fargate,
+}
+
+/// The task definition the controller renders and registers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TaskDefinitionSpec {
+    /// Family name: 1 to 255 letters, digits, `-` and `_`.
+    #[schemars(length(min = 1, max = 255))]
+    pub family: String,
+    /// Task CPU units (1024 = 1 vCPU). Required for FARGATE.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 128, max = 196608))]
+    pub cpu: Option<u32>,
+    /// Task memory in MiB. Required for FARGATE.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 128, max = 1048576))]
+    pub memory: Option<u32>,
+    /// Docker network mode. Defaults to `awsvpc` for FARGATE and `bridge` for EC2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_mode: Option<NetworkMode>,
+    /// Role ECS uses to pull images and write logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_role_arn: Option<String>,
+    /// Role the task's containers assume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_role_arn: Option<String>,
+    /// The containers (1 to 10).
+    #[schemars(length(min = 1, max = 10))]
+    pub containers: Vec<ContainerSpec>,
+}
+
+/// Docker network mode of a task definition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkMode {
+    /// One ENI per task (required by FARGATE).
+    Awsvpc,
+    /// Docker's bridge network (EC2 default).
+    Bridge,
+    /// The host's network.
+    Host,
+    /// No networking.
+    None,
+}
+
+/// One container of a task definition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ContainerSpec {
+    /// Container name: 1 to 255 letters, digits, `-` and `_`.
+    #[schemars(length(min = 1, max = 255))]
+    pub name: String,
+    /// Image reference.
+    #[schemars(length(min = 1, max = 1024))]
+    pub image: String,
+    /// Whether the task stops when this container stops.
+    #[serde(default = "defaults::yes")]
+    pub essential: bool,
+    /// CPU units reserved for the container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = 196608))]
+    pub cpu: Option<u32>,
+    /// Hard memory limit in MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 6, max = 1048576))]
+    pub memory: Option<u32>,
+    /// Soft memory limit in MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 6, max = 1048576))]
+    pub memory_reservation: Option<u32>,
+    /// Ports the container listens on.
+    #[serde(default)]
+    #[schemars(length(max = 100))]
+    pub port_mappings: Vec<PortMapping>,
+    /// Environment variables.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub environment: BTreeMap<String, String>,
+    /// Overrides the image's command.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+}
+
+/// One port mapping of a container.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PortMapping {
+    /// Port inside the container.
+    #[schemars(range(min = 1, max = 65535))]
+    pub container_port: u32,
+    /// Port on the host (awsvpc: equal to `containerPort` or omitted; bridge: 0 for a dynamic port).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = 65535))]
+    pub host_port: Option<u32>,
+    /// Transport protocol.
+    #[serde(default)]
+    pub protocol: PortProtocol,
+}
+
+/// Transport protocol of a port mapping.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PortProtocol {
+    /// TCP.
+    #[default]
+    Tcp,
+    /// UDP.
+    Udp,
+}
+
+/// awsvpc network configuration of a service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NetworkSpec {
+    /// Subnet ids (1 to 16).
+    #[schemars(length(min = 1, max = 16))]
+    pub subnets: Vec<String>,
+    /// Security group ids (up to 5).
+    #[serde(default)]
+    #[schemars(length(max = 5))]
+    pub security_groups: Vec<String>,
+    /// Give each task a public IP (needed in public subnets without a NAT gateway).
+    #[serde(default)]
+    pub assign_public_ip: bool,
+}
+
+/// One load-balancer attachment: which container port is registered in which target group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LoadBalancerSpec {
+    /// Target group name or ARN.
+    #[schemars(length(min = 1, max = 2048))]
+    pub target_group: String,
+    /// A container of the task definition.
+    #[schemars(length(min = 1, max = 255))]
+    pub container_name: String,
+    /// A port that container maps.
+    #[schemars(range(min = 1, max = 65535))]
+    pub container_port: u32,
+}
+
+/// Rolling-deployment bounds (ECS's semantics and defaults) and tugboat's rollback triggers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeploymentSpec {
+    /// Lower bound on healthy tasks during a deployment, percent of desired, rounded up (ECS default 100).
+    #[serde(default = "defaults::minimum_healthy_percent")]
+    #[schemars(range(max = 100))]
+    pub minimum_healthy_percent: u32,
+    /// Upper bound on running + pending tasks, percent of desired, rounded down (ECS default 200).
+    #[serde(default = "defaults::maximum_percent")]
+    #[schemars(range(min = 100, max = 1000))]
+    pub maximum_percent: u32,
+    /// Seconds after a task starts during which failing load-balancer health checks are ignored.
+    #[serde(default)]
+    #[schemars(range(max = 2147483647))]
+    pub health_check_grace_period_seconds: u32,
+    /// A rollout that has not completed after this many seconds is rolled back.
+    #[serde(default = "defaults::progress_deadline")]
+    #[schemars(range(min = 30, max = 86400))]
+    pub progress_deadline_seconds: u32,
+    /// What makes a rollout roll back.
+    #[serde(default)]
+    pub rollback: RollbackSpec,
+}
+
+impl Default for DeploymentSpec {
+    fn default() -> Self {
+        Self {
+            minimum_healthy_percent: defaults::minimum_healthy_percent(),
+            maximum_percent: defaults::maximum_percent(),
+            health_check_grace_period_seconds: 0,
+            progress_deadline_seconds: defaults::progress_deadline(),
+            rollback: RollbackSpec::default(),
+        }
+    }
+}
+
+/// Rollback triggers of a rollout (the progress deadline is one too).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RollbackSpec {
+    /// Roll back when new tasks' targets turn unhealthy.
+    #[serde(default = "defaults::yes")]
+    pub on_unhealthy_targets: bool,
+    /// Roll back when the new revision's targets serve more 5XX per minute than this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1000000000))]
+    pub max5xx_per_minute: Option<u32>,
+}
+
+impl Default for RollbackSpec {
+    fn default() -> Self {
+        Self {
+            on_unhealthy_targets: true,
+            max5xx_per_minute: None,
+        }
+    }
+}
+
+/// Automatic scaling. With it, the controller is the one writer of the desired count.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScalingSpec {
+    /// Never fewer tasks than this.
+    #[schemars(range(max = 5000))]
+    pub min_tasks: u32,
+    /// Never more tasks than this.
+    #[schemars(range(min = 1, max = 5000))]
+    pub max_tasks: u32,
+    /// Seconds after a scale-out before another scale-out (ECS default 300).
+    #[serde(default = "defaults::cooldown")]
+    #[schemars(range(max = 86400))]
+    pub scale_out_cooldown_seconds: u32,
+    /// Seconds after any scaling before a scale-in (ECS default 300).
+    #[serde(default = "defaults::cooldown")]
+    #[schemars(range(max = 86400))]
+    pub scale_in_cooldown_seconds: u32,
+    /// Scale on the service's average CPU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<CpuScaling>,
+    /// Scale out on HTTP 5XX responses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http5xx: Option<Http5xxScaling>,
+}
+
+/// CPU scaling: either thresholds (`scaleOutAbovePercent`, optional `scaleInBelowPercent`, steps)
+/// or target tracking (`targetPercent`: desired = ceil(current x cpu / target)). Not both.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CpuScaling {
+    /// Target tracking: keep average CPU near this percent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100))]
+    pub target_percent: Option<u32>,
+    /// Thresholds: add `scaleOutStep` tasks when CPU stays above this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100))]
+    pub scale_out_above_percent: Option<u32>,
+    /// Thresholds: remove `scaleInStep` tasks when CPU stays below this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = 99))]
+    pub scale_in_below_percent: Option<u32>,
+    /// Thresholds: consecutive 1-minute datapoints needed (default 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 60))]
+    pub evaluation_periods: Option<u32>,
+    /// Thresholds: tasks added per scale-out (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 5000))]
+    pub scale_out_step: Option<u32>,
+    /// Thresholds: tasks removed per scale-in (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 5000))]
+    pub scale_in_step: Option<u32>,
+}
+
+/// Scale out when HTTP 5XX responses reach a threshold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Http5xxScaling {
+    /// Which count: the service's target groups, or their load balancer.
+    #[serde(default)]
+    pub source: Http5xxSource,
+    /// 5XX responses per minute that count as a breach.
+    #[schemars(range(min = 1, max = 1000000000))]
+    pub threshold: u32,
+    /// Consecutive breaching minutes needed (default 1).
+    #[serde(default = "defaults::one")]
+    #[schemars(range(min = 1, max = 60))]
+    pub evaluation_periods: u32,
+    /// Multiply the task count by this on a breach (e.g. 2 doubles it).
+    #[serde(default = "defaults::scale_out_factor")]
+    #[schemars(range(min = 1.1, max = 10.0))]
+    pub scale_out_factor: f64,
+}
+
+/// Where 5XX responses are counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Http5xxSource {
+    /// `HTTPCode_Target_5XX_Count` of the service's target groups.
+    #[default]
+    Target,
+    /// `HTTPCode_ELB_5XX_Count` of the load balancer in front of them.
+    LoadBalancer,
+}
+
+/// Default values, one function each so serde and the schema share them.
+pub(crate) mod defaults {
+    pub fn health_path() -> String {
+        "/".to_owned()
+    }
+    pub fn interval() -> u32 {
+        30
+    }
+    pub fn timeout() -> u32 {
+        5
+    }
+    pub fn healthy_threshold() -> u32 {
+        5
+    }
+    pub fn unhealthy_threshold() -> u32 {
+        2
+    }
+    pub fn matcher() -> String {
+        "200".to_owned()
+    }
+    pub fn desired_count() -> u32 {
+        1
+    }
+    pub fn yes() -> bool {
+        true
+    }
+    pub fn one() -> u32 {
+        1
+    }
+    pub fn minimum_healthy_percent() -> u32 {
+        100
+    }
+    pub fn maximum_percent() -> u32 {
+        200
+    }
+    pub fn progress_deadline() -> u32 {
+        600
+    }
+    pub fn cooldown() -> u32 {
+        300
+    }
+    pub fn scale_out_factor() -> f64 {
+        2.0
+    }
+    /// Threshold scaling: consecutive datapoints when `evaluationPeriods` is omitted.
+    pub const EVALUATION_PERIODS: u32 = 3;
+    /// Threshold scaling: tasks per step when a step is omitted.
+    pub const STEP: u32 = 1;
+}

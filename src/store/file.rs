@@ -1,0 +1,273 @@
+//! The file store: a local directory, the embedded default (`file://DIR`).
+//!
+//! ```text
+//! DIR/
+//!   stacks.json     every stack's desired state and bookkeeping, one JSON document
+//!   lock            held (advisory file lock) by whoever is writing
+//!   status/         reserved: per-stack status written by the controller
+//!   history/        reserved: rollout history and decision records
+//! ```
+//!
+//! Desired state is one file so that an apply of several stacks is all-or-nothing with a single
+//! atomic rename: the new contents go to a temporary file in `DIR`, are fsynced, renamed over
+//! `stacks.json`, and the directory is fsynced. Readers need no lock: they see the old file or the
+//! new one, never a mix. Writers take `lock` first, so concurrent applies are serialised and none
+//! is lost. Per-stack status and history, written by one controller, will live in their own files
+//! so that status updates never rewrite desired state.
+
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Applied, ApplyOutcome, Store, StoreError, merge};
+use crate::manifest::spec::StackManifest;
+use crate::model::Stack;
+
+/// Version of the `stacks.json` layout this build reads and writes.
+const FORMAT: u32 = 1;
+/// How long a writer waits for another writer's lock.
+const LOCK_WAIT: Duration = Duration::from_secs(30);
+/// How often it tries again meanwhile.
+const LOCK_POLL: Duration = Duration::from_millis(20);
+
+/// A store in a local directory. Cheap to clone: it holds only the path.
+#[derive(Debug, Clone)]
+pub struct FileStore {
+    /// The store directory; created on the first write.
+    dir: PathBuf,
+}
+
+/// The on-disk form of `stacks.json`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StacksFile {
+    /// Layout version, so a newer layout is refused rather than misread.
+    format: u32,
+    /// Every stack, sorted by name.
+    stacks: Vec<StackManifest>,
+}
+
+impl FileStore {
+    /// A store in `dir`. Nothing is read or created until it is used.
+    pub fn new(dir: PathBuf) -> Self {
+        Self { dir }
+    }
+
+    /// The directory this store lives in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn stacks_path(&self) -> PathBuf {
+        self.dir.join("stacks.json")
+    }
+
+    /// Reads every stack; a missing store is an empty one.
+    fn read(&self) -> Result<Vec<Stack>, StoreError> {
+        let path = self.stacks_path();
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => return Err(StoreError::Io { path, action: "cannot read", source }),
+        };
+        let corrupt = |message: String| StoreError::Corrupt { path: path.clone(), message };
+        let file: StacksFile = serde_json::from_slice(&bytes).map_err(|e| {
+            corrupt(format!("line {} column {}: {e}", e.line(), e.column()))
+        })?;
+        if file.format != FORMAT {
+            return Err(corrupt(format!(
+                "format {} is not understood by this version of tug (it reads format {FORMAT})",
+                file.format
+            )));
+        }
+        let mut stacks = Vec::with_capacity(file.stacks.len());
+        for (i, manifest) in file.stacks.iter().enumerate() {
+            let stack = crate::manifest::validate(manifest).map_err(|issues| {
+                let first = issues
+                    .first()
+                    .map(|issue| format!("{}: {}", issue.path, issue.message))
+                    .unwrap_or_default();
+                corrupt(format!(
+                    "stack `{}` (stacks[{i}]) fails validation: {first}",
+                    manifest.metadata.name
+                ))
+            })?;
+            if stacks.iter().any(|s: &Stack| s.name() == stack.name()) {
+                return Err(corrupt(format!("stack `{}` appears twice", stack.name())));
+            }
+            stacks.push(stack);
+        }
+        Ok(stacks)
+    }
+
+    /// Replaces `stacks.json` atomically (temporary file, fsync, rename, directory fsync).
+    fn write(&self, stacks: &[Stack]) -> Result<(), StoreError> {
+        let mut manifests: Vec<StackManifest> = stacks.iter().map(|s| s.manifest().clone()).collect();
+        manifests.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        let file = StacksFile { format: FORMAT, stacks: manifests };
+        let mut bytes = serde_json::to_vec_pretty(&file).map_err(|e| StoreError::Corrupt {
+            path: self.stacks_path(),
+            message: format!("cannot encode: {e}"),
+        })?;
+        bytes.push(b'\n');
+        let target = self.stacks_path();
+        let temp = self.dir.join(format!(".stacks.json.{}.tmp", std::process::id()));
+        let io = |path: &Path, action: &'static str| {
+            let path = path.to_path_buf();
+            move |source| StoreError::Io { path, action, source }
+        };
+        let result = (|| {
+            let mut out = File::create(&temp).map_err(io(&temp, "cannot write"))?;
+            out.write_all(&bytes).map_err(io(&temp, "cannot write"))?;
+            out.sync_all().map_err(io(&temp, "cannot sync"))?;
+            drop(out);
+            fs::rename(&temp, &target).map_err(io(&target, "cannot replace"))?;
+            File::open(&self.dir)
+                .and_then(|d| d.sync_all())
+                .map_err(io(&self.dir, "cannot sync"))
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&temp);
+        }
+        result
+    }
+
+    /// Runs `change` with the writer lock held. The store directory is created if needed.
+    fn locked<T>(&self, change: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+        fs::create_dir_all(&self.dir).map_err(|source| StoreError::Io {
+            path: self.dir.clone(),
+            action: "cannot create",
+            source,
+        })?;
+        let lock_path = self.dir.join("lock");
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|source| StoreError::Io {
+                path: lock_path.clone(),
+                action: "cannot open lock",
+                source,
+            })?;
+        let mut waited = Duration::ZERO;
+        loop {
+            match lock.try_lock() {
+                Ok(()) => break,
+                Err(TryLockError::WouldBlock) if waited < LOCK_WAIT => {
+                    std::thread::sleep(LOCK_POLL);
+                    waited += LOCK_POLL;
+                }
+                Err(TryLockError::WouldBlock) => {
+                    return Err(StoreError::Locked {
+                        path: lock_path,
+                        seconds: LOCK_WAIT.as_secs(),
+                    });
+                }
+                Err(TryLockError::Error(source)) => {
+                    return Err(StoreError::Io { path: lock_path, action: "cannot lock", source });
+                }
+            }
+        }
+        // The lock is released when `lock` is dropped, on every path out of here.
+        change()
+    }
+
+    fn apply_blocking(
+        &self,
+        incoming: Vec<Stack>,
+        now: SystemTime,
+        dry_run: bool,
+    ) -> Result<Vec<Applied>, StoreError> {
+        let plan = |stored: &[Stack]| merge(stored, incoming, now);
+        if dry_run {
+            return plan(&self.read()?);
+        }
+        self.locked(|| {
+            let mut stored = self.read()?;
+            let applied = plan(&stored)?;
+            if applied.iter().all(|a| a.outcome == ApplyOutcome::Unchanged) {
+                return Ok(applied);
+            }
+            for a in &applied {
+                stored.retain(|s| s.name() != a.stack.name());
+                stored.push(a.stack.clone());
+            }
+            self.write(&stored)?;
+            Ok(applied)
+        })
+    }
+
+    fn delete_blocking(&self, names: &[String], dry_run: bool) -> Result<Vec<Stack>, StoreError> {
+        let run = |stored: Vec<Stack>| {
+            let missing: Vec<String> = names
+                .iter()
+                .filter(|n| !stored.iter().any(|s| s.name() == n.as_str()))
+                .cloned()
+                .collect();
+            if !missing.is_empty() {
+                return Err(StoreError::NotFound { names: missing });
+            }
+            let (removed, kept): (Vec<Stack>, Vec<Stack>) = stored
+                .into_iter()
+                .partition(|s| names.iter().any(|n| n == s.name()));
+            Ok((removed, kept))
+        };
+        if dry_run {
+            return run(self.read()?).map(|(removed, _)| removed);
+        }
+        self.locked(|| {
+            let (removed, kept) = run(self.read()?)?;
+            self.write(&kept)?;
+            Ok(removed)
+        })
+    }
+}
+
+/// Runs blocking file work off the async executor.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|e| {
+            Err(StoreError::Io {
+                path: PathBuf::new(),
+                action: "store task failed",
+                source: std::io::Error::other(e.to_string()),
+            })
+        })
+}
+
+impl Store for FileStore {
+    async fn list(&self) -> Result<Vec<Stack>, StoreError> {
+        let store = self.clone();
+        let mut stacks = blocking(move || store.read()).await?;
+        stacks.sort_by(|a, b| a.name().cmp(b.name()));
+        Ok(stacks)
+    }
+
+    async fn get(&self, name: &str) -> Result<Option<Stack>, StoreError> {
+        let name = name.to_owned();
+        Ok(self.list().await?.into_iter().find(|s| s.name() == name))
+    }
+
+    async fn apply(
+        &self,
+        stacks: Vec<Stack>,
+        now: SystemTime,
+        dry_run: bool,
+    ) -> Result<Vec<Applied>, StoreError> {
+        let store = self.clone();
+        blocking(move || store.apply_blocking(stacks, now, dry_run)).await
+    }
+
+    async fn delete(&self, names: &[String], dry_run: bool) -> Result<Vec<Stack>, StoreError> {
+        let store = self.clone();
+        let names = names.to_vec();
+        blocking(move || store.delete_blocking(&names, dry_run)).await
+    }
+}

@@ -1,0 +1,206 @@
+//! Where desired state lives: stacks with their generations, for the CLI and the controller.
+//!
+//! [`Store`] is the interface; [`FileStore`] (`file://DIR`, the embedded default) implements it on a
+//! local directory. A DynamoDB implementation (`dynamodb://TABLE`) is reserved for high availability.
+//! The controller will keep its status, decision records and rollout history beside the desired state;
+//! the file layout leaves room for that (see [`file`]).
+
+mod error;
+pub mod file;
+mod uri;
+
+use std::future::Future;
+use std::time::SystemTime;
+
+pub use error::StoreError;
+pub use file::FileStore;
+pub use uri::{StoreUri, default_store_uri};
+
+use crate::model::Stack;
+
+/// What an apply did to one stack, as kubectl reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApplyOutcome {
+    /// The stack was not in the store.
+    Created,
+    /// The stack's spec or labels changed: its generation went up.
+    Configured,
+    /// Nothing changed: generation and timestamps kept.
+    Unchanged,
+}
+
+impl ApplyOutcome {
+    /// The word `tug apply` prints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApplyOutcome::Created => "created",
+            ApplyOutcome::Configured => "configured",
+            ApplyOutcome::Unchanged => "unchanged",
+        }
+    }
+}
+
+/// The result of applying one stack.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    /// The stack as stored (or as it would be, in a dry run), bookkeeping included.
+    pub stack: Stack,
+    /// What happened to it.
+    pub outcome: ApplyOutcome,
+}
+
+/// Desired state, shared by `tug` commands and the controller.
+///
+/// Every write is all-or-nothing and serialised with other writers. Implementations never return
+/// a stack that fails validation: contents that do not validate are reported as corrupt.
+pub trait Store: Send + Sync {
+    /// Every stack, sorted by name.
+    ///
+    /// # Errors
+    /// The store cannot be read, or its contents are corrupt.
+    fn list(&self) -> impl Future<Output = Result<Vec<Stack>, StoreError>> + Send;
+
+    /// One stack by name.
+    ///
+    /// # Errors
+    /// As [`Store::list`].
+    fn get(&self, name: &str) -> impl Future<Output = Result<Option<Stack>, StoreError>> + Send;
+
+    /// Writes all `stacks` at once, or none of them. A stack's generation increments only when its
+    /// spec or labels change. With `dry_run`, computes the same result and writes nothing.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when a service is already owned by another stack; I/O or corruption.
+    fn apply(
+        &self,
+        stacks: Vec<Stack>,
+        now: SystemTime,
+        dry_run: bool,
+    ) -> impl Future<Output = Result<Vec<Applied>, StoreError>> + Send;
+
+    /// Removes the named stacks, all or none. With `dry_run`, checks and writes nothing.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] naming each missing stack; I/O or corruption.
+    fn delete(
+        &self,
+        names: &[String],
+        dry_run: bool,
+    ) -> impl Future<Output = Result<Vec<Stack>, StoreError>> + Send;
+}
+
+/// The store chosen by `--store` / `TUG_STORE`.
+#[derive(Debug)]
+pub enum AnyStore {
+    /// `file://DIR`.
+    File(FileStore),
+}
+
+impl AnyStore {
+    /// Opens the store a URI names (no I/O happens until the first call).
+    ///
+    /// # Errors
+    /// [`StoreError::Unsupported`] for a store kind this build cannot open.
+    pub fn open(uri: &StoreUri) -> Result<Self, StoreError> {
+        match uri {
+            StoreUri::File(dir) => Ok(AnyStore::File(FileStore::new(dir.clone()))),
+            StoreUri::DynamoDb(table) => Err(StoreError::Unsupported {
+                uri: format!("dynamodb://{table}"),
+                reason: "the DynamoDB store is not part of this build yet; use file://DIR".to_owned(),
+            }),
+        }
+    }
+}
+
+impl Store for AnyStore {
+    async fn list(&self) -> Result<Vec<Stack>, StoreError> {
+        match self {
+            AnyStore::File(s) => s.list().await,
+        }
+    }
+    async fn get(&self, name: &str) -> Result<Option<Stack>, StoreError> {
+        match self {
+            AnyStore::File(s) => s.get(name).await,
+        }
+    }
+    async fn apply(
+        &self,
+        stacks: Vec<Stack>,
+        now: SystemTime,
+        dry_run: bool,
+    ) -> Result<Vec<Applied>, StoreError> {
+        match self {
+            AnyStore::File(s) => s.apply(stacks, now, dry_run).await,
+        }
+    }
+    async fn delete(&self, names: &[String], dry_run: bool) -> Result<Vec<Stack>, StoreError> {
+        match self {
+            AnyStore::File(s) => s.delete(names, dry_run).await,
+        }
+    }
+}
+
+/// The store-independent part of an apply: given what is stored, what each stack becomes.
+/// Shared by every [`Store`] so that generations and conflicts mean the same everywhere.
+///
+/// # Errors
+/// [`StoreError::Conflict`] when a service of `incoming` belongs to another stored stack.
+pub fn merge(
+    stored: &[Stack],
+    incoming: Vec<Stack>,
+    now: SystemTime,
+) -> Result<Vec<Applied>, StoreError> {
+    let timestamp = humantime::format_rfc3339_seconds(now).to_string();
+    let incoming_names: Vec<&str> = incoming.iter().map(Stack::name).collect();
+    for stack in &incoming {
+        for (key, _) in stack.services() {
+            let owner = stored.iter().find(|other| {
+                other.name() != stack.name()
+                    && !incoming_names.contains(&other.name())
+                    && other.services().any(|(k, _)| k == key)
+            });
+            if let Some(owner) = owner {
+                return Err(StoreError::Conflict {
+                    message: format!(
+                        "stack `{}`: service {key} is already managed by stack `{}`; delete it there first",
+                        stack.name(),
+                        owner.name()
+                    ),
+                });
+            }
+        }
+    }
+    Ok(incoming
+        .into_iter()
+        .map(|stack| match stored.iter().find(|s| s.name() == stack.name()) {
+            None => Applied {
+                stack: stack.with_bookkeeping(Some(1), Some(timestamp.clone()), Some(timestamp.clone())),
+                outcome: ApplyOutcome::Created,
+            },
+            Some(old) => {
+                let meta = &old.manifest().metadata;
+                let same = old.spec() == stack.spec() && meta.labels == stack.manifest().metadata.labels;
+                let generation = meta.generation.unwrap_or(1);
+                if same {
+                    Applied {
+                        stack: stack.with_bookkeeping(
+                            Some(generation),
+                            meta.creation_timestamp.clone(),
+                            meta.update_timestamp.clone(),
+                        ),
+                        outcome: ApplyOutcome::Unchanged,
+                    }
+                } else {
+                    Applied {
+                        stack: stack.with_bookkeeping(
+                            Some(generation + 1),
+                            meta.creation_timestamp.clone(),
+                            Some(timestamp.clone()),
+                        ),
+                        outcome: ApplyOutcome::Configured,
+                    }
+                }
+            }
+        })
+        .collect())
+}
