@@ -1,1 +1,134 @@
-fn main(){}
+//! Benchmark: `tug apply -f` of a generated 500-service stack, wall time (target: under 1 s).
+//!
+//! Run with `cargo bench --bench apply`. Prints figures; asserts nothing about time.
+//! Measures the whole process (start, read, parse, validate, lock, write, fsync) for the three
+//! outcomes of an apply, and separately the in-process parse + validate step.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const SERVICES: usize = 500;
+const RUNS: usize = 15;
+
+fn main() {
+    let temp = tempfile::tempdir().expect("temporary directory");
+    let manifest = temp.path().join("big.yaml");
+    let changed = temp.path().join("big-changed.yaml");
+    let text = generate(SERVICES, 2);
+    std::fs::write(&manifest, &text).expect("write manifest");
+    std::fs::write(&changed, generate(SERVICES, 3)).expect("write manifest");
+    println!(
+        "apply benchmark: 1 stack, {SERVICES} services, {} KiB of YAML, {RUNS} runs each",
+        text.len() / 1024
+    );
+
+    let parse = time_runs(|| {
+        let sources = tugboat::manifest::load_sources(&[manifest.to_string_lossy().into_owned()])
+            .expect("loads");
+        let stacks = tugboat::manifest::parse_sources(&sources).expect("valid");
+        assert_eq!(stacks[0].spec().services.len(), SERVICES);
+    });
+    report("parse + validate (in process)", &parse);
+
+    let created = time_runs(|| {
+        let store = tempfile::tempdir().expect("store");
+        apply(store.path(), &manifest, "created");
+    });
+    report("tug apply, new store (created)", &created);
+
+    let store = tempfile::tempdir().expect("store");
+    apply(store.path(), &manifest, "created");
+    let unchanged = time_runs(|| apply(store.path(), &manifest, "unchanged"));
+    report("tug apply, same manifest (unchanged)", &unchanged);
+
+    let mut flip = false;
+    let configured = time_runs(|| {
+        flip = !flip;
+        apply(
+            store.path(),
+            if flip { &changed } else { &manifest },
+            "configured",
+        );
+    });
+    report("tug apply, changed manifest (configured)", &configured);
+}
+
+fn apply(store: &Path, manifest: &Path, outcome: &str) {
+    let output = Command::new(env!("CARGO_BIN_EXE_tug"))
+        .args(["apply", "-f"])
+        .arg(manifest)
+        .env("TUG_STORE", format!("file://{}", store.display()))
+        .output()
+        .expect("tug runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains(outcome),
+        "unexpected result: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn time_runs(mut run: impl FnMut()) -> Vec<Duration> {
+    let mut times: Vec<Duration> = (0..RUNS)
+        .map(|_| {
+            let start = Instant::now();
+            run();
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    times
+}
+
+fn report(what: &str, sorted: &[Duration]) {
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "{what:<44} min {:>8.1} ms  median {:>8.1} ms  max {:>8.1} ms",
+        ms(sorted[0]),
+        ms(sorted[sorted.len() / 2]),
+        ms(sorted[sorted.len() - 1])
+    );
+}
+
+/// One stack of `services` Fargate services, each with a load balancer, scaling and a health-checked
+/// target group: every rule of the validator has work to do.
+fn generate(services: usize, desired: u32) -> String {
+    let mut text = String::from(
+        "apiVersion: tugboat/v1\nkind: Stack\nmetadata:\n  name: big\nspec:\n  cluster: bigCluster\n  targetGroups:\n",
+    );
+    for i in 0..services {
+        text.push_str(&format!(
+            "    - name: tg-{i}\n      healthCheck: {{path: /health, intervalSeconds: 30, timeoutSeconds: 5}}\n"
+        ));
+    }
+    text.push_str("  services:\n");
+    for i in 0..services {
+        text.push_str(&format!(
+            "    - name: svc-{i}
+      launchType: FARGATE
+      desiredCount: {desired}
+      taskDefinition:
+        family: svc-{i}
+        cpu: 512
+        memory: 1024
+        executionRoleArn: arn:aws:iam::123456789012:role/ecsTaskExecutionRole
+        containers:
+          - name: app
+            image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/svc-{i}:1.0.{i}
+            memory: 1024
+            portMappings: [{{containerPort: 8080}}]
+            environment: {{SERVICE: svc-{i}, MODE: prod}}
+      network: {{subnets: [subnet-0a1b2c3d, subnet-4e5f6a7b], securityGroups: [sg-0a1b2c3d]}}
+      loadBalancers:
+        - {{targetGroup: tg-{i}, containerName: app, containerPort: 8080}}
+      deployment: {{minimumHealthyPercent: 50, maximumPercent: 200, healthCheckGracePeriodSeconds: 60}}
+      scaling:
+        minTasks: 2
+        maxTasks: 10
+        cpu: {{scaleOutAbovePercent: 70, scaleInBelowPercent: 40, evaluationPeriods: 3}}
+"
+        ));
+    }
+    text
+}

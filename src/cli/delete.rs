@@ -44,7 +44,8 @@ pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
             }
             None => {
                 return Err(CliError::Rejected(
-                    "nothing to delete: use `tug delete -f PATH` or `tug delete stack NAME`".to_owned(),
+                    "nothing to delete: use `tug delete -f PATH` or `tug delete stack NAME`"
+                        .to_owned(),
                 ));
             }
         }

@@ -48,11 +48,21 @@ pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
         };
         let to = format!("stack/{} (manifest)", stack.name());
         let diff = TextDiff::from_lines(&old, &new);
-        text.push_str(&diff.unified_diff().context_radius(3).header(&from, &to).to_string());
+        text.push_str(
+            &diff
+                .unified_diff()
+                .context_radius(3)
+                .header(&from, &to)
+                .to_string(),
+        );
     }
     let changed = !text.is_empty();
     emit(&text)?;
-    Ok(if changed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if changed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// The YAML of a stack without store bookkeeping, so only real changes show.

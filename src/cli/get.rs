@@ -129,7 +129,12 @@ fn service_rows(stack: &Stack) -> Vec<ServiceRow<'_>> {
             task_definition_family: &service.task_definition.family,
             cpu: service.task_definition.cpu,
             memory: service.task_definition.memory,
-            images: service.task_definition.containers.iter().map(|c| c.image.as_str()).collect(),
+            images: service
+                .task_definition
+                .containers
+                .iter()
+                .map(|c| c.image.as_str())
+                .collect(),
         })
         .collect()
 }
@@ -165,7 +170,17 @@ fn services_table(rows: &[ServiceRow]) -> String {
         })
         .collect();
     table(
-        &["STACK", "SERVICE", "CLUSTER", "LAUNCH", "DESIRED", "SCALING", "TASK FAMILY", "CPU/MEM", "IMAGES"],
+        &[
+            "STACK",
+            "SERVICE",
+            "CLUSTER",
+            "LAUNCH",
+            "DESIRED",
+            "SCALING",
+            "TASK FAMILY",
+            "CPU/MEM",
+            "IMAGES",
+        ],
         &cells,
     )
 }

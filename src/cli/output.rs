@@ -100,7 +100,10 @@ mod tests {
     fn table_aligns_columns() {
         let text = table(
             &["NAME", "N"],
-            &[vec!["a".into(), "1".into()], vec!["longer".into(), "22".into()]],
+            &[
+                vec!["a".into(), "1".into()],
+                vec!["longer".into(), "22".into()],
+            ],
         );
         assert_eq!(text, "NAME    N\na       1\nlonger  22\n");
     }

@@ -120,9 +120,13 @@ pub fn parse_sources(sources: &[Source]) -> Result<Vec<Stack>, Vec<Diagnostic>> 
     let mut diagnostics = Vec::new();
     let mut parsed: Vec<(Stack, &str, Node)> = Vec::new();
     for source in sources {
-        let (stacks, problems) = parse_one(&schema, source);
+        let (stacks, problems) = parse_one(schema, source);
         diagnostics.extend(problems);
-        parsed.extend(stacks.into_iter().map(|(s, n)| (s, source.name.as_str(), n)));
+        parsed.extend(
+            stacks
+                .into_iter()
+                .map(|(s, n)| (s, source.name.as_str(), n)),
+        );
     }
     cross_document_rules(&parsed, &mut diagnostics);
     if diagnostics.is_empty() {
@@ -139,12 +143,14 @@ pub fn parse_sources(sources: &[Source]) -> Result<Vec<Stack>, Vec<Diagnostic>> 
 /// Every problem, with its field path.
 pub fn validate(manifest: &StackManifest) -> Result<Stack, Vec<Issue>> {
     let json = serde_json::to_value(manifest).map_err(|e| {
-        vec![Issue::new(FieldPath::default(), format!("cannot encode manifest: {e}"))]
+        vec![Issue::new(
+            FieldPath::default(),
+            format!("cannot encode manifest: {e}"),
+        )]
     })?;
     let node = node_from_json(&json);
-    let schema = schema::stack_schema();
     let mut issues = Vec::new();
-    structure::check(&schema, &node, &mut issues);
+    structure::check(schema::stack_schema(), &node, &mut issues);
     if issues.is_empty() {
         rules::check(manifest, &mut issues);
     }
@@ -192,7 +198,10 @@ fn parse_one(schema: &serde_json::Value, source: &Source) -> (Vec<(Stack, Node)>
     if documents.is_empty() {
         return (
             Vec::new(),
-            vec![Diagnostic::file(name, "no documents: expected at least one Stack")],
+            vec![Diagnostic::file(
+                name,
+                "no documents: expected at least one Stack",
+            )],
         );
     }
     let mut stacks = Vec::new();
@@ -207,6 +216,8 @@ fn parse_one(schema: &serde_json::Value, source: &Source) -> (Vec<(Stack, Node)>
             ),
         }
     }
+    // Rules run in rule order; readers want source order.
+    diagnostics.sort_by_key(|d| d.at.map(|p| (p.line, p.column)));
     (stacks, diagnostics)
 }
 
@@ -244,7 +255,13 @@ fn parse_document(schema: &serde_json::Value, document: &Node) -> Result<Stack, 
         return Err(issues);
     }
     let mut manifest: StackManifest = serde_json::from_value(structure::to_json(document))
-        .map_err(|e| vec![Issue::at(root.clone(), document.at, format!("invalid Stack: {e}"))])?;
+        .map_err(|e| {
+            vec![Issue::at(
+                root.clone(),
+                document.at,
+                format!("invalid Stack: {e}"),
+            )]
+        })?;
     rules::check(&manifest, &mut issues);
     if !issues.is_empty() {
         return Err(issues);
@@ -263,7 +280,8 @@ fn normalised(mut manifest: StackManifest) -> StackManifest {
         if let Some(cpu) = service.scaling.as_mut().and_then(|s| s.cpu.as_mut())
             && cpu.target_percent.is_none()
         {
-            cpu.evaluation_periods.get_or_insert(spec::defaults::EVALUATION_PERIODS);
+            cpu.evaluation_periods
+                .get_or_insert(spec::defaults::EVALUATION_PERIODS);
             cpu.scale_out_step.get_or_insert(spec::defaults::STEP);
             if cpu.scale_in_below_percent.is_some() {
                 cpu.scale_in_step.get_or_insert(spec::defaults::STEP);
@@ -281,19 +299,25 @@ fn cross_document_rules(parsed: &[(Stack, &str, Node)], diagnostics: &mut Vec<Di
         let name_path = FieldPath::default().key("metadata").key("name");
         let at = document.locate(&name_path.0).at;
         if let Some((first_source, first_at)) = names.insert(stack.name(), (source, at)) {
+            let place = if first_source == *source {
+                first_at.to_string()
+            } else {
+                format!("{first_source}:{first_at}")
+            };
             diagnostics.push(Diagnostic {
                 source: (*source).to_owned(),
                 at: Some(at),
                 field: Some(name_path.to_string()),
-                message: format!(
-                    "stack `{}` is already defined at {first_source}:{first_at}",
-                    stack.name()
-                ),
+                message: format!("stack `{}` is already defined at {place}", stack.name()),
             });
             continue;
         }
         for (i, (key, _)) in stack.services().enumerate() {
-            let path = FieldPath::default().key("spec").key("services").index(i).key("name");
+            let path = FieldPath::default()
+                .key("spec")
+                .key("services")
+                .index(i)
+                .key("name");
             if let Some(owner) = owners.insert(key.clone(), stack.name()) {
                 diagnostics.push(Diagnostic {
                     source: (*source).to_owned(),

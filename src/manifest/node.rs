@@ -10,16 +10,19 @@ use std::fmt;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::{DuplicateKeyPolicy, Spanned};
 
-/// Largest manifest file accepted, in bytes (a generated 5,000-service stack is ~6 MiB).
-pub const MAX_FILE_BYTES: usize = 16 * 1024 * 1024;
+/// Largest manifest file accepted, in bytes: room for ~3,000 services in one file (a service is
+/// ~1.3 KiB of YAML), small enough that refusing the worst input takes well under a second.
+pub const MAX_FILE_BYTES: usize = 4 * 1024 * 1024;
 /// Deepest nesting accepted; a Stack needs 7 levels.
 pub const MAX_DEPTH: usize = 64;
 /// Most aliases (`*name`) accepted in one file.
 pub const MAX_ALIASES: usize = 1_000;
 /// Most events replayed through aliases in one file: what stops a "billion laughs" expansion.
 pub const MAX_ALIAS_REPLAYED_EVENTS: usize = 100_000;
-/// Most YAML nodes in one file.
-pub const MAX_NODES: usize = 2_000_000;
+/// Most YAML nodes in one file (a service is ~100).
+pub const MAX_NODES: usize = 400_000;
+/// Most parser events in one file (about one per node, plus collection ends).
+pub const MAX_EVENTS: usize = 600_000;
 /// Most documents in one file.
 pub const MAX_DOCUMENTS: usize = 10_000;
 
@@ -206,6 +209,7 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
             max_depth: MAX_DEPTH,
             max_aliases: MAX_ALIASES,
             max_nodes: MAX_NODES,
+            max_events: MAX_EVENTS,
             max_documents: MAX_DOCUMENTS,
         },
         duplicate_keys: DuplicateKeyPolicy::PassThrough,
@@ -221,13 +225,13 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
                 line: l.line(),
                 column: l.column(),
             }),
-            message: one_line(&e.to_string()),
+            message: explain(&one_line(&e.to_string())),
         })?;
     Ok(docs.into_iter().map(into_node).collect())
 }
 
 /// serde-saphyr's messages can span lines (snippets are off, but causes are chained): keep one line
-/// and drop its own position prefix, since ours is printed in front.
+/// and drop its trailing " at line L, column C", since the position is printed in front.
 fn one_line(message: &str) -> String {
     let joined = message
         .lines()
@@ -235,7 +239,31 @@ fn one_line(message: &str) -> String {
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join("; ");
-    joined
+    match joined.rfind(" at line ") {
+        Some(cut) if joined[cut..].contains(", column ") => joined[..cut].to_owned(),
+        _ => joined,
+    }
+}
+
+/// Budget breaches in words a user can act on; other messages pass through.
+fn explain(message: &str) -> String {
+    let nesting =
+        format!("nested deeper than {MAX_DEPTH} levels (a Stack needs fewer than 10); refused");
+    if message.contains("recursion limit") || message.contains("Depth {") {
+        nesting
+    } else if message.contains("alias replay") || message.contains("Aliases {") {
+        format!(
+            "aliases expand too far (more than {MAX_ALIASES} aliases or {MAX_ALIAS_REPLAYED_EVENTS} replayed values, as in an alias bomb); refused"
+        )
+    } else if message.contains("Events {") || message.contains("Nodes {") {
+        format!("more than {MAX_NODES} YAML values in one file; split the stacks across files")
+    } else if message.contains("Documents {") {
+        format!("more than {MAX_DOCUMENTS} documents in one file")
+    } else if message.contains("budget breached") {
+        format!("input exceeds a parser limit ({message}); refused")
+    } else {
+        message.to_owned()
+    }
 }
 
 /// What serde-saphyr hands us: values with spans, before conversion to [`Node`].
@@ -349,17 +377,24 @@ mod tests {
         };
         assert_eq!(entries.len(), 3);
         assert_eq!(entries[2].0.at, Position { line: 4, column: 1 });
+        // A block sequence starts at its first item, on the line after its key.
         let b = docs[0].get("b").expect("b");
-        assert_eq!(b.at.line, 2);
+        assert_eq!(b.at, Position { line: 3, column: 3 });
     }
 
     #[test]
     fn quoted_numbers_stay_strings() {
         let docs = parse_documents("a: \"2\"\nb: 2\nc: yes\n").expect("parses");
-        assert_eq!(docs[0].get("a").map(|n| &n.value), Some(&Value::Str("2".into())));
+        assert_eq!(
+            docs[0].get("a").map(|n| &n.value),
+            Some(&Value::Str("2".into()))
+        );
         assert_eq!(docs[0].get("b").map(|n| &n.value), Some(&Value::Int(2)));
         // YAML 1.2 core schema: only true/false are booleans.
-        assert_eq!(docs[0].get("c").map(|n| &n.value), Some(&Value::Str("yes".into())));
+        assert_eq!(
+            docs[0].get("c").map(|n| &n.value),
+            Some(&Value::Str("yes".into()))
+        );
     }
 
     #[test]

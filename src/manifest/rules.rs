@@ -5,12 +5,12 @@
 
 use std::collections::BTreeMap;
 
+use super::Issue;
 use super::node::FieldPath;
 use super::spec::{
     ContainerSpec, CpuScaling, DeploymentSpec, LaunchType, NetworkMode, NetworkSpec, ScalingSpec,
     ServiceSpec, StackManifest, TargetGroupSpec, TaskDefinitionSpec,
 };
-use super::Issue;
 
 /// Every rule over one stack document.
 pub fn check(stack: &StackManifest, issues: &mut Vec<Issue>) {
@@ -74,7 +74,10 @@ pub fn check(stack: &StackManifest, issues: &mut Vec<Issue>) {
 
 fn target_group(group: &TargetGroupSpec, path: &FieldPath, issues: &mut Vec<Issue>) {
     if !is_target_group(&group.name) {
-        issues.push(Issue::new(path.key("name"), target_group_message(&group.name)));
+        issues.push(Issue::new(
+            path.key("name"),
+            target_group_message(&group.name),
+        ));
     }
     let check = &group.health_check;
     let hc = path.key("healthCheck");
@@ -96,7 +99,7 @@ fn target_group(group: &TargetGroupSpec, path: &FieldPath, issues: &mut Vec<Issu
     let matcher_ok = check
         .matcher
         .split(',')
-        .all(|part| part.split('-').all(|code| is_http_code(code)) && part.split('-').count() <= 2);
+        .all(|part| part.split('-').all(is_http_code) && part.split('-').count() <= 2);
     if !matcher_ok {
         issues.push(Issue::new(
             hc.key("matcher"),
@@ -110,7 +113,10 @@ fn target_group(group: &TargetGroupSpec, path: &FieldPath, issues: &mut Vec<Issu
 
 fn service_rules(service: &ServiceSpec, path: &FieldPath, issues: &mut Vec<Issue>) {
     if !is_ecs_name(&service.name) {
-        issues.push(Issue::new(path.key("name"), ecs_name_message("service", &service.name)));
+        issues.push(Issue::new(
+            path.key("name"),
+            ecs_name_message("service", &service.name),
+        ));
     }
     let task = &service.task_definition;
     let task_path = path.key("taskDefinition");
@@ -162,7 +168,10 @@ fn service_rules(service: &ServiceSpec, path: &FieldPath, issues: &mut Vec<Issue
     for (i, lb) in service.load_balancers.iter().enumerate() {
         let lb_path = lbs.index(i);
         if !is_target_group(&lb.target_group) {
-            issues.push(Issue::new(lb_path.key("targetGroup"), target_group_message(&lb.target_group)));
+            issues.push(Issue::new(
+                lb_path.key("targetGroup"),
+                target_group_message(&lb.target_group),
+            ));
         }
         if let Some(first) = seen_groups.insert(lb.target_group.as_str(), i) {
             issues.push(Issue::new(
@@ -187,7 +196,11 @@ fn service_rules(service: &ServiceSpec, path: &FieldPath, issues: &mut Vec<Issue
                 issues.push(Issue::new(lb_path.key("containerName"), message));
             }
             Some(container) => {
-                if !container.port_mappings.iter().any(|p| p.container_port == lb.container_port) {
+                if !container
+                    .port_mappings
+                    .iter()
+                    .any(|p| p.container_port == lb.container_port)
+                {
                     let ports: Vec<String> = container
                         .port_mappings
                         .iter()
@@ -221,7 +234,10 @@ fn task_definition(
     issues: &mut Vec<Issue>,
 ) {
     if !is_ecs_name(&task.family) {
-        issues.push(Issue::new(path.key("family"), ecs_name_message("family", &task.family)));
+        issues.push(Issue::new(
+            path.key("family"),
+            ecs_name_message("family", &task.family),
+        ));
     }
     for (field, value) in [
         ("executionRoleArn", &task.execution_role_arn),
@@ -254,7 +270,9 @@ fn task_definition(
     let mut ports = BTreeMap::new();
     for (c, container) in task.containers.iter().enumerate() {
         for (p, port) in container.port_mappings.iter().enumerate() {
-            if let Some((first_c, first_p)) = ports.insert((port.container_port, port.protocol as u8), (c, p)) {
+            if let Some((first_c, first_p)) =
+                ports.insert((port.container_port, port.protocol as u8), (c, p))
+            {
                 issues.push(Issue::new(
                     containers.index(c).key("portMappings").index(p).key("containerPort"),
                     format!(
@@ -274,6 +292,10 @@ fn task_definition(
             ));
         }
         match (task.cpu, task.memory) {
+            (Some(cpu), _) if fargate_memory_range(cpu).is_none() => issues.push(Issue::new(
+                path.key("cpu"),
+                format!("Fargate does not offer cpu {cpu}; use 256, 512, 1024, 2048, 4096, 8192 or 16384"),
+            )),
             (Some(cpu), Some(memory)) if !fargate_pair_is_valid(cpu, memory) => {
                 issues.push(Issue::new(
                     path.key("memory"),
@@ -308,7 +330,9 @@ fn task_definition(
         if total > u64::from(memory) {
             issues.push(Issue::new(
                 path.key("memory"),
-                format!("the containers reserve {total} MiB in all, more than the task's {memory} MiB"),
+                format!(
+                    "the containers reserve {total} MiB in all, more than the task's {memory} MiB"
+                ),
             ));
         }
     }
@@ -317,7 +341,9 @@ fn task_definition(
         if total > u64::from(cpu) {
             issues.push(Issue::new(
                 path.key("cpu"),
-                format!("the containers reserve {total} CPU units in all, more than the task's {cpu}"),
+                format!(
+                    "the containers reserve {total} CPU units in all, more than the task's {cpu}"
+                ),
             ));
         }
     }
@@ -331,7 +357,10 @@ fn container_rules(
     issues: &mut Vec<Issue>,
 ) {
     if !is_ecs_name(&container.name) {
-        issues.push(Issue::new(path.key("name"), ecs_name_message("container", &container.name)));
+        issues.push(Issue::new(
+            path.key("name"),
+            ecs_name_message("container", &container.name),
+        ));
     }
     if container.image.chars().any(char::is_whitespace) {
         issues.push(Issue::new(
@@ -361,7 +390,9 @@ fn container_rules(
         if key.is_empty() || key.contains('=') {
             issues.push(Issue::new(
                 path.key("environment"),
-                format!("environment variable name `{key}` must be non-empty and must not contain `=`"),
+                format!(
+                    "environment variable name `{key}` must be non-empty and must not contain `=`"
+                ),
             ));
         }
     }
@@ -380,12 +411,17 @@ fn network_rules(network: &NetworkSpec, path: &FieldPath, issues: &mut Vec<Issue
         if !is_aws_id(group, "sg-") {
             issues.push(Issue::new(
                 path.key("securityGroups").index(i),
-                format!("`{group}` is not a security group id (sg- followed by 8 or 17 hex digits)"),
+                format!(
+                    "`{group}` is not a security group id (sg- followed by 8 or 17 hex digits)"
+                ),
             ));
         }
     }
     for (i, value) in first_duplicates(network.subnets.iter().map(String::as_str)) {
-        issues.push(Issue::new(path.key("subnets").index(i), format!("subnet `{value}` is listed twice")));
+        issues.push(Issue::new(
+            path.key("subnets").index(i),
+            format!("subnet `{value}` is listed twice"),
+        ));
     }
     for (i, value) in first_duplicates(network.security_groups.iter().map(String::as_str)) {
         issues.push(Issue::new(
@@ -406,12 +442,15 @@ fn deployment_rules(service: &ServiceSpec, path: &FieldPath, issues: &mut Vec<Is
         ));
         return;
     }
+    // Every count the service can have (empty when minTasks > maxTasks, reported elsewhere).
     let counts = match &service.scaling {
-        Some(s) if s.min_tasks <= s.max_tasks => s.min_tasks..=s.max_tasks,
-        Some(_) => 1..=0,
+        Some(s) => s.min_tasks..=s.max_tasks,
         None => service.desired_count..=service.desired_count,
     };
-    if let Some(stuck) = counts.filter(|n| *n > 0).find(|n| rollout_batch(*n, min, max) == 0) {
+    if let Some(stuck) = counts
+        .filter(|n| *n > 0)
+        .find(|n| rollout_batch(*n, min, max) == 0)
+    {
         let keep = (u64::from(stuck) * u64::from(min)).div_ceil(100);
         let allow = u64::from(stuck) * u64::from(max) / 100;
         issues.push(Issue::new(
@@ -432,7 +471,8 @@ fn deployment_rules(service: &ServiceSpec, path: &FieldPath, issues: &mut Vec<Is
     if deployment.rollback.max5xx_per_minute.is_some() && !has_lb {
         issues.push(Issue::new(
             path.key("rollback").key("max5xxPerMinute"),
-            "max5xxPerMinute needs loadBalancers: 5XX counts come from the service's target groups".to_owned(),
+            "max5xxPerMinute needs loadBalancers: 5XX counts come from the service's target groups"
+                .to_owned(),
         ));
     }
 }
@@ -445,7 +485,12 @@ pub fn rollout_batch(tasks: u32, minimum_healthy_percent: u32, maximum_percent: 
     allowed.saturating_sub(kept)
 }
 
-fn scaling_rules(service: &ServiceSpec, scaling: &ScalingSpec, path: &FieldPath, issues: &mut Vec<Issue>) {
+fn scaling_rules(
+    service: &ServiceSpec,
+    scaling: &ScalingSpec,
+    path: &FieldPath,
+    issues: &mut Vec<Issue>,
+) {
     if scaling.min_tasks > scaling.max_tasks {
         issues.push(Issue::new(
             path.key("minTasks"),
@@ -482,13 +527,20 @@ fn scaling_rules(service: &ServiceSpec, scaling: &ScalingSpec, path: &FieldPath,
 
 fn cpu_rules(cpu: &CpuScaling, path: &FieldPath, issues: &mut Vec<Issue>) {
     let threshold_fields = [
-        ("scaleOutAbovePercent", cpu.scale_out_above_percent.is_some()),
+        (
+            "scaleOutAbovePercent",
+            cpu.scale_out_above_percent.is_some(),
+        ),
         ("scaleInBelowPercent", cpu.scale_in_below_percent.is_some()),
         ("evaluationPeriods", cpu.evaluation_periods.is_some()),
         ("scaleOutStep", cpu.scale_out_step.is_some()),
         ("scaleInStep", cpu.scale_in_step.is_some()),
     ];
-    let used: Vec<&str> = threshold_fields.iter().filter(|(_, set)| *set).map(|(n, _)| *n).collect();
+    let used: Vec<&str> = threshold_fields
+        .iter()
+        .filter(|(_, set)| *set)
+        .map(|(n, _)| *n)
+        .collect();
     if cpu.target_percent.is_some() {
         for field in used {
             issues.push(Issue::new(
@@ -557,7 +609,7 @@ fn fargate_pair_is_valid(cpu: u32, memory: u32) -> bool {
     match fargate_memory_range(cpu) {
         // 256 CPU allows 512, 1024 and 2048 only: its "step" starts at 512 but 1536 is not offered.
         Some((_, _, _)) if cpu == 256 => matches!(memory, 512 | 1024 | 2048),
-        Some((lo, hi, step)) => (lo..=hi).contains(&memory) && (memory - lo) % step == 0,
+        Some((lo, hi, step)) => (lo..=hi).contains(&memory) && (memory - lo).is_multiple_of(step),
         None => false,
     }
 }
@@ -566,9 +618,7 @@ fn fargate_memory_choices(cpu: u32) -> String {
     match fargate_memory_range(cpu) {
         Some(_) if cpu == 256 => "512, 1024, 2048".to_owned(),
         Some((lo, hi, step)) => format!("{lo} to {hi} in steps of {step}"),
-        None => format!(
-            "none: Fargate cpu {cpu} is not offered; use 256, 512, 1024, 2048, 4096, 8192 or 16384"
-        ),
+        None => "none".to_owned(),
     }
 }
 
@@ -599,7 +649,9 @@ fn first_duplicates<'a>(items: impl Iterator<Item = &'a str>) -> Vec<(usize, &'a
 fn is_stack_name(s: &str) -> bool {
     let bytes = s.as_bytes();
     (1..=63).contains(&bytes.len())
-        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
         && bytes.first().is_some_and(u8::is_ascii_alphanumeric)
         && bytes.last().is_some_and(u8::is_ascii_alphanumeric)
 }
@@ -607,7 +659,8 @@ fn is_stack_name(s: &str) -> bool {
 /// ECS names (service, family, container): up to 255 letters, digits, hyphens and underscores.
 fn is_ecs_name(s: &str) -> bool {
     (1..=255).contains(&s.len())
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 fn ecs_name_message(noun: &str, name: &str) -> String {
@@ -636,7 +689,10 @@ fn target_group_message(name: &str) -> String {
 }
 
 fn is_role_arn(s: &str) -> bool {
-    is_arn(s, "iam") && s.split(':').nth(5).is_some_and(|r| r.starts_with("role/") && r.len() > 5)
+    is_arn(s, "iam")
+        && s.split(':')
+            .nth(5)
+            .is_some_and(|r| r.starts_with("role/") && r.len() > 5)
 }
 
 /// `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE` with a 12-digit account.
@@ -653,7 +709,10 @@ fn is_arn(s: &str, service: &str) -> bool {
 
 fn is_aws_id(s: &str, prefix: &str) -> bool {
     s.strip_prefix(prefix).is_some_and(|hex| {
-        (hex.len() == 8 || hex.len() == 17) && hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        (hex.len() == 8 || hex.len() == 17)
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
     })
 }
 
@@ -699,7 +758,9 @@ mod tests {
         assert!(is_target_group(
             "arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/tg/0123456789abcdef"
         ));
-        assert!(is_role_arn("arn:aws:iam::123456789012:role/ecsTaskExecutionRole"));
+        assert!(is_role_arn(
+            "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
+        ));
         assert!(!is_role_arn("arn:aws:iam::123456789012:user/bob"));
         assert!(is_aws_id("subnet-0a1b2c3d", "subnet-"));
         assert!(!is_aws_id("subnet-XYZ", "subnet-"));

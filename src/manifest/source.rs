@@ -48,7 +48,8 @@ fn read_dir(dir: &str) -> Result<Vec<Source>, Diagnostic> {
         .map_err(|e| Diagnostic::file(dir, format!("cannot read directory: {e}")))?;
     let mut files: Vec<String> = Vec::new();
     for entry in entries {
-        let entry = entry.map_err(|e| Diagnostic::file(dir, format!("cannot read directory: {e}")))?;
+        let entry =
+            entry.map_err(|e| Diagnostic::file(dir, format!("cannot read directory: {e}")))?;
         let path = entry.path();
         let is_manifest = path
             .extension()
@@ -60,13 +61,17 @@ fn read_dir(dir: &str) -> Result<Vec<Source>, Diagnostic> {
     }
     files.sort();
     if files.is_empty() {
-        return Err(Diagnostic::file(dir, "directory holds no *.yaml or *.yml files"));
+        return Err(Diagnostic::file(
+            dir,
+            "directory holds no *.yaml or *.yml files",
+        ));
     }
     files.iter().map(|f| read_file(f)).collect()
 }
 
 fn read_file(path: &str) -> Result<Source, Diagnostic> {
-    let file = std::fs::File::open(path).map_err(|e| Diagnostic::file(path, format!("cannot read: {e}")))?;
+    let file = std::fs::File::open(path)
+        .map_err(|e| Diagnostic::file(path, format!("cannot read: {e}")))?;
     // Refuse a huge file before reading it.
     if let Ok(meta) = file.metadata()
         && meta.len() > MAX_FILE_BYTES as u64
@@ -94,7 +99,9 @@ fn read_limited(reader: impl Read, name: &str) -> Result<Source, Diagnostic> {
 fn too_large(name: &str, size: u64) -> Diagnostic {
     Diagnostic::file(
         name,
-        format!("file is too large ({size} bytes or more); manifests are limited to {MAX_FILE_BYTES} bytes"),
+        format!(
+            "file is too large ({size} bytes or more); manifests are limited to {MAX_FILE_BYTES} bytes"
+        ),
     )
 }
 
@@ -108,7 +115,10 @@ pub fn decode(bytes: &[u8]) -> Result<&str, (Option<Position>, String)> {
         let valid = &bytes[..e.valid_up_to()];
         let line = valid.iter().filter(|b| **b == b'\n').count() as u64 + 1;
         let line_start = valid.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1);
-        let column = String::from_utf8_lossy(&valid[line_start..]).chars().count() as u64 + 1;
+        let column = String::from_utf8_lossy(&valid[line_start..])
+            .chars()
+            .count() as u64
+            + 1;
         (
             Some(Position { line, column }),
             "the file is not valid UTF-8: manifests must be UTF-8 text".to_owned(),

@@ -42,7 +42,10 @@ pub struct StackManifest {
 pub struct Metadata {
     /// Stack name: lowercase letters, digits and `-`, 1 to 63 characters, starting and ending with a
     /// letter or digit.
-    #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"))]
+    #[schemars(
+        length(min = 1, max = 63),
+        regex(pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+    )]
     pub name: String,
     /// Free-form labels, shown by `tug get` and carried into the store.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -70,7 +73,7 @@ pub struct StackSpec {
     pub prune: bool,
     /// Target groups whose health-check settings the controller keeps in place.
     #[serde(default)]
-    #[schemars(length(max = 100))]
+    #[schemars(length(max = 5000))]
     pub target_groups: Vec<TargetGroupSpec>,
     /// The services of this stack.
     #[schemars(length(min = 1, max = 5000))]

@@ -9,9 +9,9 @@
 
 use serde_json::{Map, Value as Json};
 
+use super::Issue;
 use super::node::{FieldPath, Node, Value};
 use super::suggest::closest;
-use super::Issue;
 
 /// Checks `node` against `schema` (whose `$defs` resolve references); pushes every problem to `issues`.
 pub fn check(schema: &Json, node: &Node, issues: &mut Vec<Issue>) {
@@ -98,7 +98,11 @@ impl<'s> Checker<'s> {
         if !self.type_matches(schema, node) {
             issue(
                 issues,
-                format!("expected {}, found {}", expected_type(schema), show_node(node)),
+                format!(
+                    "expected {}, found {}",
+                    expected_type(schema),
+                    show_node(node)
+                ),
             );
             return;
         }
@@ -143,7 +147,9 @@ impl<'s> Checker<'s> {
                     consts.join(", "),
                     show_node(node)
                 );
-                if let Some(near) = closest(found, consts.iter().copied()).filter(|_| !found.is_empty()) {
+                if let Some(near) =
+                    closest(found, consts.iter().copied()).filter(|_| !found.is_empty())
+                {
                     message.push_str(&format!("; did you mean `{near}`?"));
                 }
                 issues.push(Issue::at(path.clone(), node.at, message));
@@ -154,7 +160,11 @@ impl<'s> Checker<'s> {
         if matches!(node.value, Value::Null) && branches.iter().any(is_null_branch) {
             return;
         }
-        let others: Vec<&Json> = branches.iter().copied().filter(|b| !is_null_branch(b)).collect();
+        let others: Vec<&Json> = branches
+            .iter()
+            .copied()
+            .filter(|b| !is_null_branch(b))
+            .collect();
         // One real alternative: its errors are the useful ones.
         if let [only] = others.as_slice() {
             self.check(only, node, path, issues);
@@ -194,12 +204,17 @@ impl<'s> Checker<'s> {
 
         let mut seen: Vec<(String, &Node)> = Vec::new();
         for (key_node, value) in entries {
-            let Some(key) = key_node.key_text().filter(|_| !matches!(key_node.value, Value::Null))
+            let Some(key) = key_node
+                .key_text()
+                .filter(|_| !matches!(key_node.value, Value::Null))
             else {
                 issues.push(Issue::at(
                     path.clone(),
                     key_node.at,
-                    format!("keys must be plain text, found {}", key_node.value.type_name()),
+                    format!(
+                        "keys must be plain text, found {}",
+                        key_node.value.type_name()
+                    ),
                 ));
                 continue;
             };
@@ -208,7 +223,7 @@ impl<'s> Checker<'s> {
                 issues.push(Issue::at(
                     key_path,
                     key_node.at,
-                    format!("duplicate key `{key}` (first set at line {})", first.at.line),
+                    format!("duplicate key `{key}` (first set at {})", first.at),
                 ));
                 continue;
             }
@@ -227,7 +242,11 @@ impl<'s> Checker<'s> {
                             Some(near) => message.push_str(&format!("; did you mean `{near}`?")),
                             None => message.push_str(&format!(
                                 "; expected one of: {}",
-                                properties.keys().map(String::as_str).collect::<Vec<_>>().join(", ")
+                                properties
+                                    .keys()
+                                    .map(String::as_str)
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
                             )),
                         }
                         issues.push(Issue::at(key_path, key_node.at, message));
@@ -304,7 +323,11 @@ fn check_count(
 
 fn check_length(schema: &Json, s: &str, node: &Node, path: &FieldPath, issues: &mut Vec<Issue>) {
     let length = s.chars().count() as u64;
-    if let Some(min) = schema.get("minLength").and_then(Json::as_u64).filter(|m| length < *m) {
+    if let Some(min) = schema
+        .get("minLength")
+        .and_then(Json::as_u64)
+        .filter(|m| length < *m)
+    {
         let message = if min == 1 {
             "must not be empty".to_owned()
         } else {
@@ -312,7 +335,11 @@ fn check_length(schema: &Json, s: &str, node: &Node, path: &FieldPath, issues: &
         };
         issues.push(Issue::at(path.clone(), node.at, message));
     }
-    if let Some(max) = schema.get("maxLength").and_then(Json::as_u64).filter(|m| length > *m) {
+    if let Some(max) = schema
+        .get("maxLength")
+        .and_then(Json::as_u64)
+        .filter(|m| length > *m)
+    {
         issues.push(Issue::at(
             path.clone(),
             node.at,

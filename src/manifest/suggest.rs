@@ -19,24 +19,32 @@ pub fn closest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -
     best.filter(|(d, _)| *d <= limit).map(|(_, c)| c)
 }
 
-/// Levenshtein distance over characters, with one row of memory.
+/// Edit distance counting an insertion, deletion, substitution or swap of neighbours as one
+/// (optimal string alignment), so `wbe` is one edit from `web`.
 fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = if ca == *cb {
-                diagonal
-            } else {
-                1 + diagonal.min(above).min(row[j])
-            };
-            diagonal = above;
+    let width = b.len() + 1;
+    let mut d = vec![0usize; (a.len() + 1) * width];
+    for i in 0..=a.len() {
+        d[i * width] = i;
+    }
+    for (j, cell) in d.iter_mut().enumerate().take(width) {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[(i - 1) * width + j] + 1)
+                .min(d[i * width + j - 1] + 1)
+                .min(d[(i - 1) * width + j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[(i - 2) * width + j - 2] + 1);
+            }
+            d[i * width + j] = best;
         }
     }
-    row[b.len()]
+    d[a.len() * width + b.len()]
 }
 
 #[cfg(test)]
@@ -49,12 +57,14 @@ mod tests {
         assert_eq!(closest("desiredCont", fields), Some("desiredCount"));
         assert_eq!(closest("DESIREDCOUNT", fields), Some("desiredCount"));
         assert_eq!(closest("nmae", fields), Some("name"));
+        assert_eq!(closest("wbe", ["web", "api"]), Some("web"));
         assert_eq!(closest("replicas", fields), None);
     }
 
     #[test]
-    fn distance_is_levenshtein() {
+    fn distance_counts_swaps_as_one_edit() {
         assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("wbe", "web"), 1);
         assert_eq!(edit_distance("", "abc"), 3);
         assert_eq!(edit_distance("abc", "abc"), 0);
     }

@@ -74,6 +74,9 @@ impl StoreError {
 
     /// Whether the caller's input is at fault (exit 1) rather than the environment (exit 2).
     pub fn is_user_error(&self) -> bool {
-        matches!(self, StoreError::Conflict { .. } | StoreError::NotFound { .. })
+        matches!(
+            self,
+            StoreError::Conflict { .. } | StoreError::NotFound { .. }
+        )
     }
 }

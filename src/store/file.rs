@@ -71,12 +71,20 @@ impl FileStore {
         let bytes = match fs::read(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(source) => return Err(StoreError::Io { path, action: "cannot read", source }),
+            Err(source) => {
+                return Err(StoreError::Io {
+                    path,
+                    action: "cannot read",
+                    source,
+                });
+            }
         };
-        let corrupt = |message: String| StoreError::Corrupt { path: path.clone(), message };
-        let file: StacksFile = serde_json::from_slice(&bytes).map_err(|e| {
-            corrupt(format!("line {} column {}: {e}", e.line(), e.column()))
-        })?;
+        let corrupt = |message: String| StoreError::Corrupt {
+            path: path.clone(),
+            message,
+        };
+        let file: StacksFile = serde_json::from_slice(&bytes)
+            .map_err(|e| corrupt(format!("line {} column {}: {e}", e.line(), e.column())))?;
         if file.format != FORMAT {
             return Err(corrupt(format!(
                 "format {} is not understood by this version of tug (it reads format {FORMAT})",
@@ -105,19 +113,29 @@ impl FileStore {
 
     /// Replaces `stacks.json` atomically (temporary file, fsync, rename, directory fsync).
     fn write(&self, stacks: &[Stack]) -> Result<(), StoreError> {
-        let mut manifests: Vec<StackManifest> = stacks.iter().map(|s| s.manifest().clone()).collect();
+        let mut manifests: Vec<StackManifest> =
+            stacks.iter().map(|s| s.manifest().clone()).collect();
         manifests.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
-        let file = StacksFile { format: FORMAT, stacks: manifests };
+        let file = StacksFile {
+            format: FORMAT,
+            stacks: manifests,
+        };
         let mut bytes = serde_json::to_vec_pretty(&file).map_err(|e| StoreError::Corrupt {
             path: self.stacks_path(),
             message: format!("cannot encode: {e}"),
         })?;
         bytes.push(b'\n');
         let target = self.stacks_path();
-        let temp = self.dir.join(format!(".stacks.json.{}.tmp", std::process::id()));
+        let temp = self
+            .dir
+            .join(format!(".stacks.json.{}.tmp", std::process::id()));
         let io = |path: &Path, action: &'static str| {
             let path = path.to_path_buf();
-            move |source| StoreError::Io { path, action, source }
+            move |source| StoreError::Io {
+                path,
+                action,
+                source,
+            }
         };
         let result = (|| {
             let mut out = File::create(&temp).map_err(io(&temp, "cannot write"))?;
@@ -168,7 +186,11 @@ impl FileStore {
                     });
                 }
                 Err(TryLockError::Error(source)) => {
-                    return Err(StoreError::Io { path: lock_path, action: "cannot lock", source });
+                    return Err(StoreError::Io {
+                        path: lock_path,
+                        action: "cannot lock",
+                        source,
+                    });
                 }
             }
         }
@@ -231,15 +253,13 @@ impl FileStore {
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .unwrap_or_else(|e| {
-            Err(StoreError::Io {
-                path: PathBuf::new(),
-                action: "store task failed",
-                source: std::io::Error::other(e.to_string()),
-            })
+    tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| {
+        Err(StoreError::Io {
+            path: PathBuf::new(),
+            action: "store task failed",
+            source: std::io::Error::other(e.to_string()),
         })
+    })
 }
 
 impl Store for FileStore {

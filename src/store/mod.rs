@@ -106,7 +106,8 @@ impl AnyStore {
             StoreUri::File(dir) => Ok(AnyStore::File(FileStore::new(dir.clone()))),
             StoreUri::DynamoDb(table) => Err(StoreError::Unsupported {
                 uri: format!("dynamodb://{table}"),
-                reason: "the DynamoDB store is not part of this build yet; use file://DIR".to_owned(),
+                reason: "the DynamoDB store is not part of this build yet; use file://DIR"
+                    .to_owned(),
             }),
         }
     }
@@ -172,35 +173,42 @@ pub fn merge(
     }
     Ok(incoming
         .into_iter()
-        .map(|stack| match stored.iter().find(|s| s.name() == stack.name()) {
-            None => Applied {
-                stack: stack.with_bookkeeping(Some(1), Some(timestamp.clone()), Some(timestamp.clone())),
-                outcome: ApplyOutcome::Created,
-            },
-            Some(old) => {
-                let meta = &old.manifest().metadata;
-                let same = old.spec() == stack.spec() && meta.labels == stack.manifest().metadata.labels;
-                let generation = meta.generation.unwrap_or(1);
-                if same {
-                    Applied {
-                        stack: stack.with_bookkeeping(
-                            Some(generation),
-                            meta.creation_timestamp.clone(),
-                            meta.update_timestamp.clone(),
-                        ),
-                        outcome: ApplyOutcome::Unchanged,
-                    }
-                } else {
-                    Applied {
-                        stack: stack.with_bookkeeping(
-                            Some(generation + 1),
-                            meta.creation_timestamp.clone(),
-                            Some(timestamp.clone()),
-                        ),
-                        outcome: ApplyOutcome::Configured,
+        .map(
+            |stack| match stored.iter().find(|s| s.name() == stack.name()) {
+                None => Applied {
+                    stack: stack.with_bookkeeping(
+                        Some(1),
+                        Some(timestamp.clone()),
+                        Some(timestamp.clone()),
+                    ),
+                    outcome: ApplyOutcome::Created,
+                },
+                Some(old) => {
+                    let meta = &old.manifest().metadata;
+                    let same = old.spec() == stack.spec()
+                        && meta.labels == stack.manifest().metadata.labels;
+                    let generation = meta.generation.unwrap_or(1);
+                    if same {
+                        Applied {
+                            stack: stack.with_bookkeeping(
+                                Some(generation),
+                                meta.creation_timestamp.clone(),
+                                meta.update_timestamp.clone(),
+                            ),
+                            outcome: ApplyOutcome::Unchanged,
+                        }
+                    } else {
+                        Applied {
+                            stack: stack.with_bookkeeping(
+                                Some(generation + 1),
+                                meta.creation_timestamp.clone(),
+                                Some(timestamp.clone()),
+                            ),
+                            outcome: ApplyOutcome::Configured,
+                        }
                     }
                 }
-            }
-        })
+            },
+        )
         .collect())
 }

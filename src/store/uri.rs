@@ -19,19 +19,28 @@ impl FromStr for StoreUri {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         if let Some(dir) = s.strip_prefix("file://") {
             if dir.is_empty() {
-                return Err("file:// needs a directory, as file:///var/lib/tugboat or file://./state".to_owned());
+                return Err(
+                    "file:// needs a directory, as file:///var/lib/tugboat or file://./state"
+                        .to_owned(),
+                );
             }
             return Ok(StoreUri::File(PathBuf::from(dir)));
         }
         if let Some(table) = s.strip_prefix("dynamodb://") {
             let valid = (3..=255).contains(&table.len())
-                && table.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+                && table
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
             if !valid {
-                return Err(format!("`{table}` is not a DynamoDB table name (3 to 255 of A-Z a-z 0-9 _ . -)"));
+                return Err(format!(
+                    "`{table}` is not a DynamoDB table name (3 to 255 of A-Z a-z 0-9 _ . -)"
+                ));
             }
             return Ok(StoreUri::DynamoDb(table.to_owned()));
         }
-        Err(format!("unsupported store `{s}`: use file://DIR or dynamodb://TABLE"))
+        Err(format!(
+            "unsupported store `{s}`: use file://DIR or dynamodb://TABLE"
+        ))
     }
 }
 
@@ -47,7 +56,10 @@ impl fmt::Display for StoreUri {
 /// The store used when neither `--store` nor `TUG_STORE` is given:
 /// `$XDG_STATE_HOME/tugboat`, else `$HOME/.local/state/tugboat`, else `./.tugboat`.
 pub fn default_store_uri(xdg_state_home: Option<&str>, home: Option<&str>) -> StoreUri {
-    let dir = match (xdg_state_home.filter(|s| !s.is_empty()), home.filter(|s| !s.is_empty())) {
+    let dir = match (
+        xdg_state_home.filter(|s| !s.is_empty()),
+        home.filter(|s| !s.is_empty()),
+    ) {
         (Some(state), _) => PathBuf::from(state).join("tugboat"),
         (None, Some(home)) => PathBuf::from(home).join(".local/state/tugboat"),
         (None, None) => PathBuf::from(".tugboat"),
@@ -63,15 +75,27 @@ mod tests {
     fn parses_the_two_schemes() {
         assert_eq!("file:///tmp/x".parse(), Ok(StoreUri::File("/tmp/x".into())));
         assert_eq!("file://rel".parse(), Ok(StoreUri::File("rel".into())));
-        assert_eq!("dynamodb://tug-state".parse(), Ok(StoreUri::DynamoDb("tug-state".into())));
+        assert_eq!(
+            "dynamodb://tug-state".parse(),
+            Ok(StoreUri::DynamoDb("tug-state".into()))
+        );
         assert!("s3://bucket".parse::<StoreUri>().is_err());
         assert!("file://".parse::<StoreUri>().is_err());
     }
 
     #[test]
     fn default_follows_xdg() {
-        assert_eq!(default_store_uri(Some("/s"), Some("/h")), StoreUri::File("/s/tugboat".into()));
-        assert_eq!(default_store_uri(None, Some("/h")), StoreUri::File("/h/.local/state/tugboat".into()));
-        assert_eq!(default_store_uri(None, None), StoreUri::File(".tugboat".into()));
+        assert_eq!(
+            default_store_uri(Some("/s"), Some("/h")),
+            StoreUri::File("/s/tugboat".into())
+        );
+        assert_eq!(
+            default_store_uri(None, Some("/h")),
+            StoreUri::File("/h/.local/state/tugboat".into())
+        );
+        assert_eq!(
+            default_store_uri(None, None),
+            StoreUri::File(".tugboat".into())
+        );
     }
 }
