@@ -97,8 +97,7 @@ fn a_multi_stack_apply_is_all_or_nothing() {
     let bad = stack("bad", "b", 1).replace("memory: 256", "memory: 2");
     let path = tug.write("mixed.yaml", &format!("{good}---\n{bad}"));
     let run = tug.run(&["apply", "-f", &path]);
-    assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("mixed.yaml:23:"), "{}", run.stderr);
+    run.assert_failure(1, "mixed.yaml:23:");
     assert!(
         tug.snapshot().is_empty(),
         "the good stack was written alone"
@@ -170,14 +169,7 @@ fn diff_exit_codes_follow_kubectl() {
     let broken = tug.write("broken.yaml", "apiVersion: [");
     assert_eq!(tug.run(&["diff", "-f", &broken]).code, 1);
     let unreadable = tug.run(&["diff", "-f", "/nonexistent/stack.yaml"]);
-    assert_eq!(unreadable.code, 1);
-    assert!(
-        unreadable
-            .stderr
-            .contains("/nonexistent/stack.yaml: cannot read"),
-        "{}",
-        unreadable.stderr
-    );
+    unreadable.assert_failure(1, "/nonexistent/stack.yaml: cannot read");
 }
 
 #[test]
@@ -186,12 +178,7 @@ fn delete_removes_named_stacks_all_or_none() {
     tug.run(&["apply", "-f", "manifests/"]);
     let before = tug.snapshot();
     let missing = tug.run(&["delete", "stack", "app", "nope"]);
-    assert_eq!(missing.code, 1);
-    assert!(
-        missing.stderr.contains("stack not found: nope"),
-        "{}",
-        missing.stderr
-    );
+    missing.assert_failure(1, "stack not found: nope");
     assert_eq!(tug.snapshot(), before, "a failed delete changed the store");
 
     let dry = tug.run(&["delete", "stack", "app", "--dry-run"]);
@@ -233,13 +220,7 @@ fn a_service_cannot_be_claimed_by_a_second_stack() {
         "-f",
         &tug.write("b.yaml", &stack("second", "web", 1)),
     ]);
-    assert_eq!(run.code, 1);
-    assert!(
-        run.stderr
-            .contains("service c1/web is already managed by stack `first`"),
-        "{}",
-        run.stderr
-    );
+    run.assert_failure(1, "service c1/web is already managed by stack `first`");
     assert_eq!(tug.snapshot(), before);
 }
 
@@ -257,13 +238,7 @@ fn reads_standard_input_and_directories() {
     let empty = tug.scratch.join("empty");
     std::fs::create_dir_all(&empty).expect("dir");
     let run = tug.run(&["validate", "-f", &empty.to_string_lossy()]);
-    assert_eq!(run.code, 1);
-    assert!(
-        run.stderr
-            .contains("directory holds no *.yaml or *.yml files"),
-        "{}",
-        run.stderr
-    );
+    run.assert_failure(1, "directory holds no *.yaml or *.yml files");
 }
 
 #[test]
@@ -298,12 +273,7 @@ fn global_flags_work_before_and_after_the_verb() {
     assert!(tug.snapshot().is_empty());
 
     let bad = tug.run(&["--store", "s3://bucket", "get", "stacks"]);
-    assert_eq!(bad.code, 2);
-    assert!(
-        bad.stderr.contains("use file://DIR or dynamodb://TABLE"),
-        "{}",
-        bad.stderr
-    );
+    bad.assert_failure(2, "use file://DIR or dynamodb://TABLE");
 }
 
 #[test]
@@ -323,15 +293,9 @@ fn a_corrupt_store_is_reported_not_overwritten() {
         ),
     ] {
         std::fs::write(&stacks, contents).expect("write");
-        let get = tug.run(&["get", "stacks"]);
-        assert_eq!(get.code, 2, "{}", get.stderr);
-        assert!(
-            get.stderr.contains(expected),
-            "want {expected:?} in {}",
-            get.stderr
-        );
+        tug.run(&["get", "stacks"]).assert_failure(2, expected);
         let apply = tug.run(&["apply", "-f", "manifests/app.yaml"]);
-        assert_eq!(apply.code, 2);
+        apply.assert_failure(2, expected);
         assert_eq!(std::fs::read_to_string(&stacks).expect("read"), contents);
     }
 }

@@ -91,24 +91,14 @@ fn a_file_over_the_size_cap_is_refused_before_parsing() {
     );
     let path = tug.write("huge.yaml", &big);
     let run = tug.run(&["apply", "-f", &path]);
-    assert_eq!(run.code, 1);
-    assert!(
-        run.stderr.contains("huge.yaml: file is too large"),
-        "{}",
-        run.stderr
-    );
+    run.assert_failure(1, "huge.yaml: file is too large");
     assert!(
         tug.snapshot().is_empty(),
         "a refused apply created the store"
     );
 
     let piped = tug.run_with_stdin(&["validate", "-f", "-"], big.as_bytes());
-    assert_eq!(piped.code, 1);
-    assert!(
-        piped.stderr.contains("<stdin>: file is too large"),
-        "{}",
-        piped.stderr
-    );
+    piped.assert_failure(1, "<stdin>: file is too large");
 }
 
 #[test]
@@ -121,7 +111,6 @@ fn all_problems_of_a_file_are_reported_not_only_the_first() {
          taskDefinition: {family: f, containers: [{name: c, image: i, memory: 128, portMappings: [{containerPort: 0}]}]}\n",
     );
     let run = tug.run(&["validate", "-f", &path]);
-    assert_eq!(run.code, 1);
     for expected in [
         "many.yaml:3:24: metadata.nmae: unknown field `nmae`; did you mean `name`?",
         "many.yaml:6:10: spec.prune: expected a boolean (true or false), found the string \"no\"",
@@ -129,10 +118,6 @@ fn all_problems_of_a_file_are_reported_not_only_the_first() {
         "spec.services[0].taskDefinition.containers[0].portMappings[0].containerPort: must be between 1 and 65535, found 0",
         "error: 4 problems found",
     ] {
-        assert!(
-            run.stderr.contains(expected),
-            "missing {expected:?} in\n{}",
-            run.stderr
-        );
+        run.assert_failure(1, expected);
     }
 }

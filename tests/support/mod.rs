@@ -24,6 +24,18 @@ pub struct Run {
     pub stderr: String,
 }
 
+impl Run {
+    /// The run exited with `code` and said `fragment` on standard error.
+    pub fn assert_failure(&self, code: i32, fragment: &str) {
+        assert_eq!(self.code, code, "exit code; stderr:\n{}", self.stderr);
+        assert!(
+            self.stderr.contains(fragment),
+            "stderr lacks {fragment:?}:\n{}",
+            self.stderr
+        );
+    }
+}
+
 impl Tug {
     pub fn new() -> Self {
         let temp = tempfile::tempdir().expect("temporary directory");
