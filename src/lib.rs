@@ -7,14 +7,17 @@
 //! - [`model`]: the desired-state types shared by every other module ([`model::Stack`], ids).
 //! - [`store`]: where desired state lives between commands and across controller restarts; the
 //!   [`store::Store`] trait and its file implementation (the embedded default).
+//! - [`cloud`]: the AWS operations tugboat performs, behind the [`cloud::Cloud`] trait; [`cloud::sim`]
+//!   is the simulated AWS (ECS, target groups, CloudWatch, EC2 capacity) in virtual time.
 //! - [`cli`]: one module per verb of `tug`; `main.rs` only parses arguments and calls in here.
 //!
 //! Still to come, in the places design.md reserves for them: `plan/` (the pure planner),
-//! `cloud/` (the AWS adapter and the simulator), `controller/` (the daemon) and `http` (metrics).
+//! `cloud/aws` (the AWS adapter), `controller/` (the daemon) and `http` (metrics).
 
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod cloud;
 pub mod manifest;
 pub mod model;
 pub mod store;

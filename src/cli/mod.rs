@@ -10,6 +10,7 @@ mod diff;
 mod get;
 mod output;
 mod schema;
+mod simulate;
 mod validate;
 
 use std::process::ExitCode;
@@ -51,6 +52,8 @@ pub enum Command {
     Delete(delete::Args),
     /// Print the JSON Schema of the manifest, for editors.
     Schema,
+    /// Run stacks against the simulated AWS in virtual time, under a load trace.
+    Simulate(simulate::Args),
 }
 
 /// Why a command failed, and so its exit code.
@@ -135,6 +138,7 @@ async fn dispatch(command: Command, context: &Context) -> Result<ExitCode, CliEr
         Command::Get(args) => get::run(args, context).await,
         Command::Delete(args) => delete::run(args, context).await,
         Command::Schema => schema::run(),
+        Command::Simulate(args) => simulate::run(args),
     }
 }
 

@@ -1,0 +1,180 @@
+//! `tug simulate -f STACK --load TRACE.csv [--world WORLD.yaml] [--duration D] [--seed N]
+//! [--scaler aas|tug] [--out TIMELINE.csv] [-o table|json|yaml]`: run stacks against the simulated
+//! AWS in virtual time and report what happened.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use super::output::{OutputFormat, emit, json, table, yaml};
+use super::{CliError, read_manifests};
+use crate::cloud::sim::load::LoadTrace;
+use crate::cloud::sim::simulation::{Simulation, Summary, TimelineRow};
+use crate::cloud::sim::world::World;
+
+/// Arguments of `tug simulate`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Stack manifests to simulate.
+    #[arg(short = 'f', long = "filename", value_name = "PATH", required = true, num_args = 1..)]
+    pub files: Vec<String>,
+    /// Offered load: CSV `t_seconds,rps[,service]`, linear between points.
+    #[arg(long, value_name = "TRACE.csv")]
+    pub load: String,
+    /// How the simulated AWS behaves (`kind: World`); defaults throughout when omitted.
+    #[arg(long, value_name = "WORLD.yaml")]
+    pub world: Option<String>,
+    /// Simulated time to run, e.g. `3h` or `90m` (default: to the trace's last point, at least 1m).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub duration: Option<Duration>,
+    /// Seed: the same seed gives the same run.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Who scales: `aas` (Application Auto Scaling, the baseline) or `tug` (tugboat's controller).
+    #[arg(long, value_enum, default_value_t = Scaler::Aas)]
+    pub scaler: Scaler,
+    /// Write one row per simulated second per service to this CSV file.
+    #[arg(long, value_name = "TIMELINE.csv")]
+    pub out: Option<String>,
+    /// Summary format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+/// Who scales during a simulation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scaler {
+    /// Application Auto Scaling with CloudWatch alarms, as configured from the stack's `scaling`.
+    Aas,
+    /// tugboat's own controller.
+    Tug,
+}
+
+/// Header of the timeline CSV.
+pub const TIMELINE_HEADER: &str =
+    "t_seconds,service,desired,running,pending,healthy,cpu_percent,rps,http_5xx";
+
+/// Runs `tug simulate`.
+///
+/// # Errors
+/// Invalid manifests, trace or world (exit 1); an unavailable scaler or an unwritable timeline (exit 2).
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    if args.scaler == Scaler::Tug {
+        return Err(CliError::Failed(
+            "--scaler tug needs tugboat's controller, which this build does not have yet; use --scaler aas".to_owned(),
+        ));
+    }
+    let stacks = read_manifests(&args.files)?;
+    let trace_text = std::fs::read_to_string(&args.load)
+        .map_err(|e| CliError::Rejected(format!("{}: cannot read: {e}", args.load)))?;
+    let trace = LoadTrace::parse(&trace_text)
+        .map_err(|e| CliError::Rejected(format!("{}: {e}", args.load)))?;
+    let world = match &args.world {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| CliError::Rejected(format!("{path}: cannot read: {e}")))?;
+            World::parse(&text).map_err(|e| CliError::Rejected(format!("{path}:{e}")))?
+        }
+        None => World::default(),
+    };
+    let seconds = args
+        .duration
+        .map_or_else(|| (trace.end().ceil() as u64).max(60), |d| d.as_secs());
+
+    let mut timeline = match &args.out {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .map_err(|e| CliError::Failed(format!("{path}: cannot write: {e}")))?;
+            let mut writer = std::io::BufWriter::new(file);
+            writeln!(writer, "{TIMELINE_HEADER}")?;
+            Some((path.clone(), writer))
+        }
+        None => None,
+    };
+    let failed = |e: crate::cloud::CloudError| CliError::Failed(format!("simulation: {e}"));
+    let mut simulation = Simulation::new(&stacks, world, trace, args.seed).map_err(failed)?;
+    for _ in 0..seconds {
+        let rows = simulation.step(&stacks, true).map_err(failed)?;
+        if let Some((path, writer)) = timeline.as_mut() {
+            for row in &rows {
+                write_row(writer, row)
+                    .map_err(|e| CliError::Failed(format!("{path}: cannot write: {e}")))?;
+            }
+        }
+    }
+    if let Some((path, mut writer)) = timeline {
+        writer
+            .flush()
+            .map_err(|e| CliError::Failed(format!("{path}: cannot write: {e}")))?;
+    }
+    let summary = simulation.summary(true);
+    let text = match args.output {
+        OutputFormat::Json => json(&summary)?,
+        OutputFormat::Yaml => yaml(&summary)?,
+        OutputFormat::Table => summary_table(&summary),
+    };
+    emit(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One CSV row: numbers with fixed decimals so runs compare byte for byte.
+pub fn write_row(out: &mut impl Write, row: &TimelineRow) -> std::io::Result<()> {
+    let s = &row.sample;
+    let cpu = s.cpu_percent.map(|c| format!("{c:.2}")).unwrap_or_default();
+    writeln!(
+        out,
+        "{},{},{},{},{},{},{},{:.2},{:.2}",
+        row.t_seconds,
+        row.service,
+        s.desired,
+        s.running,
+        s.pending,
+        s.healthy,
+        cpu,
+        s.rps,
+        s.http_5xx
+    )
+}
+
+fn summary_table(summary: &Summary) -> String {
+    let rows: Vec<Vec<String>> = summary
+        .services
+        .iter()
+        .map(|(name, s)| {
+            vec![
+                name.clone(),
+                s.task_seconds.to_string(),
+                s.seconds_overloaded.to_string(),
+                format!("{:.0}", s.http_5xx_total),
+                s.max_tasks.to_string(),
+                s.scaling_actions.to_string(),
+                s.min_healthy_during_rollouts
+                    .map_or_else(|| "-".to_owned(), |m| m.to_string()),
+                s.rollout_seconds.to_string(),
+            ]
+        })
+        .collect();
+    let calls: u64 = summary.api_calls.values().flat_map(|o| o.values()).sum();
+    let mut text = format!(
+        "simulated {} s, seed {}, scaler {}: {calls} API calls ({} throttled), {} failed tasks\n",
+        summary.duration_seconds,
+        summary.seed,
+        summary.scaler,
+        summary.throttled_calls,
+        summary.failed_tasks
+    );
+    text.push_str(&table(
+        &[
+            "SERVICE",
+            "TASK-SECONDS",
+            "OVERLOADED-S",
+            "5XX",
+            "MAX-TASKS",
+            "SCALINGS",
+            "MIN-HEALTHY-ROLLOUT",
+            "ROLLOUT-S",
+        ],
+        &rows,
+    ));
+    text
+}

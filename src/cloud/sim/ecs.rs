@@ -1,0 +1,560 @@
+//! ECS in the simulator: the task lifecycle and the service scheduler.
+//!
+//! Facts modelled (aws-facts.md, "ECS rolling deployment"):
+//! - minimumHealthyPercent bounds healthy RUNNING tasks from below, rounded UP (75 % of 2 = 2);
+//!   maximumPercent bounds RUNNING + PENDING tasks from above, rounded DOWN.
+//! - A task counts as healthy with a load balancer once its target is healthy in every target group;
+//!   without one, 40 s after RUNNING.
+//! - Circuit breaker: failure threshold = ceil(0.5 x desired) clamped to [3, 200]; stage 1 counts tasks
+//!   that never reach RUNNING, stage 2 tasks that fail health checks (here also tasks whose essential
+//!   container exits). On tripping, rollback goes to the last COMPLETED deployment;
+//!   rolloutState IN_PROGRESS -> COMPLETED | FAILED.
+//! - Task stop: deregistration first (DEACTIVATING for the deregistration delay), then SIGTERM
+//!   (STOPPING), then STOPPED.
+
+use crate::cloud::types::{
+    DeploymentController, DeploymentDescription, RolloutState, ServiceDescription, TargetState,
+};
+
+use super::world::Failure;
+use super::{Ec2Cluster, SECOND, Service, Sim, Task, TaskState};
+
+/// Without a load balancer, a RUNNING task counts as healthy this long after it started.
+const HEALTHY_WITHOUT_LB_MS: u64 = 40 * SECOND;
+
+/// Circuit-breaker failure threshold for a desired count.
+pub fn circuit_breaker_threshold(desired: u32) -> u32 {
+    desired.div_ceil(2).clamp(3, 200)
+}
+
+/// Healthy tasks ECS must keep: ceil(desired x minimumHealthyPercent / 100).
+pub fn minimum_healthy(desired: u32, percent: u32) -> u32 {
+    u32::try_from((u64::from(desired) * u64::from(percent)).div_ceil(100)).unwrap_or(u32::MAX)
+}
+
+/// RUNNING + PENDING tasks ECS allows: floor(desired x maximumPercent / 100).
+pub fn maximum_total(desired: u32, percent: u32) -> u32 {
+    u32::try_from(u64::from(desired) * u64::from(percent) / 100).unwrap_or(u32::MAX)
+}
+
+impl Sim {
+    /// Whether ECS counts this task as healthy now.
+    fn is_healthy(&self, task: &Task, service: &Service) -> bool {
+        let Some(since) = task
+            .running_since
+            .filter(|_| task.state == TaskState::Running)
+        else {
+            return false;
+        };
+        if service.load_balancers.is_empty() {
+            return self.now_ms >= since + HEALTHY_WITHOUT_LB_MS;
+        }
+        service.load_balancers.iter().all(|lb| {
+            self.target_groups
+                .get(&lb.target_group)
+                .and_then(|g| g.targets.get(&task.id))
+                .is_some_and(|t| t.state == TargetState::Healthy)
+        })
+    }
+
+    /// Moves every task whose state has run its time.
+    pub(super) fn advance_tasks(&mut self) {
+        let now = self.now_ms;
+        let ids: Vec<u64> = self.tasks.keys().copied().collect();
+        for id in ids {
+            let Some(task) = self.tasks.get(&id).cloned() else {
+                continue;
+            };
+            match task.state {
+                TaskState::Provisioning if task.next_at.is_some_and(|t| t <= now) => {
+                    self.enter_pending(id);
+                }
+                TaskState::Pending if task.next_at.is_none() => self.enter_pending(id),
+                TaskState::Pending if task.next_at.is_some_and(|t| t <= now) => {
+                    if task
+                        .failure
+                        .as_ref()
+                        .is_some_and(|f| f.failure == Failure::NeverRuns)
+                    {
+                        // Stage 1 failure: CannotPullContainerError, straight to STOPPED.
+                        self.finish(id, true);
+                    } else {
+                        self.enter_running(id);
+                    }
+                }
+                TaskState::Running => {
+                    let exits_at = task.failure.as_ref().and_then(|f| match f.failure {
+                        Failure::ExitsAfter => f.after_seconds.map(|s| s * SECOND),
+                        _ => None,
+                    });
+                    if let (Some(after), Some(since)) = (exits_at, task.running_since)
+                        && now >= since + after
+                    {
+                        self.begin_stop(id, true);
+                    }
+                }
+                TaskState::Deactivating if task.next_at.is_some_and(|t| t <= now) => {
+                    let stop = self.world.tasks.stop_seconds * SECOND;
+                    if let Some(t) = self.tasks.get_mut(&id) {
+                        t.state = TaskState::Stopping;
+                        t.next_at = Some(now + stop);
+                    }
+                }
+                TaskState::Stopping if task.next_at.is_some_and(|t| t <= now) => {
+                    self.finish(id, false)
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// PENDING: for EC2, only once a slot is free on a ready instance; otherwise waits.
+    fn enter_pending(&mut self, id: u64) {
+        let Some(task) = self.tasks.get(&id) else {
+            return;
+        };
+        let ec2 = self.services.get(&task.service).is_some_and(|s| s.ec2);
+        let cluster = task.service.0.clone();
+        let slots = self.world.ec2.tasks_per_instance;
+        if ec2 && !task.holds_slot {
+            let free = self
+                .ec2
+                .get(&cluster)
+                .is_some_and(|c: &Ec2Cluster| c.used < c.ready.saturating_mul(slots));
+            if !free {
+                if let Some(t) = self.tasks.get_mut(&id) {
+                    t.state = TaskState::Pending;
+                    t.next_at = None;
+                }
+                return;
+            }
+            if let Some(c) = self.ec2.get_mut(&cluster) {
+                c.used += 1;
+            }
+        }
+        let behaviour = &self.world.tasks;
+        let start = (behaviour.start_seconds + self.rng.between(0, behaviour.start_jitter_seconds))
+            * SECOND;
+        if let Some(t) = self.tasks.get_mut(&id) {
+            t.holds_slot |= ec2;
+            t.state = TaskState::Pending;
+            t.next_at = Some(self.now_ms + start);
+        }
+    }
+
+    /// RUNNING: targets registered in every target group of the service.
+    fn enter_running(&mut self, id: u64) {
+        let now = self.now_ms;
+        let Some(task) = self.tasks.get_mut(&id) else {
+            return;
+        };
+        task.state = TaskState::Running;
+        task.running_since = Some(now);
+        task.next_at = None;
+        let groups: Vec<String> = self
+            .services
+            .get(&task.service)
+            .map(|s| {
+                s.load_balancers
+                    .iter()
+                    .map(|lb| lb.target_group.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for group in groups {
+            self.register_target(&group, id);
+        }
+    }
+
+    /// Starts stopping a task: RUNNING tasks with targets drain first (DEACTIVATING).
+    pub(super) fn begin_stop(&mut self, id: u64, failed: bool) {
+        let Some(task) = self.tasks.get(&id).cloned() else {
+            return;
+        };
+        if failed {
+            self.count_failure(&task);
+        }
+        match task.state {
+            TaskState::Provisioning | TaskState::Pending => self.finish(id, false),
+            TaskState::Running => {
+                let groups: Vec<String> = self
+                    .services
+                    .get(&task.service)
+                    .map(|s| {
+                        s.load_balancers
+                            .iter()
+                            .map(|lb| lb.target_group.clone())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let drain = groups
+                    .iter()
+                    .map(|g| self.deregister_target(g, id))
+                    .max()
+                    .unwrap_or(0);
+                let stop = self.world.tasks.stop_seconds * SECOND;
+                if let Some(t) = self.tasks.get_mut(&id) {
+                    if groups.is_empty() {
+                        t.state = TaskState::Stopping;
+                        t.next_at = Some(self.now_ms + stop);
+                    } else {
+                        t.state = TaskState::Deactivating;
+                        t.next_at = Some(self.now_ms + drain);
+                    }
+                }
+            }
+            TaskState::Deactivating | TaskState::Stopping => {}
+        }
+    }
+
+    /// STOPPED: the task is gone; its EC2 slot is free.
+    fn finish(&mut self, id: u64, failed: bool) {
+        let Some(task) = self.tasks.remove(&id) else {
+            return;
+        };
+        if failed {
+            self.count_failure(&task);
+        }
+        if task.holds_slot
+            && let Some(c) = self.ec2.get_mut(&task.service.0)
+        {
+            c.used = c.used.saturating_sub(1);
+        }
+    }
+
+    fn count_failure(&mut self, task: &Task) {
+        self.failed_task_count += 1;
+        if let Some(service) = self.services.get_mut(&task.service)
+            && let Some(deployment) = service
+                .deployments
+                .iter_mut()
+                .find(|d| d.id == task.deployment && d.rollout == RolloutState::InProgress)
+        {
+            deployment.failed_tasks += 1;
+        }
+    }
+
+    fn launch(&mut self, key: &(String, String), deployment: u64) {
+        let Some(service) = self.services.get(key) else {
+            return;
+        };
+        let Some(d) = service.deployments.iter().find(|d| d.id == deployment) else {
+            return;
+        };
+        let task_definition = d.task_definition.clone();
+        let failure = self.revision(&task_definition).and_then(|def| {
+            def.containers
+                .iter()
+                .filter(|c| c.essential)
+                .find_map(|c| self.world.failure_of(&c.image).cloned())
+        });
+        let id = self.next_id;
+        self.next_id += 1;
+        let provisioning = self.world.tasks.provisioning_seconds * SECOND;
+        self.tasks.insert(
+            id,
+            Task {
+                id,
+                service: key.clone(),
+                deployment,
+                task_definition,
+                state: TaskState::Provisioning,
+                next_at: Some(self.now_ms + provisioning),
+                running_since: None,
+                failure,
+                holds_slot: false,
+            },
+        );
+    }
+
+    /// The service scheduler, once a second: replace unhealthy tasks, then roll toward the primary
+    /// deployment within the bounds, then judge the rollout.
+    pub(super) fn schedule(&mut self, key: &(String, String)) {
+        let Some(service) = self.services.get(key).cloned() else {
+            return;
+        };
+        if service.controller == DeploymentController::External {
+            return;
+        }
+        let now = self.now_ms;
+        let mine: Vec<Task> = self
+            .tasks
+            .values()
+            .filter(|t| &t.service == key)
+            .cloned()
+            .collect();
+
+        // ECS replaces tasks whose targets turned unhealthy, once the grace period is over.
+        for task in &mine {
+            let unhealthy = task.state == TaskState::Running
+                && task
+                    .running_since
+                    .is_some_and(|s| now >= s + service.grace_ms)
+                && service.load_balancers.iter().any(|lb| {
+                    self.target_groups
+                        .get(&lb.target_group)
+                        .and_then(|g| g.targets.get(&task.id))
+                        .is_some_and(|t| t.state == TargetState::Unhealthy)
+                });
+            if unhealthy {
+                self.begin_stop(task.id, true);
+            }
+        }
+
+        let mine: Vec<Task> = self
+            .tasks
+            .values()
+            .filter(|t| &t.service == key && is_active(t.state))
+            .cloned()
+            .collect();
+        let desired = service.desired_count;
+        let primary = service.deployments[0].clone();
+        let max_total = maximum_total(desired, service.config.maximum_percent);
+        let min_healthy = minimum_healthy(desired, service.config.minimum_healthy_percent);
+        let mut active = u32::try_from(mine.len()).unwrap_or(u32::MAX);
+        let mut primary_active = count(mine.iter().filter(|t| t.deployment == primary.id));
+        let mut healthy = count(mine.iter().filter(|t| self.is_healthy(t, &service)));
+
+        // Start tasks of the primary deployment while the maximum allows.
+        if primary.rollout != RolloutState::Failed {
+            while active < max_total && primary_active < desired {
+                self.launch(key, primary.id);
+                active += 1;
+                primary_active += 1;
+            }
+        }
+
+        // Stop tasks of older deployments: unhealthy ones freely, healthy ones only above the minimum.
+        // A failed primary that is not rolled back launches nothing, so the old tasks stay.
+        let mut old: Vec<&Task> = mine
+            .iter()
+            .filter(|t| t.deployment != primary.id && primary.rollout != RolloutState::Failed)
+            .collect();
+        old.sort_by_key(|t| {
+            (
+                self.is_healthy(t, &service),
+                t.state == TaskState::Running,
+                t.id,
+            )
+        });
+        for task in old {
+            let is_healthy = self.is_healthy(task, &service);
+            if !is_healthy {
+                self.begin_stop(task.id, false);
+            } else if healthy > min_healthy {
+                self.begin_stop(task.id, false);
+                healthy -= 1;
+            }
+        }
+
+        // Scale in: the primary has more tasks than desired. Not-yet-running ones go first.
+        if primary_active > desired {
+            let mut extra: Vec<&Task> =
+                mine.iter().filter(|t| t.deployment == primary.id).collect();
+            extra.sort_by_key(|t| {
+                (
+                    self.is_healthy(t, &service),
+                    t.state == TaskState::Running,
+                    std::cmp::Reverse(t.id),
+                )
+            });
+            for task in extra.into_iter().take((primary_active - desired) as usize) {
+                self.begin_stop(task.id, false);
+            }
+        }
+
+        self.judge_rollout(key);
+    }
+
+    /// COMPLETED once only the primary runs, at the desired count, all healthy; FAILED (and maybe
+    /// rolled back) once the circuit breaker's threshold of failed tasks is reached.
+    fn judge_rollout(&mut self, key: &(String, String)) {
+        let Some(service) = self.services.get(key).cloned() else {
+            return;
+        };
+        let primary = &service.deployments[0];
+        let tasks: Vec<&Task> = self
+            .tasks
+            .values()
+            .filter(|t| &t.service == key && is_active(t.state))
+            .collect();
+        let others_active = tasks.iter().any(|t| t.deployment != primary.id);
+        let primary_healthy = count(
+            tasks
+                .iter()
+                .filter(|t| t.deployment == primary.id && self.is_healthy(t, &service)),
+        );
+        let primary_active = count(tasks.iter().filter(|t| t.deployment == primary.id));
+        let live: Vec<u64> = tasks.iter().map(|t| t.deployment).collect();
+
+        let Some(service) = self.services.get_mut(key) else {
+            return;
+        };
+        // Deployments with no tasks left, other than the primary, are gone (INACTIVE).
+        let primary_id = service.deployments[0].id;
+        service
+            .deployments
+            .retain(|d| d.id == primary_id || live.contains(&d.id));
+
+        let threshold = circuit_breaker_threshold(service.desired_count);
+        let desired = service.desired_count;
+        let breaker = service.config.circuit_breaker;
+        let rollback_to = service
+            .config
+            .rollback
+            .then(|| service.last_completed.clone())
+            .flatten();
+        let primary = &mut service.deployments[0];
+        if primary.rollout != RolloutState::InProgress {
+            return;
+        }
+        if !others_active && primary_active == desired && primary_healthy == desired {
+            primary.rollout = RolloutState::Completed;
+            service.last_completed = Some(primary.task_definition.clone());
+            return;
+        }
+        if !(breaker && primary.failed_tasks >= threshold) {
+            return;
+        }
+        primary.rollout = RolloutState::Failed;
+        primary.reason = format!(
+            "ECS deployment circuit breaker: {} tasks failed (threshold {threshold})",
+            primary.failed_tasks
+        );
+        let failed_definition = primary.task_definition.clone();
+        if let Some(good) = rollback_to.filter(|g| *g != failed_definition) {
+            let deployment = self.new_deployment(good);
+            if let Some(service) = self.services.get_mut(key) {
+                service.deployments.insert(0, deployment);
+            }
+        }
+    }
+
+    /// DescribeServices' view, computed from the tasks.
+    pub(super) fn describe(&self, key: &(String, String)) -> ServiceDescription {
+        let Some(service) = self.services.get(key) else {
+            return ServiceDescription {
+                cluster: key.0.clone(),
+                service: key.1.clone(),
+                status: "INACTIVE".to_owned(),
+                desired_count: 0,
+                running_count: 0,
+                pending_count: 0,
+                task_definition: crate::cloud::types::TaskDefinitionId {
+                    family: String::new(),
+                    revision: 0,
+                },
+                deployment_configuration: crate::cloud::types::DeploymentConfiguration {
+                    minimum_healthy_percent: 100,
+                    maximum_percent: 200,
+                    circuit_breaker: false,
+                    rollback: false,
+                },
+                deployment_controller: DeploymentController::Ecs,
+                deployments: Vec::new(),
+                load_balancers: Vec::new(),
+            };
+        };
+        let tasks: Vec<&Task> = self.tasks.values().filter(|t| &t.service == key).collect();
+        let running =
+            |d: Option<u64>| {
+                count(tasks.iter().filter(|t| {
+                    t.state == TaskState::Running && d.is_none_or(|d| t.deployment == d)
+                }))
+            };
+        let pending = |d: Option<u64>| {
+            count(tasks.iter().filter(|t| {
+                matches!(t.state, TaskState::Provisioning | TaskState::Pending)
+                    && d.is_none_or(|d| t.deployment == d)
+            }))
+        };
+        ServiceDescription {
+            cluster: service.cluster.clone(),
+            service: service.name.clone(),
+            status: "ACTIVE".to_owned(),
+            desired_count: service.desired_count,
+            running_count: running(None),
+            pending_count: pending(None),
+            task_definition: service.deployments[0].task_definition.clone(),
+            deployment_configuration: service.config,
+            deployment_controller: service.controller,
+            deployments: service
+                .deployments
+                .iter()
+                .enumerate()
+                .map(|(i, d)| DeploymentDescription {
+                    id: format!("ecs-svc/{}", d.id),
+                    status: if i == 0 { "PRIMARY" } else { "ACTIVE" }.to_owned(),
+                    task_definition: d.task_definition.clone(),
+                    desired_count: if i == 0 { service.desired_count } else { 0 },
+                    running_count: running(Some(d.id)),
+                    pending_count: pending(Some(d.id)),
+                    failed_tasks: d.failed_tasks,
+                    rollout_state: d.rollout,
+                    rollout_state_reason: d.reason.clone(),
+                })
+                .collect(),
+            load_balancers: service.load_balancers.clone(),
+        }
+    }
+
+    /// Per-second counts of one service (before traffic is applied).
+    pub(super) fn count_service(&self, key: &(String, String)) -> super::ServiceSample {
+        let Some(service) = self.services.get(key) else {
+            return super::ServiceSample::default();
+        };
+        let tasks: Vec<&Task> = self.tasks.values().filter(|t| &t.service == key).collect();
+        super::ServiceSample {
+            desired: service.desired_count,
+            running: count(tasks.iter().filter(|t| t.state == TaskState::Running)),
+            pending: count(
+                tasks
+                    .iter()
+                    .filter(|t| matches!(t.state, TaskState::Provisioning | TaskState::Pending)),
+            ),
+            healthy: count(tasks.iter().filter(|t| self.is_healthy(t, service))),
+            stopping: count(
+                tasks
+                    .iter()
+                    .filter(|t| matches!(t.state, TaskState::Deactivating | TaskState::Stopping)),
+            ),
+            rolling_out: service.deployments.len() > 1
+                || (service.last_completed.is_some()
+                    && service.deployments[0].rollout == RolloutState::InProgress),
+            minimum_healthy_percent: service.config.minimum_healthy_percent,
+            maximum_percent: service.config.maximum_percent,
+            ..super::ServiceSample::default()
+        }
+    }
+
+    /// The tasks that take traffic for a service: healthy ones.
+    pub(super) fn serving_tasks(&self, key: &(String, String)) -> Vec<&Task> {
+        let Some(service) = self.services.get(key) else {
+            return Vec::new();
+        };
+        self.tasks
+            .values()
+            .filter(|t| &t.service == key && self.is_healthy(t, service))
+            .collect()
+    }
+
+    /// RUNNING tasks of a service (they report CPU).
+    pub(super) fn running_tasks(&self, key: &(String, String)) -> Vec<&Task> {
+        self.tasks
+            .values()
+            .filter(|t| &t.service == key && t.state == TaskState::Running)
+            .collect()
+    }
+}
+
+/// States that count toward maximumPercent (RUNNING + PENDING).
+fn is_active(state: TaskState) -> bool {
+    matches!(
+        state,
+        TaskState::Provisioning | TaskState::Pending | TaskState::Running
+    )
+}
+
+fn count(items: impl Iterator) -> u32 {
+    u32::try_from(items.count()).unwrap_or(u32::MAX)
+}

@@ -1,0 +1,221 @@
+//! Traffic and CloudWatch in the simulator.
+//!
+//! Facts modelled (aws-facts.md, "CloudWatch"): AWS/ECS CPUUtilization is a 1-minute datapoint
+//! produced only while tasks run (missing CPU is unknown, not 0); ALB metrics are 1-minute;
+//! HTTPCode_ELB_5XX_Count has a LoadBalancer dimension and HTTPCode_Target_5XX_Count a TargetGroup
+//! one, and both are reported only when non-zero; a datapoint is readable only after a publication
+//! delay (1 to 3 minutes observed).
+//!
+//! Traffic: each second a service's offered load (from the trace) goes to its healthy tasks, each
+//! serving up to the world's `capacityRps`. Load above that capacity is answered by the load balancer
+//! with 5XX (502/504 from overloaded targets; 503 when no target is healthy): HTTPCode_ELB_5XX_Count.
+//! A version that serves 5XX answers its `fraction` of what it serves with 5XX:
+//! HTTPCode_Target_5XX_Count, on the service's first target group. CPU of a task is idle CPU plus
+//! its share of load over its capacity, with seeded noise, capped at 100 %.
+
+use std::collections::BTreeMap;
+
+use crate::cloud::types::{Datapoint, MetricId};
+
+use super::world::Failure;
+use super::{SECOND, Sim};
+
+/// How samples within a minute combine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Statistic {
+    /// Mean of the samples (CPUUtilization, HealthyHostCount).
+    Average,
+    /// Total (5XX counts); a zero total publishes nothing.
+    Sum,
+}
+
+/// The minute being collected for one metric.
+#[derive(Debug, Clone, Copy)]
+struct Open {
+    statistic: Statistic,
+    total: f64,
+    samples: u32,
+}
+
+/// A published datapoint and when it becomes readable.
+#[derive(Debug, Clone, Copy)]
+struct Published {
+    minute_start: u64,
+    value: f64,
+    visible_at_ms: u64,
+}
+
+/// CloudWatch: open minutes and published datapoints.
+#[derive(Debug, Default)]
+pub(crate) struct MetricStore {
+    /// The minute being collected (its start, in seconds).
+    minute: u64,
+    /// Samples of that minute, per metric.
+    open: BTreeMap<MetricId, Open>,
+    /// Datapoints per metric, oldest first.
+    published: BTreeMap<MetricId, Vec<Published>>,
+}
+
+impl MetricStore {
+    /// Closes the open minute if `t_s` is past it: its datapoints become readable after `delay_ms`.
+    fn roll(&mut self, t_s: u64, delay_ms: u64) {
+        let minute = t_s / 60 * 60;
+        if minute == self.minute {
+            return;
+        }
+        let visible_at_ms = (self.minute + 60) * SECOND + delay_ms;
+        for (id, open) in std::mem::take(&mut self.open) {
+            let value = match open.statistic {
+                Statistic::Average => open.total / f64::from(open.samples.max(1)),
+                Statistic::Sum => open.total,
+            };
+            if open.statistic == Statistic::Sum && value <= 0.0 {
+                continue;
+            }
+            self.published.entry(id).or_default().push(Published {
+                minute_start: self.minute,
+                value,
+                visible_at_ms,
+            });
+        }
+        self.minute = minute;
+    }
+
+    fn record(&mut self, id: MetricId, statistic: Statistic, value: f64) {
+        let open = self.open.entry(id).or_insert(Open {
+            statistic,
+            total: 0.0,
+            samples: 0,
+        });
+        open.total += value;
+        open.samples += 1;
+    }
+
+    /// Datapoints of `id` for minutes starting in [start_s, end_s) that are readable at `now_ms`.
+    pub(crate) fn visible(
+        &self,
+        id: &MetricId,
+        start_s: u64,
+        end_s: u64,
+        now_ms: u64,
+    ) -> Vec<Datapoint> {
+        self.published.get(id).map_or_else(Vec::new, |points| {
+            points
+                .iter()
+                .filter(|p| {
+                    p.minute_start >= start_s && p.minute_start < end_s && p.visible_at_ms <= now_ms
+                })
+                .map(|p| Datapoint {
+                    minute_start: p.minute_start,
+                    value: p.value,
+                })
+                .collect()
+        })
+    }
+}
+
+impl Sim {
+    /// One second of traffic for every service: samples for timelines, metrics for CloudWatch.
+    pub(super) fn serve_traffic(&mut self) {
+        let t_s = self.now_ms / SECOND;
+        let delay_ms = self.world.metrics.publication_delay_seconds * SECOND;
+        self.metrics.roll(t_s, delay_ms);
+        let capacity = self.world.tasks.capacity_rps;
+        let idle = self.world.tasks.idle_cpu_percent;
+        let noise = self.world.tasks.cpu_noise_percent;
+        let keys: Vec<(String, String)> = self.services.keys().cloned().collect();
+        for key in keys {
+            let mut sample = self.count_service(&key);
+            let rps = self.load.rps(&key.1, t_s as f64);
+            let serving: Vec<(u64, f64)> = self
+                .serving_tasks(&key)
+                .iter()
+                .map(|t| {
+                    let bad = t
+                        .failure
+                        .as_ref()
+                        .filter(|f| f.failure == Failure::Serves5xx)
+                        .and_then(|f| f.fraction)
+                        .unwrap_or(0.0);
+                    (t.id, bad)
+                })
+                .collect();
+            let healthy_capacity = serving.len() as f64 * capacity;
+            let served = rps.min(healthy_capacity);
+            let per_task = if serving.is_empty() {
+                0.0
+            } else {
+                served / serving.len() as f64
+            };
+            let elb_5xx = rps - served;
+            let target_5xx: f64 = serving.iter().map(|(_, bad)| per_task * bad).sum();
+
+            let running: Vec<u64> = self.running_tasks(&key).iter().map(|t| t.id).collect();
+            let mut cpu_total = 0.0;
+            for id in &running {
+                let load = if serving.iter().any(|(s, _)| s == id) {
+                    per_task / capacity * 100.0
+                } else {
+                    0.0
+                };
+                let jitter = (self.rng.unit() * 2.0 - 1.0) * noise;
+                cpu_total += (idle + load + jitter).clamp(0.0, 100.0);
+            }
+            let cpu = (!running.is_empty()).then(|| cpu_total / running.len() as f64);
+
+            let (cluster, service) = (&key.0, &key.1);
+            if let Some(cpu) = cpu {
+                let id = MetricId::ServiceCpu {
+                    cluster: cluster.clone(),
+                    service: service.clone(),
+                };
+                self.metrics.record(id, Statistic::Average, cpu);
+            }
+            let groups: Vec<String> = self
+                .services
+                .get(&key)
+                .map(|s| {
+                    s.load_balancers
+                        .iter()
+                        .map(|lb| lb.target_group.clone())
+                        .collect()
+                })
+                .unwrap_or_default();
+            for (i, group) in groups.iter().enumerate() {
+                let healthy = self.healthy_targets(group) as f64;
+                self.metrics.record(
+                    MetricId::HealthyHosts {
+                        target_group: group.clone(),
+                    },
+                    Statistic::Average,
+                    healthy,
+                );
+                if i == 0 {
+                    self.metrics.record(
+                        MetricId::Target5xx {
+                            target_group: group.clone(),
+                        },
+                        Statistic::Sum,
+                        target_5xx,
+                    );
+                    if let Some(lb) = self
+                        .target_groups
+                        .get(group)
+                        .map(|g| g.load_balancer.clone())
+                    {
+                        self.metrics.record(
+                            MetricId::Elb5xx { load_balancer: lb },
+                            Statistic::Sum,
+                            elb_5xx,
+                        );
+                    }
+                }
+            }
+            sample.cpu_percent = cpu;
+            sample.rps = rps;
+            sample.http_5xx = elb_5xx + target_5xx;
+            sample.overloaded = rps > healthy_capacity + 1e-9;
+            self.samples.insert(key, sample);
+        }
+    }
+}

@@ -1,0 +1,659 @@
+//! The simulated AWS: ECS, ELBv2 target groups, CloudWatch and EC2 capacity, in virtual time.
+//!
+//! [`Sim`] is synchronous and deterministic for a seed: time moves only when [`Sim::advance_to`] is
+//! called, one simulated second at a time, and every random choice comes from one seeded stream.
+//! API operations (the methods named after AWS actions) happen at the current simulated instant and
+//! pass through [`api::ApiFront`] (throttling, injected faults, the call log). Each behaviour cites
+//! the fact of aws-facts.md it models, in the file that implements it:
+//! [`ecs`] (tasks, services, rolling deployments, circuit breaker), [`elb`] (health checks,
+//! draining), [`metrics`] (traffic, CPU, 5XX, datapoints), [`aas`] (the Application Auto Scaling
+//! baseline).
+
+pub mod aas;
+pub mod api;
+mod ecs;
+mod elb;
+pub mod load;
+mod metrics;
+pub mod rng;
+pub mod simulation;
+pub mod world;
+
+use std::collections::BTreeMap;
+
+use crate::cloud::CloudError;
+use crate::cloud::types::{
+    CreateServiceInput, DeploymentConfiguration, DeploymentController, HealthCheckSettings,
+    MetricId, MetricSeries, RolloutState, ServiceDescription, TargetHealth, TargetState,
+    TaskDefinitionId, TaskDefinitionInput, UpdateServiceInput,
+};
+use api::{ApiFront, Outcome};
+use load::LoadTrace;
+use metrics::MetricStore;
+use rng::Rng;
+use world::World;
+
+/// Milliseconds in a simulated second.
+const SECOND: u64 = 1000;
+
+/// Where a task is in its lifecycle (ECS task lastStatus).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TaskState {
+    /// Resources (ENI) being attached.
+    Provisioning,
+    /// Image pull and container start; waits here for EC2 capacity.
+    Pending,
+    /// Running.
+    Running,
+    /// Deregistered from its target groups, draining.
+    Deactivating,
+    /// SIGTERM sent, waiting for exit.
+    Stopping,
+}
+
+/// One task.
+#[derive(Debug, Clone)]
+struct Task {
+    /// Unique id, also the target id in target groups.
+    id: u64,
+    /// (cluster, service).
+    service: (String, String),
+    /// The deployment that launched it.
+    deployment: u64,
+    /// Its revision.
+    task_definition: TaskDefinitionId,
+    /// Lifecycle state.
+    state: TaskState,
+    /// When the current state ends; `None` while waiting (for EC2 capacity).
+    next_at: Option<u64>,
+    /// When it became RUNNING.
+    running_since: Option<u64>,
+    /// How its image fails, if it does.
+    failure: Option<world::FailingImage>,
+    /// Whether it holds an EC2 slot.
+    holds_slot: bool,
+}
+
+/// One deployment of a service.
+#[derive(Debug, Clone)]
+struct Deployment {
+    /// Unique id.
+    id: u64,
+    /// What it runs.
+    task_definition: TaskDefinitionId,
+    /// ECS rolloutState.
+    rollout: RolloutState,
+    /// Why it failed, if it did.
+    reason: String,
+    /// Tasks of it that failed while it was in progress (circuit-breaker count).
+    failed_tasks: u32,
+}
+
+/// One service.
+#[derive(Debug, Clone)]
+struct Service {
+    /// Cluster name.
+    cluster: String,
+    /// Service name.
+    name: String,
+    /// Desired count.
+    desired_count: u32,
+    /// FARGATE or EC2 (EC2 tasks need a slot on an instance).
+    ec2: bool,
+    /// Rolling-update bounds.
+    config: DeploymentConfiguration,
+    /// ECS or EXTERNAL.
+    controller: DeploymentController,
+    /// Target groups.
+    load_balancers: Vec<crate::cloud::types::LoadBalancerInput>,
+    /// Grace period for ELB health checks, ms.
+    grace_ms: u64,
+    /// Deployments, primary first.
+    deployments: Vec<Deployment>,
+    /// The revision of the last COMPLETED deployment: where the circuit breaker rolls back to.
+    last_completed: Option<TaskDefinitionId>,
+    /// What DescribeServices showed before the last update, and until when it may still show it.
+    stale: Option<(ServiceDescription, u64)>,
+}
+
+/// A target group and its targets.
+#[derive(Debug, Clone)]
+struct TargetGroup {
+    /// The load balancer in front of it (one per stack in the simulator).
+    load_balancer: String,
+    /// Health-check settings.
+    health: HealthCheckSettings,
+    /// Draining time, ms.
+    deregistration_delay_ms: u64,
+    /// Targets by task id.
+    targets: BTreeMap<u64, elb::Target>,
+}
+
+/// EC2 capacity of one cluster: instances and their task slots.
+#[derive(Debug, Clone)]
+struct Ec2Cluster {
+    /// Instances that accept tasks.
+    ready: u32,
+    /// Instances launching, with the time each becomes ready.
+    launching: Vec<u64>,
+    /// Slots in use.
+    used: u32,
+}
+
+/// Per-second counts of one service, for timelines and invariant checks.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ServiceSample {
+    /// Desired count.
+    pub desired: u32,
+    /// RUNNING tasks.
+    pub running: u32,
+    /// PROVISIONING and PENDING tasks.
+    pub pending: u32,
+    /// Tasks ECS counts as healthy.
+    pub healthy: u32,
+    /// Tasks still billed but leaving (DEACTIVATING, STOPPING).
+    pub stopping: u32,
+    /// Average CPU of running tasks this second, if any run.
+    pub cpu_percent: Option<f64>,
+    /// Offered load.
+    pub rps: f64,
+    /// 5XX responses this second (ELB and target).
+    pub http_5xx: f64,
+    /// Whether offered load exceeded healthy capacity.
+    pub overloaded: bool,
+    /// Whether a deployment other than the first is in progress.
+    pub rolling_out: bool,
+    /// The deployment bounds in force, for invariant checks.
+    pub minimum_healthy_percent: u32,
+    /// The deployment bounds in force, for invariant checks.
+    pub maximum_percent: u32,
+}
+
+/// The simulated AWS account.
+#[derive(Debug)]
+pub struct Sim {
+    /// Simulated milliseconds since the start.
+    now_ms: u64,
+    /// The world's behaviour.
+    world: World,
+    /// The world's random stream (durations, noise, check offsets).
+    rng: Rng,
+    /// Throttling, faults and the call log.
+    api: ApiFront,
+    /// Registered revisions per family.
+    task_definitions: BTreeMap<String, Vec<TaskDefinitionInput>>,
+    /// Services by (cluster, name).
+    services: BTreeMap<(String, String), Service>,
+    /// Live tasks (not yet STOPPED) by id.
+    tasks: BTreeMap<u64, Task>,
+    /// Target groups by name.
+    target_groups: BTreeMap<String, TargetGroup>,
+    /// EC2 capacity per cluster.
+    ec2: BTreeMap<String, Ec2Cluster>,
+    /// CloudWatch.
+    pub(crate) metrics: MetricStore,
+    /// Offered load.
+    load: LoadTrace,
+    /// Latest per-second sample of each service.
+    samples: BTreeMap<(String, String), ServiceSample>,
+    /// Tasks that stopped because they failed, for tests and summaries.
+    failed_task_count: u64,
+    /// Next id for tasks and deployments.
+    next_id: u64,
+}
+
+impl Sim {
+    /// A new, empty account at time 0.
+    pub fn new(world: World, load: LoadTrace, seed: u64) -> Self {
+        Self {
+            now_ms: 0,
+            rng: Rng::new(seed),
+            api: ApiFront::new(world.api.clone(), seed),
+            world,
+            task_definitions: BTreeMap::new(),
+            services: BTreeMap::new(),
+            tasks: BTreeMap::new(),
+            target_groups: BTreeMap::new(),
+            ec2: BTreeMap::new(),
+            metrics: MetricStore::default(),
+            load,
+            samples: BTreeMap::new(),
+            failed_task_count: 0,
+            next_id: 1,
+        }
+    }
+
+    /// Simulated milliseconds since the start.
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    /// The world's settings.
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
+    /// The API front door: call log and counts.
+    pub fn api(&self) -> &ApiFront {
+        &self.api
+    }
+
+    /// Latest per-second sample of every service.
+    pub fn samples(&self) -> &BTreeMap<(String, String), ServiceSample> {
+        &self.samples
+    }
+
+    /// Tasks that stopped because they failed (never ran, exited, failed health checks).
+    pub fn failed_task_count(&self) -> u64 {
+        self.failed_task_count
+    }
+
+    /// Runs the world forward to `t_ms`, one simulated second at a time.
+    pub fn advance_to(&mut self, t_ms: u64) {
+        while self.now_ms + SECOND <= t_ms {
+            self.now_ms += SECOND;
+            self.tick();
+        }
+        self.now_ms = self.now_ms.max(t_ms);
+    }
+
+    /// One simulated second: lifecycle, health checks, schedulers, traffic, metrics.
+    fn tick(&mut self) {
+        self.advance_ec2();
+        self.advance_tasks();
+        self.run_health_checks();
+        let keys: Vec<(String, String)> = self.services.keys().cloned().collect();
+        for key in &keys {
+            self.schedule(key);
+        }
+        self.serve_traffic();
+    }
+
+    /// Creates a target group (in real accounts this is infrastructure, not a controller call).
+    pub fn create_target_group(
+        &mut self,
+        name: &str,
+        load_balancer: &str,
+        health: Option<HealthCheckSettings>,
+    ) {
+        let defaults = &self.world.target_groups;
+        let health = health.unwrap_or_else(|| HealthCheckSettings {
+            path: "/".to_owned(),
+            interval_seconds: defaults.health_check.interval_seconds,
+            timeout_seconds: defaults.health_check.timeout_seconds,
+            healthy_threshold: defaults.health_check.healthy_threshold,
+            unhealthy_threshold: defaults.health_check.unhealthy_threshold,
+        });
+        self.target_groups
+            .entry(name.to_owned())
+            .or_insert(TargetGroup {
+                load_balancer: load_balancer.to_owned(),
+                health,
+                deregistration_delay_ms: defaults.deregistration_delay_seconds * SECOND,
+                targets: BTreeMap::new(),
+            });
+    }
+
+    /// Admits a call through the front door; a refused one becomes the matching error.
+    fn call(&mut self, operation: &'static str) -> Result<(), CloudError> {
+        match self.api.admit(operation, self.now_ms) {
+            Outcome::Ok => Ok(()),
+            Outcome::Throttled => Err(CloudError::Throttled { operation }),
+            Outcome::ServerError | Outcome::ClientError => Err(CloudError::Server {
+                operation,
+                message: "injected server error".to_owned(),
+            }),
+        }
+    }
+
+    fn client_error(&mut self, operation: &'static str, message: String) -> CloudError {
+        self.api.reject();
+        CloudError::Invalid { operation, message }
+    }
+
+    /// RegisterTaskDefinition: always a new revision (the API has no idempotency token).
+    ///
+    /// # Errors
+    /// Throttling or an injected fault.
+    pub fn register_task_definition(
+        &mut self,
+        input: TaskDefinitionInput,
+    ) -> Result<TaskDefinitionId, CloudError> {
+        self.call("RegisterTaskDefinition")?;
+        let revisions = self
+            .task_definitions
+            .entry(input.family.clone())
+            .or_default();
+        revisions.push(input.clone());
+        Ok(TaskDefinitionId {
+            family: input.family,
+            revision: u32::try_from(revisions.len()).unwrap_or(u32::MAX),
+        })
+    }
+
+    /// DescribeTaskDefinition.
+    ///
+    /// # Errors
+    /// Unknown revision, throttling, or an injected fault.
+    pub fn describe_task_definition(
+        &mut self,
+        id: &TaskDefinitionId,
+    ) -> Result<TaskDefinitionInput, CloudError> {
+        self.call("DescribeTaskDefinition")?;
+        match self.revision(id) {
+            Some(def) => Ok(def.clone()),
+            None => Err(self.client_error(
+                "DescribeTaskDefinition",
+                format!("unable to describe task definition {id}"),
+            )),
+        }
+    }
+
+    fn revision(&self, id: &TaskDefinitionId) -> Option<&TaskDefinitionInput> {
+        let index = usize::try_from(id.revision).ok()?.checked_sub(1)?;
+        self.task_definitions.get(&id.family)?.get(index)
+    }
+
+    /// CreateService: the first deployment starts at once.
+    ///
+    /// # Errors
+    /// A service of that name exists, the revision or a target group is unknown, throttling, faults.
+    pub fn create_service(
+        &mut self,
+        input: CreateServiceInput,
+    ) -> Result<ServiceDescription, CloudError> {
+        const OP: &str = "CreateService";
+        self.call(OP)?;
+        let key = (input.cluster.clone(), input.service.clone());
+        if self.services.contains_key(&key) {
+            return Err(self.client_error(OP, format!("service {} already exists", input.service)));
+        }
+        if self.revision(&input.task_definition).is_none() {
+            return Err(self.client_error(
+                OP,
+                format!("task definition {} does not exist", input.task_definition),
+            ));
+        }
+        if let Some(lb) = input
+            .load_balancers
+            .iter()
+            .find(|lb| !self.target_groups.contains_key(&lb.target_group))
+        {
+            return Err(self.client_error(
+                OP,
+                format!("target group {} does not exist", lb.target_group),
+            ));
+        }
+        let deployment = self.new_deployment(input.task_definition.clone());
+        let ec2 = input.launch_type == "EC2";
+        if ec2 {
+            let capacity = &self.world.ec2;
+            self.ec2.entry(input.cluster.clone()).or_insert(Ec2Cluster {
+                ready: capacity.instances,
+                launching: Vec::new(),
+                used: 0,
+            });
+        }
+        self.services.insert(
+            key.clone(),
+            Service {
+                cluster: input.cluster,
+                name: input.service,
+                desired_count: input.desired_count,
+                ec2,
+                config: input.deployment_configuration,
+                controller: input.deployment_controller,
+                load_balancers: input.load_balancers,
+                grace_ms: u64::from(input.health_check_grace_period_seconds) * SECOND,
+                deployments: vec![deployment],
+                last_completed: None,
+                stale: None,
+            },
+        );
+        Ok(self.describe(&key))
+    }
+
+    /// UpdateService: absolute values; a new task definition starts a deployment.
+    ///
+    /// # Errors
+    /// Unknown service or revision, throttling, faults.
+    pub fn update_service(
+        &mut self,
+        input: UpdateServiceInput,
+    ) -> Result<ServiceDescription, CloudError> {
+        const OP: &str = "UpdateService";
+        self.call(OP)?;
+        let key = (input.cluster.clone(), input.service.clone());
+        if !self.services.contains_key(&key) {
+            return Err(self.client_error(OP, format!("service {} not found", input.service)));
+        }
+        if let Some(td) = &input.task_definition
+            && self.revision(td).is_none()
+        {
+            return Err(self.client_error(OP, format!("task definition {td} does not exist")));
+        }
+        let before = self.describe(&key);
+        let deployment = input
+            .task_definition
+            .clone()
+            .map(|td| self.new_deployment(td));
+        let until = self.now_ms + self.api.consistency_delay_ms();
+        let Some(service) = self.services.get_mut(&key) else {
+            return Err(CloudError::Invalid {
+                operation: OP,
+                message: "service vanished".into(),
+            });
+        };
+        if let Some(count) = input.desired_count {
+            service.desired_count = count;
+        }
+        if let Some(config) = input.deployment_configuration {
+            service.config = config;
+        }
+        if let Some(deployment) = deployment {
+            service.deployments.insert(0, deployment);
+        }
+        service.stale = (until > self.now_ms).then_some((before, until));
+        Ok(self.describe(&key))
+    }
+
+    /// DescribeServices: at most 10 services per call, as ECS allows.
+    ///
+    /// # Errors
+    /// More than 10 names, throttling, faults. Unknown services are left out, as ECS reports them
+    /// under `failures`.
+    pub fn describe_services(
+        &mut self,
+        cluster: &str,
+        names: &[String],
+    ) -> Result<Vec<ServiceDescription>, CloudError> {
+        const OP: &str = "DescribeServices";
+        self.call(OP)?;
+        if names.len() > 10 {
+            return Err(self.client_error(
+                OP,
+                format!("at most 10 services per call, got {}", names.len()),
+            ));
+        }
+        Ok(names
+            .iter()
+            .filter_map(|name| {
+                let key = (cluster.to_owned(), name.clone());
+                let service = self.services.get(&key)?;
+                match &service.stale {
+                    Some((old, until)) if *until > self.now_ms => Some(old.clone()),
+                    _ => Some(self.describe(&key)),
+                }
+            })
+            .collect())
+    }
+
+    /// DescribeTargetHealth: one target group per call (no batching in ELBv2).
+    ///
+    /// # Errors
+    /// Unknown target group, throttling, faults.
+    pub fn describe_target_health(
+        &mut self,
+        target_group: &str,
+    ) -> Result<Vec<TargetHealth>, CloudError> {
+        const OP: &str = "DescribeTargetHealth";
+        self.call(OP)?;
+        match self.target_groups.get(target_group) {
+            Some(group) => Ok(group
+                .targets
+                .iter()
+                .map(|(id, target)| TargetHealth {
+                    task_id: format!("task-{id}"),
+                    state: target.state,
+                })
+                .collect()),
+            None => Err(self.client_error(OP, format!("target group {target_group} not found"))),
+        }
+    }
+
+    /// ModifyTargetGroup: new health-check settings, used from the next check on.
+    ///
+    /// # Errors
+    /// Unknown target group, throttling, faults.
+    pub fn modify_target_group(
+        &mut self,
+        target_group: &str,
+        health: HealthCheckSettings,
+    ) -> Result<(), CloudError> {
+        const OP: &str = "ModifyTargetGroup";
+        self.call(OP)?;
+        match self.target_groups.get_mut(target_group) {
+            Some(group) => {
+                group.health = health;
+                Ok(())
+            }
+            None => Err(self.client_error(OP, format!("target group {target_group} not found"))),
+        }
+    }
+
+    /// The health-check settings of a target group (DescribeTargetGroups).
+    ///
+    /// # Errors
+    /// Unknown target group, throttling, faults.
+    pub fn describe_target_group(
+        &mut self,
+        target_group: &str,
+    ) -> Result<HealthCheckSettings, CloudError> {
+        const OP: &str = "DescribeTargetGroups";
+        self.call(OP)?;
+        match self.target_groups.get(target_group) {
+            Some(group) => Ok(group.health.clone()),
+            None => Err(self.client_error(OP, format!("target group {target_group} not found"))),
+        }
+    }
+
+    /// GetMetricData: at most 500 queries per call; only datapoints already published.
+    ///
+    /// # Errors
+    /// More than 500 queries, throttling, faults.
+    pub fn get_metric_data(
+        &mut self,
+        queries: &[MetricId],
+        start_s: u64,
+        end_s: u64,
+    ) -> Result<MetricSeries, CloudError> {
+        const OP: &str = "GetMetricData";
+        self.call(OP)?;
+        if queries.len() > 500 {
+            return Err(self.client_error(
+                OP,
+                format!("at most 500 metric queries per call, got {}", queries.len()),
+            ));
+        }
+        Ok(queries
+            .iter()
+            .map(|q| {
+                (
+                    q.clone(),
+                    self.metrics.visible(q, start_s, end_s, self.now_ms),
+                )
+            })
+            .collect())
+    }
+
+    /// A target's state in a target group (`Unused` when not registered), for tests.
+    pub fn target_state(&self, target_group: &str, task_id: u64) -> TargetState {
+        self.target_groups
+            .get(target_group)
+            .and_then(|g| g.targets.get(&task_id))
+            .map_or(TargetState::Unused, |t| t.state)
+    }
+
+    /// Ids and states of a service's live tasks, for tests.
+    pub fn tasks_of(
+        &self,
+        cluster: &str,
+        service: &str,
+    ) -> Vec<(u64, TaskState, TaskDefinitionId)> {
+        self.tasks
+            .values()
+            .filter(|t| t.service.0 == cluster && t.service.1 == service)
+            .map(|t| (t.id, t.state, t.task_definition.clone()))
+            .collect()
+    }
+
+    /// The current description of a service, bypassing the API (for drivers and tests).
+    pub fn peek_service(&self, cluster: &str, service: &str) -> Option<ServiceDescription> {
+        let key = (cluster.to_owned(), service.to_owned());
+        self.services
+            .contains_key(&key)
+            .then(|| self.describe(&key))
+    }
+
+    /// Sets a service's desired count directly, as Application Auto Scaling does from inside AWS.
+    pub fn set_desired_count(&mut self, cluster: &str, service: &str, count: u32) {
+        if let Some(s) = self
+            .services
+            .get_mut(&(cluster.to_owned(), service.to_owned()))
+        {
+            s.desired_count = count;
+        }
+    }
+
+    /// Sets the number of EC2 instances of a cluster's Auto Scaling group; new ones join after the
+    /// launch delay, removed ones go at once (their tasks keep running elsewhere in this model).
+    pub fn set_ec2_instances(&mut self, cluster: &str, instances: u32) {
+        let launch_ms = self.world.ec2.launch_seconds * SECOND;
+        let now = self.now_ms;
+        if let Some(capacity) = self.ec2.get_mut(cluster) {
+            let planned =
+                capacity.ready + u32::try_from(capacity.launching.len()).unwrap_or(u32::MAX);
+            if instances > planned {
+                capacity
+                    .launching
+                    .extend((planned..instances).map(|_| now + launch_ms));
+            } else {
+                capacity
+                    .launching
+                    .truncate(instances.saturating_sub(capacity.ready) as usize);
+                capacity.ready = capacity.ready.min(instances);
+            }
+        }
+    }
+
+    fn new_deployment(&mut self, task_definition: TaskDefinitionId) -> Deployment {
+        let id = self.next_id;
+        self.next_id += 1;
+        Deployment {
+            id,
+            task_definition,
+            rollout: RolloutState::InProgress,
+            reason: String::new(),
+            failed_tasks: 0,
+        }
+    }
+
+    fn advance_ec2(&mut self) {
+        let now = self.now_ms;
+        for capacity in self.ec2.values_mut() {
+            let before = capacity.launching.len();
+            capacity.launching.retain(|ready_at| *ready_at > now);
+            capacity.ready += u32::try_from(before - capacity.launching.len()).unwrap_or(0);
+        }
+    }
+}

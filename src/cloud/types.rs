@@ -1,0 +1,275 @@
+//! What the controller sends to and reads from AWS, in tugboat's own types (no SDK types), so the
+//! planner, the simulator and the real adapter share one vocabulary. Names follow the ECS, ELBv2 and
+//! CloudWatch APIs.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+/// A task definition as registered (RegisterTaskDefinition's input, the parts tugboat manages).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskDefinitionInput {
+    /// Family name.
+    pub family: String,
+    /// Task CPU units, if set at task level.
+    pub cpu: Option<u32>,
+    /// Task memory (MiB), if set at task level.
+    pub memory: Option<u32>,
+    /// `awsvpc`, `bridge`, `host` or `none`.
+    pub network_mode: String,
+    /// Containers: name, image, and the ports they map.
+    pub containers: Vec<ContainerInput>,
+}
+
+/// The parts of a container definition the simulator needs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerInput {
+    /// Container name.
+    pub name: String,
+    /// Image reference: the simulator looks failing images up by it.
+    pub image: String,
+    /// Whether the task stops when this container stops.
+    pub essential: bool,
+    /// Container ports.
+    pub ports: Vec<u32>,
+}
+
+/// A registered revision: `family:revision`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct TaskDefinitionId {
+    /// Family name.
+    pub family: String,
+    /// Revision, from 1.
+    pub revision: u32,
+}
+
+impl std::fmt::Display for TaskDefinitionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.family, self.revision)
+    }
+}
+
+/// ECS deployment configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentConfiguration {
+    /// Lower bound on healthy tasks, percent of desired, rounded up.
+    pub minimum_healthy_percent: u32,
+    /// Upper bound on running + pending tasks, percent of desired, rounded down.
+    pub maximum_percent: u32,
+    /// Deployment circuit breaker on.
+    pub circuit_breaker: bool,
+    /// With the circuit breaker: roll back to the last COMPLETED deployment when it trips.
+    pub rollback: bool,
+}
+
+/// How a service's deployments are driven.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DeploymentController {
+    /// ECS's rolling update.
+    Ecs,
+    /// Task sets managed by the caller (CreateTaskSet, UpdateTaskSet `scale`).
+    External,
+}
+
+/// A service's attachment to a target group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoadBalancerInput {
+    /// Target group name.
+    pub target_group: String,
+    /// Container registered.
+    pub container_name: String,
+    /// Its port.
+    pub container_port: u32,
+}
+
+/// CreateService's input.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateServiceInput {
+    /// Cluster name.
+    pub cluster: String,
+    /// Service name.
+    pub service: String,
+    /// Task definition revision to run.
+    pub task_definition: TaskDefinitionId,
+    /// Desired task count.
+    pub desired_count: u32,
+    /// `FARGATE` or `EC2`.
+    pub launch_type: String,
+    /// Rolling-update bounds and circuit breaker.
+    pub deployment_configuration: DeploymentConfiguration,
+    /// ECS or EXTERNAL.
+    pub deployment_controller: DeploymentController,
+    /// Target groups.
+    pub load_balancers: Vec<LoadBalancerInput>,
+    /// Seconds after start during which failing ELB health checks do not stop a task.
+    pub health_check_grace_period_seconds: u32,
+}
+
+/// UpdateService's input: absolute values, so repeating it is safe.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateServiceInput {
+    /// Cluster name.
+    pub cluster: String,
+    /// Service name.
+    pub service: String,
+    /// New desired count.
+    pub desired_count: Option<u32>,
+    /// New task definition: starts a deployment.
+    pub task_definition: Option<TaskDefinitionId>,
+    /// New deployment configuration.
+    pub deployment_configuration: Option<DeploymentConfiguration>,
+}
+
+/// ECS's rollout state of a deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RolloutState {
+    /// Still replacing tasks.
+    InProgress,
+    /// Reached steady state.
+    Completed,
+    /// The circuit breaker tripped.
+    Failed,
+}
+
+/// One deployment of a service, as DescribeServices shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentDescription {
+    /// Deployment id.
+    pub id: String,
+    /// `PRIMARY` (newest) or `ACTIVE` (being drained).
+    pub status: String,
+    /// Its task definition.
+    pub task_definition: TaskDefinitionId,
+    /// Tasks it aims for.
+    pub desired_count: u32,
+    /// Its RUNNING tasks.
+    pub running_count: u32,
+    /// Its tasks not yet RUNNING.
+    pub pending_count: u32,
+    /// Tasks of it that failed (circuit-breaker count).
+    pub failed_tasks: u32,
+    /// IN_PROGRESS, COMPLETED or FAILED.
+    pub rollout_state: RolloutState,
+    /// Why, when it failed.
+    pub rollout_state_reason: String,
+}
+
+/// DescribeServices' view of one service.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceDescription {
+    /// Cluster name.
+    pub cluster: String,
+    /// Service name.
+    pub service: String,
+    /// `ACTIVE`, `DRAINING` or `INACTIVE`.
+    pub status: String,
+    /// Desired task count.
+    pub desired_count: u32,
+    /// RUNNING tasks.
+    pub running_count: u32,
+    /// Tasks not yet RUNNING.
+    pub pending_count: u32,
+    /// The primary deployment's task definition.
+    pub task_definition: TaskDefinitionId,
+    /// Deployment configuration in force.
+    pub deployment_configuration: DeploymentConfiguration,
+    /// ECS or EXTERNAL.
+    pub deployment_controller: DeploymentController,
+    /// Deployments, primary first.
+    pub deployments: Vec<DeploymentDescription>,
+    /// Target groups.
+    pub load_balancers: Vec<LoadBalancerInput>,
+}
+
+/// ELBv2 target-group health-check settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthCheckSettings {
+    /// Probe path.
+    pub path: String,
+    /// Seconds between probes.
+    pub interval_seconds: u32,
+    /// Probe timeout.
+    pub timeout_seconds: u32,
+    /// Passes to recover from unhealthy.
+    pub healthy_threshold: u32,
+    /// Failures to become unhealthy.
+    pub unhealthy_threshold: u32,
+}
+
+/// A target's state, as DescribeTargetHealth reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetState {
+    /// Registered, no verdict yet.
+    Initial,
+    /// Passing.
+    Healthy,
+    /// Failing.
+    Unhealthy,
+    /// Deregistered, finishing in-flight requests for the deregistration delay.
+    Draining,
+    /// Not registered (or gone).
+    Unused,
+}
+
+/// One target of a target group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetHealth {
+    /// The task whose IP (or instance port) is registered.
+    pub task_id: String,
+    /// Its health.
+    pub state: TargetState,
+}
+
+/// CloudWatch metrics tugboat reads.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum MetricId {
+    /// AWS/ECS CPUUtilization (Average) of a service.
+    ServiceCpu {
+        /// Cluster name.
+        cluster: String,
+        /// Service name.
+        service: String,
+    },
+    /// AWS/ApplicationELB HTTPCode_Target_5XX_Count (Sum) of a target group.
+    Target5xx {
+        /// Target group name.
+        target_group: String,
+    },
+    /// AWS/ApplicationELB HTTPCode_ELB_5XX_Count (Sum) of a load balancer.
+    Elb5xx {
+        /// Load balancer name.
+        load_balancer: String,
+    },
+    /// AWS/ApplicationELB HealthyHostCount (Average) of a target group.
+    HealthyHosts {
+        /// Target group name.
+        target_group: String,
+    },
+}
+
+/// One 1-minute datapoint.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Datapoint {
+    /// Start of the minute, seconds since the start of the simulation (or epoch, on AWS).
+    pub minute_start: u64,
+    /// The statistic's value.
+    pub value: f64,
+}
+
+/// The answer to one GetMetricData query.
+pub type MetricSeries = BTreeMap<MetricId, Vec<Datapoint>>;
