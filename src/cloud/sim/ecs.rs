@@ -8,7 +8,8 @@
 //! - Circuit breaker: failure threshold = ceil(0.5 x desired) clamped to [3, 200]; stage 1 counts tasks
 //!   that never reach RUNNING, stage 2 tasks that fail health checks (here also tasks whose essential
 //!   container exits). On tripping, rollback goes to the last COMPLETED deployment;
-//!   rolloutState IN_PROGRESS -> COMPLETED | FAILED.
+//!   rolloutState IN_PROGRESS -> COMPLETED | FAILED. Only an in-progress deployment counts failures:
+//!   a task that crashes after its deployment COMPLETED is replaced, and counts toward nothing.
 //! - Task stop: deregistration first (DEACTIVATING for the deregistration delay), then SIGTERM
 //!   (STOPPING), then STOPPED.
 

@@ -21,6 +21,8 @@ pub mod world;
 
 use std::collections::BTreeMap;
 
+pub use ecs::{circuit_breaker_threshold, maximum_total, minimum_healthy};
+
 use crate::cloud::CloudError;
 use crate::cloud::types::{
     CreateServiceInput, DeploymentConfiguration, DeploymentController, HealthCheckSettings,

@@ -1,0 +1,534 @@
+//! The simulator against the documented AWS behaviour it models (aws-facts.md). Each test names the
+//! fact it checks.
+
+use tugboat::cloud::sim::Sim;
+use tugboat::cloud::sim::load::LoadTrace;
+use tugboat::cloud::sim::world::{Ec2Capacity, FailingImage, Failure, World};
+use tugboat::cloud::types::{
+    ContainerInput, CreateServiceInput, DeploymentConfiguration, DeploymentController,
+    HealthCheckSettings, LoadBalancerInput, MetricId, RolloutState, TargetState, TaskDefinitionId,
+    TaskDefinitionInput, UpdateServiceInput,
+};
+
+const CLUSTER: &str = "c";
+const SERVICE: &str = "web";
+const GROUP: &str = "web-tg";
+
+fn definition(image: &str) -> TaskDefinitionInput {
+    TaskDefinitionInput {
+        family: "web".into(),
+        cpu: Some(256),
+        memory: Some(512),
+        network_mode: "awsvpc".into(),
+        containers: vec![ContainerInput {
+            name: "app".into(),
+            image: image.into(),
+            essential: true,
+            ports: vec![80],
+        }],
+    }
+}
+
+struct Setup {
+    desired: u32,
+    min: u32,
+    max: u32,
+    world: World,
+    load_balanced: bool,
+    launch_type: &'static str,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Self {
+            desired: 2,
+            min: 100,
+            max: 200,
+            world: World::default(),
+            load_balanced: true,
+            launch_type: "FARGATE",
+        }
+    }
+}
+
+fn health(interval: u32, healthy_threshold: u32) -> HealthCheckSettings {
+    HealthCheckSettings {
+        path: "/".into(),
+        interval_seconds: interval,
+        timeout_seconds: 2,
+        healthy_threshold,
+        unhealthy_threshold: 2,
+    }
+}
+
+/// A service at steady state (its first deployment COMPLETED), at about 10 simulated minutes.
+fn steady(setup: Setup) -> Sim {
+    let mut sim = Sim::new(setup.world, LoadTrace::constant(50.0), 7);
+    sim.create_target_group(GROUP, "lb", Some(health(10, 5)));
+    let td = sim
+        .register_task_definition(definition("app:1"))
+        .expect("register");
+    sim.create_service(CreateServiceInput {
+        cluster: CLUSTER.into(),
+        service: SERVICE.into(),
+        task_definition: td,
+        desired_count: setup.desired,
+        launch_type: setup.launch_type.into(),
+        deployment_configuration: DeploymentConfiguration {
+            minimum_healthy_percent: setup.min,
+            maximum_percent: setup.max,
+            circuit_breaker: true,
+            rollback: true,
+        },
+        deployment_controller: DeploymentController::Ecs,
+        load_balancers: if setup.load_balanced {
+            vec![LoadBalancerInput {
+                target_group: GROUP.into(),
+                container_name: "app".into(),
+                container_port: 80,
+            }]
+        } else {
+            Vec::new()
+        },
+        health_check_grace_period_seconds: 0,
+    })
+    .expect("create");
+    sim.advance_to(600_000);
+    assert_eq!(
+        rollout(&sim, 0),
+        RolloutState::Completed,
+        "first deployment did not complete"
+    );
+    sim
+}
+
+fn rollout(sim: &Sim, index: usize) -> RolloutState {
+    sim.peek_service(CLUSTER, SERVICE)
+        .expect("service")
+        .deployments[index]
+        .rollout_state
+}
+
+fn deploy(sim: &mut Sim, image: &str) -> TaskDefinitionId {
+    let td = sim
+        .register_task_definition(definition(image))
+        .expect("register");
+    sim.update_service(UpdateServiceInput {
+        cluster: CLUSTER.into(),
+        service: SERVICE.into(),
+        task_definition: Some(td.clone()),
+        ..UpdateServiceInput::default()
+    })
+    .expect("update");
+    td
+}
+
+fn sample(sim: &Sim) -> tugboat::cloud::sim::ServiceSample {
+    sim.samples()
+        .get(&(CLUSTER.into(), SERVICE.into()))
+        .cloned()
+        .expect("sample")
+}
+
+fn run_for(sim: &mut Sim, seconds: u64, mut each: impl FnMut(&Sim)) {
+    for _ in 0..seconds {
+        let next = sim.now_ms() + 1000;
+        sim.advance_to(next);
+        each(sim);
+    }
+}
+
+/// A failing image. `exitsAfter` exits 3 s after RUNNING: before the app (ready at 5 s) can pass a
+/// check, so every task of it fails while the deployment is in progress.
+fn failing(image: &str, failure: Failure) -> FailingImage {
+    FailingImage {
+        image: image.into(),
+        failure,
+        after_seconds: Some(3),
+        fraction: Some(0.5),
+    }
+}
+
+/// minimumHealthyPercent rounds up: 75 % of 2 is 2, and with maximumPercent 100 nothing may start
+/// or stop, so the deployment never moves.
+#[test]
+fn seventy_five_percent_of_two_is_two_so_nothing_can_stop() {
+    let mut sim = steady(Setup {
+        min: 75,
+        max: 100,
+        ..Setup::default()
+    });
+    let new = deploy(&mut sim, "app:2");
+    run_for(&mut sim, 3600, |sim| {
+        let s = sample(sim);
+        assert_eq!((s.running, s.healthy), (2, 2));
+    });
+    assert!(
+        sim.tasks_of(CLUSTER, SERVICE)
+            .iter()
+            .all(|(_, _, td)| *td != new)
+    );
+    assert_eq!(rollout(&sim, 0), RolloutState::InProgress);
+}
+
+/// A 2-task service with minimum healthy 50 % and maximum 100 % replaces one task at a time:
+/// never more than 2 tasks running or pending, never fewer than 1 healthy.
+#[test]
+fn two_tasks_at_min_50_max_100_are_replaced_one_at_a_time() {
+    let mut sim = steady(Setup {
+        min: 50,
+        max: 100,
+        ..Setup::default()
+    });
+    let new = deploy(&mut sim, "app:2");
+    let mut most_new_unhealthy = 0;
+    run_for(&mut sim, 1800, |sim| {
+        let s = sample(sim);
+        assert!(s.running + s.pending <= 2, "{s:?}");
+        assert!(s.healthy >= 1, "{s:?}");
+        let new_not_healthy = sim
+            .tasks_of(CLUSTER, SERVICE)
+            .iter()
+            .filter(|(id, _, td)| {
+                *td == new && sim.target_state(GROUP, *id) != TargetState::Healthy
+            })
+            .count();
+        most_new_unhealthy = most_new_unhealthy.max(new_not_healthy);
+    });
+    assert_eq!(most_new_unhealthy, 1, "more than one replacement at once");
+    assert_eq!(rollout(&sim, 0), RolloutState::Completed);
+    assert!(
+        sim.tasks_of(CLUSTER, SERVICE)
+            .iter()
+            .all(|(_, _, td)| *td == new)
+    );
+}
+
+/// The circuit breaker trips after ceil(0.5 x desired) clamped to [3, 200] failed tasks and rolls
+/// back to the last COMPLETED deployment, not to the one before the failure.
+#[test]
+fn circuit_breaker_trips_at_threshold_and_rolls_back_to_last_completed() {
+    use tugboat::cloud::sim::circuit_breaker_threshold;
+    assert_eq!(circuit_breaker_threshold(1), 3);
+    assert_eq!(circuit_breaker_threshold(2), 3);
+    assert_eq!(circuit_breaker_threshold(10), 5);
+    assert_eq!(circuit_breaker_threshold(11), 6);
+    assert_eq!(circuit_breaker_threshold(1000), 200);
+
+    let mut world = World::default();
+    world.images.push(failing("app:bad", Failure::NeverRuns));
+    let mut sim = steady(Setup {
+        desired: 2,
+        world,
+        ..Setup::default()
+    });
+    let good = deploy(&mut sim, "app:2");
+    run_for(&mut sim, 900, |_| {});
+    assert_eq!(rollout(&sim, 0), RolloutState::Completed);
+
+    deploy(&mut sim, "app:bad");
+    let mut tripped_at_failures = None;
+    run_for(&mut sim, 1800, |sim| {
+        let service = sim.peek_service(CLUSTER, SERVICE).expect("service");
+        if tripped_at_failures.is_none()
+            && let Some(bad) = service
+                .deployments
+                .iter()
+                .find(|d| d.rollout_state == RolloutState::Failed)
+        {
+            tripped_at_failures = Some(bad.failed_tasks);
+        }
+    });
+    assert_eq!(tripped_at_failures, Some(3));
+    let service = sim.peek_service(CLUSTER, SERVICE).expect("service");
+    assert_eq!(
+        service.task_definition, good,
+        "rolled back to the last COMPLETED revision"
+    );
+    assert_eq!(
+        service.deployments[0].rollout_state,
+        RolloutState::Completed
+    );
+    assert_eq!((sample(&sim).running, sample(&sim).healthy), (2, 2));
+}
+
+/// A newly registered target is healthy after ONE passing check, even with a healthy threshold of 5.
+#[test]
+fn a_new_target_is_healthy_after_one_passing_check() {
+    let mut sim = steady(Setup::default());
+    sim.update_service(UpdateServiceInput {
+        cluster: CLUSTER.into(),
+        service: SERVICE.into(),
+        desired_count: Some(3),
+        ..UpdateServiceInput::default()
+    })
+    .expect("scale out");
+    let before: Vec<u64> = sim.tasks_of(CLUSTER, SERVICE).iter().map(|t| t.0).collect();
+    let mut became_running = None;
+    let mut became_healthy = None;
+    run_for(&mut sim, 300, |sim| {
+        for (id, state, _) in sim.tasks_of(CLUSTER, SERVICE) {
+            if before.contains(&id) {
+                continue;
+            }
+            if state == tugboat::cloud::sim::TaskState::Running && became_running.is_none() {
+                became_running = Some(sim.now_ms());
+            }
+            if sim.target_state(GROUP, id) == TargetState::Healthy && became_healthy.is_none() {
+                became_healthy = Some(sim.now_ms());
+            }
+        }
+    });
+    let (running, healthy) = (
+        became_running.expect("ran"),
+        became_healthy.expect("healthy"),
+    );
+    // Interval 10 s: one check (5 passes would take 40 s more), after the app is ready (5 s).
+    assert!(
+        healthy - running <= 10_000 + 5_000,
+        "took {} ms",
+        healthy - running
+    );
+}
+
+/// A deregistered target drains for the deregistration delay (default 300 s), then is gone; the task
+/// stays DEACTIVATING meanwhile and stops after.
+#[test]
+fn draining_lasts_the_deregistration_delay() {
+    let mut sim = steady(Setup::default());
+    sim.update_service(UpdateServiceInput {
+        cluster: CLUSTER.into(),
+        service: SERVICE.into(),
+        desired_count: Some(1),
+        ..UpdateServiceInput::default()
+    })
+    .expect("scale in");
+    let start = sim.now_ms();
+    let ids: Vec<u64> = sim.tasks_of(CLUSTER, SERVICE).iter().map(|t| t.0).collect();
+    // (first, last) second each target was seen draining.
+    let mut draining: std::collections::BTreeMap<u64, (u64, u64)> = Default::default();
+    run_for(&mut sim, 600, |sim| {
+        for id in &ids {
+            if sim.target_state(GROUP, *id) == TargetState::Draining {
+                let now = sim.now_ms();
+                draining
+                    .entry(*id)
+                    .and_modify(|e| e.1 = now)
+                    .or_insert((now, now));
+            }
+        }
+    });
+    assert_eq!(
+        draining.len(),
+        1,
+        "exactly one target drained: {draining:?}"
+    );
+    let (&id, &(first, last)) = draining.iter().next().expect("one");
+    assert_eq!(
+        first - start,
+        1000,
+        "draining began at the next scheduler pass"
+    );
+    assert_eq!(last - first, 299_000, "drained for 300 s");
+    assert_eq!(sim.target_state(GROUP, id), TargetState::Unused);
+    assert!(
+        sim.tasks_of(CLUSTER, SERVICE).iter().all(|t| t.0 != id),
+        "task stopped after draining"
+    );
+}
+
+/// CPU datapoints are readable only after the publication delay.
+#[test]
+fn cpu_datapoints_appear_only_after_the_publication_delay() {
+    let mut sim = steady(Setup::default()); // at 600 s; publication delay 120 s
+    let cpu = MetricId::ServiceCpu {
+        cluster: CLUSTER.into(),
+        service: SERVICE.into(),
+    };
+    // Minute [540, 600) closed at 600: readable from 720 s on.
+    sim.advance_to(719_000);
+    let early = sim
+        .get_metric_data(std::slice::from_ref(&cpu), 540, 600)
+        .expect("query");
+    assert!(early[&cpu].is_empty(), "{early:?}");
+    sim.advance_to(720_000);
+    let late = sim
+        .get_metric_data(std::slice::from_ref(&cpu), 540, 600)
+        .expect("query");
+    assert_eq!(late[&cpu].len(), 1);
+    assert!(late[&cpu][0].value > 0.0);
+}
+
+/// AWS/ECS CPUUtilization has no datapoint for a minute in which no task ran (missing, not 0).
+#[test]
+fn no_cpu_datapoint_while_no_task_runs() {
+    let mut sim = steady(Setup::default());
+    sim.update_service(UpdateServiceInput {
+        cluster: CLUSTER.into(),
+        service: SERVICE.into(),
+        desired_count: Some(0),
+        ..UpdateServiceInput::default()
+    })
+    .expect("scale to zero");
+    sim.advance_to(3_600_000);
+    let cpu = MetricId::ServiceCpu {
+        cluster: CLUSTER.into(),
+        service: SERVICE.into(),
+    };
+    let series = sim
+        .get_metric_data(std::slice::from_ref(&cpu), 0, 3600)
+        .expect("query");
+    let minutes: Vec<u64> = series[&cpu].iter().map(|p| p.minute_start).collect();
+    // Tasks first ran about a minute in; the last stopped within ~6 minutes of the scale-in at 600 s.
+    assert!(
+        !minutes.contains(&0),
+        "no task ran in the first minute: {minutes:?}"
+    );
+    assert!(
+        minutes.iter().all(|m| *m < 1020),
+        "datapoints after every task stopped: {minutes:?}"
+    );
+    assert!(minutes.len() > 5);
+}
+
+/// DescribeServices takes at most 10 services; GetMetricData at most 500 queries.
+#[test]
+fn batch_limits_are_enforced() {
+    let mut sim = steady(Setup::default());
+    let names: Vec<String> = (0..11).map(|i| format!("s{i}")).collect();
+    assert!(sim.describe_services(CLUSTER, &names).is_err());
+    assert!(sim.describe_services(CLUSTER, &names[..10]).is_ok());
+    let queries: Vec<MetricId> = (0..501)
+        .map(|i| MetricId::Target5xx {
+            target_group: format!("g{i}"),
+        })
+        .collect();
+    assert!(sim.get_metric_data(&queries, 0, 60).is_err());
+    assert!(sim.get_metric_data(&queries[..500], 0, 60).is_ok());
+}
+
+/// EC2 launch type: tasks stay PENDING while no instance has room, and start once one launches.
+#[test]
+fn ec2_tasks_stay_pending_without_room() {
+    let world = World {
+        ec2: Ec2Capacity {
+            instances: 1,
+            tasks_per_instance: 1,
+            launch_seconds: 120,
+        },
+        ..World::default()
+    };
+    let mut sim = Sim::new(world, LoadTrace::constant(10.0), 3);
+    let td = sim
+        .register_task_definition(definition("app:1"))
+        .expect("register");
+    sim.create_service(CreateServiceInput {
+        cluster: CLUSTER.into(),
+        service: SERVICE.into(),
+        task_definition: td,
+        desired_count: 2,
+        launch_type: "EC2".into(),
+        deployment_configuration: DeploymentConfiguration {
+            minimum_healthy_percent: 100,
+            maximum_percent: 200,
+            circuit_breaker: false,
+            rollback: false,
+        },
+        deployment_controller: DeploymentController::Ecs,
+        load_balancers: Vec::new(),
+        health_check_grace_period_seconds: 0,
+    })
+    .expect("create");
+    sim.advance_to(600_000);
+    let s = sample(&sim);
+    assert_eq!((s.running, s.pending), (1, 1));
+    sim.set_ec2_instances(CLUSTER, 2);
+    sim.advance_to(700_000);
+    assert_eq!(
+        sample(&sim).pending,
+        1,
+        "the new instance is still launching"
+    );
+    sim.advance_to(900_000);
+    let s = sample(&sim);
+    assert_eq!((s.running, s.pending), (2, 0));
+}
+
+/// Eventual consistency: right after an update, a describe may still show the old value.
+#[test]
+fn describes_lag_updates_by_the_consistency_delay() {
+    let mut world = World::default();
+    world.api.consistency_delay_seconds = 5;
+    let mut sim = steady(Setup {
+        world,
+        ..Setup::default()
+    });
+    sim.update_service(UpdateServiceInput {
+        cluster: CLUSTER.into(),
+        service: SERVICE.into(),
+        desired_count: Some(4),
+        ..UpdateServiceInput::default()
+    })
+    .expect("update");
+    let seen = |sim: &mut Sim| {
+        sim.describe_services(CLUSTER, &[SERVICE.into()])
+            .expect("describe")[0]
+            .desired_count
+    };
+    assert_eq!(seen(&mut sim), 2);
+    let t = sim.now_ms();
+    sim.advance_to(t + 5000);
+    assert_eq!(seen(&mut sim), 4);
+}
+
+/// Failing versions: a container that exits, one that fails health checks, one that serves 5XX.
+#[test]
+fn failing_versions_fail_the_way_they_are_declared() {
+    for (image, failure) in [
+        ("app:exits", Failure::ExitsAfter),
+        ("app:unhealthy", Failure::FailsHealthChecks),
+        ("app:5xx", Failure::Serves5xx),
+    ] {
+        let mut world = World::default();
+        world.images.push(failing(image, failure));
+        world.metrics.publication_delay_seconds = 60;
+        let mut sim = steady(Setup {
+            world,
+            ..Setup::default()
+        });
+        deploy(&mut sim, image);
+        sim.advance_to(sim.now_ms() + 1_800_000);
+        let service = sim.peek_service(CLUSTER, SERVICE).expect("service");
+        match failure {
+            Failure::Serves5xx => {
+                assert_eq!(
+                    service.deployments[0].rollout_state,
+                    RolloutState::Completed,
+                    "passes health checks"
+                );
+                let metric = MetricId::Target5xx {
+                    target_group: GROUP.into(),
+                };
+                let t = sim.now_ms() / 1000;
+                let series = sim
+                    .get_metric_data(std::slice::from_ref(&metric), t - 600, t)
+                    .expect("query");
+                assert!(
+                    series[&metric].iter().any(|p| p.value > 0.0),
+                    "{failure:?}: no target 5XX"
+                );
+            }
+            _ => {
+                assert_eq!(
+                    service.task_definition.revision, 1,
+                    "{failure:?}: rolled back to revision 1"
+                );
+                assert!(
+                    sim.failed_task_count() >= 3,
+                    "{failure:?}: {}",
+                    sim.failed_task_count()
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! `tug simulate` end to end: deterministic for a seed, documented outputs, clear refusals.
+
+mod support;
+
+use support::Tug;
+
+const STACK: &str = "manifests/fargate-test1.yaml";
+const STEP: &str = "tests/traces/step.csv";
+
+fn simulate(tug: &Tug, seed: &str, out: &str, extra: &[&str]) -> (String, String) {
+    let mut args = vec![
+        "simulate", "-f", STACK, "--load", STEP, "--seed", seed, "--out", out, "-o", "json",
+    ];
+    args.extend_from_slice(extra);
+    let run = tug.run(&args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    (run.stdout, std::fs::read_to_string(out).expect("timeline"))
+}
+
+#[test]
+fn the_same_seed_gives_the_same_run() {
+    let tug = Tug::new();
+    let a = tug.scratch.join("a.csv").to_string_lossy().into_owned();
+    let b = tug.scratch.join("b.csv").to_string_lossy().into_owned();
+    let c = tug.scratch.join("c.csv").to_string_lossy().into_owned();
+    let first = simulate(&tug, "5", &a, &[]);
+    let second = simulate(&tug, "5", &b, &[]);
+    assert!(first == second, "two runs with seed 5 differ");
+    let other = simulate(&tug, "6", &c, &[]);
+    assert_ne!(first.1, other.1, "seed 6 gave seed 5's timeline");
+}
+
+#[test]
+fn the_step_trace_scales_the_baseline_out_to_its_maximum() {
+    let tug = Tug::new();
+    let out = tug.scratch.join("t.csv").to_string_lossy().into_owned();
+    let (summary, timeline) = simulate(&tug, "1", &out, &[]);
+    let lines: Vec<&str> = timeline.lines().collect();
+    assert_eq!(
+        lines[0],
+        "t_seconds,service,desired,running,pending,healthy,cpu_percent,rps,http_5xx"
+    );
+    assert_eq!(lines.len(), 1 + 10_800, "one row per second for 3 hours");
+    let summary: serde_json::Value = serde_json::from_str(&summary).expect("json");
+    let service = &summary["services"]["test1Service"];
+    assert_eq!(service["max_tasks"], 4, "{summary}");
+    assert!(
+        service["seconds_overloaded"]
+            .as_u64()
+            .is_some_and(|s| s > 0),
+        "{summary}"
+    );
+    assert!(
+        service["task_seconds"]
+            .as_u64()
+            .is_some_and(|s| s > 2 * 10_800),
+        "{summary}"
+    );
+    for field in [
+        "http_5xx_total",
+        "min_healthy_during_rollouts",
+        "rollout_seconds",
+    ] {
+        assert!(service.get(field).is_some(), "{field} missing: {summary}");
+    }
+    assert_eq!(summary["api_calls"]["CreateService"]["ok"], 1);
+    assert_eq!(summary["throttled_calls"], 0);
+    // Scale-out steps never exceed maxTasks and never drop below minTasks.
+    for line in &lines[1..] {
+        let desired: u32 = line
+            .split(',')
+            .nth(2)
+            .and_then(|d| d.parse().ok())
+            .expect("desired");
+        assert!((2..=4).contains(&desired), "{line}");
+    }
+}
+
+#[test]
+fn a_bad_deploy_is_rolled_back_by_the_circuit_breaker() {
+    let tug = Tug::new();
+    let out = tug.scratch.join("t.csv").to_string_lossy().into_owned();
+    let (summary, _) = simulate(
+        &tug,
+        "1",
+        &out,
+        &["--world", "manifests/worlds/bad-deploy.yaml"],
+    );
+    let summary: serde_json::Value = serde_json::from_str(&summary).expect("json");
+    assert_eq!(summary["failed_tasks"], 3, "{summary}");
+    let service = &summary["services"]["test1Service"];
+    assert!(
+        service["rollout_seconds"].as_u64().is_some_and(|s| s > 0),
+        "{summary}"
+    );
+    // minimumHealthyPercent 50 of 2 tasks: at least 1 healthy throughout the rollout.
+    assert!(
+        service["min_healthy_during_rollouts"]
+            .as_u64()
+            .is_some_and(|m| m >= 1),
+        "{summary}"
+    );
+    assert_eq!(summary["api_calls"]["UpdateService"]["ok"], 1);
+}
+
+#[test]
+fn the_default_world_file_parses_to_the_defaults() {
+    let text = std::fs::read_to_string("manifests/worlds/default.yaml").expect("world");
+    let world = tugboat::cloud::sim::world::World::parse(&text).expect("valid world");
+    assert_eq!(world, tugboat::cloud::sim::world::World::default());
+}
+
+#[test]
+fn bad_inputs_are_refused_with_a_location() {
+    let tug = Tug::new();
+    let trace = tug.write("bad.csv", "t_seconds,rps\n0,10\n5,x\n");
+    tug.run(&["simulate", "-f", STACK, "--load", &trace])
+        .assert_failure(1, "bad.csv: line 3: rps `x`");
+    let world = tug.write(
+        "w.yaml",
+        "apiVersion: tugboat/v1\nkind: World\nspec:\n  taks: {}\n",
+    );
+    tug.run(&["simulate", "-f", STACK, "--load", STEP, "--world", &world])
+        .assert_failure(1, "w.yaml:4:3");
+    tug.run(&["simulate", "-f", STACK, "--load", "/nonexistent.csv"])
+        .assert_failure(1, "/nonexistent.csv: cannot read");
+    tug.run(&["simulate", "-f", STACK, "--load", STEP, "--scaler", "tug"])
+        .assert_failure(2, "--scaler tug needs tugboat's controller");
+    tug.run(&[
+        "simulate",
+        "-f",
+        STACK,
+        "--load",
+        STEP,
+        "--duration",
+        "soon",
+    ])
+    .assert_failure(2, "--duration");
+}
