@@ -532,3 +532,152 @@ fn failing_versions_fail_the_way_they_are_declared() {
         }
     }
 }
+
+/// EXTERNAL deployment controller: each task set runs ceil(desired x scale / 100) tasks; a deleted
+/// set's tasks drain and stop.
+#[test]
+fn task_sets_hold_their_scale_of_desired_rounded_up() {
+    let mut sim = Sim::new(World::default(), LoadTrace::constant(10.0), 9);
+    sim.create_target_group(GROUP, "lb", Some(health(10, 5)));
+    let blue = sim
+        .register_task_definition(definition("app:1"))
+        .expect("register");
+    let green = sim
+        .register_task_definition(definition("app:2"))
+        .expect("register");
+    sim.create_service(CreateServiceInput {
+        cluster: CLUSTER.into(),
+        service: SERVICE.into(),
+        task_definition: blue.clone(),
+        desired_count: 4,
+        launch_type: "FARGATE".into(),
+        deployment_configuration: DeploymentConfiguration {
+            minimum_healthy_percent: 100,
+            maximum_percent: 200,
+            circuit_breaker: false,
+            rollback: false,
+        },
+        deployment_controller: DeploymentController::External,
+        load_balancers: vec![LoadBalancerInput {
+            target_group: GROUP.into(),
+            container_name: "app".into(),
+            container_port: 80,
+        }],
+        health_check_grace_period_seconds: 0,
+    })
+    .expect("create");
+    assert!(
+        sim.update_service(UpdateServiceInput {
+            cluster: CLUSTER.into(),
+            service: SERVICE.into(),
+            task_definition: Some(green.clone()),
+            ..UpdateServiceInput::default()
+        })
+        .is_err(),
+        "EXTERNAL services change revisions through task sets"
+    );
+    let blue_set = sim
+        .create_task_set(CLUSTER, SERVICE, blue.clone(), 100.0)
+        .expect("blue");
+    sim.advance_to(300_000);
+    assert_eq!(sample(&sim).healthy, 4);
+
+    let green_set = sim
+        .create_task_set(CLUSTER, SERVICE, green.clone(), 30.0)
+        .expect("green");
+    assert_eq!(
+        green_set.computed_desired_count, 2,
+        "30 % of 4 is 1.2, rounded up"
+    );
+    sim.advance_to(600_000);
+    let sets = sim.describe_task_sets(CLUSTER, SERVICE).expect("describe");
+    assert_eq!(
+        sets.iter().map(|s| s.running_count).collect::<Vec<_>>(),
+        [4, 2]
+    );
+
+    sim.update_task_set(CLUSTER, SERVICE, &green_set.id, 100.0)
+        .expect("scale green");
+    sim.update_service_primary_task_set(CLUSTER, SERVICE, &green_set.id)
+        .expect("primary");
+    sim.advance_to(900_000);
+    sim.delete_task_set(CLUSTER, SERVICE, &blue_set.id)
+        .expect("delete blue");
+    sim.advance_to(1_500_000);
+    let sets = sim.describe_task_sets(CLUSTER, SERVICE).expect("describe");
+    assert_eq!(sets.len(), 1);
+    assert_eq!(
+        (sets[0].status.as_str(), sets[0].running_count),
+        ("PRIMARY", 4)
+    );
+    assert!(
+        sim.tasks_of(CLUSTER, SERVICE)
+            .iter()
+            .all(|(_, _, td)| *td == green)
+    );
+    assert!(
+        sim.create_task_set(CLUSTER, SERVICE, green, 150.0).is_err(),
+        "scale is a percent"
+    );
+}
+
+/// The simulator answers through the same async `Cloud` trait the AWS adapter implements.
+#[tokio::test]
+async fn the_simulator_works_behind_the_cloud_trait() {
+    use tugboat::cloud::{Cloud, SimCloud};
+    let cloud = SimCloud::new(Sim::new(World::default(), LoadTrace::constant(10.0), 1));
+    cloud.with(|sim| sim.create_target_group(GROUP, "lb", None));
+    let td = cloud
+        .register_task_definition(definition("app:1"))
+        .await
+        .expect("register");
+    cloud
+        .create_service(CreateServiceInput {
+            cluster: CLUSTER.into(),
+            service: SERVICE.into(),
+            task_definition: td,
+            desired_count: 1,
+            launch_type: "FARGATE".into(),
+            deployment_configuration: DeploymentConfiguration {
+                minimum_healthy_percent: 100,
+                maximum_percent: 200,
+                circuit_breaker: true,
+                rollback: true,
+            },
+            deployment_controller: DeploymentController::Ecs,
+            load_balancers: vec![LoadBalancerInput {
+                target_group: GROUP.into(),
+                container_name: "app".into(),
+                container_port: 80,
+            }],
+            health_check_grace_period_seconds: 0,
+        })
+        .await
+        .expect("create");
+    cloud.with(|sim| sim.advance_to(600_000));
+    let described = cloud
+        .describe_services(CLUSTER, &[SERVICE.into()])
+        .await
+        .expect("describe");
+    assert_eq!(described[0].running_count, 1);
+    let targets = cloud.describe_target_health(GROUP).await.expect("targets");
+    assert_eq!(
+        targets.iter().map(|t| t.state).collect::<Vec<_>>(),
+        [TargetState::Healthy]
+    );
+    let cpu = MetricId::ServiceCpu {
+        cluster: CLUSTER.into(),
+        service: SERVICE.into(),
+    };
+    let series = cloud
+        .get_metric_data(std::slice::from_ref(&cpu), 0, 600)
+        .await
+        .expect("metrics");
+    assert!(!series[&cpu].is_empty());
+    cloud
+        .modify_target_group(GROUP, health(15, 3))
+        .await
+        .expect("modify");
+    let calls = cloud.with(|sim| sim.api().calls.len());
+    assert_eq!(calls, 6, "every trait call went through the API front door");
+}

@@ -137,3 +137,60 @@ fn bad_inputs_are_refused_with_a_location() {
     ])
     .assert_failure(2, "--duration");
 }
+
+/// Target tracking (hello-world, 70 %): scales out proportionally on 3 of 3 datapoints above the
+/// target, up to maxTasks, and scales in one task at a time after 15 of 15 below 90 % of it.
+#[test]
+fn target_tracking_scales_out_on_three_and_in_on_fifteen_datapoints() {
+    let tug = Tug::new();
+    let run = tug.run(&[
+        "simulate",
+        "-f",
+        "manifests/hello-world.yaml",
+        "--load",
+        "tests/traces/spike.csv",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let summary: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+    let actions = summary["actions"].as_array().expect("actions");
+    let outs: Vec<&serde_json::Value> = actions
+        .iter()
+        .filter(|a| a["to"].as_u64() > a["from"].as_u64())
+        .collect();
+    let ins: Vec<&serde_json::Value> = actions
+        .iter()
+        .filter(|a| a["to"].as_u64() < a["from"].as_u64())
+        .collect();
+    assert!(!outs.is_empty() && !ins.is_empty(), "{actions:?}");
+    assert!(
+        outs.iter()
+            .all(|a| a["reason"].as_str().is_some_and(|r| r.contains("3 of 3"))),
+        "{actions:?}"
+    );
+    assert!(
+        ins.iter()
+            .all(|a| a["reason"].as_str().is_some_and(|r| r.contains("15 of 15"))),
+        "{actions:?}"
+    );
+    assert!(ins.iter().all(|a| {
+        a["from"]
+            .as_u64()
+            .zip(a["to"].as_u64())
+            .is_some_and(|(f, t)| f - t == 1)
+    }));
+    assert_eq!(
+        summary["services"]["helloWorldService"]["max_tasks"], 3,
+        "capped at maxTasks"
+    );
+    // The spike starts at 3600 s; no scale-out can come before its third datapoint is published.
+    let first_after_spike = outs
+        .iter()
+        .filter_map(|a| a["t_seconds"].as_u64())
+        .find(|t| *t > 3600);
+    assert!(
+        first_after_spike.is_some_and(|t| t >= 3600 + 3 * 60 + 120),
+        "{actions:?}"
+    );
+}

@@ -50,6 +50,9 @@ pub enum Scaler {
     Tug,
 }
 
+/// Longest simulation accepted: a year and a day of simulated seconds.
+const MAX_SECONDS: u64 = 366 * 86_400;
+
 /// Header of the timeline CSV.
 pub const TIMELINE_HEADER: &str =
     "t_seconds,service,desired,running,pending,healthy,cpu_percent,rps,http_5xx";
@@ -80,6 +83,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let seconds = args
         .duration
         .map_or_else(|| (trace.end().ceil() as u64).max(60), |d| d.as_secs());
+    if seconds > MAX_SECONDS {
+        return Err(CliError::Rejected(format!(
+            "--duration: at most 366 days of simulated time, got {seconds} s"
+        )));
+    }
 
     let mut timeline = match &args.out {
         Some(path) => {

@@ -17,7 +17,8 @@ use super::world::ApiBehaviour;
 pub enum Category {
     /// DescribeServices, ListServices: 100 burst, 20/s.
     ServiceRead,
-    /// CreateService, UpdateService, DeleteService (and task-set changes): 50 burst, 5/s.
+    /// CreateService, UpdateService, DeleteService (and task-set changes, which aws-facts.md does
+    /// not list; they are service changes): 50 burst, 5/s.
     ServiceModify,
     /// ListTasks, DescribeTasks, DescribeContainerInstances: 100 burst, 20/s.
     ClusterRead,
@@ -50,7 +51,7 @@ impl Category {
     /// The category of an API operation.
     pub fn of(operation: &str) -> Category {
         match operation {
-            "DescribeServices" | "ListServices" => Category::ServiceRead,
+            "DescribeServices" | "ListServices" | "DescribeTaskSets" => Category::ServiceRead,
             "ListTasks" | "DescribeTasks" | "DescribeContainerInstances" => Category::ClusterRead,
             "RunTask" | "StopTask" => Category::ClusterModify,
             "RegisterTaskDefinition" | "DeregisterTaskDefinition" => Category::TaskDefinitionModify,
@@ -171,9 +172,20 @@ impl ApiFront {
         }
     }
 
-    /// Simulated milliseconds one call takes.
-    pub fn latency_ms(&self) -> u64 {
-        self.behaviour.latency_ms
+    /// Simulated milliseconds a call of `operation` takes: the caller waits this long for the answer.
+    pub fn latency_ms(&self, operation: &str) -> u64 {
+        self.behaviour
+            .latencies_ms
+            .get(operation)
+            .copied()
+            .unwrap_or(self.behaviour.latency_ms)
+    }
+
+    /// The latency of the last call made.
+    pub fn last_latency_ms(&self) -> u64 {
+        self.calls
+            .last()
+            .map_or(0, |c| self.latency_ms(c.operation))
     }
 
     /// Seconds a describe may lag behind an update.
@@ -262,6 +274,22 @@ mod tests {
             .filter(|_| api.admit("DescribeServices", 3_600_000) == Outcome::Ok)
             .count();
         assert_eq!(ok, 100);
+    }
+
+    #[test]
+    fn latency_can_be_set_per_operation() {
+        let mut behaviour = ApiBehaviour {
+            latency_ms: 50,
+            ..ApiBehaviour::default()
+        };
+        behaviour
+            .latencies_ms
+            .insert("GetMetricData".to_owned(), 400);
+        let mut api = ApiFront::new(behaviour, 1);
+        assert_eq!(api.latency_ms("GetMetricData"), 400);
+        assert_eq!(api.latency_ms("UpdateService"), 50);
+        api.admit("GetMetricData", 0);
+        assert_eq!(api.last_latency_ms(), 400);
     }
 
     #[test]

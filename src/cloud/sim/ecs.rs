@@ -15,6 +15,7 @@
 
 use crate::cloud::types::{
     DeploymentController, DeploymentDescription, RolloutState, ServiceDescription, TargetState,
+    TaskDefinitionId,
 };
 
 use super::world::Failure;
@@ -40,7 +41,7 @@ pub fn maximum_total(desired: u32, percent: u32) -> u32 {
 
 impl Sim {
     /// Whether ECS counts this task as healthy now.
-    fn is_healthy(&self, task: &Task, service: &Service) -> bool {
+    pub(super) fn is_healthy(&self, task: &Task, service: &Service) -> bool {
         let Some(since) = task
             .running_since
             .filter(|_| task.state == TaskState::Running)
@@ -235,7 +236,7 @@ impl Sim {
         }
     }
 
-    fn launch(&mut self, key: &(String, String), deployment: u64) {
+    pub(super) fn launch(&mut self, key: &(String, String), deployment: u64) {
         let Some(service) = self.services.get(key) else {
             return;
         };
@@ -274,9 +275,6 @@ impl Sim {
         let Some(service) = self.services.get(key).cloned() else {
             return;
         };
-        if service.controller == DeploymentController::External {
-            return;
-        }
         let now = self.now_ms;
         let mine: Vec<Task> = self
             .tasks
@@ -300,6 +298,11 @@ impl Sim {
             if unhealthy {
                 self.begin_stop(task.id, true);
             }
+        }
+
+        if service.controller == DeploymentController::External {
+            self.schedule_task_sets(key);
+            return;
         }
 
         let mine: Vec<Task> = self
@@ -441,7 +444,7 @@ impl Sim {
                 desired_count: 0,
                 running_count: 0,
                 pending_count: 0,
-                task_definition: crate::cloud::types::TaskDefinitionId {
+                task_definition: TaskDefinitionId {
                     family: String::new(),
                     revision: 0,
                 },
@@ -476,7 +479,14 @@ impl Sim {
             desired_count: service.desired_count,
             running_count: running(None),
             pending_count: pending(None),
-            task_definition: service.deployments[0].task_definition.clone(),
+            task_definition: service
+                .deployments
+                .first()
+                .map(|d| d.task_definition.clone())
+                .unwrap_or_else(|| TaskDefinitionId {
+                    family: String::new(),
+                    revision: 0,
+                }),
             deployment_configuration: service.config,
             deployment_controller: service.controller,
             deployments: service
@@ -487,7 +497,13 @@ impl Sim {
                     id: format!("ecs-svc/{}", d.id),
                     status: if i == 0 { "PRIMARY" } else { "ACTIVE" }.to_owned(),
                     task_definition: d.task_definition.clone(),
-                    desired_count: if i == 0 { service.desired_count } else { 0 },
+                    desired_count: match d.scale_percent {
+                        Some(scale) => {
+                            super::task_sets::computed_desired(service.desired_count, scale)
+                        }
+                        None if i == 0 => service.desired_count,
+                        None => 0,
+                    },
                     running_count: running(Some(d.id)),
                     pending_count: pending(Some(d.id)),
                     failed_tasks: d.failed_tasks,
@@ -521,7 +537,10 @@ impl Sim {
             ),
             rolling_out: service.deployments.len() > 1
                 || (service.last_completed.is_some()
-                    && service.deployments[0].rollout == RolloutState::InProgress),
+                    && service
+                        .deployments
+                        .first()
+                        .is_some_and(|d| d.rollout == RolloutState::InProgress)),
             minimum_healthy_percent: service.config.minimum_healthy_percent,
             maximum_percent: service.config.maximum_percent,
             ..super::ServiceSample::default()

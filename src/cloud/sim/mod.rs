@@ -17,6 +17,7 @@ pub mod load;
 mod metrics;
 pub mod rng;
 pub mod simulation;
+mod task_sets;
 pub mod world;
 
 use std::collections::BTreeMap;
@@ -89,6 +90,8 @@ struct Deployment {
     reason: String,
     /// Tasks of it that failed while it was in progress (circuit-breaker count).
     failed_tasks: u32,
+    /// EXTERNAL task sets: percent of the service's desired count this set runs.
+    scale_percent: Option<f64>,
 }
 
 /// One service.
@@ -386,7 +389,11 @@ impl Sim {
                 format!("target group {} does not exist", lb.target_group),
             ));
         }
-        let deployment = self.new_deployment(input.task_definition.clone());
+        // EXTERNAL services start with no deployment: their tasks come from task sets.
+        let deployments = match input.deployment_controller {
+            DeploymentController::Ecs => vec![self.new_deployment(input.task_definition.clone())],
+            DeploymentController::External => Vec::new(),
+        };
         let ec2 = input.launch_type == "EC2";
         if ec2 {
             let capacity = &self.world.ec2;
@@ -407,7 +414,7 @@ impl Sim {
                 controller: input.deployment_controller,
                 load_balancers: input.load_balancers,
                 grace_ms: u64::from(input.health_check_grace_period_seconds) * SECOND,
-                deployments: vec![deployment],
+                deployments,
                 last_completed: None,
                 stale: None,
             },
@@ -433,6 +440,16 @@ impl Sim {
             && self.revision(td).is_none()
         {
             return Err(self.client_error(OP, format!("task definition {td} does not exist")));
+        }
+        let external = self
+            .services
+            .get(&key)
+            .is_some_and(|s| s.controller == DeploymentController::External);
+        if external && input.task_definition.is_some() {
+            return Err(self.client_error(
+                OP,
+                "a service with the EXTERNAL deployment controller changes task definitions through task sets".to_owned(),
+            ));
         }
         let before = self.describe(&key);
         let deployment = input
@@ -647,6 +664,7 @@ impl Sim {
             rollout: RolloutState::InProgress,
             reason: String::new(),
             failed_tasks: 0,
+            scale_percent: None,
         }
     }
 

@@ -261,14 +261,18 @@ impl Simulation {
     }
 }
 
-/// Calls `op` until it succeeds, advancing one simulated second after each retryable failure.
+/// Calls `op` until it succeeds, waiting out each call's latency, and one simulated second more
+/// after each retryable failure.
 fn retrying<T>(
     sim: &mut Sim,
     mut op: impl FnMut(&mut Sim) -> Result<T, CloudError>,
 ) -> Result<T, CloudError> {
     let mut attempt = 0;
     loop {
-        match op(sim) {
+        let result = op(sim);
+        let answered = sim.now_ms() + sim.api().last_latency_ms();
+        sim.advance_to(answered);
+        match result {
             Err(e) if e.is_retryable() && attempt < SETUP_ATTEMPTS => {
                 attempt += 1;
                 let next = sim.now_ms() + SECOND;

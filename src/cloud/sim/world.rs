@@ -186,6 +186,8 @@ pub struct ApiBehaviour {
     pub throttle_rate: f64,
     /// Milliseconds each call takes, in simulated time.
     pub latency_ms: u64,
+    /// Per-operation latencies, overriding `latencyMs` (e.g. `GetMetricData: 400`).
+    pub latencies_ms: BTreeMap<String, u64>,
     /// Seconds during which a describe after an update may still show the old value.
     pub consistency_delay_seconds: u64,
 }
@@ -198,6 +200,7 @@ impl Default for ApiBehaviour {
             error_rates: BTreeMap::new(),
             throttle_rate: 0.0,
             latency_ms: 0,
+            latencies_ms: BTreeMap::new(),
             consistency_delay_seconds: 0,
         }
     }
