@@ -4,9 +4,12 @@
 //! Measures the whole process (start, read, parse, validate, lock, write, fsync) for the three
 //! outcomes of an apply, and separately the in-process parse + validate step.
 
+mod support;
+
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+
+use support::{report, time_runs};
 
 const SERVICES: usize = 500;
 const RUNS: usize = 15;
@@ -23,7 +26,7 @@ fn main() {
         text.len() / 1024
     );
 
-    let parse = time_runs(|| {
+    let parse = time_runs(RUNS, || {
         let sources = tugboat::manifest::load_sources(&[manifest.to_string_lossy().into_owned()])
             .expect("loads");
         let stacks = tugboat::manifest::parse_sources(&sources).expect("valid");
@@ -31,7 +34,7 @@ fn main() {
     });
     report("parse + validate (in process)", &parse);
 
-    let created = time_runs(|| {
+    let created = time_runs(RUNS, || {
         let store = tempfile::tempdir().expect("store");
         apply(store.path(), &manifest, "created");
     });
@@ -39,11 +42,11 @@ fn main() {
 
     let store = tempfile::tempdir().expect("store");
     apply(store.path(), &manifest, "created");
-    let unchanged = time_runs(|| apply(store.path(), &manifest, "unchanged"));
+    let unchanged = time_runs(RUNS, || apply(store.path(), &manifest, "unchanged"));
     report("tug apply, same manifest (unchanged)", &unchanged);
 
     let mut flip = false;
-    let configured = time_runs(|| {
+    let configured = time_runs(RUNS, || {
         flip = !flip;
         apply(
             store.path(),
@@ -66,28 +69,6 @@ fn apply(store: &Path, manifest: &Path, outcome: &str) {
         output.status.success() && stdout.contains(outcome),
         "unexpected result: {stdout}{}",
         String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-fn time_runs(mut run: impl FnMut()) -> Vec<Duration> {
-    let mut times: Vec<Duration> = (0..RUNS)
-        .map(|_| {
-            let start = Instant::now();
-            run();
-            start.elapsed()
-        })
-        .collect();
-    times.sort();
-    times
-}
-
-fn report(what: &str, sorted: &[Duration]) {
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!(
-        "{what:<44} min {:>8.1} ms  median {:>8.1} ms  max {:>8.1} ms",
-        ms(sorted[0]),
-        ms(sorted[sorted.len() / 2]),
-        ms(sorted[sorted.len() - 1])
     );
 }
 

@@ -3,8 +3,11 @@
 //!
 //! Run with `cargo bench --bench simulate`.
 
+mod support;
+
 use std::process::Command;
-use std::time::{Duration, Instant};
+
+use support::{report, time_runs};
 
 use tugboat::cloud::sim::load::LoadTrace;
 use tugboat::cloud::sim::simulation::Simulation;
@@ -25,7 +28,7 @@ fn main() {
         "simulate benchmark: fargate-test1, step trace, {SECONDS} simulated seconds, {RUNS} runs each"
     );
 
-    let in_process = time_runs(|| {
+    let in_process = time_runs(RUNS, || {
         let trace = LoadTrace::parse(&trace_text).expect("trace");
         let mut simulation = Simulation::new(&stacks, World::default(), trace, 1).expect("setup");
         for _ in 0..SECONDS {
@@ -36,7 +39,7 @@ fn main() {
 
     let temp = tempfile::tempdir().expect("temp");
     let out = temp.path().join("timeline.csv");
-    let whole = time_runs(|| {
+    let whole = time_runs(RUNS, || {
         let status = Command::new(env!("CARGO_BIN_EXE_tug"))
             .args([
                 "simulate",
@@ -57,26 +60,4 @@ fn main() {
     report("tug simulate --out TIMELINE.csv (whole process)", &whole);
     let speedup = SECONDS as f64 / whole[whole.len() / 2].as_secs_f64();
     println!("simulated seconds per wall second (median, whole process): {speedup:.0}");
-}
-
-fn time_runs(mut run: impl FnMut()) -> Vec<Duration> {
-    let mut times: Vec<Duration> = (0..RUNS)
-        .map(|_| {
-            let start = Instant::now();
-            run();
-            start.elapsed()
-        })
-        .collect();
-    times.sort();
-    times
-}
-
-fn report(what: &str, sorted: &[Duration]) {
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!(
-        "{what:<48} min {:>8.1} ms  median {:>8.1} ms  max {:>8.1} ms",
-        ms(sorted[0]),
-        ms(sorted[sorted.len() / 2]),
-        ms(sorted[sorted.len() - 1])
-    );
 }

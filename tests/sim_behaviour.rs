@@ -123,6 +123,16 @@ fn deploy(sim: &mut Sim, image: &str) -> TaskDefinitionId {
     td
 }
 
+fn scale(sim: &mut Sim, desired: u32) {
+    sim.update_service(UpdateServiceInput {
+        cluster: CLUSTER.into(),
+        service: SERVICE.into(),
+        desired_count: Some(desired),
+        ..UpdateServiceInput::default()
+    })
+    .expect("update desired count");
+}
+
 fn sample(sim: &Sim) -> tugboat::cloud::sim::ServiceSample {
     sim.samples()
         .get(&(CLUSTER.into(), SERVICE.into()))
@@ -256,13 +266,7 @@ fn circuit_breaker_trips_at_threshold_and_rolls_back_to_last_completed() {
 #[test]
 fn a_new_target_is_healthy_after_one_passing_check() {
     let mut sim = steady(Setup::default());
-    sim.update_service(UpdateServiceInput {
-        cluster: CLUSTER.into(),
-        service: SERVICE.into(),
-        desired_count: Some(3),
-        ..UpdateServiceInput::default()
-    })
-    .expect("scale out");
+    scale(&mut sim, 3);
     let before: Vec<u64> = sim.tasks_of(CLUSTER, SERVICE).iter().map(|t| t.0).collect();
     let mut became_running = None;
     let mut became_healthy = None;
@@ -296,13 +300,7 @@ fn a_new_target_is_healthy_after_one_passing_check() {
 #[test]
 fn draining_lasts_the_deregistration_delay() {
     let mut sim = steady(Setup::default());
-    sim.update_service(UpdateServiceInput {
-        cluster: CLUSTER.into(),
-        service: SERVICE.into(),
-        desired_count: Some(1),
-        ..UpdateServiceInput::default()
-    })
-    .expect("scale in");
+    scale(&mut sim, 1);
     let start = sim.now_ms();
     let ids: Vec<u64> = sim.tasks_of(CLUSTER, SERVICE).iter().map(|t| t.0).collect();
     // (first, last) second each target was seen draining.
@@ -363,13 +361,7 @@ fn cpu_datapoints_appear_only_after_the_publication_delay() {
 #[test]
 fn no_cpu_datapoint_while_no_task_runs() {
     let mut sim = steady(Setup::default());
-    sim.update_service(UpdateServiceInput {
-        cluster: CLUSTER.into(),
-        service: SERVICE.into(),
-        desired_count: Some(0),
-        ..UpdateServiceInput::default()
-    })
-    .expect("scale to zero");
+    scale(&mut sim, 0);
     sim.advance_to(3_600_000);
     let cpu = MetricId::ServiceCpu {
         cluster: CLUSTER.into(),
@@ -463,13 +455,7 @@ fn describes_lag_updates_by_the_consistency_delay() {
         world,
         ..Setup::default()
     });
-    sim.update_service(UpdateServiceInput {
-        cluster: CLUSTER.into(),
-        service: SERVICE.into(),
-        desired_count: Some(4),
-        ..UpdateServiceInput::default()
-    })
-    .expect("update");
+    scale(&mut sim, 4);
     let seen = |sim: &mut Sim| {
         sim.describe_services(CLUSTER, &[SERVICE.into()])
             .expect("describe")[0]

@@ -153,17 +153,8 @@ impl Sim {
         task.state = TaskState::Running;
         task.running_since = Some(now);
         task.next_at = None;
-        let groups: Vec<String> = self
-            .services
-            .get(&task.service)
-            .map(|s| {
-                s.load_balancers
-                    .iter()
-                    .map(|lb| lb.target_group.clone())
-                    .collect()
-            })
-            .unwrap_or_default();
-        for group in groups {
+        let service = task.service.clone();
+        for group in self.target_groups_of(&service) {
             self.register_target(&group, id);
         }
     }
@@ -179,16 +170,7 @@ impl Sim {
         match task.state {
             TaskState::Provisioning | TaskState::Pending => self.finish(id, false),
             TaskState::Running => {
-                let groups: Vec<String> = self
-                    .services
-                    .get(&task.service)
-                    .map(|s| {
-                        s.load_balancers
-                            .iter()
-                            .map(|lb| lb.target_group.clone())
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let groups: Vec<String> = self.target_groups_of(&task.service);
                 let drain = groups
                     .iter()
                     .map(|g| self.deregister_target(g, id))
@@ -353,21 +335,35 @@ impl Sim {
 
         // Scale in: the primary has more tasks than desired. Not-yet-running ones go first.
         if primary_active > desired {
-            let mut extra: Vec<&Task> =
-                mine.iter().filter(|t| t.deployment == primary.id).collect();
-            extra.sort_by_key(|t| {
-                (
-                    self.is_healthy(t, &service),
-                    t.state == TaskState::Running,
-                    std::cmp::Reverse(t.id),
-                )
-            });
-            for task in extra.into_iter().take((primary_active - desired) as usize) {
-                self.begin_stop(task.id, false);
-            }
+            let extra: Vec<Task> = mine
+                .iter()
+                .filter(|t| t.deployment == primary.id)
+                .cloned()
+                .collect();
+            self.stop_surplus(extra, (primary_active - desired) as usize, &service);
         }
 
         self.judge_rollout(key);
+    }
+
+    /// Stops `surplus` of `candidates`: tasks not yet healthy first, then not yet running, then the
+    /// newest, so the capacity that serves traffic goes last.
+    pub(super) fn stop_surplus(
+        &mut self,
+        mut candidates: Vec<Task>,
+        surplus: usize,
+        service: &Service,
+    ) {
+        candidates.sort_by_key(|t| {
+            (
+                self.is_healthy(t, service),
+                t.state == TaskState::Running,
+                std::cmp::Reverse(t.id),
+            )
+        });
+        for task in candidates.iter().take(surplus) {
+            self.begin_stop(task.id, false);
+        }
     }
 
     /// COMPLETED once only the primary runs, at the desired count, all healthy; FAILED (and maybe
@@ -568,7 +564,7 @@ impl Sim {
 }
 
 /// States that count toward maximumPercent (RUNNING + PENDING).
-fn is_active(state: TaskState) -> bool {
+pub(super) fn is_active(state: TaskState) -> bool {
     matches!(
         state,
         TaskState::Provisioning | TaskState::Pending | TaskState::Running

@@ -171,16 +171,7 @@ impl Sim {
                 };
                 self.metrics.record(id, Statistic::Average, cpu);
             }
-            let groups: Vec<String> = self
-                .services
-                .get(&key)
-                .map(|s| {
-                    s.load_balancers
-                        .iter()
-                        .map(|lb| lb.target_group.clone())
-                        .collect()
-                })
-                .unwrap_or_default();
+            let groups: Vec<String> = self.target_groups_of(&key);
             for (i, group) in groups.iter().enumerate() {
                 let healthy = self.healthy_targets(group) as f64;
                 self.metrics.record(

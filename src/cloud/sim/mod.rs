@@ -311,6 +311,36 @@ impl Sim {
         }
     }
 
+    /// Refuses a batch larger than the API allows (DescribeServices 10, GetMetricData 500).
+    fn check_batch(
+        &mut self,
+        operation: &'static str,
+        count: usize,
+        max: usize,
+        noun: &str,
+    ) -> Result<(), CloudError> {
+        if count > max {
+            return Err(self.client_error(
+                operation,
+                format!("at most {max} {noun} per call, got {count}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The target groups a service's tasks are registered in.
+    fn target_groups_of(&self, key: &(String, String)) -> Vec<String> {
+        self.services
+            .get(key)
+            .map(|s| {
+                s.load_balancers
+                    .iter()
+                    .map(|lb| lb.target_group.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     fn client_error(&mut self, operation: &'static str, message: String) -> CloudError {
         self.api.reject();
         CloudError::Invalid { operation, message }
@@ -488,12 +518,7 @@ impl Sim {
     ) -> Result<Vec<ServiceDescription>, CloudError> {
         const OP: &str = "DescribeServices";
         self.call(OP)?;
-        if names.len() > 10 {
-            return Err(self.client_error(
-                OP,
-                format!("at most 10 services per call, got {}", names.len()),
-            ));
-        }
+        self.check_batch(OP, names.len(), 10, "services")?;
         Ok(names
             .iter()
             .filter_map(|name| {
@@ -578,12 +603,7 @@ impl Sim {
     ) -> Result<MetricSeries, CloudError> {
         const OP: &str = "GetMetricData";
         self.call(OP)?;
-        if queries.len() > 500 {
-            return Err(self.client_error(
-                OP,
-                format!("at most 500 metric queries per call, got {}", queries.len()),
-            ));
-        }
+        self.check_batch(OP, queries.len(), 500, "metric queries")?;
         Ok(queries
             .iter()
             .map(|q| {

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::cloud::CloudError;
 use crate::cloud::types::{DeploymentController, RolloutState, TaskDefinitionId};
 
+use super::ecs::is_active;
 use super::{Sim, TaskState};
 
 /// A task set as DescribeTaskSets shows it.
@@ -269,7 +270,7 @@ impl Sim {
         };
         for set in &service.deployments {
             let want = computed_desired(service.desired_count, set.scale_percent.unwrap_or(100.0));
-            let mut mine: Vec<_> = self
+            let mine: Vec<_> = self
                 .tasks
                 .values()
                 .filter(|t| &t.service == key && t.deployment == set.id && is_active(t.state))
@@ -280,16 +281,7 @@ impl Sim {
                 self.launch(key, set.id);
             }
             if have > want {
-                mine.sort_by_key(|t| {
-                    (
-                        self.is_healthy(t, &service),
-                        t.state == TaskState::Running,
-                        std::cmp::Reverse(t.id),
-                    )
-                });
-                for task in mine.iter().take((have - want) as usize) {
-                    self.begin_stop(task.id, false);
-                }
+                self.stop_surplus(mine, (have - want) as usize, &service);
             }
         }
         // Task sets report no rollout state of their own; keep them out of ECS's breaker logic.
@@ -299,11 +291,4 @@ impl Sim {
             }
         }
     }
-}
-
-fn is_active(state: TaskState) -> bool {
-    matches!(
-        state,
-        TaskState::Provisioning | TaskState::Pending | TaskState::Running
-    )
 }
