@@ -655,11 +655,16 @@ async fn the_simulator_works_behind_the_cloud_trait() {
         cluster: CLUSTER.into(),
         service: SERVICE.into(),
     };
+    let hosts = MetricId::HealthyHosts {
+        target_group: GROUP.into(),
+    };
     let series = cloud
-        .get_metric_data(std::slice::from_ref(&cpu), 0, 600)
+        .get_metric_data(&[cpu.clone(), hosts.clone()], 0, 600)
         .await
         .expect("metrics");
     assert!(!series[&cpu].is_empty());
+    // HealthyHostCount: the average of healthy targets over each minute; 1 once the task is in.
+    assert_eq!(series[&hosts].last().map(|p| p.value), Some(1.0));
     cloud
         .modify_target_group(GROUP, health(15, 3))
         .await
