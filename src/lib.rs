@@ -9,9 +9,10 @@
 //!   [`store::Store`] trait and its file implementation (the embedded default).
 //! - [`cloud`]: the AWS operations tugboat performs, behind the [`cloud::Cloud`] trait; [`cloud::sim`]
 //!   is the simulated AWS (ECS, target groups, CloudWatch, EC2 capacity) in virtual time.
+//! - [`plan`]: the pure planner (no I/O, no clock, no async): scaling decisions so far.
 //! - [`cli`]: one module per verb of `tug`; `main.rs` only parses arguments and calls in here.
 //!
-//! Still to come, in the places design.md reserves for them: `plan/` (the pure planner),
+//! Still to come, in the places design.md reserves for them: the rest of `plan/` (drift, rollouts),
 //! `cloud/aws` (the AWS adapter), `controller/` (the daemon) and `http` (metrics).
 
 #![forbid(unsafe_code)]
@@ -20,4 +21,5 @@ pub mod cli;
 pub mod cloud;
 pub mod manifest;
 pub mod model;
+pub mod plan;
 pub mod store;
