@@ -10,7 +10,7 @@ use std::process::Command;
 use support::{report, time_runs};
 
 use tugboat::cloud::sim::load::LoadTrace;
-use tugboat::cloud::sim::simulation::Simulation;
+use tugboat::cloud::sim::simulation::{Scaler, Simulation};
 use tugboat::cloud::sim::world::World;
 
 const RUNS: usize = 10;
@@ -30,9 +30,10 @@ fn main() {
 
     let in_process = time_runs(RUNS, || {
         let trace = LoadTrace::parse(&trace_text).expect("trace");
-        let mut simulation = Simulation::new(&stacks, World::default(), trace, 1).expect("setup");
+        let mut simulation =
+            Simulation::new(&stacks, World::default(), trace, 1, Scaler::Aas).expect("setup");
         for _ in 0..SECONDS {
-            simulation.step(&stacks, true).expect("step");
+            simulation.step(&stacks).expect("step");
         }
     });
     report("in process (no timeline)", &in_process);

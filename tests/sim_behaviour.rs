@@ -610,7 +610,7 @@ fn task_sets_hold_their_scale_of_desired_rounded_up() {
 /// The simulator answers through the same async `Cloud` trait the AWS adapter implements.
 #[tokio::test]
 async fn the_simulator_works_behind_the_cloud_trait() {
-    use tugboat::cloud::{Cloud, SimCloud};
+    use tugboat::cloud::{Cloud, SimAccess, SimCloud};
     let cloud = SimCloud::new(Sim::new(World::default(), LoadTrace::constant(10.0), 1));
     cloud.with(|sim| sim.create_target_group(GROUP, "lb", None));
     let td = cloud
@@ -671,4 +671,31 @@ async fn the_simulator_works_behind_the_cloud_trait() {
         .expect("modify");
     let calls = cloud.with(|sim| sim.api().calls.len());
     assert_eq!(calls, 6, "every trait call went through the API front door");
+}
+
+/// UpdateService with absolute values is safe to repeat: the primary's own task definition again
+/// starts no new deployment.
+#[test]
+fn repeating_update_service_starts_no_deployment() {
+    let mut sim = steady(Setup::default());
+    let current = sim
+        .peek_service(CLUSTER, SERVICE)
+        .expect("service")
+        .task_definition;
+    for _ in 0..3 {
+        sim.update_service(UpdateServiceInput {
+            cluster: CLUSTER.into(),
+            service: SERVICE.into(),
+            task_definition: Some(current.clone()),
+            desired_count: Some(2),
+            ..UpdateServiceInput::default()
+        })
+        .expect("update");
+    }
+    let service = sim.peek_service(CLUSTER, SERVICE).expect("service");
+    assert_eq!(service.deployments.len(), 1);
+    assert_eq!(
+        service.deployments[0].rollout_state,
+        RolloutState::Completed
+    );
 }

@@ -7,7 +7,7 @@
 use proptest::prelude::*;
 
 use tugboat::cloud::sim::load::LoadTrace;
-use tugboat::cloud::sim::simulation::Simulation;
+use tugboat::cloud::sim::simulation::{Scaler, Simulation};
 use tugboat::cloud::sim::world::{FailingImage, Failure, ScheduledDeployment, World};
 use tugboat::cloud::sim::{maximum_total, minimum_healthy};
 use tugboat::cloud::types::RolloutState;
@@ -139,11 +139,12 @@ fn run(case: &Case) -> Result<(), TestCaseError> {
         service: "web".into(),
         image: image.into(),
     });
-    let mut simulation = Simulation::new(&stacks, world, trace, case.seed).expect("setup");
+    let mut simulation =
+        Simulation::new(&stacks, world, trace, case.seed, Scaler::None).expect("setup");
     let most = maximum_total(case.desired, case.max);
     let least = minimum_healthy(case.desired, case.min);
     for _ in 0..(case.deploy_at + 3 * 3600) {
-        let rows = simulation.step(&stacks, false).expect("step");
+        let rows = simulation.step(&stacks).expect("step");
         let s = &rows[0].sample;
         prop_assert!(
             s.running + s.pending <= most,

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::output::{OutputFormat, emit, json, table, yaml};
 use super::{CliError, read_manifests};
 use crate::cloud::sim::load::LoadTrace;
-use crate::cloud::sim::simulation::{Simulation, Summary, TimelineRow};
+use crate::cloud::sim::simulation::{Scaler as SimScaler, Simulation, Summary, TimelineRow};
 use crate::cloud::sim::world::World;
 
 /// Arguments of `tug simulate`.
@@ -33,6 +33,9 @@ pub struct Args {
     /// Who scales: `aas` (Application Auto Scaling, the baseline) or `tug` (tugboat's controller).
     #[arg(long, value_enum, default_value_t = Scaler::Aas)]
     pub scaler: Scaler,
+    /// With `--scaler tug`: simulated time between the controller's reconciles.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
+    pub resync: Duration,
     /// Write one row per simulated second per service to this CSV file.
     #[arg(long, value_name = "TIMELINE.csv")]
     pub out: Option<String>,
@@ -44,9 +47,10 @@ pub struct Args {
 /// Who scales during a simulation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Scaler {
-    /// Application Auto Scaling with CloudWatch alarms, as configured from the stack's `scaling`.
+    /// Application Auto Scaling with CloudWatch alarms, as configured from the stack's `scaling`;
+    /// ECS's circuit breaker rolls deployments back.
     Aas,
-    /// tugboat's own controller.
+    /// tugboat's controller: it creates the services, scales them, and rolls deployments out and back.
     Tug,
 }
 
@@ -60,13 +64,8 @@ pub const TIMELINE_HEADER: &str =
 /// Runs `tug simulate`.
 ///
 /// # Errors
-/// Invalid manifests, trace or world (exit 1); an unavailable scaler or an unwritable timeline (exit 2).
+/// Invalid manifests, trace or world (exit 1); an unwritable timeline (exit 2).
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    if args.scaler == Scaler::Tug {
-        return Err(CliError::Failed(
-            "--scaler tug needs tugboat's controller, which this build does not have yet; use --scaler aas".to_owned(),
-        ));
-    }
     let stacks = read_manifests(&args.files)?;
     let trace_text = std::fs::read_to_string(&args.load)
         .map_err(|e| CliError::Rejected(format!("{}: cannot read: {e}", args.load)))?;
@@ -100,9 +99,16 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         None => None,
     };
     let failed = |e: crate::cloud::CloudError| CliError::Failed(format!("simulation: {e}"));
-    let mut simulation = Simulation::new(&stacks, world, trace, args.seed).map_err(failed)?;
+    let scaler = match args.scaler {
+        Scaler::Aas => SimScaler::Aas,
+        Scaler::Tug => SimScaler::Tug {
+            resync_seconds: args.resync.as_secs().max(1),
+        },
+    };
+    let mut simulation =
+        Simulation::new(&stacks, world, trace, args.seed, scaler).map_err(failed)?;
     for _ in 0..seconds {
-        let rows = simulation.step(&stacks, true).map_err(failed)?;
+        let rows = simulation.step(&stacks).map_err(failed)?;
         if let Some((path, writer)) = timeline.as_mut() {
             for row in &rows {
                 write_row(writer, row)
@@ -115,7 +121,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             .flush()
             .map_err(|e| CliError::Failed(format!("{path}: cannot write: {e}")))?;
     }
-    let summary = simulation.summary(true);
+    let summary = simulation.summary();
     let text = match args.output {
         OutputFormat::Json => json(&summary)?,
         OutputFormat::Yaml => yaml(&summary)?,

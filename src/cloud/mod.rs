@@ -94,6 +94,12 @@ pub trait Cloud: Send + Sync {
         health: HealthCheckSettings,
     ) -> impl Future<Output = Result<(), CloudError>> + Send;
 
+    /// DescribeTargetGroups for one target group: health check and load balancer.
+    fn describe_target_group(
+        &self,
+        target_group: &str,
+    ) -> impl Future<Output = Result<types::TargetGroupDescription, CloudError>> + Send;
+
     /// GetMetricData for minutes starting in [start_s, end_s), at most 500 queries per call.
     fn get_metric_data(
         &self,
@@ -101,6 +107,13 @@ pub trait Cloud: Send + Sync {
         start_s: u64,
         end_s: u64,
     ) -> impl Future<Output = Result<MetricSeries, CloudError>> + Send;
+}
+
+/// Something that can lend the simulator for one call: a shared [`SimCloud`], or a simulator
+/// borrowed for the length of one reconcile (`Mutex<&mut Sim>`).
+pub trait SimAccess: Send + Sync {
+    /// Runs `f` with the simulator.
+    fn with<T>(&self, f: impl FnOnce(&mut sim::Sim) -> T) -> T;
 }
 
 /// The simulator behind the [`Cloud`] trait: shared, so a driver can advance time between calls.
@@ -117,10 +130,11 @@ impl SimCloud {
             sim: Arc::new(Mutex::new(sim)),
         }
     }
+}
 
-    /// Runs `f` with the simulator (advancing time, reading samples). A poisoned lock is taken over:
-    /// the simulator holds no invariant a panicking reader could break.
-    pub fn with<T>(&self, f: impl FnOnce(&mut sim::Sim) -> T) -> T {
+/// A poisoned lock is taken over: the simulator holds no invariant a panicking caller could break.
+impl SimAccess for SimCloud {
+    fn with<T>(&self, f: impl FnOnce(&mut sim::Sim) -> T) -> T {
         let mut guard = self
             .sim
             .lock()
@@ -129,7 +143,16 @@ impl SimCloud {
     }
 }
 
-impl Cloud for SimCloud {
+impl SimAccess for Mutex<&mut sim::Sim> {
+    fn with<T>(&self, f: impl FnOnce(&mut sim::Sim) -> T) -> T {
+        let mut guard = self
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut guard)
+    }
+}
+
+impl<A: SimAccess> Cloud for A {
     async fn register_task_definition(
         &self,
         input: TaskDefinitionInput,
@@ -167,6 +190,12 @@ impl Cloud for SimCloud {
         health: HealthCheckSettings,
     ) -> Result<(), CloudError> {
         self.with(|s| s.modify_target_group(target_group, health))
+    }
+    async fn describe_target_group(
+        &self,
+        target_group: &str,
+    ) -> Result<types::TargetGroupDescription, CloudError> {
+        self.with(|s| s.describe_target_group(target_group))
     }
     async fn get_metric_data(
         &self,

@@ -37,7 +37,7 @@ pub struct ContainerInput {
 }
 
 /// A registered revision: `family:revision`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
 pub struct TaskDefinitionId {
     /// Family name.
     pub family: String,
@@ -205,6 +205,16 @@ pub struct HealthCheckSettings {
     pub healthy_threshold: u32,
     /// Failures to become unhealthy.
     pub unhealthy_threshold: u32,
+}
+
+/// DescribeTargetGroups' view of one target group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetGroupDescription {
+    /// Health-check settings.
+    pub health_check: HealthCheckSettings,
+    /// The load balancer in front of it (the `LoadBalancer` dimension of HTTPCode_ELB_5XX_Count).
+    pub load_balancer: Option<String>,
 }
 
 /// A target's state, as DescribeTargetHealth reports it.

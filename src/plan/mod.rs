@@ -3,7 +3,10 @@
 //! Nothing here does I/O, reads a clock, awaits, or touches the store or an AWS client: every
 //! input is an argument, so each rule is a table-driven unit test.
 //!
+//! - [`service`]: one service's plan: existence, rollout, desired count, drift.
+//! - [`rollout`]: start, watch, verify, roll back to the verified-good revision.
 //! - [`scaling`]: CPU thresholds, CPU target tracking, HTTP 5XX; cooldowns; the rollout freeze.
+//! - [`render`]: a spec rendered to its task definition, and that definition's digest.
 //!
 //! Rollouts will be driven through ECS's own deployment controller, watched step by step, rather
 //! than through task sets under the EXTERNAL controller: ECS then enforces the minimum-healthy and
@@ -14,4 +17,9 @@
 //! verified good, the rollback triggers (unhealthy new targets, 5XX, failed tasks, the progress
 //! deadline), and which manifest digests failed.
 
+pub mod render;
+pub mod rollout;
 pub mod scaling;
+pub mod service;
+
+pub use service::{Action, DesiredService, Plan, plan_service};

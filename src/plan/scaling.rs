@@ -15,6 +15,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::manifest::spec::ScalingSpec;
+pub use crate::model::ScalingClock;
 
 /// Within this fraction of the target, target tracking does not act (HPA's tolerance).
 pub const TARGET_TOLERANCE: f64 = 0.10;
@@ -52,15 +53,6 @@ pub struct ScalingInputs {
     pub cpu: Vec<Option<f64>>,
     /// 5XX responses per minute (missing minutes are zero).
     pub http_5xx: Vec<Option<f64>>,
-}
-
-/// When the controller last scaled, for cooldowns (seconds, on the caller's clock).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ScalingClock {
-    /// Last scale-out.
-    pub last_scale_out: Option<u64>,
-    /// Last scale-in.
-    pub last_scale_in: Option<u64>,
 }
 
 /// A scaling decision with the reason shown to people and the labels counted in metrics.

@@ -27,8 +27,8 @@ pub use ecs::{circuit_breaker_threshold, maximum_total, minimum_healthy};
 use crate::cloud::CloudError;
 use crate::cloud::types::{
     CreateServiceInput, DeploymentConfiguration, DeploymentController, HealthCheckSettings,
-    MetricId, MetricSeries, RolloutState, ServiceDescription, TargetHealth, TargetState,
-    TaskDefinitionId, TaskDefinitionInput, UpdateServiceInput,
+    MetricId, MetricSeries, RolloutState, ServiceDescription, TargetGroupDescription, TargetHealth,
+    TargetState, TaskDefinitionId, TaskDefinitionInput, UpdateServiceInput,
 };
 use api::{ApiFront, Outcome};
 use load::LoadTrace;
@@ -482,9 +482,17 @@ impl Sim {
             ));
         }
         let before = self.describe(&key);
+        // The same task definition as the primary's starts no deployment: UpdateService with
+        // absolute values is safe to repeat (aws-facts.md, "Idempotency").
+        let primary = self
+            .services
+            .get(&key)
+            .and_then(|s| s.deployments.first())
+            .map(|d| d.task_definition.clone());
         let deployment = input
             .task_definition
             .clone()
+            .filter(|td| Some(td) != primary.as_ref())
             .map(|td| self.new_deployment(td));
         let until = self.now_ms + self.api.consistency_delay_ms();
         let Some(service) = self.services.get_mut(&key) else {
@@ -575,18 +583,21 @@ impl Sim {
         }
     }
 
-    /// The health-check settings of a target group (DescribeTargetGroups).
+    /// DescribeTargetGroups for one target group: its health check and load balancer.
     ///
     /// # Errors
     /// Unknown target group, throttling, faults.
     pub fn describe_target_group(
         &mut self,
         target_group: &str,
-    ) -> Result<HealthCheckSettings, CloudError> {
+    ) -> Result<TargetGroupDescription, CloudError> {
         const OP: &str = "DescribeTargetGroups";
         self.call(OP)?;
         match self.target_groups.get(target_group) {
-            Some(group) => Ok(group.health.clone()),
+            Some(group) => Ok(TargetGroupDescription {
+                health_check: group.health.clone(),
+                load_balancer: Some(group.load_balancer.clone()),
+            }),
             None => Err(self.client_error(OP, format!("target group {target_group} not found"))),
         }
     }

@@ -7,12 +7,15 @@ use serde::Serialize;
 
 use crate::cloud::CloudError;
 use crate::cloud::types::{
-    ContainerInput, CreateServiceInput, DeploymentConfiguration, DeploymentController,
-    HealthCheckSettings, LoadBalancerInput, TaskDefinitionInput, UpdateServiceInput,
+    CreateServiceInput, DeploymentConfiguration, DeploymentController, HealthCheckSettings,
+    LoadBalancerInput, UpdateServiceInput,
 };
-use crate::manifest::rules::effective_network_mode;
-use crate::manifest::spec::{LaunchType, NetworkMode, ServiceSpec};
+use crate::controller::reconcile::reconcile;
+use crate::manifest::spec::{LaunchType, ServiceSpec};
 use crate::model::Stack;
+use crate::model::{DecisionKind, DecisionRecord, ServiceKey, ServiceMemory};
+use crate::plan::DesiredService;
+use crate::plan::render::render;
 
 use super::aas::{Baseline, ScalingAction};
 use super::api::Outcome;
@@ -72,15 +75,63 @@ pub struct Summary {
     pub failed_tasks: u64,
     /// Every scaling action, in order.
     pub actions: Vec<ScalingAction>,
+    /// Controller reconciles (or services within one) whose calls failed and were retried.
+    pub reconcile_errors: u64,
 }
 
-/// A simulated account set up from stacks, and the baseline scaler.
+/// Who scales (and, for tugboat, deploys) during a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scaler {
+    /// Nobody: desired counts stay as created.
+    None,
+    /// Application Auto Scaling with CloudWatch alarms (the baseline); ECS's own circuit breaker.
+    Aas,
+    /// tugboat's controller, reconciling every `resync_seconds`.
+    Tug {
+        /// Seconds between reconciles.
+        resync_seconds: u64,
+    },
+}
+
+impl Scaler {
+    /// The name summaries use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scaler::None => "none",
+            Scaler::Aas => "aas",
+            Scaler::Tug { .. } => "tug",
+        }
+    }
+}
+
+/// tugboat's controller inside a simulation: the manifest's services and the controller's memory.
+#[derive(Debug)]
+struct Controller {
+    /// What the manifests say (scheduled deployments change images here, as an apply would).
+    desired: Vec<DesiredService>,
+    /// The controller's memory per service.
+    memories: BTreeMap<ServiceKey, ServiceMemory>,
+    /// Seconds between reconciles.
+    resync_seconds: u64,
+    /// Reconciles whose observation failed, or services whose actions failed (retried next time).
+    errors: u64,
+}
+
+/// A simulated account set up from stacks, and a scaler.
 #[derive(Debug)]
 pub struct Simulation {
     /// The simulated account.
     pub sim: Sim,
-    /// Application Auto Scaling, one per stack.
+    /// Who scales.
+    scaler: Scaler,
+    /// Application Auto Scaling, one per stack (with `Scaler::Aas`).
     baselines: Vec<Baseline>,
+    /// tugboat's controller (with `Scaler::Tug`).
+    controller: Option<Controller>,
+    /// Scaling actions of the controller.
+    controller_actions: Vec<ScalingAction>,
+    /// Every decision of the controller: (second, service, decision).
+    pub decisions: Vec<(u64, String, DecisionRecord)>,
     /// (cluster, service) of every service, in order.
     services: Vec<(String, String)>,
     /// Running totals.
@@ -90,7 +141,8 @@ pub struct Simulation {
 }
 
 impl Simulation {
-    /// Registers the stacks' task definitions, creates their target groups and services.
+    /// Creates the stacks' target groups (infrastructure); then, unless tugboat's controller is the
+    /// scaler (it creates its services itself), registers their task definitions and creates them.
     ///
     /// # Errors
     /// A setup call that keeps failing (after retries, one simulated second apart).
@@ -99,6 +151,7 @@ impl Simulation {
         world: World,
         load: LoadTrace,
         seed: u64,
+        scaler: Scaler,
     ) -> Result<Self, CloudError> {
         let mut sim = Sim::new(world, load, seed);
         let mut services = Vec::new();
@@ -121,16 +174,39 @@ impl Simulation {
                 for lb in &service.load_balancers {
                     sim.create_target_group(&lb.target_group, stack.name(), None);
                 }
+                services.push((stack.spec().cluster.clone(), service.name.clone()));
+                if matches!(scaler, Scaler::Tug { .. }) {
+                    continue;
+                }
                 let definition = render(service, None);
                 let id = retrying(&mut sim, |s| s.register_task_definition(definition.clone()))?;
                 let input = create_input(&stack.spec().cluster, service, id);
                 retrying(&mut sim, |s| s.create_service(input.clone()))?;
-                services.push((stack.spec().cluster.clone(), service.name.clone()));
             }
         }
+        let controller = match scaler {
+            Scaler::Tug { resync_seconds } => Some(Controller {
+                desired: stacks
+                    .iter()
+                    .flat_map(|s| DesiredService::of_stack(s.spec()))
+                    .collect(),
+                memories: BTreeMap::new(),
+                resync_seconds: resync_seconds.max(1),
+                errors: 0,
+            }),
+            _ => None,
+        };
         Ok(Self {
             sim,
-            baselines: stacks.iter().map(Baseline::for_stack).collect(),
+            scaler,
+            baselines: if scaler == Scaler::Aas {
+                stacks.iter().map(Baseline::for_stack).collect()
+            } else {
+                Vec::new()
+            },
+            controller,
+            controller_actions: Vec::new(),
+            decisions: Vec::new(),
             summaries: services
                 .iter()
                 .map(|(_, s)| (s.clone(), ServiceSummary::default()))
@@ -145,11 +221,7 @@ impl Simulation {
     ///
     /// # Errors
     /// A scheduled deployment whose calls keep failing.
-    pub fn step(
-        &mut self,
-        stacks: &[Stack],
-        with_scaler: bool,
-    ) -> Result<Vec<TimelineRow>, CloudError> {
+    pub fn step(&mut self, stacks: &[Stack]) -> Result<Vec<TimelineRow>, CloudError> {
         let t = self.sim.now_ms() / SECOND + 1;
         let due: Vec<_> = self
             .sim
@@ -160,13 +232,21 @@ impl Simulation {
             .cloned()
             .collect();
         for deployment in due {
-            self.deploy(stacks, &deployment.service, &deployment.image)?;
+            match self.controller.as_mut() {
+                Some(controller) => controller.set_image(&deployment.service, &deployment.image),
+                None => self.deploy(stacks, &deployment.service, &deployment.image)?,
+            }
         }
         self.sim.advance_to(t * SECOND);
-        if with_scaler {
-            for baseline in &mut self.baselines {
-                baseline.evaluate(&mut self.sim);
-            }
+        for baseline in &mut self.baselines {
+            baseline.evaluate(&mut self.sim);
+        }
+        if self
+            .controller
+            .as_ref()
+            .is_some_and(|c| t == 1 || t.is_multiple_of(c.resync_seconds))
+        {
+            self.reconcile(t);
         }
         let mut rows = Vec::with_capacity(self.services.len());
         for key in &self.services {
@@ -224,8 +304,64 @@ impl Simulation {
         Ok(())
     }
 
+    /// One reconcile of tugboat's controller at second `t`.
+    fn reconcile(&mut self, t: u64) {
+        let Some(controller) = self.controller.as_mut() else {
+            return;
+        };
+        let before: BTreeMap<ServiceKey, Option<u32>> = controller
+            .memories
+            .iter()
+            .map(|(k, m)| (k.clone(), m.desired_count))
+            .collect();
+        let lent = std::sync::Mutex::new(&mut self.sim);
+        let run = reconcile(&lent, &controller.desired, &controller.memories, t);
+        let Some(result) = complete(run) else {
+            controller.errors += 1;
+            return;
+        };
+        let outcomes = match result {
+            Ok(outcomes) => outcomes,
+            Err(_) => {
+                controller.errors += 1;
+                return;
+            }
+        };
+        for outcome in outcomes {
+            controller.errors += u64::from(outcome.error.is_some());
+            for d in outcome.memory.decisions.iter().filter(|d| d.at == t) {
+                self.decisions
+                    .push((t, outcome.key.service.clone(), d.clone()));
+                if matches!(d.kind, DecisionKind::ScaleOut | DecisionKind::ScaleIn) {
+                    self.controller_actions.push(ScalingAction {
+                        t_seconds: t,
+                        service: outcome.key.service.clone(),
+                        from: before
+                            .get(&outcome.key)
+                            .copied()
+                            .flatten()
+                            .unwrap_or_default(),
+                        to: outcome.memory.desired_count.unwrap_or_default(),
+                        reason: d.reason.clone(),
+                    });
+                }
+            }
+            controller.memories.insert(outcome.key, outcome.memory);
+        }
+    }
+
+    /// The controller's memory of a service (with `Scaler::Tug`).
+    pub fn memory(&self, service: &str) -> Option<&ServiceMemory> {
+        self.controller.as_ref().and_then(|c| {
+            c.memories
+                .iter()
+                .find(|(k, _)| k.service == service)
+                .map(|(_, m)| m)
+        })
+    }
+
     /// The totals so far.
-    pub fn summary(&self, with_scaler: bool) -> Summary {
+    pub fn summary(&self) -> Summary {
         let api_calls: BTreeMap<String, BTreeMap<Outcome, u64>> = self
             .sim
             .api()
@@ -237,11 +373,13 @@ impl Simulation {
             .values()
             .filter_map(|o| o.get(&Outcome::Throttled))
             .sum();
-        let actions: Vec<ScalingAction> = self
+        let mut actions: Vec<ScalingAction> = self
             .baselines
             .iter()
             .flat_map(|b| b.actions.clone())
+            .chain(self.controller_actions.iter().cloned())
             .collect();
+        actions.sort_by_key(|a| a.t_seconds);
         let mut services = self.summaries.clone();
         for action in &actions {
             if let Some(s) = services.get_mut(&action.service) {
@@ -251,12 +389,13 @@ impl Simulation {
         Summary {
             seed: self.seed,
             duration_seconds: self.sim.now_ms() / SECOND,
-            scaler: if with_scaler { "aas" } else { "none" },
+            scaler: self.scaler.name(),
             services,
             api_calls,
             throttled_calls,
             failed_tasks: self.sim.failed_task_count(),
             actions,
+            reconcile_errors: self.controller.as_ref().map_or(0, |c| c.errors),
         }
     }
 }
@@ -280,43 +419,6 @@ fn retrying<T>(
             }
             other => return other,
         }
-    }
-}
-
-/// The task definition a service's spec renders to; `image` replaces the first essential container's.
-pub fn render(service: &ServiceSpec, image: Option<&str>) -> TaskDefinitionInput {
-    let task = &service.task_definition;
-    let mut replaced = false;
-    TaskDefinitionInput {
-        family: task.family.clone(),
-        cpu: task.cpu,
-        memory: task.memory,
-        network_mode: match effective_network_mode(service) {
-            NetworkMode::Awsvpc => "awsvpc",
-            NetworkMode::Bridge => "bridge",
-            NetworkMode::Host => "host",
-            NetworkMode::None => "none",
-        }
-        .to_owned(),
-        containers: task
-            .containers
-            .iter()
-            .map(|c| {
-                let image = match image {
-                    Some(new) if c.essential && !replaced => {
-                        replaced = true;
-                        new.to_owned()
-                    }
-                    _ => c.image.clone(),
-                };
-                ContainerInput {
-                    name: c.name.clone(),
-                    image,
-                    essential: c.essential,
-                    ports: c.port_mappings.iter().map(|p| p.container_port).collect(),
-                }
-            })
-            .collect(),
     }
 }
 
@@ -354,4 +456,33 @@ fn create_input(
             .collect(),
         health_check_grace_period_seconds: service.deployment.health_check_grace_period_seconds,
     }
+}
+
+impl Controller {
+    /// A new image for a service's first essential container, as if its manifest were re-applied.
+    fn set_image(&mut self, service: &str, image: &str) {
+        if let Some(desired) = self.desired.iter_mut().find(|d| d.spec.name == service)
+            && let Some(container) = desired
+                .spec
+                .task_definition
+                .containers
+                .iter_mut()
+                .find(|c| c.essential)
+        {
+            container.image = image.to_owned();
+        }
+    }
+}
+
+/// Drives a future that never waits (the simulator answers at once) to completion; `None` if it
+/// does wait, which would be a bug in the simulator, reported rather than hung on.
+fn complete<F: std::future::Future>(future: F) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    for _ in 0..16 {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return Some(output);
+        }
+    }
+    None
 }

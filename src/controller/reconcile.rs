@@ -1,0 +1,343 @@
+//! One reconcile of a set of services: observe them through the [`Cloud`], plan each (pure), act.
+//!
+//! Reads are batched the way the APIs allow (DescribeServices 10 names a call, GetMetricData 500
+//! queries a call); target health is read only for services whose rollout is being watched.
+//! Memory changes are returned to the caller, who persists them; a failed call keeps what already
+//! happened (a registered revision stays in the ledger) and drops the rest, to be planned again.
+
+use std::collections::BTreeMap;
+
+use crate::cloud::types::{Datapoint, MetricId, TargetGroupDescription};
+use crate::cloud::{Cloud, CloudError};
+use crate::manifest::spec::Http5xxSource;
+use crate::model::{DecisionKind, ObservedService, ServiceKey, ServiceMemory};
+use crate::plan::rollout::decision;
+use crate::plan::{Action, DesiredService, plan_service};
+
+/// Minutes of metrics read per service: enough for the longest evaluation window (15 minutes).
+pub const METRIC_MINUTES: u64 = 15;
+/// Without a CPU datapoint to anchor on, the newest minute assumed published is this old (CloudWatch
+/// publication delay: 1 to 3 minutes observed).
+pub const ASSUMED_DELAY_S: u64 = 180;
+
+/// The result of reconciling one service.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// Which service.
+    pub key: ServiceKey,
+    /// Memory to persist (always: a registered revision must never be forgotten).
+    pub memory: ServiceMemory,
+    /// The call that failed, if one did; the rest of the plan was not carried out.
+    pub error: Option<CloudError>,
+    /// Calls made.
+    pub calls: u32,
+}
+
+/// Observes, plans and acts for `services`, at `now` (seconds on the controller's clock).
+///
+/// # Errors
+/// Only a failed observation; failed actions are reported per service in [`Outcome::error`].
+pub async fn reconcile<C: Cloud>(
+    cloud: &C,
+    services: &[DesiredService],
+    memories: &BTreeMap<ServiceKey, ServiceMemory>,
+    now: u64,
+) -> Result<Vec<Outcome>, CloudError> {
+    let observed = observe(cloud, services, memories, now).await?;
+    let mut outcomes = Vec::with_capacity(services.len());
+    for desired in services {
+        let key = key_of(desired);
+        let memory = memories.get(&key).cloned().unwrap_or_default();
+        let seen = observed.get(&key).cloned().unwrap_or_default();
+        outcomes.push(act(cloud, desired, &seen, memory, now).await);
+    }
+    Ok(outcomes)
+}
+
+fn key_of(desired: &DesiredService) -> ServiceKey {
+    ServiceKey {
+        cluster: desired.cluster.clone(),
+        service: desired.spec.name.clone(),
+    }
+}
+
+/// Plans and carries out one service's actions. A registration is followed by a second plan, so a
+/// new revision is created or rolled out in the same reconcile.
+async fn act<C: Cloud>(
+    cloud: &C,
+    desired: &DesiredService,
+    observed: &ObservedService,
+    mut memory: ServiceMemory,
+    now: u64,
+) -> Outcome {
+    let key = key_of(desired);
+    let mut calls = 0;
+    for _ in 0..2 {
+        let plan = plan_service(desired, observed, &memory, now);
+        let registers_only = !plan.actions.is_empty()
+            && plan
+                .actions
+                .iter()
+                .all(|a| matches!(a, Action::RegisterTaskDefinition { .. }));
+        if registers_only {
+            for action in plan.actions {
+                if let Action::RegisterTaskDefinition { definition, digest } = action {
+                    calls += 1;
+                    match cloud.register_task_definition(definition).await {
+                        Ok(id) => {
+                            memory.record(decision(
+                                now,
+                                DecisionKind::Register,
+                                None,
+                                format!(
+                                    "registered {id} for digest {}",
+                                    digest.get(..12).unwrap_or(&digest)
+                                ),
+                            ));
+                            memory.ledger.insert(digest, id);
+                        }
+                        Err(error) => {
+                            return Outcome {
+                                key,
+                                memory,
+                                error: Some(error),
+                                calls,
+                            };
+                        }
+                    }
+                }
+            }
+            continue;
+        }
+        for action in plan.actions {
+            calls += 1;
+            let result = match action {
+                Action::RegisterTaskDefinition { .. } => Ok(()),
+                Action::CreateService(input) => cloud.create_service(input).await.map(drop),
+                Action::UpdateService(input) => cloud.update_service(input).await.map(drop),
+                Action::ModifyTargetGroup {
+                    target_group,
+                    health,
+                } => cloud.modify_target_group(&target_group, health).await,
+            };
+            if let Err(error) = result {
+                return Outcome {
+                    key,
+                    memory,
+                    error: Some(error),
+                    calls,
+                };
+            }
+        }
+        return Outcome {
+            key,
+            memory: plan.memory,
+            error: None,
+            calls,
+        };
+    }
+    Outcome {
+        key,
+        memory,
+        error: None,
+        calls,
+    }
+}
+
+/// Reads what the plan needs, batched.
+async fn observe<C: Cloud>(
+    cloud: &C,
+    services: &[DesiredService],
+    memories: &BTreeMap<ServiceKey, ServiceMemory>,
+    now: u64,
+) -> Result<BTreeMap<ServiceKey, ObservedService>, CloudError> {
+    let mut observed: BTreeMap<ServiceKey, ObservedService> = BTreeMap::new();
+    let mut by_cluster: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for s in services {
+        by_cluster
+            .entry(&s.cluster)
+            .or_default()
+            .push(s.spec.name.clone());
+        observed.insert(key_of(s), ObservedService::default());
+    }
+    for (cluster, names) in &by_cluster {
+        for batch in names.chunks(10) {
+            for description in cloud.describe_services(cluster, batch).await? {
+                let key = ServiceKey {
+                    cluster: (*cluster).to_owned(),
+                    service: description.service.clone(),
+                };
+                if let Some(o) = observed.get_mut(&key) {
+                    o.service = Some(description);
+                }
+            }
+        }
+    }
+
+    // Target groups: health checks the stack keeps, and the load balancer of LB-sourced 5XX scaling.
+    let mut groups: BTreeMap<String, TargetGroupDescription> = BTreeMap::new();
+    for s in services {
+        let lb_sourced = s
+            .spec
+            .scaling
+            .as_ref()
+            .and_then(|sc| sc.http5xx.as_ref())
+            .is_some_and(|h| h.source == Http5xxSource::LoadBalancer);
+        let first = s
+            .spec
+            .load_balancers
+            .first()
+            .map(|lb| lb.target_group.clone())
+            .filter(|_| lb_sourced);
+        for group in s.health_checks.keys().cloned().chain(first) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = groups.entry(group) {
+                let description = cloud.describe_target_group(slot.key()).await?;
+                slot.insert(description);
+            }
+        }
+        if let Some(o) = observed.get_mut(&key_of(s)) {
+            o.health_checks = s
+                .health_checks
+                .keys()
+                .filter_map(|g| groups.get(g).map(|d| (g.clone(), d.health_check.clone())))
+                .collect();
+        }
+    }
+
+    // Metrics: CPU and 5XX for scaled services, target 5XX for rollouts with a 5XX trigger.
+    let mut queries: Vec<(ServiceKey, Series, MetricId)> = Vec::new();
+    for s in services {
+        let key = key_of(s);
+        if observed.get(&key).is_none_or(|o| o.service.is_none()) {
+            continue;
+        }
+        let first_group = s
+            .spec
+            .load_balancers
+            .first()
+            .map(|lb| lb.target_group.clone());
+        if let Some(scaling) = &s.spec.scaling {
+            if scaling.cpu.is_some() {
+                queries.push((
+                    key.clone(),
+                    Series::Cpu,
+                    MetricId::ServiceCpu {
+                        cluster: s.cluster.clone(),
+                        service: s.spec.name.clone(),
+                    },
+                ));
+            }
+            if let (Some(http), Some(group)) = (&scaling.http5xx, &first_group) {
+                let metric = match http.source {
+                    Http5xxSource::Target => Some(MetricId::Target5xx {
+                        target_group: group.clone(),
+                    }),
+                    Http5xxSource::LoadBalancer => groups
+                        .get(group)
+                        .and_then(|d| d.load_balancer.clone())
+                        .map(|load_balancer| MetricId::Elb5xx { load_balancer }),
+                };
+                if let Some(metric) = metric {
+                    queries.push((key.clone(), Series::Http5xx, metric));
+                }
+            }
+        }
+        let watched = memories.get(&key).is_some_and(|m| m.rollout.is_some());
+        if watched
+            && s.spec.deployment.rollback.max5xx_per_minute.is_some()
+            && let Some(group) = &first_group
+        {
+            queries.push((
+                key.clone(),
+                Series::Target5xx,
+                MetricId::Target5xx {
+                    target_group: group.clone(),
+                },
+            ));
+        }
+    }
+    let start = newest_publishable(now).saturating_sub(METRIC_MINUTES * 60 + 600);
+    let mut results: BTreeMap<MetricId, Vec<Datapoint>> = BTreeMap::new();
+    let mut unique: Vec<MetricId> = queries.iter().map(|(_, _, m)| m.clone()).collect();
+    unique.sort();
+    unique.dedup();
+    for batch in unique.chunks(500) {
+        results.extend(cloud.get_metric_data(batch, start, now).await?);
+    }
+    // Each service's windows end at its newest CPU minute when that is recent: the freshest the
+    // data can be, whatever the real publication delay.
+    let mut anchors: BTreeMap<ServiceKey, u64> = BTreeMap::new();
+    for (key, series, metric) in &queries {
+        if let (Series::Cpu, Some(points)) = (series, results.get(metric))
+            && let Some(newest) = points.iter().map(|p| p.minute_start).max()
+            && newest + 600 >= newest_publishable(now)
+        {
+            anchors.insert(key.clone(), newest);
+        }
+    }
+    for (key, series, metric) in &queries {
+        let points = results.get(metric).map(Vec::as_slice).unwrap_or_default();
+        let anchor = anchors
+            .get(key)
+            .copied()
+            .unwrap_or_else(|| newest_publishable(now));
+        let Some(o) = observed.get_mut(key) else {
+            continue;
+        };
+        match series {
+            Series::Cpu => o.cpu = minutes(points, None, anchor),
+            Series::Http5xx => o.http_5xx = minutes(points, Some(0.0), anchor),
+            Series::Target5xx => o.target_5xx = minutes(points, Some(0.0), anchor),
+        }
+    }
+
+    // Target health, only where a rollout is watched.
+    for s in services {
+        let key = key_of(s);
+        let watched = memories.get(&key).is_some_and(|m| m.rollout.is_some());
+        let exists = observed.get(&key).is_some_and(|o| o.service.is_some());
+        if watched && exists && s.spec.deployment.rollback.on_unhealthy_targets {
+            let mut targets = BTreeMap::new();
+            for lb in &s.spec.load_balancers {
+                targets.insert(
+                    lb.target_group.clone(),
+                    cloud.describe_target_health(&lb.target_group).await?,
+                );
+            }
+            if let Some(o) = observed.get_mut(&key) {
+                o.targets = Some(targets);
+            }
+        }
+    }
+    Ok(observed)
+}
+
+/// Which series a metric query fills.
+#[derive(Debug, Clone, Copy)]
+enum Series {
+    Cpu,
+    Http5xx,
+    Target5xx,
+}
+
+/// The newest minute whose datapoint can be published by `now` under the assumed delay: minute
+/// [m, m + 60) closes at m + 60 and is readable from m + 60 + delay.
+pub fn newest_publishable(now: u64) -> u64 {
+    now.saturating_sub(60 + ASSUMED_DELAY_S) / 60 * 60
+}
+
+/// One value per minute for the [`METRIC_MINUTES`] minutes ending at `anchor`, newest last; a
+/// missing minute is `None`, or `missing` for counts CloudWatch reports only when non-zero.
+pub fn minutes(points: &[Datapoint], missing: Option<f64>, anchor: u64) -> Vec<Option<f64>> {
+    (0..METRIC_MINUTES)
+        .rev()
+        .filter_map(|i| anchor.checked_sub(i * 60))
+        .map(|minute| {
+            points
+                .iter()
+                .find(|p| p.minute_start == minute)
+                .map(|p| p.value)
+                .or(missing)
+        })
+        .collect()
+}

@@ -1,0 +1,22 @@
+//! What the controller saw of one service in one sweep.
+
+use std::collections::BTreeMap;
+
+use crate::cloud::types::{HealthCheckSettings, ServiceDescription, TargetHealth};
+
+/// One service as observed: read from the cloud at the start of a reconcile.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ObservedService {
+    /// DescribeServices' answer; `None` when the service does not exist.
+    pub service: Option<ServiceDescription>,
+    /// Target health per target group; read only while a rollout is watched.
+    pub targets: Option<BTreeMap<String, Vec<TargetHealth>>>,
+    /// Health-check settings of the stack's target groups.
+    pub health_checks: BTreeMap<String, HealthCheckSettings>,
+    /// Published average CPU per minute, newest last (`None` for a missing minute).
+    pub cpu: Vec<Option<f64>>,
+    /// Published 5XX per minute from the source the scaling section names, newest last.
+    pub http_5xx: Vec<Option<f64>>,
+    /// Published HTTPCode_Target_5XX_Count of the service's first target group, newest last.
+    pub target_5xx: Vec<Option<f64>>,
+}

@@ -1,0 +1,81 @@
+//! A service spec rendered to the task definition the controller registers, and its digest.
+
+use sha2::{Digest, Sha256};
+
+use crate::cloud::types::{ContainerInput, TaskDefinitionInput};
+use crate::manifest::rules::effective_network_mode;
+use crate::manifest::spec::{NetworkMode, ServiceSpec};
+
+/// The task definition a service's spec renders to; `image` replaces the first essential
+/// container's image (a deployment of a new version).
+pub fn render(service: &ServiceSpec, image: Option<&str>) -> TaskDefinitionInput {
+    let task = &service.task_definition;
+    let mut replaced = false;
+    TaskDefinitionInput {
+        family: task.family.clone(),
+        cpu: task.cpu,
+        memory: task.memory,
+        network_mode: match effective_network_mode(service) {
+            NetworkMode::Awsvpc => "awsvpc",
+            NetworkMode::Bridge => "bridge",
+            NetworkMode::Host => "host",
+            NetworkMode::None => "none",
+        }
+        .to_owned(),
+        containers: task
+            .containers
+            .iter()
+            .map(|c| {
+                let image = match image {
+                    Some(new) if c.essential && !replaced => {
+                        replaced = true;
+                        new.to_owned()
+                    }
+                    _ => c.image.clone(),
+                };
+                ContainerInput {
+                    name: c.name.clone(),
+                    image,
+                    essential: c.essential,
+                    ports: c.port_mappings.iter().map(|p| p.container_port).collect(),
+                }
+            })
+            .collect(),
+    }
+}
+
+/// SHA-256 of the definition's canonical JSON, as 64 hex digits: equal definitions, equal digests.
+pub fn digest(definition: &TaskDefinitionInput) -> String {
+    let json = serde_json::to_vec(definition).unwrap_or_default();
+    Sha256::digest(&json)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn definition(image: &str) -> TaskDefinitionInput {
+        TaskDefinitionInput {
+            family: "f".into(),
+            cpu: Some(256),
+            memory: Some(512),
+            network_mode: "awsvpc".into(),
+            containers: vec![ContainerInput {
+                name: "c".into(),
+                image: image.into(),
+                essential: true,
+                ports: vec![80],
+            }],
+        }
+    }
+
+    #[test]
+    fn digests_follow_content() {
+        assert_eq!(digest(&definition("a")), digest(&definition("a")));
+        assert_ne!(digest(&definition("a")), digest(&definition("b")));
+        assert_eq!(digest(&definition("a")).len(), 64);
+    }
+}

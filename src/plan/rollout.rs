@@ -1,0 +1,353 @@
+//! Rollouts: start one when the manifest's revision is not the one running, watch it through ECS's
+//! own deployment, verify it, or roll back to the last verified-good revision.
+//!
+//! Triggers for a rollback (issue 4): new targets turning unhealthy (`onUnhealthyTargets`), more 5XX
+//! per minute than `max5xxPerMinute`, tasks failing to start (ECS's failed-task count reaching the
+//! circuit-breaker threshold, or the deployment FAILED), and the progress deadline. A rollback goes
+//! to the verified-good revision (one that completed a rollout and then stayed healthy for
+//! [`VERIFY_SECONDS`]), never blindly to the previous one; the failed digest is not retried until the
+//! manifest renders a different one.
+
+use crate::cloud::types::{RolloutState, ServiceDescription, TargetState};
+use crate::manifest::spec::ServiceSpec;
+use crate::model::{
+    DecisionKind, DecisionRecord, ObservedService, Revision, RolloutMemory, ServiceMemory,
+};
+
+/// How long a completed rollout must stay healthy before its revision is verified good.
+pub const VERIFY_SECONDS: u64 = 60;
+
+/// ECS's circuit-breaker threshold for a desired count: ceil(0.5 x desired) within [3, 200].
+pub fn failure_threshold(desired: u32) -> u32 {
+    desired.div_ceil(2).clamp(3, 200)
+}
+
+/// What the rollout logic wants done.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RolloutStep {
+    /// Point the service at this revision (UpdateService taskDefinition).
+    pub deploy: Option<Revision>,
+    /// Register the manifest's definition first: its digest has no revision yet.
+    pub register: bool,
+    /// Whether a rollout is in progress (scale-in is frozen).
+    pub in_progress: bool,
+}
+
+/// Whether ECS is still replacing tasks.
+pub fn ecs_rolling(service: &ServiceDescription) -> bool {
+    service.deployments.len() > 1
+        || service
+            .deployments
+            .first()
+            .is_some_and(|d| d.rollout_state == RolloutState::InProgress)
+}
+
+/// The rollout decision for one service that exists. Updates `memory` and records decisions.
+pub fn step(
+    spec: &ServiceSpec,
+    digest: &str,
+    observed: &ObservedService,
+    service: &ServiceDescription,
+    memory: &mut ServiceMemory,
+    now: u64,
+) -> RolloutStep {
+    let desired_revision = memory.ledger.get(digest).cloned().map(|id| Revision {
+        digest: digest.to_owned(),
+        id,
+    });
+    if let Some(rollout) = memory.rollout.clone() {
+        // A manifest changed mid-rollout starts over toward the new revision (unless that is the
+        // rollback's own target, or a digest that already failed).
+        let superseded = rollout.target.digest != digest
+            && !rollout.rollback
+            && !memory.failed_digests.contains(digest);
+        if !superseded {
+            return watch(spec, observed, service, memory, &rollout, now);
+        }
+        memory.rollout = None;
+    }
+    if memory.failed_digests.contains(digest) {
+        let good = memory.verified_good.clone();
+        let running_good = good
+            .as_ref()
+            .is_some_and(|g| g.id == service.task_definition);
+        if !running_good && let Some(good) = good {
+            memory.record(decision(
+                now,
+                DecisionKind::DriftCorrection,
+                Some("task_definition"),
+                format!(
+                    "running {} but the manifest's revision failed: back to verified-good {}",
+                    service.task_definition, good.id
+                ),
+            ));
+            return RolloutStep {
+                deploy: Some(good),
+                in_progress: true,
+                ..RolloutStep::default()
+            };
+        }
+        note_hold(
+            memory,
+            now,
+            format!(
+                "manifest digest {} failed its rollout; not retried until the manifest changes",
+                short(digest)
+            ),
+        );
+        return RolloutStep {
+            in_progress: ecs_rolling(service),
+            ..RolloutStep::default()
+        };
+    }
+    let Some(target) = desired_revision else {
+        return RolloutStep {
+            register: true,
+            in_progress: ecs_rolling(service),
+            ..RolloutStep::default()
+        };
+    };
+    if target.id == service.task_definition {
+        // Running what the manifest says; the first time, it becomes the verified-good revision once
+        // ECS reports steady state.
+        if memory.verified_good.is_none()
+            && !ecs_rolling(service)
+            && service.running_count == service.desired_count
+        {
+            memory.verified_good = Some(target);
+        }
+        return RolloutStep {
+            in_progress: ecs_rolling(service),
+            ..RolloutStep::default()
+        };
+    }
+    memory.record(decision(
+        now,
+        DecisionKind::RolloutStart,
+        None,
+        format!(
+            "task definition differs: running {}, the manifest renders {} ({})",
+            service.task_definition,
+            target.id,
+            short(digest)
+        ),
+    ));
+    memory.rollout = Some(RolloutMemory {
+        target: target.clone(),
+        started_at: now,
+        completed_at: None,
+        rollback: false,
+    });
+    RolloutStep {
+        deploy: Some(target),
+        in_progress: true,
+        register: false,
+    }
+}
+
+/// Watching a rollout: trigger a rollback, verify, or keep waiting.
+fn watch(
+    spec: &ServiceSpec,
+    observed: &ObservedService,
+    service: &ServiceDescription,
+    memory: &mut ServiceMemory,
+    rollout: &RolloutMemory,
+    now: u64,
+) -> RolloutStep {
+    let on_target = service.task_definition == rollout.target.id;
+    if !on_target {
+        // Changed out of band, or not yet visible (eventual consistency): point it back; repeating
+        // UpdateService with the same revision is harmless.
+        return RolloutStep {
+            deploy: Some(rollout.target.clone()),
+            in_progress: true,
+            ..RolloutStep::default()
+        };
+    }
+    if let Some(why) = rollback_trigger(spec, observed, service, rollout, now) {
+        if !rollout.rollback {
+            memory.failed_digests.insert(rollout.target.digest.clone());
+        }
+        return roll_back(memory, rollout, &why, now);
+    }
+    let steady = !ecs_rolling(service) && service.running_count == service.desired_count;
+    match rollout.completed_at {
+        None if steady => {
+            memory.record(decision(
+                now,
+                DecisionKind::RolloutComplete,
+                None,
+                format!(
+                    "{} reached steady state: {} tasks running; verifying for {VERIFY_SECONDS} s",
+                    rollout.target.id, service.running_count
+                ),
+            ));
+            if let Some(r) = memory.rollout.as_mut() {
+                r.completed_at = Some(now);
+            }
+        }
+        Some(done) if steady && now >= done + VERIFY_SECONDS => {
+            memory.record(decision(
+                now,
+                DecisionKind::RolloutVerified,
+                None,
+                format!(
+                    "{} stayed healthy for {VERIFY_SECONDS} s after completing: verified good",
+                    rollout.target.id
+                ),
+            ));
+            memory.verified_good = Some(rollout.target.clone());
+            memory.rollout = None;
+            return RolloutStep::default();
+        }
+        _ => {}
+    }
+    RolloutStep {
+        in_progress: true,
+        ..RolloutStep::default()
+    }
+}
+
+/// Why the watched rollout must be abandoned, if it must.
+fn rollback_trigger(
+    spec: &ServiceSpec,
+    observed: &ObservedService,
+    service: &ServiceDescription,
+    rollout: &RolloutMemory,
+    now: u64,
+) -> Option<String> {
+    let deployment = &spec.deployment;
+    let primary = service.deployments.first();
+    if let Some(p) = primary {
+        if p.rollout_state == RolloutState::Failed {
+            return Some(format!(
+                "ECS marked the deployment FAILED: {}",
+                p.rollout_state_reason
+            ));
+        }
+        let threshold = failure_threshold(service.desired_count);
+        if p.failed_tasks >= threshold {
+            return Some(format!(
+                "{} tasks of {} failed to start or stay up (threshold {threshold})",
+                p.failed_tasks, rollout.target.id
+            ));
+        }
+    }
+    if deployment.rollback.on_unhealthy_targets
+        && let Some(targets) = &observed.targets
+    {
+        let unhealthy: usize = targets
+            .values()
+            .flatten()
+            .filter(|t| t.state == TargetState::Unhealthy)
+            .count();
+        if unhealthy > 0 {
+            return Some(format!(
+                "{unhealthy} target{} unhealthy during the rollout",
+                if unhealthy == 1 { "" } else { "s" }
+            ));
+        }
+    }
+    if let Some(max) = deployment.rollback.max5xx_per_minute
+        && let Some(Some(latest)) = observed.target_5xx.last()
+        && *latest > f64::from(max)
+    {
+        return Some(format!(
+            "{latest:.0} target 5XX in the last minute, above max5xxPerMinute {max}"
+        ));
+    }
+    let deadline = rollout.started_at + u64::from(deployment.progress_deadline_seconds);
+    if rollout.completed_at.is_none() && now >= deadline {
+        return Some(format!(
+            "not complete after the {} s progress deadline",
+            deployment.progress_deadline_seconds
+        ));
+    }
+    None
+}
+
+fn roll_back(
+    memory: &mut ServiceMemory,
+    rollout: &RolloutMemory,
+    why: &str,
+    now: u64,
+) -> RolloutStep {
+    let good = memory
+        .verified_good
+        .clone()
+        .filter(|g| g.id != rollout.target.id);
+    match good {
+        Some(good) if !rollout.rollback => {
+            memory.record(decision(
+                now,
+                DecisionKind::Rollback,
+                None,
+                format!(
+                    "rolling {} back to verified-good {}: {why}",
+                    rollout.target.id, good.id
+                ),
+            ));
+            memory.rollout = Some(RolloutMemory {
+                target: good.clone(),
+                started_at: now,
+                completed_at: None,
+                rollback: true,
+            });
+            RolloutStep {
+                deploy: Some(good),
+                in_progress: true,
+                ..RolloutStep::default()
+            }
+        }
+        _ => {
+            let message = if rollout.rollback {
+                format!(
+                    "the rollback to {} is failing too: {why}; holding for an operator",
+                    rollout.target.id
+                )
+            } else {
+                format!(
+                    "{} failed ({why}) and there is no verified-good revision to roll back to; holding",
+                    rollout.target.id
+                )
+            };
+            note_hold(memory, now, message);
+            memory.rollout = None;
+            RolloutStep {
+                in_progress: true,
+                ..RolloutStep::default()
+            }
+        }
+    }
+}
+
+/// Records a hold unless the last decision already says the same.
+fn note_hold(memory: &mut ServiceMemory, now: u64, reason: String) {
+    if memory
+        .decisions
+        .last()
+        .is_some_and(|d| d.kind == DecisionKind::Hold && d.reason == reason)
+    {
+        return;
+    }
+    memory.record(decision(now, DecisionKind::Hold, None, reason));
+}
+
+/// A decision record.
+pub fn decision(
+    at: u64,
+    kind: DecisionKind,
+    field: Option<&str>,
+    reason: String,
+) -> DecisionRecord {
+    DecisionRecord {
+        at,
+        kind,
+        field: field.map(str::to_owned),
+        reason,
+    }
+}
+
+fn short(digest: &str) -> &str {
+    digest.get(..12).unwrap_or(digest)
+}

@@ -1,0 +1,314 @@
+//! One service's plan: `plan_service(desired, observed, memory, now)` -> actions and new memory.
+//!
+//! Level-triggered: the whole desired state is compared with the whole observed state every time;
+//! nothing depends on having seen an event. Order of concerns: existence (register, create), the
+//! rollout, the desired count (scaler or manifest), then drift of everything else.
+
+use std::collections::BTreeMap;
+
+use crate::cloud::types::{
+    CreateServiceInput, DeploymentConfiguration, DeploymentController, HealthCheckSettings,
+    LoadBalancerInput, TaskDefinitionInput, UpdateServiceInput,
+};
+use crate::manifest::spec::{LaunchType, ServiceSpec, StackSpec};
+use crate::model::{DecisionKind, ObservedService, Revision, RolloutMemory, ServiceMemory};
+
+use super::render::{digest, render};
+use super::rollout::{self, decision};
+use super::scaling::{self, Direction, ScalingInputs};
+
+/// What the manifest wants of one service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredService {
+    /// Cluster name.
+    pub cluster: String,
+    /// The service's spec.
+    pub spec: ServiceSpec,
+    /// Health-check settings the stack keeps on the target groups this service uses.
+    pub health_checks: BTreeMap<String, HealthCheckSettings>,
+}
+
+impl DesiredService {
+    /// Every service of a stack.
+    pub fn of_stack(stack: &StackSpec) -> Vec<DesiredService> {
+        stack
+            .services
+            .iter()
+            .map(|spec| DesiredService {
+                cluster: stack.cluster.clone(),
+                spec: spec.clone(),
+                health_checks: stack
+                    .target_groups
+                    .iter()
+                    .filter(|g| {
+                        spec.load_balancers
+                            .iter()
+                            .any(|lb| lb.target_group == g.name)
+                    })
+                    .map(|g| {
+                        let hc = &g.health_check;
+                        (
+                            g.name.clone(),
+                            HealthCheckSettings {
+                                path: hc.path.clone(),
+                                interval_seconds: hc.interval_seconds,
+                                timeout_seconds: hc.timeout_seconds,
+                                healthy_threshold: hc.healthy_threshold,
+                                unhealthy_threshold: hc.unhealthy_threshold,
+                            },
+                        )
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+}
+
+/// One call the controller will make.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Register the manifest's task definition (its digest has no revision yet).
+    RegisterTaskDefinition {
+        /// The rendered definition.
+        definition: TaskDefinitionInput,
+        /// Its digest, for the ledger.
+        digest: String,
+    },
+    /// Create the service.
+    CreateService(CreateServiceInput),
+    /// Update the service (absolute values: safe to repeat).
+    UpdateService(UpdateServiceInput),
+    /// Put a target group's health check back.
+    ModifyTargetGroup {
+        /// Target group name.
+        target_group: String,
+        /// The settings the stack wants.
+        health: HealthCheckSettings,
+    },
+}
+
+/// The plan for one service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// Calls to make, in order.
+    pub actions: Vec<Action>,
+    /// Memory once they succeed (decisions included).
+    pub memory: ServiceMemory,
+}
+
+/// The deployment configuration tugboat keeps on its services: the manifest's bounds; ECS's circuit
+/// breaker stops a doomed deployment early, and tugboat (not ECS) chooses where to roll back to.
+pub fn deployment_configuration(spec: &ServiceSpec) -> DeploymentConfiguration {
+    DeploymentConfiguration {
+        minimum_healthy_percent: spec.deployment.minimum_healthy_percent,
+        maximum_percent: spec.deployment.maximum_percent,
+        circuit_breaker: true,
+        rollback: false,
+    }
+}
+
+/// Plans one service.
+pub fn plan_service(
+    desired: &DesiredService,
+    observed: &ObservedService,
+    memory: &ServiceMemory,
+    now: u64,
+) -> Plan {
+    let spec = &desired.spec;
+    let mut memory = memory.clone();
+    let mut actions = Vec::new();
+    let definition = render(spec, None);
+    let digest = digest(&definition);
+
+    health_check_drift(desired, observed, &mut memory, &mut actions, now);
+
+    let Some(service) = &observed.service else {
+        match memory.ledger.get(&digest).cloned() {
+            None => actions.push(Action::RegisterTaskDefinition { definition, digest }),
+            Some(id) => {
+                let count = initial_count(spec, None);
+                memory.record(decision(
+                    now,
+                    DecisionKind::Create,
+                    None,
+                    format!(
+                        "service {} does not exist: creating it with {id} and {count} task{}",
+                        spec.name,
+                        if count == 1 { "" } else { "s" }
+                    ),
+                ));
+                memory.desired_count = Some(count);
+                memory.rollout = Some(RolloutMemory {
+                    target: Revision {
+                        digest,
+                        id: id.clone(),
+                    },
+                    started_at: now,
+                    completed_at: None,
+                    rollback: false,
+                });
+                actions.insert(
+                    0,
+                    Action::CreateService(create_input(&desired.cluster, spec, id, count)),
+                );
+            }
+        }
+        return Plan { actions, memory };
+    };
+
+    let step = rollout::step(spec, &digest, observed, service, &mut memory, now);
+    if step.register {
+        actions.push(Action::RegisterTaskDefinition { definition, digest });
+    }
+
+    let previous = memory.desired_count;
+    let current = previous.unwrap_or_else(|| initial_count(spec, Some(service.desired_count)));
+    let count = match &spec.scaling {
+        Some(scaling_spec) => {
+            let inputs = ScalingInputs {
+                cpu: observed.cpu.clone(),
+                http_5xx: observed.http_5xx.clone(),
+            };
+            let d = scaling::decide(
+                scaling_spec,
+                current,
+                &inputs,
+                memory.scaling,
+                step.in_progress,
+                now,
+            );
+            match d.direction {
+                Direction::Up => {
+                    memory.scaling.last_scale_out = Some(now);
+                    memory.record(decision(
+                        now,
+                        DecisionKind::ScaleOut,
+                        None,
+                        format!("{current} -> {}: {}", d.desired, d.reason),
+                    ));
+                }
+                Direction::Down => {
+                    memory.scaling.last_scale_in = Some(now);
+                    memory.record(decision(
+                        now,
+                        DecisionKind::ScaleIn,
+                        None,
+                        format!("{current} -> {}: {}", d.desired, d.reason),
+                    ));
+                }
+                Direction::None => {}
+            }
+            d.desired
+        }
+        None => spec.desired_count,
+    };
+    memory.desired_count = Some(count);
+
+    let mut update = UpdateServiceInput {
+        cluster: desired.cluster.clone(),
+        service: spec.name.clone(),
+        ..UpdateServiceInput::default()
+    };
+    if service.desired_count != count {
+        if previous.is_some_and(|p| p != service.desired_count) {
+            memory.record(decision(now, DecisionKind::DriftCorrection, Some("desired_count"), format!(
+                "desiredCount was changed out of band to {}; restored to the controller's {count}",
+                service.desired_count
+            )));
+        }
+        update.desired_count = Some(count);
+    }
+    let config = deployment_configuration(spec);
+    if service.deployment_configuration != config {
+        memory.record(decision(
+            now,
+            DecisionKind::DriftCorrection,
+            Some("deployment"),
+            format!(
+                "deployment configuration was min {}% / max {}%; restored to {}% / {}%",
+                service.deployment_configuration.minimum_healthy_percent,
+                service.deployment_configuration.maximum_percent,
+                config.minimum_healthy_percent,
+                config.maximum_percent
+            ),
+        ));
+        update.deployment_configuration = Some(config);
+    }
+    if let Some(revision) = step.deploy {
+        update.task_definition = Some(revision.id);
+    }
+    if update.desired_count.is_some()
+        || update.deployment_configuration.is_some()
+        || update.task_definition.is_some()
+    {
+        actions.push(Action::UpdateService(update));
+    }
+    Plan { actions, memory }
+}
+
+/// The count to start from: the manifest's, or, for a scaled service the controller has no memory
+/// of, what is running now (so adopting a scaled-out service does not reset it), within the bounds.
+fn initial_count(spec: &ServiceSpec, running_desired: Option<u32>) -> u32 {
+    match (&spec.scaling, running_desired) {
+        (Some(s), Some(observed)) => observed.clamp(s.min_tasks, s.max_tasks),
+        (Some(s), None) => spec.desired_count.clamp(s.min_tasks, s.max_tasks),
+        (None, _) => spec.desired_count,
+    }
+}
+
+fn health_check_drift(
+    desired: &DesiredService,
+    observed: &ObservedService,
+    memory: &mut ServiceMemory,
+    actions: &mut Vec<Action>,
+    now: u64,
+) {
+    for (group, want) in &desired.health_checks {
+        let Some(have) = observed.health_checks.get(group) else {
+            continue;
+        };
+        if have != want {
+            memory.record(decision(now, DecisionKind::DriftCorrection, Some("health_check"), format!(
+                "target group {group} health check was {} every {} s ({}/{}); restored to {} every {} s ({}/{})",
+                have.path, have.interval_seconds, have.healthy_threshold, have.unhealthy_threshold,
+                want.path, want.interval_seconds, want.healthy_threshold, want.unhealthy_threshold
+            )));
+            actions.push(Action::ModifyTargetGroup {
+                target_group: group.clone(),
+                health: want.clone(),
+            });
+        }
+    }
+}
+
+/// CreateService's input for a spec.
+pub fn create_input(
+    cluster: &str,
+    spec: &ServiceSpec,
+    task_definition: crate::cloud::types::TaskDefinitionId,
+    desired_count: u32,
+) -> CreateServiceInput {
+    CreateServiceInput {
+        cluster: cluster.to_owned(),
+        service: spec.name.clone(),
+        task_definition,
+        desired_count,
+        launch_type: match spec.launch_type {
+            LaunchType::Fargate => "FARGATE",
+            LaunchType::Ec2 => "EC2",
+        }
+        .to_owned(),
+        deployment_configuration: deployment_configuration(spec),
+        deployment_controller: DeploymentController::Ecs,
+        load_balancers: spec
+            .load_balancers
+            .iter()
+            .map(|lb| LoadBalancerInput {
+                target_group: lb.target_group.clone(),
+                container_name: lb.container_name.clone(),
+                container_port: lb.container_port,
+            })
+            .collect(),
+        health_check_grace_period_seconds: spec.deployment.health_check_grace_period_seconds,
+    }
+}
