@@ -381,3 +381,99 @@ fn converges_under_throttling_and_server_errors() {
         "load only rose: no scale-in"
     );
 }
+
+/// Scenario 6: the controller killed at random points of a rollout (half the time after acting but
+/// before saving its memory) resumes from the store and what it observes, for 20 seeds: invariants
+/// hold, the rollout completes, and no task-definition revision is registered twice.
+#[test]
+fn a_restarted_controller_resumes_the_rollout_from_the_store() {
+    let stacks = stacks("manifests/fargate-test1.yaml");
+    let image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/test1:2.0.0";
+    for seed in 0..20u64 {
+        let mut world = World::default();
+        world.deployments.push(ScheduledDeployment {
+            at_seconds: 1200,
+            service: "test1Service".into(),
+            image: image.into(),
+        });
+        let mut simulation = Simulation::new(
+            &stacks,
+            world,
+            LoadTrace::constant(60.0),
+            seed,
+            Scaler::Tug {
+                resync_seconds: RESYNC,
+            },
+        )
+        .expect("setup");
+        let dir = tempfile::tempdir().expect("store dir");
+        simulation.persist_memory_in(tugboat::store::FileStore::new(dir.path().to_path_buf()));
+
+        // Kill points from the seed: one just before the reconcile that registers the new revision
+        // (at 1200 s; killed before saving on even seeds, the case that could register it twice),
+        // then two during the rollout's first ten minutes.
+        let mut state = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let mut next = |lo: u64, span: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            lo + (state >> 33) % span
+        };
+        let mut kills: Vec<(u64, bool)> = vec![(next(1171, 29), seed % 2 == 0)];
+        kills.extend((0..2).map(|_| (next(1201, 600), next(0, 2) == 1)));
+        kills.sort();
+        let mut restart_at = None;
+        let (most, least) = (maximum_total(2, 100), minimum_healthy(2, 50));
+        for _ in 0..7200 {
+            let rows = simulation.step(&stacks).expect("step");
+            let t = rows[0].t_seconds;
+            let s = &rows[0].sample;
+            if t > 1 {
+                assert!(s.running + s.pending <= most, "seed {seed}: {:?}", rows[0]);
+            }
+            if t >= 1200 {
+                assert!(s.healthy >= least, "seed {seed}: {:?}", rows[0]);
+            }
+            if restart_at == Some(t) {
+                simulation.restart_controller().expect("memory readable");
+                restart_at = None;
+            }
+            for &(at, before_save) in kills.iter().filter(|(at, _)| *at == t) {
+                if before_save {
+                    // The next reconcile acts, then "dies" before saving; a new one starts after it.
+                    simulation.crash_before_next_save();
+                    restart_at = Some((at / RESYNC + 1) * RESYNC);
+                } else {
+                    simulation.restart_controller().expect("memory readable");
+                }
+            }
+        }
+        let memory = simulation.memory("test1Service").expect("memory");
+        assert_eq!(
+            memory.verified_good.as_ref().map(|r| r.id.revision),
+            Some(2),
+            "seed {seed}: {memory:?}"
+        );
+        assert!(memory.rollout.is_none(), "seed {seed}");
+        let service = simulation
+            .sim
+            .peek_service("test1Cluster", "test1Service")
+            .expect("service");
+        assert_eq!(service.task_definition.revision, 2, "seed {seed}");
+        let summary = simulation.summary();
+        let registered =
+            summary.api_calls["RegisterTaskDefinition"].get(&tugboat::cloud::sim::api::Outcome::Ok);
+        assert_eq!(
+            registered,
+            Some(&2),
+            "seed {seed}: a revision was registered twice"
+        );
+        assert!(
+            dir.path()
+                .join("memory/fargate-test1/test1Service.json")
+                .exists()
+        );
+    }
+}

@@ -62,6 +62,12 @@ pub trait Cloud: Send + Sync {
         input: TaskDefinitionInput,
     ) -> impl Future<Output = Result<TaskDefinitionId, CloudError>> + Send;
 
+    /// DescribeTaskDefinition of a family's latest revision; `None` when the family has none.
+    fn describe_latest_task_definition(
+        &self,
+        family: &str,
+    ) -> impl Future<Output = Result<Option<(TaskDefinitionId, TaskDefinitionInput)>, CloudError>> + Send;
+
     /// CreateService.
     fn create_service(
         &self,
@@ -158,6 +164,12 @@ impl<A: SimAccess> Cloud for A {
         input: TaskDefinitionInput,
     ) -> Result<TaskDefinitionId, CloudError> {
         self.with(|s| s.register_task_definition(input))
+    }
+    async fn describe_latest_task_definition(
+        &self,
+        family: &str,
+    ) -> Result<Option<(TaskDefinitionId, TaskDefinitionInput)>, CloudError> {
+        self.with(|s| s.describe_latest_task_definition(family))
     }
     async fn create_service(
         &self,

@@ -11,6 +11,7 @@ use crate::cloud::types::{Datapoint, MetricId, TargetGroupDescription};
 use crate::cloud::{Cloud, CloudError};
 use crate::manifest::spec::Http5xxSource;
 use crate::model::{DecisionKind, ObservedService, ServiceKey, ServiceMemory};
+use crate::plan::render::digest as render_digest;
 use crate::plan::rollout::decision;
 use crate::plan::{Action, DesiredService, plan_service};
 
@@ -82,6 +83,34 @@ async fn act<C: Cloud>(
         if registers_only {
             for action in plan.actions {
                 if let Action::RegisterTaskDefinition { definition, digest } = action {
+                    // RegisterTaskDefinition has no idempotency token: reuse the family's latest
+                    // revision when it renders the same, so a crash between registering and saving
+                    // memory never leaves a duplicate revision behind.
+                    calls += 1;
+                    match cloud
+                        .describe_latest_task_definition(&definition.family)
+                        .await
+                    {
+                        Ok(Some((id, latest))) if render_digest(&latest) == digest => {
+                            memory.record(decision(
+                                now,
+                                DecisionKind::Register,
+                                None,
+                                format!("reusing {id}: it renders the same as the manifest"),
+                            ));
+                            memory.ledger.insert(digest, id);
+                            continue;
+                        }
+                        Ok(_) => {}
+                        Err(error) => {
+                            return Outcome {
+                                key,
+                                memory,
+                                error: Some(error),
+                                calls,
+                            };
+                        }
+                    }
                     calls += 1;
                     match cloud.register_task_definition(definition).await {
                         Ok(id) => {

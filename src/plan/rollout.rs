@@ -108,18 +108,35 @@ pub fn step(
         };
     };
     if target.id == service.task_definition {
-        // Running what the manifest says; the first time, it becomes the verified-good revision once
-        // ECS reports steady state.
-        if memory.verified_good.is_none()
-            && !ecs_rolling(service)
-            && service.running_count == service.desired_count
+        if memory
+            .verified_good
+            .as_ref()
+            .is_some_and(|g| g.id == target.id)
         {
-            memory.verified_good = Some(target);
+            return RolloutStep {
+                in_progress: ecs_rolling(service),
+                ..RolloutStep::default()
+            };
         }
-        return RolloutStep {
-            in_progress: ecs_rolling(service),
-            ..RolloutStep::default()
+        // Running the manifest's revision, but it was never verified: a rollout this controller (or
+        // a predecessor that died before saving) started, or a service it adopts. Watch it like one.
+        memory.record(decision(
+            now,
+            DecisionKind::RolloutStart,
+            None,
+            format!(
+                "{} is already deployed but not yet verified: watching it",
+                target.id
+            ),
+        ));
+        let rollout = RolloutMemory {
+            target,
+            started_at: now,
+            completed_at: None,
+            rollback: false,
         };
+        memory.rollout = Some(rollout.clone());
+        return watch(spec, observed, service, memory, &rollout, now);
     }
     memory.record(decision(
         now,

@@ -10,8 +10,8 @@ use crate::cloud::types::{
     CreateServiceInput, DeploymentConfiguration, DeploymentController, HealthCheckSettings,
     LoadBalancerInput, TaskDefinitionInput, UpdateServiceInput,
 };
-use crate::manifest::spec::{LaunchType, ServiceSpec, StackSpec};
-use crate::model::{DecisionKind, ObservedService, Revision, RolloutMemory, ServiceMemory};
+use crate::manifest::spec::{LaunchType, ServiceSpec};
+use crate::model::{DecisionKind, ObservedService, Revision, RolloutMemory, ServiceMemory, Stack};
 
 use super::render::{digest, render};
 use super::rollout::{self, decision};
@@ -20,6 +20,8 @@ use super::scaling::{self, Direction, ScalingInputs};
 /// What the manifest wants of one service.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DesiredService {
+    /// The stack it belongs to (its memory is stored under it).
+    pub stack: String,
     /// Cluster name.
     pub cluster: String,
     /// The service's spec.
@@ -30,11 +32,14 @@ pub struct DesiredService {
 
 impl DesiredService {
     /// Every service of a stack.
-    pub fn of_stack(stack: &StackSpec) -> Vec<DesiredService> {
+    pub fn of_stack(stack: &Stack) -> Vec<DesiredService> {
+        let name = stack.name();
+        let stack = stack.spec();
         stack
             .services
             .iter()
             .map(|spec| DesiredService {
+                stack: name.to_owned(),
                 cluster: stack.cluster.clone(),
                 spec: spec.clone(),
                 health_checks: stack

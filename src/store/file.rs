@@ -4,8 +4,11 @@
 //! DIR/
 //!   stacks.json     every stack's desired state and bookkeeping, one JSON document
 //!   lock            held (advisory file lock) by whoever is writing
+//!   memory/STACK/SERVICE.json
+//!                   the controller's memory of a service: its desired-count decision, cooldown
+//!                   clocks, revision ledger, verified-good revision, rollout, failed digests and
+//!                   recent decisions; written by the one controller, atomically, after each change
 //!   status/         reserved: per-stack status written by the controller
-//!   history/        reserved: rollout history and decision records
 //! ```
 //!
 //! Desired state is one file so that an apply of several stacks is all-or-nothing with a single
@@ -15,6 +18,7 @@
 //! is lost. Per-stack status and history, written by one controller, will live in their own files
 //! so that status updates never rewrite desired state.
 
+use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -24,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Applied, ApplyOutcome, Store, StoreError, merge};
 use crate::manifest::spec::StackManifest;
-use crate::model::Stack;
+use crate::model::{ServiceMemory, Stack};
 
 /// Version of the `stacks.json` layout this build reads and writes.
 const FORMAT: u32 = 1;
@@ -111,7 +115,7 @@ impl FileStore {
         Ok(stacks)
     }
 
-    /// Replaces `stacks.json` atomically (temporary file, fsync, rename, directory fsync).
+    /// Replaces `stacks.json` atomically.
     fn write(&self, stacks: &[Stack]) -> Result<(), StoreError> {
         let mut manifests: Vec<StackManifest> =
             stacks.iter().map(|s| s.manifest().clone()).collect();
@@ -120,37 +124,82 @@ impl FileStore {
             format: FORMAT,
             stacks: manifests,
         };
-        let mut bytes = serde_json::to_vec_pretty(&file).map_err(|e| StoreError::Corrupt {
-            path: self.stacks_path(),
-            message: format!("cannot encode: {e}"),
-        })?;
-        bytes.push(b'\n');
-        let target = self.stacks_path();
-        let temp = self
-            .dir
-            .join(format!(".stacks.json.{}.tmp", std::process::id()));
-        let io = |path: &Path, action: &'static str| {
-            let path = path.to_path_buf();
-            move |source| StoreError::Io {
-                path,
-                action,
-                source,
+        write_json(&self.stacks_path(), &file)
+    }
+
+    fn memory_dir(&self, stack: &str) -> PathBuf {
+        self.dir.join("memory").join(stack)
+    }
+
+    /// The controller's memory of every service of `stack` (empty when none was saved).
+    ///
+    /// # Errors
+    /// A memory file that cannot be read or understood.
+    pub fn load_memory_blocking(
+        &self,
+        stack: &str,
+    ) -> Result<BTreeMap<String, ServiceMemory>, StoreError> {
+        let dir = self.memory_dir(stack);
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+            Err(source) => {
+                return Err(StoreError::Io {
+                    path: dir,
+                    action: "cannot read",
+                    source,
+                });
             }
         };
-        let result = (|| {
-            let mut out = File::create(&temp).map_err(io(&temp, "cannot write"))?;
-            out.write_all(&bytes).map_err(io(&temp, "cannot write"))?;
-            out.sync_all().map_err(io(&temp, "cannot sync"))?;
-            drop(out);
-            fs::rename(&temp, &target).map_err(io(&target, "cannot replace"))?;
-            File::open(&self.dir)
-                .and_then(|d| d.sync_all())
-                .map_err(io(&self.dir, "cannot sync"))
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&temp);
+        let mut memories = BTreeMap::new();
+        for entry in entries {
+            let path = entry
+                .map_err(|source| StoreError::Io {
+                    path: dir.clone(),
+                    action: "cannot read",
+                    source,
+                })?
+                .path();
+            let Some(service) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".json"))
+            else {
+                continue;
+            };
+            let bytes = fs::read(&path).map_err(|source| StoreError::Io {
+                path: path.clone(),
+                action: "cannot read",
+                source,
+            })?;
+            let memory: ServiceMemory =
+                serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+                    path: path.clone(),
+                    message: format!("line {} column {}: {e}", e.line(), e.column()),
+                })?;
+            memories.insert(service.to_owned(), memory);
         }
-        result
+        Ok(memories)
+    }
+
+    /// Saves one service's memory atomically. Stack and service names are validated
+    /// (`[a-z0-9-]`, `[A-Za-z0-9_-]`), so they are safe file names.
+    ///
+    /// # Errors
+    /// The file cannot be written.
+    pub fn save_memory_blocking(
+        &self,
+        stack: &str,
+        service: &str,
+        memory: &ServiceMemory,
+    ) -> Result<(), StoreError> {
+        let dir = self.memory_dir(stack);
+        fs::create_dir_all(&dir).map_err(|source| StoreError::Io {
+            path: dir.clone(),
+            action: "cannot create",
+            source,
+        })?;
+        write_json(&dir.join(format!("{service}.json")), memory)
     }
 
     /// Runs `change` with the writer lock held. The store directory is created if needed.
@@ -290,4 +339,62 @@ impl Store for FileStore {
         let names = names.to_vec();
         blocking(move || store.delete_blocking(&names, dry_run)).await
     }
+
+    async fn load_memory(
+        &self,
+        stack: &str,
+    ) -> Result<BTreeMap<String, ServiceMemory>, StoreError> {
+        let store = self.clone();
+        let stack = stack.to_owned();
+        blocking(move || store.load_memory_blocking(&stack)).await
+    }
+
+    async fn save_memory(
+        &self,
+        stack: &str,
+        service: &str,
+        memory: &ServiceMemory,
+    ) -> Result<(), StoreError> {
+        let store = self.clone();
+        let (stack, service, memory) = (stack.to_owned(), service.to_owned(), memory.clone());
+        blocking(move || store.save_memory_blocking(&stack, &service, &memory)).await
+    }
+}
+
+/// Replaces `target` with `value` as pretty JSON, atomically: a temporary file beside it, fsync,
+/// rename, then fsync of the directory, so a crash leaves the old contents or the new, never half.
+fn write_json(target: &Path, value: &impl Serialize) -> Result<(), StoreError> {
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(|e| StoreError::Corrupt {
+        path: target.to_path_buf(),
+        message: format!("cannot encode: {e}"),
+    })?;
+    bytes.push(b'\n');
+    let dir = target.parent().unwrap_or(Path::new("."));
+    let name = target
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("file");
+    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let io = |path: &Path, action: &'static str| {
+        let path = path.to_path_buf();
+        move |source| StoreError::Io {
+            path,
+            action,
+            source,
+        }
+    };
+    let result = (|| {
+        let mut out = File::create(&temp).map_err(io(&temp, "cannot write"))?;
+        out.write_all(&bytes).map_err(io(&temp, "cannot write"))?;
+        out.sync_all().map_err(io(&temp, "cannot sync"))?;
+        drop(out);
+        fs::rename(&temp, target).map_err(io(target, "cannot replace"))?;
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io(dir, "cannot sync"))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result
 }

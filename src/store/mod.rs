@@ -9,6 +9,7 @@ mod error;
 pub mod file;
 mod uri;
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::SystemTime;
 
@@ -16,7 +17,7 @@ pub use error::StoreError;
 pub use file::FileStore;
 pub use uri::{StoreUri, default_store_uri};
 
-use crate::model::Stack;
+use crate::model::{ServiceMemory, Stack};
 
 /// What an apply did to one stack, as kubectl reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +88,26 @@ pub trait Store: Send + Sync {
         names: &[String],
         dry_run: bool,
     ) -> impl Future<Output = Result<Vec<Stack>, StoreError>> + Send;
+
+    /// The controller's memory of every service of a stack, by service name.
+    ///
+    /// # Errors
+    /// Memory that cannot be read or understood.
+    fn load_memory(
+        &self,
+        stack: &str,
+    ) -> impl Future<Output = Result<BTreeMap<String, ServiceMemory>, StoreError>> + Send;
+
+    /// Saves one service's memory, atomically.
+    ///
+    /// # Errors
+    /// The store cannot be written.
+    fn save_memory(
+        &self,
+        stack: &str,
+        service: &str,
+        memory: &ServiceMemory,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// The store chosen by `--store` / `TUG_STORE`.
@@ -137,6 +158,24 @@ impl Store for AnyStore {
     async fn delete(&self, names: &[String], dry_run: bool) -> Result<Vec<Stack>, StoreError> {
         match self {
             AnyStore::File(s) => s.delete(names, dry_run).await,
+        }
+    }
+    async fn load_memory(
+        &self,
+        stack: &str,
+    ) -> Result<BTreeMap<String, ServiceMemory>, StoreError> {
+        match self {
+            AnyStore::File(s) => s.load_memory(stack).await,
+        }
+    }
+    async fn save_memory(
+        &self,
+        stack: &str,
+        service: &str,
+        memory: &ServiceMemory,
+    ) -> Result<(), StoreError> {
+        match self {
+            AnyStore::File(s) => s.save_memory(stack, service, memory).await,
         }
     }
 }

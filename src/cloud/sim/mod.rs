@@ -384,6 +384,28 @@ impl Sim {
         }
     }
 
+    /// DescribeTaskDefinition by family: its latest revision, if any.
+    ///
+    /// # Errors
+    /// Throttling or an injected fault.
+    pub fn describe_latest_task_definition(
+        &mut self,
+        family: &str,
+    ) -> Result<Option<(TaskDefinitionId, TaskDefinitionInput)>, CloudError> {
+        self.call("DescribeTaskDefinition")?;
+        Ok(self.task_definitions.get(family).and_then(|revisions| {
+            let latest = revisions.last()?;
+            let revision = u32::try_from(revisions.len()).ok()?;
+            Some((
+                TaskDefinitionId {
+                    family: family.to_owned(),
+                    revision,
+                },
+                latest.clone(),
+            ))
+        }))
+    }
+
     fn revision(&self, id: &TaskDefinitionId) -> Option<&TaskDefinitionInput> {
         let index = usize::try_from(id.revision).ok()?.checked_sub(1)?;
         self.task_definitions.get(&id.family)?.get(index)

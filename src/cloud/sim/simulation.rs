@@ -16,6 +16,7 @@ use crate::model::Stack;
 use crate::model::{DecisionKind, DecisionRecord, ServiceKey, ServiceMemory};
 use crate::plan::DesiredService;
 use crate::plan::render::render;
+use crate::store::FileStore;
 
 use super::aas::{Baseline, ScalingAction};
 use super::api::Outcome;
@@ -115,6 +116,10 @@ struct Controller {
     resync_seconds: u64,
     /// Reconciles whose observation failed, or services whose actions failed (retried next time).
     errors: u64,
+    /// Where memory is persisted after each reconcile, as the daemon does; `None` keeps it in memory.
+    store: Option<FileStore>,
+    /// Set to lose the next reconcile's memory: a crash after acting, before saving.
+    skip_next_save: bool,
 }
 
 /// A simulated account set up from stacks, and a scaler.
@@ -186,13 +191,12 @@ impl Simulation {
         }
         let controller = match scaler {
             Scaler::Tug { resync_seconds } => Some(Controller {
-                desired: stacks
-                    .iter()
-                    .flat_map(|s| DesiredService::of_stack(s.spec()))
-                    .collect(),
+                desired: stacks.iter().flat_map(DesiredService::of_stack).collect(),
                 memories: BTreeMap::new(),
                 resync_seconds: resync_seconds.max(1),
                 errors: 0,
+                store: None,
+                skip_next_save: false,
             }),
             _ => None,
         };
@@ -346,8 +350,67 @@ impl Simulation {
                     });
                 }
             }
+            if let Some(store) = &controller.store
+                && !controller.skip_next_save
+                && let Some(desired) = controller.desired.iter().find(|d| {
+                    d.spec.name == outcome.key.service && d.cluster == outcome.key.cluster
+                })
+                && store
+                    .save_memory_blocking(&desired.stack, &outcome.key.service, &outcome.memory)
+                    .is_err()
+            {
+                controller.errors += 1;
+            }
             controller.memories.insert(outcome.key, outcome.memory);
         }
+        controller.skip_next_save = false;
+    }
+
+    /// Persists the controller's memory in `store` after every reconcile, as the daemon does.
+    pub fn persist_memory_in(&mut self, store: FileStore) {
+        if let Some(c) = self.controller.as_mut() {
+            c.store = Some(store);
+        }
+    }
+
+    /// Makes the next reconcile act but not save its memory: a controller killed in between.
+    pub fn crash_before_next_save(&mut self) {
+        if let Some(c) = self.controller.as_mut() {
+            c.skip_next_save = true;
+        }
+    }
+
+    /// A new controller process: all in-process memory is gone; what the store holds is read back.
+    ///
+    /// # Errors
+    /// The store's memory cannot be read.
+    pub fn restart_controller(&mut self) -> Result<(), crate::store::StoreError> {
+        let Some(c) = self.controller.as_mut() else {
+            return Ok(());
+        };
+        let Some(store) = &c.store else { return Ok(()) };
+        let mut memories = BTreeMap::new();
+        let stacks: std::collections::BTreeSet<&str> =
+            c.desired.iter().map(|d| d.stack.as_str()).collect();
+        for stack in stacks {
+            for (service, memory) in store.load_memory_blocking(stack)? {
+                if let Some(d) = c
+                    .desired
+                    .iter()
+                    .find(|d| d.stack == stack && d.spec.name == service)
+                {
+                    memories.insert(
+                        ServiceKey {
+                            cluster: d.cluster.clone(),
+                            service,
+                        },
+                        memory,
+                    );
+                }
+            }
+        }
+        c.memories = memories;
+        Ok(())
     }
 
     /// The controller's memory of a service (with `Scaler::Tug`).
