@@ -11,6 +11,7 @@
 //!   is the simulated AWS (ECS, target groups, CloudWatch, EC2 capacity) in virtual time.
 //! - [`plan`]: the pure planner (no I/O, no clock, no async): scaling decisions so far.
 //! - [`controller`]: reconciling: observe through the cloud, plan, act.
+//! - [`http`]: `/metrics`, `/healthz`, `/readyz`.
 //! - [`cli`]: one module per verb of `tug`; `main.rs` only parses arguments and calls in here.
 //!
 //! Still to come, in the places design.md reserves for them: the rest of `plan/` (drift, rollouts),
@@ -22,6 +23,7 @@
 pub mod cli;
 pub mod cloud;
 pub mod controller;
+pub mod http;
 pub mod manifest;
 pub mod model;
 pub mod plan;

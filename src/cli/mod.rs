@@ -5,6 +5,7 @@
 //! one or more lines to standard error; nothing panics on any input.
 
 mod apply;
+mod controller;
 mod delete;
 mod diff;
 mod get;
@@ -54,6 +55,8 @@ pub enum Command {
     Schema,
     /// Run stacks against the simulated AWS in virtual time, under a load trace.
     Simulate(simulate::Args),
+    /// The daemon: keep the store's stacks in place on the cloud; serve /metrics, /healthz, /readyz.
+    Controller(controller::Args),
 }
 
 /// Why a command failed, and so its exit code.
@@ -139,6 +142,7 @@ async fn dispatch(command: Command, context: &Context) -> Result<ExitCode, CliEr
         Command::Delete(args) => delete::run(args, context).await,
         Command::Schema => schema::run(),
         Command::Simulate(args) => simulate::run(args),
+        Command::Controller(args) => controller::run(args, context).await,
     }
 }
 

@@ -32,6 +32,8 @@ pub struct Outcome {
     pub error: Option<CloudError>,
     /// Calls made.
     pub calls: u32,
+    /// What was observed of it at the start.
+    pub observed: ObservedService,
 }
 
 /// Observes, plans and acts for `services`, at `now` (seconds on the controller's clock).
@@ -104,6 +106,7 @@ async fn act<C: Cloud>(
                         Ok(_) => {}
                         Err(error) => {
                             return Outcome {
+                                observed: observed.clone(),
                                 key,
                                 memory,
                                 error: Some(error),
@@ -127,6 +130,7 @@ async fn act<C: Cloud>(
                         }
                         Err(error) => {
                             return Outcome {
+                                observed: observed.clone(),
                                 key,
                                 memory,
                                 error: Some(error),
@@ -151,6 +155,7 @@ async fn act<C: Cloud>(
             };
             if let Err(error) = result {
                 return Outcome {
+                    observed: observed.clone(),
                     key,
                     memory,
                     error: Some(error),
@@ -159,6 +164,7 @@ async fn act<C: Cloud>(
             }
         }
         return Outcome {
+            observed: observed.clone(),
             key,
             memory: plan.memory,
             error: None,
@@ -166,6 +172,7 @@ async fn act<C: Cloud>(
         };
     }
     Outcome {
+        observed: observed.clone(),
         key,
         memory,
         error: None,

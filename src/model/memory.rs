@@ -78,7 +78,7 @@ pub struct DecisionRecord {
     pub at: u64,
     /// What kind.
     pub kind: DecisionKind,
-    /// Which field, for drift corrections (a bounded label).
+    /// A bounded label: the field, for drift corrections; the trigger, for scaling decisions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
     /// Why, in words, with the figures used.

@@ -46,6 +46,18 @@ pub enum Trigger {
     None,
 }
 
+impl Trigger {
+    /// The metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Cpu => "cpu",
+            Trigger::Http5xx => "http5xx",
+            Trigger::Bounds => "bounds",
+            Trigger::None => "none",
+        }
+    }
+}
+
 /// The datapoints a decision may use: newest last, one per minute, `None` where a minute is missing.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ScalingInputs {

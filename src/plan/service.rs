@@ -188,7 +188,7 @@ pub fn plan_service(
                     memory.record(decision(
                         now,
                         DecisionKind::ScaleOut,
-                        None,
+                        Some(d.trigger.as_str()),
                         format!("{current} -> {}: {}", d.desired, d.reason),
                     ));
                 }
@@ -197,7 +197,7 @@ pub fn plan_service(
                     memory.record(decision(
                         now,
                         DecisionKind::ScaleIn,
-                        None,
+                        Some(d.trigger.as_str()),
                         format!("{current} -> {}: {}", d.desired, d.reason),
                     ));
                 }

@@ -340,6 +340,26 @@ impl Store for FileStore {
         blocking(move || store.delete_blocking(&names, dry_run)).await
     }
 
+    async fn revision(&self) -> Result<String, StoreError> {
+        let path = self.stacks_path();
+        match fs::metadata(&path) {
+            Ok(meta) => {
+                let modified = meta
+                    .modified()
+                    .ok()
+                    .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_nanos());
+                Ok(format!("{}:{modified}", meta.len()))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok("absent".to_owned()),
+            Err(source) => Err(StoreError::Io {
+                path,
+                action: "cannot read",
+                source,
+            }),
+        }
+    }
+
     async fn load_memory(
         &self,
         stack: &str,

@@ -89,6 +89,12 @@ pub trait Store: Send + Sync {
         dry_run: bool,
     ) -> impl Future<Output = Result<Vec<Stack>, StoreError>> + Send;
 
+    /// A token that changes whenever desired state changes: what the controller watches.
+    ///
+    /// # Errors
+    /// The store cannot be reached.
+    fn revision(&self) -> impl Future<Output = Result<String, StoreError>> + Send;
+
     /// The controller's memory of every service of a stack, by service name.
     ///
     /// # Errors
@@ -111,7 +117,7 @@ pub trait Store: Send + Sync {
 }
 
 /// The store chosen by `--store` / `TUG_STORE`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum AnyStore {
     /// `file://DIR`.
     File(FileStore),
@@ -158,6 +164,11 @@ impl Store for AnyStore {
     async fn delete(&self, names: &[String], dry_run: bool) -> Result<Vec<Stack>, StoreError> {
         match self {
             AnyStore::File(s) => s.delete(names, dry_run).await,
+        }
+    }
+    async fn revision(&self) -> Result<String, StoreError> {
+        match self {
+            AnyStore::File(s) => s.revision().await,
         }
     }
     async fn load_memory(

@@ -1,0 +1,299 @@
+//! The daemon's loop: read desired state from the store, reconcile every resync (or at once when
+//! the store changes), save memory, count and log every decision, stop cleanly on request.
+//!
+//! Level-triggered: each pass reconciles every service against the whole observed state; a missed
+//! store change is caught by the next resync. One pass at a time, so a service is never reconciled
+//! twice at once. A service whose actions failed is skipped until its backoff expires (doubling
+//! from 1 s to 5 minutes); the others go on. The store is watched by its revision (a cheap stat),
+//! checked every [`WATCH_INTERVAL`], so an apply is acted on within about a second.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::cloud::Cloud;
+use crate::cloud::types::{RolloutState, TargetState};
+use crate::model::{ServiceKey, ServiceMemory};
+use crate::plan::DesiredService;
+use crate::store::{Store, StoreError};
+
+use super::metrics::Metrics;
+use super::reconcile::{Outcome, reconcile};
+
+/// How often the store's revision is checked.
+pub const WATCH_INTERVAL: Duration = Duration::from_millis(500);
+/// First backoff after a failed action.
+const BACKOFF_START_S: u64 = 1;
+/// Longest backoff.
+const BACKOFF_MAX_S: u64 = 300;
+
+/// How the daemon runs.
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    /// Time between passes when nothing changes.
+    pub resync: Duration,
+    /// One pass, then return.
+    pub once: bool,
+}
+
+/// What stopped the daemon other than a request.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The store could not be read at start.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+/// Per-key backoff after failures.
+#[derive(Debug, Default)]
+struct Backoff {
+    /// (retry no earlier than, consecutive failures) per service.
+    keys: BTreeMap<ServiceKey, (u64, u32)>,
+}
+
+impl Backoff {
+    fn waiting(&self, key: &ServiceKey, now: u64) -> bool {
+        self.keys.get(key).is_some_and(|(until, _)| now < *until)
+    }
+
+    fn failed(&mut self, key: &ServiceKey, now: u64) -> u64 {
+        let failures = self.keys.get(key).map_or(0, |(_, n)| *n) + 1;
+        let delay = (BACKOFF_START_S << failures.min(16).saturating_sub(1)).min(BACKOFF_MAX_S);
+        self.keys.insert(key.clone(), (now + delay, failures));
+        delay
+    }
+
+    fn succeeded(&mut self, key: &ServiceKey) {
+        self.keys.remove(key);
+    }
+}
+
+/// Runs until `shutdown` turns true (after the pass in progress), or after one pass with `once`.
+/// `now` is the controller's clock in seconds (wall time on AWS, virtual time on the simulator).
+///
+/// # Errors
+/// Only a store that cannot be read at all at start; later failures are logged, counted and
+/// retried.
+pub async fn run<S: Store, C: Cloud>(
+    store: &S,
+    cloud: &C,
+    now: impl Fn() -> u64,
+    metrics: &Metrics,
+    on_ready: impl Fn(),
+    config: &DaemonConfig,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), DaemonError> {
+    metrics.leader.set(1);
+    store.list().await?;
+    let mut memories: BTreeMap<ServiceKey, ServiceMemory> = BTreeMap::new();
+    let mut loaded: BTreeSet<String> = BTreeSet::new();
+    let mut backoff = Backoff::default();
+    let mut ready = false;
+    loop {
+        let revision = store.revision().await.ok();
+        pass(
+            store,
+            cloud,
+            &now,
+            metrics,
+            &mut memories,
+            &mut loaded,
+            &mut backoff,
+        )
+        .await;
+        if !ready {
+            ready = true;
+            on_ready();
+        }
+        if config.once || *shutdown.borrow() {
+            break;
+        }
+        // Wait for the resync, a store change, or the request to stop.
+        let deadline = tokio::time::Instant::now() + config.resync;
+        loop {
+            let tick = tokio::time::sleep(WATCH_INTERVAL.min(config.resync));
+            tokio::select! {
+                () = tick => {}
+                _ = shutdown.changed() => {}
+            }
+            if *shutdown.borrow() || tokio::time::Instant::now() >= deadline {
+                break;
+            }
+            if store.revision().await.ok() != revision {
+                tracing::info!("the store changed: reconciling now");
+                break;
+            }
+        }
+        if *shutdown.borrow() {
+            break;
+        }
+    }
+    metrics.leader.set(0);
+    tracing::info!("controller stopped cleanly");
+    Ok(())
+}
+
+/// One pass over every service of every stack.
+async fn pass<S: Store, C: Cloud>(
+    store: &S,
+    cloud: &C,
+    now: &impl Fn() -> u64,
+    metrics: &Metrics,
+    memories: &mut BTreeMap<ServiceKey, ServiceMemory>,
+    loaded: &mut BTreeSet<String>,
+    backoff: &mut Backoff,
+) {
+    let stacks = match store.list().await {
+        Ok(stacks) => stacks,
+        Err(e) => {
+            metrics.reconciles.with_label_values(&["error"]).inc();
+            tracing::warn!(error = %e, "cannot read desired state; keeping the services as they are");
+            return;
+        }
+    };
+    let mut stack_of: BTreeMap<ServiceKey, String> = BTreeMap::new();
+    for stack in &stacks {
+        if loaded.insert(stack.name().to_owned()) {
+            match store.load_memory(stack.name()).await {
+                Ok(saved) => {
+                    for (service, memory) in saved {
+                        memories.insert(
+                            ServiceKey {
+                                cluster: stack.spec().cluster.clone(),
+                                service,
+                            },
+                            memory,
+                        );
+                    }
+                }
+                Err(e) => {
+                    loaded.remove(stack.name());
+                    tracing::warn!(stack = stack.name(), error = %e, "cannot read the controller's memory; skipping the stack");
+                }
+            }
+        }
+    }
+    let t = now();
+    let desired: Vec<DesiredService> = stacks
+        .iter()
+        .filter(|s| loaded.contains(s.name()))
+        .flat_map(DesiredService::of_stack)
+        .filter(|d| {
+            let key = ServiceKey {
+                cluster: d.cluster.clone(),
+                service: d.spec.name.clone(),
+            };
+            stack_of.insert(key.clone(), d.stack.clone());
+            !backoff.waiting(&key, t)
+        })
+        .collect();
+    let timer = metrics.reconcile_seconds.start_timer();
+    let result = reconcile(cloud, &desired, memories, t).await;
+    timer.observe_duration();
+    let outcomes = match result {
+        Ok(outcomes) => outcomes,
+        Err(e) => {
+            metrics.reconciles.with_label_values(&["error"]).inc();
+            tracing::warn!(error = %e, retryable = e.is_retryable(), "observing the services failed; retrying at the next pass");
+            return;
+        }
+    };
+    let mut failed = false;
+    for outcome in outcomes {
+        let previous = memories.get(&outcome.key).cloned().unwrap_or_default();
+        record(metrics, &outcome, &previous);
+        match &outcome.error {
+            Some(e) => {
+                failed = true;
+                let delay = backoff.failed(&outcome.key, t);
+                tracing::warn!(service = %outcome.key, error = %e, retry_in_s = delay, "a call failed; backing off this service");
+            }
+            None => backoff.succeeded(&outcome.key),
+        }
+        if outcome.memory != previous
+            && let Some(stack) = stack_of.get(&outcome.key)
+            && let Err(e) = store
+                .save_memory(stack, &outcome.key.service, &outcome.memory)
+                .await
+        {
+            tracing::warn!(service = %outcome.key, error = %e, "cannot save the controller's memory");
+        }
+        memories.insert(outcome.key, outcome.memory);
+    }
+    metrics
+        .reconciles
+        .with_label_values(&[if failed { "error" } else { "ok" }])
+        .inc();
+}
+
+/// Logs and counts the decisions an outcome added, and updates the task gauges.
+fn record(metrics: &Metrics, outcome: &Outcome, previous: &ServiceMemory) {
+    for decision in outcome
+        .memory
+        .decisions
+        .iter()
+        .filter(|d| !previous.decisions.contains(d))
+    {
+        metrics.count(decision);
+        tracing::info!(
+            service = %outcome.key,
+            kind = ?decision.kind,
+            label = decision.field.as_deref().unwrap_or(""),
+            reason = %decision.reason,
+            "decision"
+        );
+    }
+    let Some(service) = &outcome.observed.service else {
+        return;
+    };
+    let name = outcome.key.service.as_str();
+    let gauge = |state: &str, value: u32| {
+        metrics
+            .service_tasks
+            .with_label_values(&[name, state])
+            .set(i64::from(value));
+    };
+    gauge("desired", service.desired_count);
+    gauge("running", service.running_count);
+    // Healthy: from target health where it was read (during rollouts); otherwise a service ECS
+    // reports COMPLETED with one deployment has every running task healthy.
+    let healthy = match &outcome.observed.targets {
+        Some(groups) => groups
+            .values()
+            .map(|targets| {
+                targets
+                    .iter()
+                    .filter(|t| t.state == TargetState::Healthy)
+                    .count()
+            })
+            .min()
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
+        None => (service.deployments.len() == 1
+            && service.deployments[0].rollout_state == RolloutState::Completed)
+            .then_some(service.running_count),
+    };
+    if let Some(healthy) = healthy {
+        gauge("healthy", healthy);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_a_cap_and_resets() {
+        let key = ServiceKey {
+            cluster: "c".into(),
+            service: "s".into(),
+        };
+        let mut b = Backoff::default();
+        let delays: Vec<u64> = (0..12).map(|_| b.failed(&key, 0)).collect();
+        assert_eq!(&delays[..5], &[1, 2, 4, 8, 16]);
+        assert_eq!(*delays.last().expect("some"), 300);
+        assert!(b.waiting(&key, 10));
+        b.succeeded(&key);
+        assert!(!b.waiting(&key, 10));
+    }
+}

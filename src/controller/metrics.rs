@@ -1,0 +1,193 @@
+//! The controller's Prometheus metrics (design.md §6). Labels come from bounded sets; service names
+//! appear only on the per-service task gauges.
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+
+use crate::model::{DecisionKind, DecisionRecord};
+
+/// Every cloud operation the controller calls, by AWS service: the label sets of the request metrics.
+pub const OPERATIONS: [(&str, &str); 9] = [
+    ("ecs", "RegisterTaskDefinition"),
+    ("ecs", "DescribeTaskDefinition"),
+    ("ecs", "CreateService"),
+    ("ecs", "UpdateService"),
+    ("ecs", "DescribeServices"),
+    ("elbv2", "DescribeTargetHealth"),
+    ("elbv2", "ModifyTargetGroup"),
+    ("elbv2", "DescribeTargetGroups"),
+    ("cloudwatch", "GetMetricData"),
+];
+
+/// Every metric, registered in one registry.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    /// `tug_reconcile_total{result}`: ok | error.
+    pub reconciles: IntCounterVec,
+    /// `tug_reconcile_duration_seconds`.
+    pub reconcile_seconds: Histogram,
+    /// `tug_drift_corrections_total{field}`.
+    pub drift_corrections: IntCounterVec,
+    /// `tug_scaling_decisions_total{direction,trigger}`.
+    pub scaling_decisions: IntCounterVec,
+    /// `tug_rollouts_total{outcome}`: started | completed | verified | rolled_back.
+    pub rollouts: IntCounterVec,
+    /// `tug_service_tasks{service,state}`: desired | running | healthy.
+    pub service_tasks: IntGaugeVec,
+    /// `tug_aws_requests_total{service,operation,outcome}`.
+    pub aws_requests: IntCounterVec,
+    /// `tug_aws_throttled_total{service,operation}`.
+    pub aws_throttled: IntCounterVec,
+    /// `tug_leader`: 1 while this process is the one acting.
+    pub leader: IntGauge,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Metrics {
+    /// A fresh registry with every metric.
+    ///
+    /// # Errors
+    /// Only if a metric definition were invalid (a programming error, reported rather than panicking).
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let counter =
+            |name: &str, help: &str, labels: &[&str]| -> Result<IntCounterVec, prometheus::Error> {
+                let c = IntCounterVec::new(Opts::new(name, help), labels)?;
+                registry.register(Box::new(c.clone()))?;
+                Ok(c)
+            };
+        let reconciles = counter("tug_reconcile_total", "Reconciles by result.", &["result"])?;
+        let drift_corrections = counter(
+            "tug_drift_corrections_total",
+            "Out-of-band changes put back, by field.",
+            &["field"],
+        )?;
+        let scaling_decisions = counter(
+            "tug_scaling_decisions_total",
+            "Scaling decisions by direction and trigger.",
+            &["direction", "trigger"],
+        )?;
+        let rollouts = counter(
+            "tug_rollouts_total",
+            "Rollout events by outcome.",
+            &["outcome"],
+        )?;
+        let aws_requests = counter(
+            "tug_aws_requests_total",
+            "Cloud API calls by service, operation and outcome.",
+            &["service", "operation", "outcome"],
+        )?;
+        let aws_throttled = counter(
+            "tug_aws_throttled_total",
+            "Throttled cloud API calls.",
+            &["service", "operation"],
+        )?;
+        let reconcile_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "tug_reconcile_duration_seconds",
+                "Wall time of one reconcile.",
+            )
+            .buckets(vec![0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0]),
+        )?;
+        registry.register(Box::new(reconcile_seconds.clone()))?;
+        let service_tasks = IntGaugeVec::new(
+            Opts::new(
+                "tug_service_tasks",
+                "Tasks per service: desired, running, healthy.",
+            ),
+            &["service", "state"],
+        )?;
+        registry.register(Box::new(service_tasks.clone()))?;
+        let leader = IntGauge::new("tug_leader", "1 while this controller is the one acting.")?;
+        registry.register(Box::new(leader.clone()))?;
+        let metrics = Self {
+            registry,
+            reconciles,
+            reconcile_seconds,
+            drift_corrections,
+            scaling_decisions,
+            rollouts,
+            service_tasks,
+            aws_requests,
+            aws_throttled,
+            leader,
+        };
+        metrics.prime();
+        Ok(metrics)
+    }
+
+    /// Creates every bounded label set at zero, so each metric is exported (and graphs start at
+    /// zero) before its first event.
+    fn prime(&self) {
+        for result in ["ok", "error"] {
+            self.reconciles.with_label_values(&[result]);
+        }
+        for field in [
+            "desired_count",
+            "deployment",
+            "task_definition",
+            "health_check",
+        ] {
+            self.drift_corrections.with_label_values(&[field]);
+        }
+        for direction in ["up", "down"] {
+            for trigger in ["cpu", "http5xx", "bounds"] {
+                self.scaling_decisions
+                    .with_label_values(&[direction, trigger]);
+            }
+        }
+        for outcome in ["started", "completed", "verified", "rolled_back"] {
+            self.rollouts.with_label_values(&[outcome]);
+        }
+        for (service, operation) in OPERATIONS {
+            for outcome in ["ok", "throttled", "server_error", "client_error"] {
+                self.aws_requests
+                    .with_label_values(&[service, operation, outcome]);
+            }
+            self.aws_throttled.with_label_values(&[service, operation]);
+        }
+    }
+
+    /// Counts a decision under the metric its kind belongs to.
+    pub fn count(&self, decision: &DecisionRecord) {
+        let label = decision.field.as_deref().unwrap_or("none");
+        match decision.kind {
+            DecisionKind::DriftCorrection => {
+                self.drift_corrections.with_label_values(&[label]).inc()
+            }
+            DecisionKind::ScaleOut => self
+                .scaling_decisions
+                .with_label_values(&["up", label])
+                .inc(),
+            DecisionKind::ScaleIn => self
+                .scaling_decisions
+                .with_label_values(&["down", label])
+                .inc(),
+            DecisionKind::RolloutStart => self.rollouts.with_label_values(&["started"]).inc(),
+            DecisionKind::RolloutComplete => self.rollouts.with_label_values(&["completed"]).inc(),
+            DecisionKind::RolloutVerified => self.rollouts.with_label_values(&["verified"]).inc(),
+            DecisionKind::Rollback => self.rollouts.with_label_values(&["rolled_back"]).inc(),
+            DecisionKind::Create | DecisionKind::Register | DecisionKind::Hold => {}
+        }
+    }
+
+    /// The registry in the Prometheus text format.
+    pub fn render(&self) -> String {
+        let mut buffer = Vec::new();
+        if TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buffer)
+            .is_err()
+        {
+            return String::new();
+        }
+        String::from_utf8(buffer).unwrap_or_default()
+    }
+}

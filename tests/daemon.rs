@@ -1,0 +1,197 @@
+//! `tug controller --cloud sim` as a process: serves its endpoints, exports every metric of
+//! design.md §6 with its type, acts on an apply within seconds, logs JSON, and exits 0 on SIGTERM.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use support::Tug;
+
+/// GET over plain HTTP/1.1; (status, body).
+fn get(address: &str, path: &str) -> (u16, String) {
+    let Ok(mut stream) = TcpStream::connect(address) else {
+        return (0, String::new());
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    );
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Polls `probe` every 100 ms for at most `limit` (a bound on waiting, not a timing assertion).
+fn eventually(limit: Duration, mut probe: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if probe() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+#[test]
+fn the_daemon_serves_metrics_acts_on_apply_and_stops_cleanly() {
+    let tug = Tug::new();
+    assert_eq!(tug.run(&["apply", "-f", "manifests/app.yaml"]).code, 0);
+    let mut child = tug
+        .command()
+        .args([
+            "controller",
+            "--cloud",
+            "sim",
+            "--listen",
+            "127.0.0.1:0",
+            "--resync",
+            "2s",
+            "--speed",
+            "20",
+            "--log-format",
+            "json",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("controller starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut logs: Vec<String> = Vec::new();
+    let mut address = None;
+    let found = eventually(Duration::from_secs(30), || {
+        while let Ok(line) = lines_rx.try_recv() {
+            if let Ok(event) = serde_json::from_str::<serde_json::Value>(&line)
+                && let Some(a) = event["fields"]["address"].as_str()
+            {
+                address = Some(a.to_owned());
+            }
+            logs.push(line);
+        }
+        address.is_some()
+    });
+    assert!(found, "no listening address logged: {logs:?}");
+    let address = address.expect("address");
+
+    assert_eq!(get(&address, "/healthz").0, 200);
+    assert!(
+        eventually(Duration::from_secs(30), || get(&address, "/readyz").0
+            == 200),
+        "never ready"
+    );
+
+    // The per-service gauges appear once the service exists (after the pass that creates it).
+    let mut metrics = String::new();
+    let seen = eventually(Duration::from_secs(30), || {
+        let (status, body) = get(&address, "/metrics");
+        metrics = body;
+        status == 200
+            && metrics.contains("tug_service_tasks{service=\"appService\",state=\"desired\"} 2")
+    });
+    assert!(seen, "no service gauge:\n{metrics}");
+    for (name, kind) in [
+        ("tug_reconcile_total", "counter"),
+        ("tug_reconcile_duration_seconds", "histogram"),
+        ("tug_drift_corrections_total", "counter"),
+        ("tug_scaling_decisions_total", "counter"),
+        ("tug_rollouts_total", "counter"),
+        ("tug_service_tasks", "gauge"),
+        ("tug_aws_requests_total", "counter"),
+        ("tug_aws_throttled_total", "counter"),
+        ("tug_leader", "gauge"),
+    ] {
+        assert!(
+            metrics.contains(&format!("# TYPE {name} {kind}")),
+            "{name} {kind} missing:\n{metrics}"
+        );
+    }
+    for sample in [
+        "tug_reconcile_total{result=\"ok\"}",
+        "tug_scaling_decisions_total{direction=\"up\",trigger=\"cpu\"}",
+        "tug_rollouts_total{outcome=\"rolled_back\"}",
+        "tug_aws_requests_total{operation=\"DescribeServices\",outcome=\"ok\",service=\"ecs\"}",
+        "tug_service_tasks{service=\"appService\",state=\"desired\"} 2",
+        "tug_leader 1",
+    ] {
+        assert!(metrics.contains(sample), "{sample} missing:\n{metrics}");
+    }
+
+    // An apply is acted on: desiredCount 2 -> 3.
+    let scaled = std::fs::read_to_string("manifests/app.yaml")
+        .expect("app")
+        .replace("desiredCount: 2", "desiredCount: 3");
+    let path = tug.write("app.yaml", &scaled);
+    assert_eq!(tug.run(&["apply", "-f", &path]).code, 0);
+    let acted = eventually(Duration::from_secs(30), || {
+        get(&address, "/metrics")
+            .1
+            .contains("tug_service_tasks{service=\"appService\",state=\"desired\"} 3")
+    });
+    assert!(acted, "the apply was not acted on");
+
+    let pid = child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let mut status = None;
+    assert!(
+        eventually(Duration::from_secs(30), || {
+            status = child.try_wait().expect("wait");
+            status.is_some()
+        }),
+        "did not stop on SIGTERM"
+    );
+    assert_eq!(status.and_then(|s| s.code()), Some(0));
+    while let Ok(line) = lines_rx.recv_timeout(Duration::from_secs(2)) {
+        logs.push(line);
+    }
+    for line in &logs {
+        assert!(
+            serde_json::from_str::<serde_json::Value>(line).is_ok(),
+            "not JSON: {line}"
+        );
+    }
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("controller stopped cleanly")),
+        "{logs:?}"
+    );
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("\"decision\"") && l.contains("Create")),
+        "{logs:?}"
+    );
+    assert!(tug.store.join("memory/app/appService.json").exists());
+}
+
+#[test]
+fn the_aws_cloud_is_refused_with_a_clear_message() {
+    let tug = Tug::new();
+    let run = tug.run(&["controller", "--once", "--listen", "127.0.0.1:0"]);
+    run.assert_failure(2, "the AWS adapter is not part of this build yet");
+}
