@@ -477,3 +477,49 @@ fn a_restarted_controller_resumes_the_rollout_from_the_store() {
         );
     }
 }
+
+/// Regression: a first pass whose plan both registered a task definition and corrected a target
+/// group's health check skipped the registration, delaying the service's creation by a resync.
+#[tokio::test]
+async fn a_plan_that_registers_and_corrects_drift_does_both_in_one_reconcile() {
+    use std::collections::BTreeMap;
+    use tugboat::cloud::sim::Sim;
+    use tugboat::cloud::{SimAccess, SimCloud};
+    use tugboat::controller::reconcile::reconcile;
+    use tugboat::plan::DesiredService;
+
+    let stacks = stacks("manifests/fargate-test1.yaml");
+    let cloud = SimCloud::new(Sim::new(World::default(), LoadTrace::constant(10.0), 1));
+    // The target group exists with ELBv2's defaults, not the stack's health check.
+    cloud.with(|s| s.create_target_group("test1TargetGroup", "lb", None));
+    let desired = DesiredService::of_stack(&stacks[0]);
+    let outcomes = reconcile(&cloud, &desired, &BTreeMap::new(), 0)
+        .await
+        .expect("observed");
+    assert!(outcomes[0].error.is_none(), "{:?}", outcomes[0].error);
+    let kinds: Vec<DecisionKind> = outcomes[0]
+        .memory
+        .decisions
+        .iter()
+        .map(|d| d.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            DecisionKind::Register,
+            DecisionKind::DriftCorrection,
+            DecisionKind::Create
+        ]
+    );
+    assert!(
+        cloud
+            .with(|s| s.peek_service("test1Cluster", "test1Service"))
+            .is_some(),
+        "created in the same pass"
+    );
+    let health = cloud
+        .with(|s| s.describe_target_group("test1TargetGroup"))
+        .expect("group")
+        .health_check;
+    assert_eq!(health.path, "/health-check");
+}

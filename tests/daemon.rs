@@ -195,3 +195,64 @@ fn the_aws_cloud_is_refused_with_a_clear_message() {
     let run = tug.run(&["controller", "--once", "--listen", "127.0.0.1:0"]);
     run.assert_failure(2, "the AWS adapter is not part of this build yet");
 }
+
+#[test]
+fn describe_and_rollout_read_the_controllers_memory() {
+    let tug = Tug::new();
+    assert_eq!(tug.run(&["apply", "-f", "manifests/app.yaml"]).code, 0);
+    let before = tug.run(&["describe", "service", "appService"]);
+    assert_eq!(before.code, 0, "{}", before.stderr);
+    assert!(
+        before.stdout.contains("the controller has not acted yet"),
+        "{}",
+        before.stdout
+    );
+    assert_eq!(tug.run(&["rollout", "status", "appService"]).code, 3);
+
+    let once = tug.run(&[
+        "controller",
+        "--cloud",
+        "sim",
+        "--once",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert_eq!(once.code, 0, "{}", once.stderr);
+    let described = tug.run(&["describe", "service", "appService"]);
+    assert_eq!(described.code, 0);
+    for expected in [
+        "Stack:           app (generation 1)",
+        "Create",
+        "creating it with appTaskDefinition:1 and 2 tasks",
+        "Rollout:         rolling out to appTaskDefinition:1 since t=0",
+    ] {
+        assert!(
+            described.stdout.contains(expected),
+            "{expected:?} missing:\n{}",
+            described.stdout
+        );
+    }
+    let status = tug.run(&["rollout", "status", "appService"]);
+    assert_eq!(status.code, 3, "just created: not verified yet");
+    assert!(
+        status
+            .stdout
+            .contains("rollout in progress: rolling out appTaskDefinition:1"),
+        "{}",
+        status.stdout
+    );
+    let history = tug.run(&["rollout", "history", "appCluster/appService"]);
+    assert!(
+        history.stdout.contains("appTaskDefinition:1")
+            && history.stdout.contains("rolling out, the manifest's"),
+        "{}",
+        history.stdout
+    );
+
+    tug.run(&["describe", "service", "nope"])
+        .assert_failure(1, "service `nope` is not in any stack of the store");
+    tug.run(&["describe", "pod", "appService"])
+        .assert_failure(1, "the type must be `service`");
+    tug.run(&["rollout", "status", "nope"])
+        .assert_failure(1, "not in any stack");
+}

@@ -7,9 +7,11 @@
 mod apply;
 mod controller;
 mod delete;
+mod describe;
 mod diff;
 mod get;
 mod output;
+mod rollout;
 mod schema;
 mod simulate;
 mod validate;
@@ -57,6 +59,10 @@ pub enum Command {
     Simulate(simulate::Args),
     /// The daemon: keep the store's stacks in place on the cloud; serve /metrics, /healthz, /readyz.
     Controller(controller::Args),
+    /// Show a service: spec, the controller's memory, recent decisions with reasons.
+    Describe(describe::Args),
+    /// Rollout status (exit 0 done, 1 failed, 3 in progress) and history of a service.
+    Rollout(rollout::Args),
 }
 
 /// Why a command failed, and so its exit code.
@@ -143,6 +149,8 @@ async fn dispatch(command: Command, context: &Context) -> Result<ExitCode, CliEr
         Command::Schema => schema::run(),
         Command::Simulate(args) => simulate::run(args),
         Command::Controller(args) => controller::run(args, context).await,
+        Command::Describe(args) => describe::run(args, context).await,
+        Command::Rollout(args) => rollout::run(args, context).await,
     }
 }
 

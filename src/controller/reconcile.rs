@@ -77,12 +77,13 @@ async fn act<C: Cloud>(
     let mut calls = 0;
     for _ in 0..2 {
         let plan = plan_service(desired, observed, &memory, now);
-        let registers_only = !plan.actions.is_empty()
-            && plan
-                .actions
-                .iter()
-                .all(|a| matches!(a, Action::RegisterTaskDefinition { .. }));
-        if registers_only {
+        // Registrations first: the rest of the plan (create, roll out) needs their revisions, so a
+        // plan that registers is carried out in two steps, registering then planning again.
+        let registers = plan
+            .actions
+            .iter()
+            .any(|a| matches!(a, Action::RegisterTaskDefinition { .. }));
+        if registers {
             for action in plan.actions {
                 if let Action::RegisterTaskDefinition { definition, digest } = action {
                     // RegisterTaskDefinition has no idempotency token: reuse the family's latest
@@ -145,6 +146,7 @@ async fn act<C: Cloud>(
         for action in plan.actions {
             calls += 1;
             let result = match action {
+                // Unreachable: a plan that registers was handled above.
                 Action::RegisterTaskDefinition { .. } => Ok(()),
                 Action::CreateService(input) => cloud.create_service(input).await.map(drop),
                 Action::UpdateService(input) => cloud.update_service(input).await.map(drop),

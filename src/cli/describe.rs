@@ -1,0 +1,235 @@
+//! `tug describe service NAME`: the spec, what the controller remembers (its count decision, the
+//! verified-good revision, the rollout it watches, failed digests) and its recent decisions.
+//! Exit 1 when no stack in the store has the service.
+
+use std::process::ExitCode;
+
+use super::output::{emit, table};
+use super::{CliError, Context};
+use crate::manifest::spec::{LaunchType, ServiceSpec};
+use crate::model::{ServiceMemory, Stack};
+use crate::plan::render::{digest, render};
+use crate::store::Store;
+
+/// Arguments of `tug describe`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// `service`.
+    #[arg(value_name = "TYPE")]
+    pub kind: String,
+    /// Service name (as `NAME`, or `CLUSTER/NAME` when two clusters share it).
+    #[arg(value_name = "NAME")]
+    pub name: String,
+}
+
+/// A service found in the store, with its stack and the controller's memory of it.
+pub struct Found {
+    /// Its stack.
+    pub stack: Stack,
+    /// Its spec.
+    pub spec: ServiceSpec,
+    /// The controller's memory (empty before the controller has seen it).
+    pub memory: ServiceMemory,
+}
+
+/// Finds one service by `NAME` or `CLUSTER/NAME`.
+///
+/// # Errors
+/// Not found, ambiguous, or the store unreadable.
+pub async fn find(context: &Context, name: &str) -> Result<Found, CliError> {
+    let store = context.store()?;
+    let (cluster, service) = match name.split_once('/') {
+        Some((c, s)) => (Some(c), s),
+        None => (None, name),
+    };
+    let mut matches = Vec::new();
+    for stack in store.list().await? {
+        for spec in &stack.spec().services {
+            if spec.name == service && cluster.is_none_or(|c| c == stack.spec().cluster) {
+                matches.push((stack.clone(), spec.clone()));
+            }
+        }
+    }
+    match matches.len() {
+        0 => Err(CliError::Rejected(format!(
+            "service `{name}` is not in any stack of the store"
+        ))),
+        1 => {
+            let (stack, spec) = matches.remove(0);
+            let memory = store
+                .load_memory(stack.name())
+                .await?
+                .remove(&spec.name)
+                .unwrap_or_default();
+            Ok(Found {
+                stack,
+                spec,
+                memory,
+            })
+        }
+        _ => Err(CliError::Rejected(format!(
+            "`{name}` names a service in {} clusters; use CLUSTER/NAME",
+            matches.len()
+        ))),
+    }
+}
+
+/// Runs `tug describe`.
+///
+/// # Errors
+/// An unknown type or service (exit 1), or the store unreadable (exit 2).
+pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
+    if !matches!(args.kind.as_str(), "service" | "services" | "svc") {
+        return Err(CliError::Rejected(format!(
+            "cannot describe `{}`: the type must be `service`, as in `tug describe service NAME`",
+            args.kind
+        )));
+    }
+    let found = find(context, &args.name).await?;
+    emit(&describe(&found))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn describe(found: &Found) -> String {
+    let Found {
+        stack,
+        spec,
+        memory,
+    } = found;
+    let mut lines: Vec<(String, String)> = Vec::new();
+    let mut field = |k: &str, v: String| lines.push((k.to_owned(), v));
+    field("Service", spec.name.clone());
+    field(
+        "Stack",
+        format!(
+            "{} (generation {})",
+            stack.name(),
+            stack.manifest().metadata.generation.unwrap_or(1)
+        ),
+    );
+    field("Cluster", stack.spec().cluster.clone());
+    field(
+        "Launch type",
+        match spec.launch_type {
+            LaunchType::Fargate => "FARGATE",
+            LaunchType::Ec2 => "EC2",
+        }
+        .to_owned(),
+    );
+    let task = &spec.task_definition;
+    let size = match (task.cpu, task.memory) {
+        (Some(c), Some(m)) => format!(", {c} CPU / {m} MiB"),
+        _ => String::new(),
+    };
+    field(
+        "Task definition",
+        format!(
+            "{}{size}, manifest digest {}",
+            task.family,
+            short(&digest(&render(spec, None)))
+        ),
+    );
+    for c in &task.containers {
+        field("  container", format!("{} = {}", c.name, c.image));
+    }
+    field(
+        "Desired count",
+        match (memory.desired_count, &spec.scaling) {
+            (Some(n), Some(_)) => format!("{n} (the controller's decision)"),
+            (Some(n), None) => format!("{n}"),
+            (None, _) => format!(
+                "{} (from the manifest; the controller has not acted yet)",
+                spec.desired_count
+            ),
+        },
+    );
+    field(
+        "Scaling",
+        match &spec.scaling {
+            Some(s) => format!(
+                "{}..{} tasks, cooldowns out {} s / in {} s",
+                s.min_tasks, s.max_tasks, s.scale_out_cooldown_seconds, s.scale_in_cooldown_seconds
+            ),
+            None => "none".to_owned(),
+        },
+    );
+    let d = &spec.deployment;
+    field(
+        "Deployment",
+        format!(
+            "minimum healthy {}%, maximum {}%, progress deadline {} s",
+            d.minimum_healthy_percent, d.maximum_percent, d.progress_deadline_seconds
+        ),
+    );
+    field(
+        "Verified good",
+        memory.verified_good.as_ref().map_or_else(
+            || "none yet".to_owned(),
+            |r| format!("{} (digest {})", r.id, short(&r.digest)),
+        ),
+    );
+    field(
+        "Rollout",
+        match &memory.rollout {
+            Some(r) => format!(
+                "{} to {} since t={}{}",
+                if r.rollback {
+                    "rolling back"
+                } else {
+                    "rolling out"
+                },
+                r.target.id,
+                r.started_at,
+                r.completed_at
+                    .map(|c| format!(", complete at t={c}, verifying"))
+                    .unwrap_or_default()
+            ),
+            None => "none in progress".to_owned(),
+        },
+    );
+    field(
+        "Failed digests",
+        if memory.failed_digests.is_empty() {
+            "none".to_owned()
+        } else {
+            memory
+                .failed_digests
+                .iter()
+                .map(|d| short(d).to_owned())
+                .collect::<Vec<_>>()
+                .join(", ")
+        },
+    );
+    let width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 2;
+    let mut text: String = lines
+        .iter()
+        .map(|(k, v)| format!("{:<width$}{v}\n", format!("{k}:")))
+        .collect();
+    text.push_str("\nDecisions (oldest first):\n");
+    if memory.decisions.is_empty() {
+        text.push_str("  none yet\n");
+    } else {
+        let rows: Vec<Vec<String>> = memory
+            .decisions
+            .iter()
+            .map(|d| {
+                vec![
+                    format!("t={}", d.at),
+                    format!("{:?}", d.kind),
+                    d.field.clone().unwrap_or_default(),
+                    d.reason.clone(),
+                ]
+            })
+            .collect();
+        for line in table(&["AT", "KIND", "LABEL", "REASON"], &rows).lines() {
+            text.push_str("  ");
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    text
+}
+
+fn short(digest: &str) -> &str {
+    digest.get(..12).unwrap_or(digest)
+}
