@@ -523,3 +523,24 @@ async fn a_plan_that_registers_and_corrects_drift_does_both_in_one_reconcile() {
         .health_check;
     assert_eq!(health.path, "/health-check");
 }
+
+/// A new service is not scaled on the load balancer's 503s while its first tasks start: scaling
+/// waits for the first rollout to be verified.
+#[test]
+fn a_service_being_created_is_not_scaled_on_startup_errors() {
+    let stacks = stacks("manifests/todo.yaml");
+    let mut simulation = tug(&stacks, World::default(), LoadTrace::constant(60.0));
+    run(&mut simulation, &stacks, 1800, |row| {
+        assert_eq!(row.sample.desired.max(2), 2, "{row:?}");
+    });
+    assert!(
+        decisions(&simulation, DecisionKind::ScaleOut).is_empty(),
+        "{:?}",
+        simulation.decisions
+    );
+    assert_eq!(
+        decisions(&simulation, DecisionKind::RolloutVerified).len(),
+        2,
+        "both services verified"
+    );
+}

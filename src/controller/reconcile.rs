@@ -322,6 +322,7 @@ async fn observe<C: Cloud>(
         let Some(o) = observed.get_mut(key) else {
             continue;
         };
+        o.metrics_anchor = Some(anchor);
         match series {
             Series::Cpu => o.cpu = minutes(points, None, anchor),
             Series::Http5xx => o.http_5xx = minutes(points, Some(0.0), anchor),

@@ -93,6 +93,10 @@ pub struct ServiceMemory {
     pub desired_count: Option<u32>,
     /// Cooldown clocks.
     pub scaling: ScalingClock,
+    /// When the service's first rollout completed: metric minutes before it describe a service
+    /// still starting, and are not used for scaling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serving_since: Option<u64>,
     /// Revisions the controller registered, by digest: a definition is registered once.
     pub ledger: BTreeMap<String, TaskDefinitionId>,
     /// The last revision that completed a rollout and stayed healthy.

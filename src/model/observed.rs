@@ -19,4 +19,6 @@ pub struct ObservedService {
     pub http_5xx: Vec<Option<f64>>,
     /// Published HTTPCode_Target_5XX_Count of the service's first target group, newest last.
     pub target_5xx: Vec<Option<f64>>,
+    /// Start (seconds) of the minute the newest element of those series stands for.
+    pub metrics_anchor: Option<u64>,
 }

@@ -202,6 +202,7 @@ fn watch(
             if let Some(r) = memory.rollout.as_mut() {
                 r.completed_at = Some(now);
             }
+            memory.serving_since.get_or_insert(now);
         }
         Some(done) if steady && now >= done + VERIFY_SECONDS => {
             memory.record(decision(

@@ -169,10 +169,20 @@ pub fn plan_service(
     let previous = memory.desired_count;
     let current = previous.unwrap_or_else(|| initial_count(spec, Some(service.desired_count)));
     let count = match &spec.scaling {
+        // A service still being created has no capacity to judge yet: the load balancer's 503s
+        // while its first tasks start are not a reason to scale. Scaling starts once the first
+        // rollout completes, and uses only minutes from then on.
+        Some(_) if memory.serving_since.is_none() => current,
         Some(scaling_spec) => {
+            let since = memory.serving_since.unwrap_or(0);
             let inputs = ScalingInputs {
-                cpu: observed.cpu.clone(),
-                http_5xx: observed.http_5xx.clone(),
+                cpu: since_minute(&observed.cpu, observed.metrics_anchor, since, None),
+                http_5xx: since_minute(
+                    &observed.http_5xx,
+                    observed.metrics_anchor,
+                    since,
+                    Some(0.0),
+                ),
             };
             let d = scaling::decide(
                 scaling_spec,
@@ -249,6 +259,28 @@ pub fn plan_service(
         actions.push(Action::UpdateService(update));
     }
     Plan { actions, memory }
+}
+
+/// A per-minute series (newest last, the newest minute starting at `anchor`) with the minutes that
+/// began before `since` replaced by `before`: missing for CPU, zero for counts.
+fn since_minute(
+    series: &[Option<f64>],
+    anchor: Option<u64>,
+    since: u64,
+    before: Option<f64>,
+) -> Vec<Option<f64>> {
+    let Some(anchor) = anchor else {
+        return series.to_vec();
+    };
+    let newest = series.len().saturating_sub(1);
+    series
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let minute = anchor.saturating_sub(60 * (newest - i) as u64);
+            if minute < since { before } else { *v }
+        })
+        .collect()
 }
 
 /// The count to start from: the manifest's, or, for a scaled service the controller has no memory
