@@ -192,3 +192,54 @@ fn target_tracking_scales_out_on_three_and_in_on_fifteen_datapoints() {
         "{actions:?}"
     );
 }
+
+/// `tug demo` shows, with reasons, a scale-out, a scale-in, a verified rolling deploy and a rollback.
+#[test]
+fn the_demo_tells_the_whole_story() {
+    let tug = Tug::new();
+    let run = tug.run(&["demo", "--speed", "0"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for expected in [
+        "scale out 2 -> 3: CPU above 70% for 5 minutes",
+        "scale in",
+        "rollout verified appTaskDefinition:2",
+        "ROLLBACK rolling test1TaskDefinition:2 back to verified-good test1TaskDefinition:1",
+        "not retried until the manifest changes",
+        "Done after 1:40:00 of simulated time",
+    ] {
+        assert!(
+            run.stdout.contains(expected),
+            "{expected:?} missing:\n{}",
+            run.stdout
+        );
+    }
+    assert!(
+        !run.stdout.contains('\x1b'),
+        "no terminal escapes when not on a terminal"
+    );
+}
+
+/// Ctrl-C stops the demo early and cleanly.
+#[test]
+fn the_demo_stops_cleanly_on_ctrl_c() {
+    let tug = Tug::new();
+    let child = tug
+        .command()
+        .args(["demo", "--speed", "1"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("demo starts");
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let pid = child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let output = child.wait_with_output().expect("demo ends");
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("Stopped after"), "{stdout}");
+}

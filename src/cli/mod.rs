@@ -7,6 +7,7 @@
 mod apply;
 mod controller;
 mod delete;
+mod demo;
 mod describe;
 mod diff;
 mod get;
@@ -59,6 +60,8 @@ pub enum Command {
     Simulate(simulate::Args),
     /// The daemon: keep the store's stacks in place on the cloud; serve /metrics, /healthz, /readyz.
     Controller(controller::Args),
+    /// The quick start: the controller and the example stacks on a simulated AWS, in fast time.
+    Demo(demo::Args),
     /// Show a service: spec, the controller's memory, recent decisions with reasons.
     Describe(describe::Args),
     /// Rollout status (exit 0 done, 1 failed, 3 in progress) and history of a service.
@@ -149,6 +152,7 @@ async fn dispatch(command: Command, context: &Context) -> Result<ExitCode, CliEr
         Command::Schema => schema::run(),
         Command::Simulate(args) => simulate::run(args),
         Command::Controller(args) => controller::run(args, context).await,
+        Command::Demo(args) => demo::run(args).await,
         Command::Describe(args) => describe::run(args, context).await,
         Command::Rollout(args) => rollout::run(args, context).await,
     }
