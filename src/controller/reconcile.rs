@@ -106,13 +106,7 @@ async fn act<C: Cloud>(
                         }
                         Ok(_) => {}
                         Err(error) => {
-                            return Outcome {
-                                observed: observed.clone(),
-                                key,
-                                memory,
-                                error: Some(error),
-                                calls,
-                            };
+                            return outcome(key, memory, Some(error), calls, observed);
                         }
                     }
                     calls += 1;
@@ -130,13 +124,7 @@ async fn act<C: Cloud>(
                             memory.ledger.insert(digest, id);
                         }
                         Err(error) => {
-                            return Outcome {
-                                observed: observed.clone(),
-                                key,
-                                memory,
-                                error: Some(error),
-                                calls,
-                            };
+                            return outcome(key, memory, Some(error), calls, observed);
                         }
                     }
                 }
@@ -156,29 +144,27 @@ async fn act<C: Cloud>(
                 } => cloud.modify_target_group(&target_group, health).await,
             };
             if let Err(error) = result {
-                return Outcome {
-                    observed: observed.clone(),
-                    key,
-                    memory,
-                    error: Some(error),
-                    calls,
-                };
+                return outcome(key, memory, Some(error), calls, observed);
             }
         }
-        return Outcome {
-            observed: observed.clone(),
-            key,
-            memory: plan.memory,
-            error: None,
-            calls,
-        };
+        return outcome(key, plan.memory, None, calls, observed);
     }
+    outcome(key, memory, None, calls, observed)
+}
+
+fn outcome(
+    key: ServiceKey,
+    memory: ServiceMemory,
+    error: Option<CloudError>,
+    calls: u32,
+    observed: &ObservedService,
+) -> Outcome {
     Outcome {
-        observed: observed.clone(),
         key,
         memory,
-        error: None,
+        error,
         calls,
+        observed: observed.clone(),
     }
 }
 

@@ -6,12 +6,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::cloud::CloudError;
-use crate::cloud::types::{
-    CreateServiceInput, DeploymentConfiguration, DeploymentController, HealthCheckSettings,
-    LoadBalancerInput, UpdateServiceInput,
-};
+use crate::cloud::types::{CreateServiceInput, HealthCheckSettings, UpdateServiceInput};
 use crate::controller::reconcile::reconcile;
-use crate::manifest::spec::{LaunchType, ServiceSpec};
+use crate::manifest::spec::ServiceSpec;
 use crate::model::Stack;
 use crate::model::{DecisionKind, DecisionRecord, ServiceKey, ServiceMemory};
 use crate::plan::DesiredService;
@@ -485,40 +482,21 @@ fn retrying<T>(
     }
 }
 
+/// CreateService's input for the baseline: tugboat's, except that ECS's own circuit breaker rolls
+/// back (to the last COMPLETED deployment), as teams run it today.
 fn create_input(
     cluster: &str,
     service: &ServiceSpec,
     task_definition: crate::cloud::types::TaskDefinitionId,
 ) -> CreateServiceInput {
-    CreateServiceInput {
-        cluster: cluster.to_owned(),
-        service: service.name.clone(),
+    let mut input = crate::plan::service::create_input(
+        cluster,
+        service,
         task_definition,
-        desired_count: service.desired_count,
-        launch_type: match service.launch_type {
-            LaunchType::Fargate => "FARGATE",
-            LaunchType::Ec2 => "EC2",
-        }
-        .to_owned(),
-        deployment_configuration: DeploymentConfiguration {
-            minimum_healthy_percent: service.deployment.minimum_healthy_percent,
-            maximum_percent: service.deployment.maximum_percent,
-            // What teams run today: ECS's circuit breaker with rollback.
-            circuit_breaker: true,
-            rollback: service.deployment.rollback.on_unhealthy_targets,
-        },
-        deployment_controller: DeploymentController::Ecs,
-        load_balancers: service
-            .load_balancers
-            .iter()
-            .map(|lb| LoadBalancerInput {
-                target_group: lb.target_group.clone(),
-                container_name: lb.container_name.clone(),
-                container_port: lb.container_port,
-            })
-            .collect(),
-        health_check_grace_period_seconds: service.deployment.health_check_grace_period_seconds,
-    }
+        service.desired_count,
+    );
+    input.deployment_configuration.rollback = service.deployment.rollback.on_unhealthy_targets;
+    input
 }
 
 impl Controller {
