@@ -8,7 +8,7 @@ use super::output::{emit, table};
 use super::{CliError, Context};
 use crate::manifest::spec::{LaunchType, ServiceSpec};
 use crate::model::{ServiceMemory, Stack};
-use crate::plan::render::{digest, render};
+use crate::plan::render::{digest, render, short};
 use crate::store::Store;
 
 /// Arguments of `tug describe`.
@@ -228,8 +228,4 @@ fn describe(found: &Found) -> String {
         }
     }
     text
-}
-
-fn short(digest: &str) -> &str {
-    digest.get(..12).unwrap_or(digest)
 }

@@ -11,7 +11,7 @@ use super::describe::find;
 use super::output::{emit, table};
 use super::{CliError, Context};
 use crate::model::DecisionKind;
-use crate::plan::render::{digest, render};
+use crate::plan::render::{digest, render, short};
 
 /// Arguments of `tug rollout`.
 #[derive(Debug, clap::Args)]
@@ -148,7 +148,7 @@ async fn history(service: &str, context: &Context) -> Result<ExitCode, CliError>
             vec![
                 id.revision.to_string(),
                 id.to_string(),
-                digest.get(..12).unwrap_or(digest).to_owned(),
+                short(digest).to_owned(),
                 notes.join(", "),
             ]
         })

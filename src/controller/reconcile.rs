@@ -11,7 +11,7 @@ use crate::cloud::types::{Datapoint, MetricId, TargetGroupDescription};
 use crate::cloud::{Cloud, CloudError};
 use crate::manifest::spec::Http5xxSource;
 use crate::model::{DecisionKind, ObservedService, ServiceKey, ServiceMemory};
-use crate::plan::render::digest as render_digest;
+use crate::plan::render::{digest as render_digest, short};
 use crate::plan::rollout::decision;
 use crate::plan::{Action, DesiredService, plan_service};
 
@@ -116,10 +116,7 @@ async fn act<C: Cloud>(
                                 now,
                                 DecisionKind::Register,
                                 None,
-                                format!(
-                                    "registered {id} for digest {}",
-                                    digest.get(..12).unwrap_or(&digest)
-                                ),
+                                format!("registered {id} for digest {}", short(&digest)),
                             ));
                             memory.ledger.insert(digest, id);
                         }

@@ -53,6 +53,11 @@ pub fn digest(definition: &TaskDefinitionInput) -> String {
         .collect()
 }
 
+/// The first 12 hex digits of a digest: enough to tell revisions apart in messages.
+pub fn short(digest: &str) -> &str {
+    digest.get(..12).unwrap_or(digest)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

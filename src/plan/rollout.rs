@@ -13,6 +13,7 @@ use crate::manifest::spec::ServiceSpec;
 use crate::model::{
     DecisionKind, DecisionRecord, ObservedService, Revision, RolloutMemory, ServiceMemory,
 };
+use crate::plan::render::short;
 
 /// How long a completed rollout must stay healthy before its revision is verified good.
 pub const VERIFY_SECONDS: u64 = 60;
@@ -364,8 +365,4 @@ pub fn decision(
         field: field.map(str::to_owned),
         reason,
     }
-}
-
-fn short(digest: &str) -> &str {
-    digest.get(..12).unwrap_or(digest)
 }
