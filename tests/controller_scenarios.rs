@@ -302,9 +302,10 @@ fn drift_is_reverted_within_one_resync() {
     run(&mut simulation, &stacks, RESYNC, |_| {});
     let restored = simulation
         .sim
-        .describe_target_group("test1TargetGroup")
-        .expect("describe")
-        .health_check;
+        .describe_target_groups(&["test1TargetGroup".into()])
+        .expect("describe")["test1TargetGroup"]
+        .health_check
+        .clone();
     assert_eq!(
         (
             restored.path.as_str(),
@@ -518,9 +519,10 @@ async fn a_plan_that_registers_and_corrects_drift_does_both_in_one_reconcile() {
         "created in the same pass"
     );
     let health = cloud
-        .with(|s| s.describe_target_group("test1TargetGroup"))
-        .expect("group")
-        .health_check;
+        .with(|s| s.describe_target_groups(&["test1TargetGroup".into()]))
+        .expect("group")["test1TargetGroup"]
+        .health_check
+        .clone();
     assert_eq!(health.path, "/health-check");
 }
 

@@ -8,6 +8,7 @@
 pub mod sim;
 pub mod types;
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
@@ -100,11 +101,12 @@ pub trait Cloud: Send + Sync {
         health: HealthCheckSettings,
     ) -> impl Future<Output = Result<(), CloudError>> + Send;
 
-    /// DescribeTargetGroups for one target group: health check and load balancer.
-    fn describe_target_group(
+    /// DescribeTargetGroups by name: health check and load balancer of each; unknown names are
+    /// left out.
+    fn describe_target_groups(
         &self,
-        target_group: &str,
-    ) -> impl Future<Output = Result<types::TargetGroupDescription, CloudError>> + Send;
+        names: &[String],
+    ) -> impl Future<Output = Result<BTreeMap<String, types::TargetGroupDescription>, CloudError>> + Send;
 
     /// GetMetricData for minutes starting in [start_s, end_s), at most 500 queries per call.
     fn get_metric_data(
@@ -203,11 +205,11 @@ impl<A: SimAccess> Cloud for A {
     ) -> Result<(), CloudError> {
         self.with(|s| s.modify_target_group(target_group, health))
     }
-    async fn describe_target_group(
+    async fn describe_target_groups(
         &self,
-        target_group: &str,
-    ) -> Result<types::TargetGroupDescription, CloudError> {
-        self.with(|s| s.describe_target_group(target_group))
+        names: &[String],
+    ) -> Result<BTreeMap<String, types::TargetGroupDescription>, CloudError> {
+        self.with(|s| s.describe_target_groups(names))
     }
     async fn get_metric_data(
         &self,

@@ -129,14 +129,14 @@ impl<C: Cloud> Cloud for Metered<C> {
             self.inner.modify_target_group(target_group, health).await,
         )
     }
-    async fn describe_target_group(
+    async fn describe_target_groups(
         &self,
-        target_group: &str,
-    ) -> Result<TargetGroupDescription, CloudError> {
+        names: &[String],
+    ) -> Result<std::collections::BTreeMap<String, TargetGroupDescription>, CloudError> {
         self.count(
             "elbv2",
             "DescribeTargetGroups",
-            self.inner.describe_target_group(target_group).await,
+            self.inner.describe_target_groups(names).await,
         )
     }
     async fn get_metric_data(

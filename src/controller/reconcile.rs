@@ -15,6 +15,9 @@ use crate::plan::render::{digest as render_digest, short};
 use crate::plan::rollout::decision;
 use crate::plan::{Action, DesiredService, plan_service};
 
+/// Target-group names per DescribeTargetGroups call. The API takes a list of names; 20 keeps each
+/// request small (a choice of ours: the API documentation gives no maximum for the list).
+pub const TARGET_GROUPS_PER_CALL: usize = 20;
 /// Minutes of metrics read per service: enough for the longest evaluation window (15 minutes).
 pub const METRIC_MINUTES: u64 = 15;
 /// Without a CPU datapoint to anchor on, the newest minute assumed published is this old (CloudWatch
@@ -195,8 +198,9 @@ async fn observe<C: Cloud>(
         }
     }
 
-    // Target groups: health checks the stack keeps, and the load balancer of LB-sourced 5XX scaling.
-    let mut groups: BTreeMap<String, TargetGroupDescription> = BTreeMap::new();
+    // Target groups: health checks the stack keeps, and the load balancer of LB-sourced 5XX scaling,
+    // read in batches of TARGET_GROUPS_PER_CALL names.
+    let mut wanted: Vec<String> = Vec::new();
     for s in services {
         let lb_sourced = s
             .spec
@@ -210,12 +214,15 @@ async fn observe<C: Cloud>(
             .first()
             .map(|lb| lb.target_group.clone())
             .filter(|_| lb_sourced);
-        for group in s.health_checks.keys().cloned().chain(first) {
-            if let std::collections::btree_map::Entry::Vacant(slot) = groups.entry(group) {
-                let description = cloud.describe_target_group(slot.key()).await?;
-                slot.insert(description);
-            }
-        }
+        wanted.extend(s.health_checks.keys().cloned().chain(first));
+    }
+    wanted.sort();
+    wanted.dedup();
+    let mut groups: BTreeMap<String, TargetGroupDescription> = BTreeMap::new();
+    for batch in wanted.chunks(TARGET_GROUPS_PER_CALL) {
+        groups.extend(cloud.describe_target_groups(batch).await?);
+    }
+    for s in services {
         if let Some(o) = observed.get_mut(&key_of(s)) {
             o.health_checks = s
                 .health_checks

@@ -605,23 +605,29 @@ impl Sim {
         }
     }
 
-    /// DescribeTargetGroups for one target group: its health check and load balancer.
+    /// DescribeTargetGroups by name: the health check and load balancer of each that exists.
     ///
     /// # Errors
-    /// Unknown target group, throttling, faults.
-    pub fn describe_target_group(
+    /// Throttling or an injected fault.
+    pub fn describe_target_groups(
         &mut self,
-        target_group: &str,
-    ) -> Result<TargetGroupDescription, CloudError> {
-        const OP: &str = "DescribeTargetGroups";
-        self.call(OP)?;
-        match self.target_groups.get(target_group) {
-            Some(group) => Ok(TargetGroupDescription {
-                health_check: group.health.clone(),
-                load_balancer: Some(group.load_balancer.clone()),
-            }),
-            None => Err(self.client_error(OP, format!("target group {target_group} not found"))),
-        }
+        names: &[String],
+    ) -> Result<BTreeMap<String, TargetGroupDescription>, CloudError> {
+        self.call("DescribeTargetGroups")?;
+        Ok(names
+            .iter()
+            .filter_map(|name| {
+                self.target_groups.get(name).map(|group| {
+                    (
+                        name.clone(),
+                        TargetGroupDescription {
+                            health_check: group.health.clone(),
+                            load_balancer: Some(group.load_balancer.clone()),
+                        },
+                    )
+                })
+            })
+            .collect())
     }
 
     /// GetMetricData: at most 500 queries per call; only datapoints already published.
