@@ -18,9 +18,9 @@ fn main() {
     let temp = tempfile::tempdir().expect("temporary directory");
     let manifest = temp.path().join("big.yaml");
     let changed = temp.path().join("big-changed.yaml");
-    let text = generate(SERVICES, 2);
+    let text = support::generate(SERVICES, 2);
     std::fs::write(&manifest, &text).expect("write manifest");
-    std::fs::write(&changed, generate(SERVICES, 3)).expect("write manifest");
+    std::fs::write(&changed, support::generate(SERVICES, 3)).expect("write manifest");
     println!(
         "apply benchmark: 1 stack, {SERVICES} services, {} KiB of YAML, {RUNS} runs each",
         text.len() / 1024
@@ -70,46 +70,4 @@ fn apply(store: &Path, manifest: &Path, outcome: &str) {
         "unexpected result: {stdout}{}",
         String::from_utf8_lossy(&output.stderr)
     );
-}
-
-/// One stack of `services` Fargate services, each with a load balancer, scaling and a health-checked
-/// target group: every rule of the validator has work to do.
-fn generate(services: usize, desired: u32) -> String {
-    let mut text = String::from(
-        "apiVersion: tugboat/v1\nkind: Stack\nmetadata:\n  name: big\nspec:\n  cluster: bigCluster\n  targetGroups:\n",
-    );
-    for i in 0..services {
-        text.push_str(&format!(
-            "    - name: tg-{i}\n      healthCheck: {{path: /health, intervalSeconds: 30, timeoutSeconds: 5}}\n"
-        ));
-    }
-    text.push_str("  services:\n");
-    for i in 0..services {
-        text.push_str(&format!(
-            "    - name: svc-{i}
-      launchType: FARGATE
-      desiredCount: {desired}
-      taskDefinition:
-        family: svc-{i}
-        cpu: 512
-        memory: 1024
-        executionRoleArn: arn:aws:iam::123456789012:role/ecsTaskExecutionRole
-        containers:
-          - name: app
-            image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/svc-{i}:1.0.{i}
-            memory: 1024
-            portMappings: [{{containerPort: 8080}}]
-            environment: {{SERVICE: svc-{i}, MODE: prod}}
-      network: {{subnets: [subnet-0a1b2c3d, subnet-4e5f6a7b], securityGroups: [sg-0a1b2c3d]}}
-      loadBalancers:
-        - {{targetGroup: tg-{i}, containerName: app, containerPort: 8080}}
-      deployment: {{minimumHealthyPercent: 50, maximumPercent: 200, healthCheckGracePeriodSeconds: 60}}
-      scaling:
-        minTasks: 2
-        maxTasks: 10
-        cpu: {{scaleOutAbovePercent: 70, scaleInBelowPercent: 40, evaluationPeriods: 3}}
-"
-        ));
-    }
-    text
 }

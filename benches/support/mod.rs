@@ -1,5 +1,7 @@
 //! Timing helpers shared by the benchmarks: run N times, print min / median / max.
 
+#![allow(dead_code)] // each benchmark uses a different subset of these helpers
+
 use std::time::{Duration, Instant};
 
 /// Runs `run` `runs` times; the durations, sorted.
@@ -24,4 +26,46 @@ pub fn report(what: &str, sorted: &[Duration]) {
         ms(sorted[sorted.len() / 2]),
         ms(sorted[sorted.len() - 1])
     );
+}
+
+/// One stack of `services` Fargate services, each with a load balancer, scaling and a health-checked
+/// target group: every rule of the validator has work to do.
+pub fn generate(services: usize, desired: u32) -> String {
+    let mut text = String::from(
+        "apiVersion: tugboat/v1\nkind: Stack\nmetadata:\n  name: big\nspec:\n  cluster: bigCluster\n  targetGroups:\n",
+    );
+    for i in 0..services {
+        text.push_str(&format!(
+            "    - name: tg-{i}\n      healthCheck: {{path: /health, intervalSeconds: 30, timeoutSeconds: 5}}\n"
+        ));
+    }
+    text.push_str("  services:\n");
+    for i in 0..services {
+        text.push_str(&format!(
+            "    - name: svc-{i}
+      launchType: FARGATE
+      desiredCount: {desired}
+      taskDefinition:
+        family: svc-{i}
+        cpu: 512
+        memory: 1024
+        executionRoleArn: arn:aws:iam::123456789012:role/ecsTaskExecutionRole
+        containers:
+          - name: app
+            image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/svc-{i}:1.0.{i}
+            memory: 1024
+            portMappings: [{{containerPort: 8080}}]
+            environment: {{SERVICE: svc-{i}, MODE: prod}}
+      network: {{subnets: [subnet-0a1b2c3d, subnet-4e5f6a7b], securityGroups: [sg-0a1b2c3d]}}
+      loadBalancers:
+        - {{targetGroup: tg-{i}, containerName: app, containerPort: 8080}}
+      deployment: {{minimumHealthyPercent: 50, maximumPercent: 200, healthCheckGracePeriodSeconds: 60}}
+      scaling:
+        minTasks: 2
+        maxTasks: 10
+        cpu: {{scaleOutAbovePercent: 70, scaleInBelowPercent: 40, evaluationPeriods: 3}}
+"
+        ));
+    }
+    text
 }

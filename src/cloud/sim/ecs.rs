@@ -196,6 +196,9 @@ impl Sim {
         let Some(task) = self.tasks.remove(&id) else {
             return;
         };
+        if let Some(ids) = self.by_service.get_mut(&task.service) {
+            ids.remove(&id);
+        }
         if failed {
             self.count_failure(&task);
         }
@@ -235,6 +238,7 @@ impl Sim {
         let id = self.next_id;
         self.next_id += 1;
         let provisioning = self.world.tasks.provisioning_seconds * SECOND;
+        self.by_service.entry(key.clone()).or_default().insert(id);
         self.tasks.insert(
             id,
             Task {
@@ -258,12 +262,7 @@ impl Sim {
             return;
         };
         let now = self.now_ms;
-        let mine: Vec<Task> = self
-            .tasks
-            .values()
-            .filter(|t| &t.service == key)
-            .cloned()
-            .collect();
+        let mine: Vec<Task> = self.tasks_for(key).cloned().collect();
 
         // ECS replaces tasks whose targets turned unhealthy, once the grace period is over.
         for task in &mine {
@@ -288,9 +287,8 @@ impl Sim {
         }
 
         let mine: Vec<Task> = self
-            .tasks
-            .values()
-            .filter(|t| &t.service == key && is_active(t.state))
+            .tasks_for(key)
+            .filter(|t| is_active(t.state))
             .cloned()
             .collect();
         let desired = service.desired_count;
@@ -373,11 +371,7 @@ impl Sim {
             return;
         };
         let primary = &service.deployments[0];
-        let tasks: Vec<&Task> = self
-            .tasks
-            .values()
-            .filter(|t| &t.service == key && is_active(t.state))
-            .collect();
+        let tasks: Vec<&Task> = self.tasks_for(key).filter(|t| is_active(t.state)).collect();
         let others_active = tasks.iter().any(|t| t.deployment != primary.id);
         let primary_healthy = count(
             tasks
@@ -455,7 +449,7 @@ impl Sim {
                 load_balancers: Vec::new(),
             };
         };
-        let tasks: Vec<&Task> = self.tasks.values().filter(|t| &t.service == key).collect();
+        let tasks: Vec<&Task> = self.tasks_for(key).collect();
         let running =
             |d: Option<u64>| {
                 count(tasks.iter().filter(|t| {
@@ -516,7 +510,7 @@ impl Sim {
         let Some(service) = self.services.get(key) else {
             return super::ServiceSample::default();
         };
-        let tasks: Vec<&Task> = self.tasks.values().filter(|t| &t.service == key).collect();
+        let tasks: Vec<&Task> = self.tasks_for(key).collect();
         super::ServiceSample {
             desired: service.desired_count,
             running: count(tasks.iter().filter(|t| t.state == TaskState::Running)),
@@ -548,17 +542,15 @@ impl Sim {
         let Some(service) = self.services.get(key) else {
             return Vec::new();
         };
-        self.tasks
-            .values()
-            .filter(|t| &t.service == key && self.is_healthy(t, service))
+        self.tasks_for(key)
+            .filter(|t| self.is_healthy(t, service))
             .collect()
     }
 
     /// RUNNING tasks of a service (they report CPU).
     pub(super) fn running_tasks(&self, key: &(String, String)) -> Vec<&Task> {
-        self.tasks
-            .values()
-            .filter(|t| &t.service == key && t.state == TaskState::Running)
+        self.tasks_for(key)
+            .filter(|t| t.state == TaskState::Running)
             .collect()
     }
 }

@@ -191,6 +191,8 @@ pub struct Sim {
     services: BTreeMap<(String, String), Service>,
     /// Live tasks (not yet STOPPED) by id.
     tasks: BTreeMap<u64, Task>,
+    /// Ids of each service's live tasks: per-service work stays proportional to that service.
+    by_service: BTreeMap<(String, String), std::collections::BTreeSet<u64>>,
     /// Target groups by name.
     target_groups: BTreeMap<String, TargetGroup>,
     /// EC2 capacity per cluster.
@@ -218,6 +220,7 @@ impl Sim {
             task_definitions: BTreeMap::new(),
             services: BTreeMap::new(),
             tasks: BTreeMap::new(),
+            by_service: BTreeMap::new(),
             target_groups: BTreeMap::new(),
             ec2: BTreeMap::new(),
             metrics: MetricStore::default(),
@@ -668,11 +671,18 @@ impl Sim {
         cluster: &str,
         service: &str,
     ) -> Vec<(u64, TaskState, TaskDefinitionId)> {
-        self.tasks
-            .values()
-            .filter(|t| t.service.0 == cluster && t.service.1 == service)
+        self.tasks_for(&(cluster.to_owned(), service.to_owned()))
             .map(|t| (t.id, t.state, t.task_definition.clone()))
             .collect()
+    }
+
+    /// A service's live tasks, through the index.
+    fn tasks_for<'a>(&'a self, key: &(String, String)) -> impl Iterator<Item = &'a Task> + 'a {
+        self.by_service
+            .get(key)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.tasks.get(id))
     }
 
     /// The current description of a service, bypassing the API (for drivers and tests).

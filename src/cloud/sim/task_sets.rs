@@ -171,9 +171,8 @@ impl Sim {
             s.deployments.retain(|d| d.id != set);
         }
         let doomed: Vec<u64> = self
-            .tasks
-            .values()
-            .filter(|t| t.service == key && t.deployment == set)
+            .tasks_for(&key)
+            .filter(|t| t.deployment == set)
             .map(|t| t.id)
             .collect();
         for task in doomed {
@@ -244,9 +243,8 @@ impl Sim {
         let scale = set.scale_percent.unwrap_or(100.0);
         let count = |pred: &dyn Fn(TaskState) -> bool| {
             u32::try_from(
-                self.tasks
-                    .values()
-                    .filter(|t| &t.service == key && t.deployment == id && pred(t.state))
+                self.tasks_for(key)
+                    .filter(|t| t.deployment == id && pred(t.state))
                     .count(),
             )
             .unwrap_or(u32::MAX)
@@ -271,9 +269,8 @@ impl Sim {
         for set in &service.deployments {
             let want = computed_desired(service.desired_count, set.scale_percent.unwrap_or(100.0));
             let mine: Vec<_> = self
-                .tasks
-                .values()
-                .filter(|t| &t.service == key && t.deployment == set.id && is_active(t.state))
+                .tasks_for(key)
+                .filter(|t| t.deployment == set.id && is_active(t.state))
                 .cloned()
                 .collect();
             let have = u32::try_from(mine.len()).unwrap_or(u32::MAX);

@@ -1,0 +1,130 @@
+//! Benchmark: the controller's steady-state sweep over 10, 100 and 1,000 services on the simulator.
+//! Prints, per size: API calls per sweep by operation, CPU time per sweep, and the process's RSS
+//! (which includes the simulated AWS itself, so it overstates the controller's own memory).
+//! Targets (issue 4): < 20 ms CPU and < 40 MiB RSS per sweep at 1,000 services; 100 DescribeServices
+//! and no DescribeTargetHealth per sweep of 1,000 steady services. Asserts nothing about time.
+//!
+//! Run with `cargo bench --bench sweep`. Setup uses a world without API throttling so the
+//! services can be created quickly; the measured sweeps are of steady services.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use tugboat::cloud::sim::Sim;
+use tugboat::cloud::sim::load::LoadTrace;
+use tugboat::cloud::sim::world::World;
+use tugboat::controller::reconcile::reconcile;
+use tugboat::model::{ServiceKey, ServiceMemory};
+use tugboat::plan::DesiredService;
+
+const SWEEPS: u64 = 20;
+
+fn main() {
+    println!("sweep benchmark: steady services on the simulator, {SWEEPS} measured sweeps each");
+    for services in [10usize, 100, 1000] {
+        measure(services);
+    }
+}
+
+fn measure(services: usize) {
+    let text = support::generate(services, 2);
+    let sources = [tugboat::manifest::Source {
+        name: "big.yaml".into(),
+        bytes: text.into_bytes(),
+    }];
+    let stacks = tugboat::manifest::parse_sources(&sources).expect("valid");
+    let desired: Vec<DesiredService> = stacks.iter().flat_map(DesiredService::of_stack).collect();
+    let mut world = World::default();
+    world.api.throttling = false;
+    let mut sim = Sim::new(world, LoadTrace::constant(50.0), 1);
+    for stack in &stacks {
+        for group in &stack.spec().target_groups {
+            sim.create_target_group(&group.name, stack.name(), None);
+        }
+    }
+    let mut memories: BTreeMap<ServiceKey, ServiceMemory> = BTreeMap::new();
+    let sweep = |sim: &mut Sim, memories: &mut BTreeMap<ServiceKey, ServiceMemory>| {
+        let now = sim.now_ms() / 1000;
+        let lent = Mutex::new(sim);
+        let outcomes = ready(reconcile(&lent, &desired, memories, now)).expect("observed");
+        for o in outcomes {
+            memories.insert(o.key, o.memory);
+        }
+    };
+    // Create everything, then let it settle and be verified.
+    let setup = std::time::Instant::now();
+    for _ in 0..30 {
+        sweep(&mut sim, &mut memories);
+        let next = sim.now_ms() + 30_000;
+        sim.advance_to(next);
+    }
+    let settled = memories
+        .values()
+        .filter(|m| m.verified_good.is_some() && m.rollout.is_none())
+        .count();
+    let before = sim.api().counts();
+    let cpu_before = cpu_seconds();
+    for _ in 0..SWEEPS {
+        sweep(&mut sim, &mut memories);
+    }
+    let cpu = (cpu_seconds() - cpu_before) / SWEEPS as f64;
+    let after = sim.api().counts();
+    let per_sweep: Vec<String> = after
+        .iter()
+        .map(|(op, outcomes)| {
+            let total: u64 = outcomes.values().sum();
+            let earlier: u64 = before.get(op).map_or(0, |o| o.values().sum());
+            (op, (total - earlier) as f64 / SWEEPS as f64)
+        })
+        .filter(|(_, n)| *n > 0.0)
+        .map(|(op, n)| format!("{op} {n}"))
+        .collect();
+    println!(
+        "{services:>5} services ({settled} steady; setup {:.1} s wall): {:.2} ms CPU per sweep, RSS {:.1} MiB; calls per sweep: {}",
+        setup.elapsed().as_secs_f64(),
+        cpu * 1000.0,
+        rss_mib(),
+        per_sweep.join(", ")
+    );
+}
+
+/// Drives a future that completes without waiting (the simulator answers at once).
+fn ready<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+    }
+}
+
+/// User + system CPU time of this process, from /proc (Linux).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+        + fields
+            .get(12)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0);
+    ticks / 100.0
+}
+
+/// Resident set size of this process, from /proc (Linux).
+fn rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
