@@ -6,6 +6,8 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY benches ./benches
+# `tug demo` embeds the example stacks and its world at build time.
+COPY manifests ./manifests
 RUN cargo build --locked --release --bin tug
 
 FROM gcr.io/distroless/cc-debian12:nonroot

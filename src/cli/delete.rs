@@ -1,5 +1,6 @@
 //! `tug delete -f PATH` / `tug delete stack NAME...`: remove stacks from the store, all or none.
-//! The controller then scales their services to 0, and deletes them if `spec.prune` is true.
+//! The controller then stops managing their services and leaves them running as they are; scaling
+//! them to 0 and deleting them under `spec.prune` are not implemented yet.
 
 use std::process::ExitCode;
 

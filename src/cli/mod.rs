@@ -52,7 +52,7 @@ pub enum Command {
     Diff(diff::Args),
     /// List stacks or services.
     Get(get::Args),
-    /// Remove stacks from the store (the controller then scales their services to 0).
+    /// Remove stacks from the store (the controller then stops managing their services).
     Delete(delete::Args),
     /// Print the JSON Schema of the manifest, for editors.
     Schema,
