@@ -258,6 +258,8 @@ fn get_services_lists_every_service_in_stable_json() {
     assert_eq!(first["launchType"], "EC2");
     assert_eq!(first["desiredCount"], 2);
     assert_eq!(list["items"][1]["minTasks"], 2);
+    assert_eq!(first["state"], "Pending", "the controller has not acted");
+    assert!(first["controllerDesiredCount"].is_null());
     assert_eq!(list["items"][1]["maxTasks"], 4);
 }
 

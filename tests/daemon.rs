@@ -249,6 +249,11 @@ fn describe_and_rollout_read_the_controllers_memory() {
         history.stdout
     );
 
+    let services = tug.run(&["get", "services", "-o", "json"]);
+    let list: serde_json::Value = serde_json::from_str(&services.stdout).expect("json");
+    assert_eq!(list["items"][0]["state"], "Progressing");
+    assert_eq!(list["items"][0]["controllerDesiredCount"], 2);
+
     tug.run(&["describe", "service", "nope"])
         .assert_failure(1, "service `nope` is not in any stack of the store");
     tug.run(&["describe", "pod", "appService"])

@@ -1,6 +1,8 @@
 //! `tug get stacks|services [-o table|json|yaml]`: what the store holds.
 //!
-//! Observed columns (running, healthy tasks) join these tables once the controller writes status.
+//! For services, DESIRED is the controller's own decision once it has acted (the manifest's
+//! `desiredCount` before), and STATE where the manifest's revision stands: Pending (not acted on
+//! yet), Progressing, Ready (deployed and verified good) or Degraded (rolled back).
 
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
@@ -10,7 +12,9 @@ use serde::Serialize;
 use super::output::{OutputFormat, emit, json, stacks_json, stacks_yaml, table, yaml};
 use super::{CliError, Context};
 use crate::manifest::spec::{LaunchType, ServiceSpec};
-use crate::model::Stack;
+use crate::model::{ServiceMemory, Stack};
+use crate::plan::render::{digest, render};
+use crate::plan::rollout::condition;
 use crate::store::Store;
 
 /// Arguments of `tug get`.
@@ -50,6 +54,10 @@ struct ServiceRow<'a> {
     cpu: Option<u32>,
     memory: Option<u32>,
     images: Vec<&'a str>,
+    /// The controller's own desired-count decision, once it has acted.
+    controller_desired_count: Option<u32>,
+    /// Ready, Progressing, Degraded or Pending (from the controller's memory).
+    state: &'static str,
 }
 
 /// Runs `tug get`.
@@ -57,13 +65,26 @@ struct ServiceRow<'a> {
 /// # Errors
 /// [`CliError::Failed`] when the store cannot be read.
 pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
-    let stacks = context.store()?.list().await?;
+    let store = context.store()?;
+    let stacks = store.list().await?;
+    let mut memories = std::collections::BTreeMap::new();
+    if args.resource == Resource::Services {
+        for stack in &stacks {
+            memories.insert(
+                stack.name().to_owned(),
+                store.load_memory(stack.name()).await?,
+            );
+        }
+    }
     let text = match (args.resource, args.output) {
         (Resource::Stacks, OutputFormat::Table) => stacks_table(&stacks, context.now),
         (Resource::Stacks, OutputFormat::Json) => stacks_json(&stacks)?,
         (Resource::Stacks, OutputFormat::Yaml) => stacks_yaml(&stacks)?,
         (Resource::Services, format) => {
-            let rows: Vec<ServiceRow> = stacks.iter().flat_map(service_rows).collect();
+            let rows: Vec<ServiceRow> = stacks
+                .iter()
+                .flat_map(|s| service_rows(s, &memories))
+                .collect();
             match format {
                 OutputFormat::Table => services_table(&rows),
                 OutputFormat::Json => json(&list("ServiceList", &rows))?,
@@ -113,28 +134,44 @@ fn stacks_table(stacks: &[Stack], now: SystemTime) -> String {
     table(&["NAME", "CLUSTER", "SERVICES", "GENERATION", "AGE"], &rows)
 }
 
-fn service_rows(stack: &Stack) -> Vec<ServiceRow<'_>> {
+fn service_rows<'a>(
+    stack: &'a Stack,
+    memories: &std::collections::BTreeMap<
+        String,
+        std::collections::BTreeMap<String, ServiceMemory>,
+    >,
+) -> Vec<ServiceRow<'a>> {
+    let none = ServiceMemory::default();
     stack
         .spec()
         .services
         .iter()
-        .map(|service: &ServiceSpec| ServiceRow {
-            stack: stack.name(),
-            cluster: &stack.spec().cluster,
-            name: &service.name,
-            launch_type: service.launch_type,
-            desired_count: service.desired_count,
-            min_tasks: service.scaling.as_ref().map(|s| s.min_tasks),
-            max_tasks: service.scaling.as_ref().map(|s| s.max_tasks),
-            task_definition_family: &service.task_definition.family,
-            cpu: service.task_definition.cpu,
-            memory: service.task_definition.memory,
-            images: service
-                .task_definition
-                .containers
-                .iter()
-                .map(|c| c.image.as_str())
-                .collect(),
+        .map(|service: &ServiceSpec| {
+            let memory = memories
+                .get(stack.name())
+                .and_then(|m| m.get(&service.name))
+                .unwrap_or(&none);
+            let manifest_digest = digest(&render(service, None));
+            ServiceRow {
+                stack: stack.name(),
+                cluster: &stack.spec().cluster,
+                name: &service.name,
+                launch_type: service.launch_type,
+                desired_count: service.desired_count,
+                min_tasks: service.scaling.as_ref().map(|s| s.min_tasks),
+                max_tasks: service.scaling.as_ref().map(|s| s.max_tasks),
+                task_definition_family: &service.task_definition.family,
+                cpu: service.task_definition.cpu,
+                memory: service.task_definition.memory,
+                images: service
+                    .task_definition
+                    .containers
+                    .iter()
+                    .map(|c| c.image.as_str())
+                    .collect(),
+                controller_desired_count: memory.desired_count,
+                state: condition(&manifest_digest, memory).as_str(),
+            }
         })
         .collect()
 }
@@ -158,11 +195,14 @@ fn services_table(rows: &[ServiceRow]) -> String {
                     LaunchType::Ec2 => "EC2".to_owned(),
                     LaunchType::Fargate => "FARGATE".to_owned(),
                 },
-                r.desired_count.to_string(),
+                r.controller_desired_count
+                    .unwrap_or(r.desired_count)
+                    .to_string(),
                 match (r.min_tasks, r.max_tasks) {
                     (Some(lo), Some(hi)) => format!("{lo}-{hi}"),
                     _ => "-".to_owned(),
                 },
+                r.state.to_owned(),
                 r.task_definition_family.to_owned(),
                 size,
                 r.images.join(","),
@@ -177,6 +217,7 @@ fn services_table(rows: &[ServiceRow]) -> String {
             "LAUNCH",
             "DESIRED",
             "SCALING",
+            "STATE",
             "TASK FAMILY",
             "CPU/MEM",
             "IMAGES",

@@ -12,6 +12,7 @@ use super::output::{emit, table};
 use super::{CliError, Context};
 use crate::model::DecisionKind;
 use crate::plan::render::{digest, render, short};
+use crate::plan::rollout::{Condition, condition};
 
 /// Arguments of `tug rollout`.
 #[derive(Debug, clap::Args)]
@@ -69,31 +70,29 @@ async fn status(service: &str, context: &Context) -> Result<(u8, String), CliErr
             .map(|d| d.reason.clone())
             .unwrap_or_default()
     };
-    if memory.failed_digests.contains(&wanted) {
-        return Ok((
-            1,
-            format!(
-                "service {service}: the rollout of the manifest's revision failed and was rolled back: {}\n\
-             It will not be retried until the manifest changes.\n",
-                reason_of(DecisionKind::Rollback)
-            ),
-        ));
-    }
-    if memory
-        .verified_good
-        .as_ref()
-        .is_some_and(|g| g.digest == wanted)
-        && memory.rollout.is_none()
-    {
-        let id = memory
-            .verified_good
-            .as_ref()
-            .map(|g| g.id.to_string())
-            .unwrap_or_default();
-        return Ok((
-            0,
-            format!("service {service}: {id} successfully rolled out and verified\n"),
-        ));
+    match condition(&wanted, memory) {
+        Condition::Degraded => {
+            return Ok((
+                1,
+                format!(
+                    "service {service}: the rollout of the manifest's revision failed and was rolled back: {}\n\
+                     It will not be retried until the manifest changes.\n",
+                    reason_of(DecisionKind::Rollback)
+                ),
+            ));
+        }
+        Condition::Ready => {
+            let id = memory
+                .verified_good
+                .as_ref()
+                .map(|g| g.id.to_string())
+                .unwrap_or_default();
+            return Ok((
+                0,
+                format!("service {service}: {id} successfully rolled out and verified\n"),
+            ));
+        }
+        Condition::Pending | Condition::Progressing => {}
     }
     let detail = match &memory.rollout {
         Some(r) if r.completed_at.is_some() => {

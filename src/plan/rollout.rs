@@ -366,3 +366,47 @@ pub fn decision(
         reason,
     }
 }
+
+/// Where a service stands with respect to its manifest, from the controller's memory: the state
+/// `tug get services` shows and `tug rollout status` exits with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Condition {
+    /// The controller has not acted on it yet.
+    Pending,
+    /// The manifest's revision is being rolled out, verified, or waited for.
+    Progressing,
+    /// The manifest's revision is deployed and verified good.
+    Ready,
+    /// The manifest's revision failed and was rolled back; not retried until the manifest changes.
+    Degraded,
+}
+
+impl Condition {
+    /// The word shown to people.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Condition::Pending => "Pending",
+            Condition::Progressing => "Progressing",
+            Condition::Ready => "Ready",
+            Condition::Degraded => "Degraded",
+        }
+    }
+}
+
+/// The condition of a service whose manifest renders `manifest_digest`.
+pub fn condition(manifest_digest: &str, memory: &ServiceMemory) -> Condition {
+    if memory.failed_digests.contains(manifest_digest) {
+        Condition::Degraded
+    } else if memory
+        .verified_good
+        .as_ref()
+        .is_some_and(|g| g.digest == manifest_digest)
+        && memory.rollout.is_none()
+    {
+        Condition::Ready
+    } else if memory.decisions.is_empty() {
+        Condition::Pending
+    } else {
+        Condition::Progressing
+    }
+}
