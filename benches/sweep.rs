@@ -14,6 +14,7 @@ use std::sync::Mutex;
 
 use tugboat::cloud::sim::Sim;
 use tugboat::cloud::sim::load::LoadTrace;
+use tugboat::cloud::sim::simulation::complete;
 use tugboat::cloud::sim::world::World;
 use tugboat::controller::reconcile::reconcile;
 use tugboat::model::{ServiceKey, ServiceMemory};
@@ -48,7 +49,9 @@ fn measure(services: usize) {
     let sweep = |sim: &mut Sim, memories: &mut BTreeMap<ServiceKey, ServiceMemory>| {
         let now = sim.now_ms() / 1000;
         let lent = Mutex::new(sim);
-        let outcomes = ready(reconcile(&lent, &desired, memories, now)).expect("observed");
+        let outcomes = complete(reconcile(&lent, &desired, memories, now))
+            .expect("the simulator answers at once")
+            .expect("observed");
         for o in outcomes {
             memories.insert(o.key, o.memory);
         }
@@ -88,17 +91,6 @@ fn measure(services: usize) {
         rss_mib(),
         per_sweep.join(", ")
     );
-}
-
-/// Drives a future that completes without waiting (the simulator answers at once).
-fn ready<F: std::future::Future>(future: F) -> F::Output {
-    let mut future = std::pin::pin!(future);
-    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
-    loop {
-        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
-            return output;
-        }
-    }
 }
 
 /// User + system CPU time of this process, from /proc (Linux).

@@ -171,13 +171,9 @@ async fn signals(stop: watch::Sender<bool>) {
 async fn provide_target_groups(sim: &SimCloud, store: &crate::store::AnyStore) {
     if let Ok(stacks) = store.list().await {
         sim.with(|s| {
-            for stack in &stacks {
-                for service in &stack.spec().services {
-                    for lb in &service.load_balancers {
-                        s.create_target_group(&lb.target_group, stack.name(), None);
-                    }
-                }
-            }
+            stacks
+                .iter()
+                .for_each(|stack| s.provide_target_groups(stack))
         });
     }
 }

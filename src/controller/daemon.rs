@@ -152,7 +152,6 @@ async fn pass<S: Store, C: Cloud>(
             return;
         }
     };
-    let mut stack_of: BTreeMap<ServiceKey, String> = BTreeMap::new();
     for stack in &stacks {
         if loaded.insert(stack.name().to_owned()) {
             match store.load_memory(stack.name()).await {
@@ -179,14 +178,7 @@ async fn pass<S: Store, C: Cloud>(
         .iter()
         .filter(|s| loaded.contains(s.name()))
         .flat_map(DesiredService::of_stack)
-        .filter(|d| {
-            let key = ServiceKey {
-                cluster: d.cluster.clone(),
-                service: d.spec.name.clone(),
-            };
-            stack_of.insert(key.clone(), d.stack.clone());
-            !backoff.waiting(&key, t)
-        })
+        .filter(|d| !backoff.waiting(&d.key(), t))
         .collect();
     let timer = metrics.reconcile_seconds.start_timer();
     let result = reconcile(cloud, &desired, memories, t).await;
@@ -212,9 +204,8 @@ async fn pass<S: Store, C: Cloud>(
             None => backoff.succeeded(&outcome.key),
         }
         if outcome.memory != previous
-            && let Some(stack) = stack_of.get(&outcome.key)
             && let Err(e) = store
-                .save_memory(stack, &outcome.key.service, &outcome.memory)
+                .save_memory(&outcome.stack, &outcome.key.service, &outcome.memory)
                 .await
         {
             tracing::warn!(service = %outcome.key, error = %e, "cannot save the controller's memory");

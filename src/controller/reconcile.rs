@@ -29,6 +29,8 @@ pub const ASSUMED_DELAY_S: u64 = 180;
 pub struct Outcome {
     /// Which service.
     pub key: ServiceKey,
+    /// The stack it belongs to (its memory is stored under it).
+    pub stack: String,
     /// Memory to persist (always: a registered revision must never be forgotten).
     pub memory: ServiceMemory,
     /// The call that failed, if one did; the rest of the plan was not carried out.
@@ -52,19 +54,12 @@ pub async fn reconcile<C: Cloud>(
     let observed = observe(cloud, services, memories, now).await?;
     let mut outcomes = Vec::with_capacity(services.len());
     for desired in services {
-        let key = key_of(desired);
+        let key = desired.key();
         let memory = memories.get(&key).cloned().unwrap_or_default();
         let seen = observed.get(&key).cloned().unwrap_or_default();
         outcomes.push(act(cloud, desired, &seen, memory, now).await);
     }
     Ok(outcomes)
-}
-
-fn key_of(desired: &DesiredService) -> ServiceKey {
-    ServiceKey {
-        cluster: desired.cluster.clone(),
-        service: desired.spec.name.clone(),
-    }
 }
 
 /// Plans and carries out one service's actions. A registration is followed by a second plan, so a
@@ -76,7 +71,6 @@ async fn act<C: Cloud>(
     mut memory: ServiceMemory,
     now: u64,
 ) -> Outcome {
-    let key = key_of(desired);
     let mut calls = 0;
     for _ in 0..2 {
         let plan = plan_service(desired, observed, &memory, now);
@@ -109,7 +103,7 @@ async fn act<C: Cloud>(
                         }
                         Ok(_) => {}
                         Err(error) => {
-                            return outcome(key, memory, Some(error), calls, observed);
+                            return outcome(desired, memory, Some(error), calls, observed);
                         }
                     }
                     calls += 1;
@@ -124,7 +118,7 @@ async fn act<C: Cloud>(
                             memory.ledger.insert(digest, id);
                         }
                         Err(error) => {
-                            return outcome(key, memory, Some(error), calls, observed);
+                            return outcome(desired, memory, Some(error), calls, observed);
                         }
                     }
                 }
@@ -144,23 +138,24 @@ async fn act<C: Cloud>(
                 } => cloud.modify_target_group(&target_group, health).await,
             };
             if let Err(error) = result {
-                return outcome(key, memory, Some(error), calls, observed);
+                return outcome(desired, memory, Some(error), calls, observed);
             }
         }
-        return outcome(key, plan.memory, None, calls, observed);
+        return outcome(desired, plan.memory, None, calls, observed);
     }
-    outcome(key, memory, None, calls, observed)
+    outcome(desired, memory, None, calls, observed)
 }
 
 fn outcome(
-    key: ServiceKey,
+    desired: &DesiredService,
     memory: ServiceMemory,
     error: Option<CloudError>,
     calls: u32,
     observed: &ObservedService,
 ) -> Outcome {
     Outcome {
-        key,
+        key: desired.key(),
+        stack: desired.stack.clone(),
         memory,
         error,
         calls,
@@ -182,7 +177,7 @@ async fn observe<C: Cloud>(
             .entry(&s.cluster)
             .or_default()
             .push(s.spec.name.clone());
-        observed.insert(key_of(s), ObservedService::default());
+        observed.insert(s.key(), ObservedService::default());
     }
     for (cluster, names) in &by_cluster {
         for batch in names.chunks(10) {
@@ -223,7 +218,7 @@ async fn observe<C: Cloud>(
         groups.extend(cloud.describe_target_groups(batch).await?);
     }
     for s in services {
-        if let Some(o) = observed.get_mut(&key_of(s)) {
+        if let Some(o) = observed.get_mut(&s.key()) {
             o.health_checks = s
                 .health_checks
                 .keys()
@@ -235,7 +230,7 @@ async fn observe<C: Cloud>(
     // Metrics: CPU and 5XX for scaled services, target 5XX for rollouts with a 5XX trigger.
     let mut queries: Vec<(ServiceKey, Series, MetricId)> = Vec::new();
     for s in services {
-        let key = key_of(s);
+        let key = s.key();
         if observed.get(&key).is_none_or(|o| o.service.is_none()) {
             continue;
         }
@@ -322,7 +317,7 @@ async fn observe<C: Cloud>(
 
     // Target health, only where a rollout is watched.
     for s in services {
-        let key = key_of(s);
+        let key = s.key();
         let watched = memories.get(&key).is_some_and(|m| m.rollout.is_some());
         let exists = observed.get(&key).is_some_and(|o| o.service.is_some());
         if watched && exists && s.spec.deployment.rollback.on_unhealthy_targets {

@@ -10,8 +10,10 @@ use crate::cloud::types::{
     CreateServiceInput, DeploymentConfiguration, DeploymentController, HealthCheckSettings,
     LoadBalancerInput, TaskDefinitionInput, UpdateServiceInput,
 };
-use crate::manifest::spec::{LaunchType, ServiceSpec};
-use crate::model::{DecisionKind, ObservedService, Revision, RolloutMemory, ServiceMemory, Stack};
+use crate::manifest::spec::{HealthCheck, LaunchType, ServiceSpec};
+use crate::model::{
+    DecisionKind, ObservedService, Revision, RolloutMemory, ServiceKey, ServiceMemory, Stack,
+};
 
 use super::render::{digest, render};
 use super::rollout::{self, decision};
@@ -50,22 +52,31 @@ impl DesiredService {
                             .iter()
                             .any(|lb| lb.target_group == g.name)
                     })
-                    .map(|g| {
-                        let hc = &g.health_check;
-                        (
-                            g.name.clone(),
-                            HealthCheckSettings {
-                                path: hc.path.clone(),
-                                interval_seconds: hc.interval_seconds,
-                                timeout_seconds: hc.timeout_seconds,
-                                healthy_threshold: hc.healthy_threshold,
-                                unhealthy_threshold: hc.unhealthy_threshold,
-                            },
-                        )
-                    })
+                    .map(|g| (g.name.clone(), health_settings(&g.health_check)))
                     .collect(),
             })
             .collect()
+    }
+}
+
+impl DesiredService {
+    /// The key the service is known by in its cluster.
+    pub fn key(&self) -> ServiceKey {
+        ServiceKey {
+            cluster: self.cluster.clone(),
+            service: self.spec.name.clone(),
+        }
+    }
+}
+
+/// The ELBv2 health-check settings a manifest's health check stands for.
+pub fn health_settings(check: &HealthCheck) -> HealthCheckSettings {
+    HealthCheckSettings {
+        path: check.path.clone(),
+        interval_seconds: check.interval_seconds,
+        timeout_seconds: check.timeout_seconds,
+        healthy_threshold: check.healthy_threshold,
+        unhealthy_threshold: check.unhealthy_threshold,
     }
 }
 

@@ -302,6 +302,16 @@ impl Sim {
             });
     }
 
+    /// Creates the target groups a stack's services are attached to, where missing, with ELBv2's
+    /// default health check: in a real account they exist before tugboat runs.
+    pub fn provide_target_groups(&mut self, stack: &crate::model::Stack) {
+        for service in &stack.spec().services {
+            for lb in &service.load_balancers {
+                self.create_target_group(&lb.target_group, stack.name(), None);
+            }
+        }
+    }
+
     /// Admits a call through the front door; a refused one becomes the matching error.
     fn call(&mut self, operation: &'static str) -> Result<(), CloudError> {
         match self.api.admit(operation, self.now_ms) {

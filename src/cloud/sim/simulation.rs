@@ -6,13 +6,14 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::cloud::CloudError;
-use crate::cloud::types::{CreateServiceInput, HealthCheckSettings, UpdateServiceInput};
+use crate::cloud::types::{CreateServiceInput, UpdateServiceInput};
 use crate::controller::reconcile::reconcile;
 use crate::manifest::spec::ServiceSpec;
 use crate::model::Stack;
 use crate::model::{DecisionKind, DecisionRecord, ServiceKey, ServiceMemory};
 use crate::plan::DesiredService;
 use crate::plan::render::render;
+use crate::plan::service::health_settings;
 use crate::store::FileStore;
 
 use super::aas::{Baseline, ScalingAction};
@@ -159,23 +160,14 @@ impl Simulation {
         let mut services = Vec::new();
         for stack in stacks {
             for group in &stack.spec().target_groups {
-                let hc = &group.health_check;
                 sim.create_target_group(
                     &group.name,
                     stack.name(),
-                    Some(HealthCheckSettings {
-                        path: hc.path.clone(),
-                        interval_seconds: hc.interval_seconds,
-                        timeout_seconds: hc.timeout_seconds,
-                        healthy_threshold: hc.healthy_threshold,
-                        unhealthy_threshold: hc.unhealthy_threshold,
-                    }),
+                    Some(health_settings(&group.health_check)),
                 );
             }
+            sim.provide_target_groups(stack);
             for service in &stack.spec().services {
-                for lb in &service.load_balancers {
-                    sim.create_target_group(&lb.target_group, stack.name(), None);
-                }
                 services.push((stack.spec().cluster.clone(), service.name.clone()));
                 if matches!(scaler, Scaler::Tug { .. }) {
                     continue;
@@ -349,11 +341,8 @@ impl Simulation {
             }
             if let Some(store) = &controller.store
                 && !controller.skip_next_save
-                && let Some(desired) = controller.desired.iter().find(|d| {
-                    d.spec.name == outcome.key.service && d.cluster == outcome.key.cluster
-                })
                 && store
-                    .save_memory_blocking(&desired.stack, &outcome.key.service, &outcome.memory)
+                    .save_memory_blocking(&outcome.stack, &outcome.key.service, &outcome.memory)
                     .is_err()
             {
                 controller.errors += 1;
@@ -517,7 +506,7 @@ impl Controller {
 
 /// Drives a future that never waits (the simulator answers at once) to completion; `None` if it
 /// does wait, which would be a bug in the simulator, reported rather than hung on.
-fn complete<F: std::future::Future>(future: F) -> Option<F::Output> {
+pub fn complete<F: std::future::Future>(future: F) -> Option<F::Output> {
     let mut future = std::pin::pin!(future);
     let mut context = std::task::Context::from_waker(std::task::Waker::noop());
     for _ in 0..16 {
