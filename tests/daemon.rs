@@ -221,7 +221,11 @@ fn describe_and_rollout_read_the_controllers_memory() {
     let described = tug.run(&["describe", "service", "appService"]);
     assert_eq!(described.code, 0);
     for expected in [
-        "Stack:           app (generation 1)",
+        "Stack:           app (generation 1, observed generation 1)",
+        "Live:            2 desired, 0 running",
+        "Ready        False   RollingOut",
+        "Progressing  True    RollingOut",
+        "Degraded     False   AsExpected",
         "Create",
         "creating it with appTaskDefinition:1 and 2 tasks",
         "Rollout:         rolling out to appTaskDefinition:1 since t=0",

@@ -1,6 +1,7 @@
 //! `tug delete -f PATH` / `tug delete stack NAME...`: remove stacks from the store, all or none.
-//! The controller then stops managing their services and leaves them running as they are; scaling
-//! them to 0 and deleting them under `spec.prune` are not implemented yet.
+//! The controller then scales their services to 0, and deletes them when the stack has
+//! `spec.prune: true`; the pending work is recorded in the store with the deletion, so it is done
+//! even if no controller runs at the time of the delete.
 
 use std::process::ExitCode;
 
@@ -51,12 +52,28 @@ pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
             }
         }
     };
-    let removed = context.store()?.delete(&names, args.dry_run).await?;
+    let removed = context
+        .store()?
+        .delete(&names, context.now, args.dry_run)
+        .await?;
     let suffix = if args.dry_run { " (dry run)" } else { "" };
     let text: String = removed
         .iter()
         .map(|s| format!("stack/{} deleted{suffix}\n", s.name()))
         .collect();
+    for s in &removed {
+        let count = s.spec().services.len();
+        let then = if s.spec().prune {
+            "scales them to 0, then deletes them (prune: true)"
+        } else {
+            "scales them to 0 and leaves them in place (prune: false)"
+        };
+        eprintln!(
+            "note: stack/{} has {count} service{}: the controller {then}",
+            s.name(),
+            if count == 1 { "" } else { "s" }
+        );
+    }
     emit(&text)?;
     Ok(ExitCode::SUCCESS)
 }

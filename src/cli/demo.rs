@@ -250,6 +250,7 @@ fn label(kind: DecisionKind) -> &'static str {
         DecisionKind::Rollback => "ROLLBACK",
         DecisionKind::DriftCorrection => "drift corrected",
         DecisionKind::Hold => "hold",
+        DecisionKind::Remove => "remove",
     }
 }
 

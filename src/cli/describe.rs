@@ -1,5 +1,6 @@
 //! `tug describe service NAME`: the spec, what the controller remembers (its count decision, the
-//! verified-good revision, the rollout it watches, failed digests) and its recent decisions.
+//! verified-good revision, the rollout it watches, failed digests), the status it reported (live
+//! counts, conditions Ready / Progressing / Degraded with reasons) and its recent decisions.
 //! Exit 1 when no stack in the store has the service.
 
 use std::process::ExitCode;
@@ -7,7 +8,7 @@ use std::process::ExitCode;
 use super::output::{emit, table};
 use super::{CliError, Context};
 use crate::manifest::spec::{LaunchType, ServiceSpec};
-use crate::model::{ServiceMemory, Stack};
+use crate::model::{ServiceMemory, ServiceStatus, Stack};
 use crate::plan::render::{digest, render, short};
 use crate::store::Store;
 
@@ -30,6 +31,8 @@ pub struct Found {
     pub spec: ServiceSpec,
     /// The controller's memory (empty before the controller has seen it).
     pub memory: ServiceMemory,
+    /// The stack generation the controller last reconciled, and its status of the service.
+    pub status: Option<(u64, u64, ServiceStatus)>,
 }
 
 /// Finds one service by `NAME` or `CLUSTER/NAME`.
@@ -61,10 +64,15 @@ pub async fn find(context: &Context, name: &str) -> Result<Found, CliError> {
                 .await?
                 .remove(&spec.name)
                 .unwrap_or_default();
+            let status = store.load_status(stack.name()).await?.and_then(|mut s| {
+                let service = s.services.remove(&spec.name)?;
+                Some((s.observed_generation, s.updated_at, service))
+            });
             Ok(Found {
                 stack,
                 spec,
                 memory,
+                status,
             })
         }
         _ => Err(CliError::Rejected(format!(
@@ -95,6 +103,7 @@ fn describe(found: &Found) -> String {
         stack,
         spec,
         memory,
+        status,
     } = found;
     let mut lines: Vec<(String, String)> = Vec::new();
     let mut field = |k: &str, v: String| lines.push((k.to_owned(), v));
@@ -102,9 +111,13 @@ fn describe(found: &Found) -> String {
     field(
         "Stack",
         format!(
-            "{} (generation {})",
+            "{} (generation {}, {})",
             stack.name(),
-            stack.manifest().metadata.generation.unwrap_or(1)
+            stack.manifest().metadata.generation.unwrap_or(1),
+            status.as_ref().map_or_else(
+                || "not reconciled yet".to_owned(),
+                |(g, _, _)| format!("observed generation {g}")
+            )
         ),
     );
     field("Cluster", stack.spec().cluster.clone());
@@ -187,6 +200,18 @@ fn describe(found: &Found) -> String {
             None => "none in progress".to_owned(),
         },
     );
+    if let Some((_, at, status)) = status {
+        field(
+            "Live",
+            match &status.live {
+                Some(l) => format!(
+                    "{} desired, {} running, {} pending, {} ({}, last change seen at t={at})",
+                    l.desired_count, l.running_count, l.pending_count, l.task_definition, l.status
+                ),
+                None => format!("no such service in ECS (last change seen at t={at})"),
+            },
+        );
+    }
     field(
         "Failed digests",
         if memory.failed_digests.is_empty() {
@@ -205,6 +230,26 @@ fn describe(found: &Found) -> String {
         .iter()
         .map(|(k, v)| format!("{:<width$}{v}\n", format!("{k}:")))
         .collect();
+    if let Some((_, _, status)) = status {
+        text.push_str("\nConditions:\n");
+        let rows: Vec<Vec<String>> = status
+            .conditions
+            .iter()
+            .map(|c| {
+                vec![
+                    c.kind.as_str().to_owned(),
+                    if c.status { "True" } else { "False" }.to_owned(),
+                    c.reason.clone(),
+                    format!("t={}", c.last_transition_time),
+                    c.message.clone(),
+                ]
+            })
+            .collect();
+        indent(
+            &mut text,
+            &table(&["TYPE", "STATUS", "REASON", "SINCE", "MESSAGE"], &rows),
+        );
+    }
     text.push_str("\nDecisions (oldest first):\n");
     if memory.decisions.is_empty() {
         text.push_str("  none yet\n");
@@ -221,11 +266,16 @@ fn describe(found: &Found) -> String {
                 ]
             })
             .collect();
-        for line in table(&["AT", "KIND", "LABEL", "REASON"], &rows).lines() {
-            text.push_str("  ");
-            text.push_str(line);
-            text.push('\n');
-        }
+        indent(&mut text, &table(&["AT", "KIND", "LABEL", "REASON"], &rows));
     }
     text
+}
+
+/// Appends `block` to `text`, each line indented by two spaces.
+fn indent(text: &mut String, block: &str) {
+    for line in block.lines() {
+        text.push_str("  ");
+        text.push_str(line);
+        text.push('\n');
+    }
 }

@@ -1,5 +1,12 @@
-//! `tug diff -f PATH`: what `apply` would change, as a unified diff of the effective specs.
-//! Exit 0 when nothing would change, 1 when something would, 2+ on error (kubectl's convention).
+//! `tug diff -f PATH`: what `apply` would change, as a unified diff of the effective specs against
+//! the store, then against live state: the calls the controller would make if the manifest were
+//! applied, planned (by the same pure planner the controller runs) against the service as the
+//! controller last reported it in the stack's status. Exit 0 when nothing would change, 1 when
+//! something would, 2+ on error (kubectl's convention).
+//!
+//! Live state comes from the status the controller writes after each reconcile that changes
+//! something, so it is as fresh as the controller's last pass over the stack; with no status (no
+//! controller has reported on the stack yet) only the store is compared, and a note says so.
 
 use std::process::ExitCode;
 
@@ -7,7 +14,12 @@ use similar::TextDiff;
 
 use super::output::{emit, yaml};
 use super::{CliError, Context, read_manifests};
-use crate::model::Stack;
+use std::collections::BTreeMap;
+
+use crate::cloud::types::ServiceDescription;
+use crate::model::{DecisionKind, ObservedService, ServiceMemory, Stack, StackStatus};
+use crate::plan::render::short;
+use crate::plan::{Action, DesiredService, plan_service};
 use crate::store::Store;
 
 /// Arguments of `tug diff`.
@@ -56,6 +68,17 @@ pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
                 .to_string(),
         );
     }
+    for stack in &stacks {
+        let Some(status) = store.load_status(stack.name()).await? else {
+            eprintln!(
+                "note: stack/{}: no controller has reported live state yet; compared with the store only",
+                stack.name()
+            );
+            continue;
+        };
+        let memories = store.load_memory(stack.name()).await?;
+        text.push_str(&live_changes(stack, &status, &memories));
+    }
     let changed = !text.is_empty();
     emit(&text)?;
     Ok(if changed {
@@ -69,4 +92,107 @@ pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
 fn comparable(stack: &Stack) -> Result<String, CliError> {
     let plain = stack.clone().with_bookkeeping(None, None, None);
     yaml(plain.manifest())
+}
+
+/// What the controller would do to bring the live services to `stack`, in words; empty when
+/// nothing. Scaling is left out: it depends on metrics, not on the manifest.
+fn live_changes(
+    stack: &Stack,
+    status: &StackStatus,
+    memories: &BTreeMap<String, ServiceMemory>,
+) -> String {
+    let mut lines = Vec::new();
+    for desired in DesiredService::of_stack(stack) {
+        let name = &desired.spec.name;
+        let Some(seen) = status.services.get(name) else {
+            lines.push(format!(
+                "  {name}: not reported by the controller yet (new to the stack?)"
+            ));
+            continue;
+        };
+        let observed = ObservedService {
+            service: seen.live.clone(),
+            health_checks: seen.health_checks.clone(),
+            ..ObservedService::default()
+        };
+        let memory = memories.get(name).cloned().unwrap_or_default();
+        let plan = plan_service(&desired, &observed, &memory, status.updated_at);
+        for action in &plan.actions {
+            lines.push(format!(
+                "  {name}: {}",
+                describe(action, seen.live.as_ref())
+            ));
+        }
+        for hold in plan.memory.decisions[memory.decisions.len().min(plan.memory.decisions.len())..]
+            .iter()
+            .filter(|d| d.kind == DecisionKind::Hold)
+        {
+            lines.push(format!("  {name}: hold: {}", hold.reason));
+        }
+    }
+    if lines.is_empty() {
+        return String::new();
+    }
+    format!(
+        "live stack/{} (as the controller reported it at t={}, generation {}):\n{}\n",
+        stack.name(),
+        status.updated_at,
+        status.observed_generation,
+        lines.join("\n")
+    )
+}
+
+/// One planned call, in words.
+fn describe(action: &Action, live: Option<&ServiceDescription>) -> String {
+    match action {
+        Action::RegisterTaskDefinition { definition, digest } => format!(
+            "taskDefinition: would register a new revision of {} (digest {}) and roll it out",
+            definition.family,
+            short(digest)
+        ),
+        Action::CreateService(input) => format!(
+            "would create the service with {} and {} task{}",
+            input.task_definition,
+            input.desired_count,
+            if input.desired_count == 1 { "" } else { "s" }
+        ),
+        Action::UpdateService(update) => {
+            let mut parts = Vec::new();
+            if let Some(n) = update.desired_count {
+                let was = live.map_or_else(|| "?".to_owned(), |l| l.desired_count.to_string());
+                parts.push(format!("desiredCount {was} -> {n}"));
+            }
+            if let Some(td) = &update.task_definition {
+                let was = live.map_or_else(|| "?".to_owned(), |l| l.task_definition.to_string());
+                parts.push(format!("taskDefinition {was} -> {td} (a rollout)"));
+            }
+            if let Some(c) = &update.deployment_configuration {
+                let was = live.map_or_else(
+                    || "?".to_owned(),
+                    |l| {
+                        format!(
+                            "{}%/{}%",
+                            l.deployment_configuration.minimum_healthy_percent,
+                            l.deployment_configuration.maximum_percent
+                        )
+                    },
+                );
+                parts.push(format!(
+                    "deployment min/max {was} -> {}%/{}%",
+                    c.minimum_healthy_percent, c.maximum_percent
+                ));
+            }
+            format!("would update: {}", parts.join(", "))
+        }
+        Action::ModifyTargetGroup {
+            target_group,
+            health,
+        } => format!(
+            "target group {target_group}: would restore its health check to {} every {} s ({}/{})",
+            health.path,
+            health.interval_seconds,
+            health.healthy_threshold,
+            health.unhealthy_threshold
+        ),
+    }
 }

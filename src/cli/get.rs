@@ -1,5 +1,8 @@
 //! `tug get stacks|services [-o table|json|yaml]`: what the store holds.
 //!
+//! For stacks, READY counts services whose Ready condition holds and OBSERVED is the generation the
+//! controller last reconciled (both `-` until a controller has reported).
+//!
 //! For services, DESIRED is the controller's own decision once it has acted (the manifest's
 //! `desiredCount` before), and STATE where the manifest's revision stands: Pending (not acted on
 //! yet), Progressing, Ready (deployed and verified good) or Degraded (rolled back).
@@ -12,7 +15,7 @@ use serde::Serialize;
 use super::output::{OutputFormat, emit, json, stacks_json, stacks_yaml, table, yaml};
 use super::{CliError, Context};
 use crate::manifest::spec::{LaunchType, ServiceSpec};
-use crate::model::{ServiceMemory, Stack};
+use crate::model::{ConditionType, ServiceMemory, Stack, StackStatus};
 use crate::plan::render::{digest, render};
 use crate::plan::rollout::condition;
 use crate::store::Store;
@@ -68,6 +71,14 @@ pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
     let store = context.store()?;
     let stacks = store.list().await?;
     let mut memories = std::collections::BTreeMap::new();
+    let mut statuses = std::collections::BTreeMap::new();
+    if args.resource == Resource::Stacks && args.output == OutputFormat::Table {
+        for stack in &stacks {
+            if let Some(status) = store.load_status(stack.name()).await? {
+                statuses.insert(stack.name().to_owned(), status);
+            }
+        }
+    }
     if args.resource == Resource::Services {
         for stack in &stacks {
             memories.insert(
@@ -77,7 +88,7 @@ pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
         }
     }
     let text = match (args.resource, args.output) {
-        (Resource::Stacks, OutputFormat::Table) => stacks_table(&stacks, context.now),
+        (Resource::Stacks, OutputFormat::Table) => stacks_table(&stacks, &statuses, context.now),
         (Resource::Stacks, OutputFormat::Json) => stacks_json(&stacks)?,
         (Resource::Stacks, OutputFormat::Yaml) => stacks_yaml(&stacks)?,
         (Resource::Services, format) => {
@@ -112,7 +123,11 @@ fn list<'a, T>(kind: &'static str, items: &'a [T]) -> List<'a, T> {
     }
 }
 
-fn stacks_table(stacks: &[Stack], now: SystemTime) -> String {
+fn stacks_table(
+    stacks: &[Stack],
+    statuses: &std::collections::BTreeMap<String, StackStatus>,
+    now: SystemTime,
+) -> String {
     if stacks.is_empty() {
         return "No stacks in the store.\n".to_owned();
     }
@@ -120,18 +135,43 @@ fn stacks_table(stacks: &[Stack], now: SystemTime) -> String {
         .iter()
         .map(|s| {
             let meta = &s.manifest().metadata;
+            let status = statuses.get(s.name());
+            let ready = status.map_or_else(
+                || "-".to_owned(),
+                |st| {
+                    let n = st
+                        .services
+                        .values()
+                        .filter(|v| v.condition(ConditionType::Ready).is_some_and(|c| c.status))
+                        .count();
+                    format!("{n}/{}", s.spec().services.len())
+                },
+            );
             vec![
                 s.name().to_owned(),
                 s.spec().cluster.clone(),
                 s.spec().services.len().to_string(),
+                ready,
                 meta.generation.unwrap_or(1).to_string(),
+                status.map_or_else(|| "-".to_owned(), |st| st.observed_generation.to_string()),
                 meta.creation_timestamp
                     .as_deref()
                     .map_or_else(|| "-".to_owned(), |t| age(t, now)),
             ]
         })
         .collect();
-    table(&["NAME", "CLUSTER", "SERVICES", "GENERATION", "AGE"], &rows)
+    table(
+        &[
+            "NAME",
+            "CLUSTER",
+            "SERVICES",
+            "READY",
+            "GENERATION",
+            "OBSERVED",
+            "AGE",
+        ],
+        &rows,
+    )
 }
 
 fn service_rows<'a>(

@@ -1,8 +1,15 @@
-//! `tug rollout status|history SERVICE [--watch]`, from the controller's memory in the store.
+//! `tug rollout status|history|undo SERVICE [--to-revision N] [--watch]`, from the controller's
+//! memory in the store.
 //!
 //! `status` exits 0 when the manifest's revision is deployed and verified good, 1 when its rollout
 //! failed (rolled back, not retried until the manifest changes), 3 while it is still in progress
 //! (with `--watch`, it waits for one of the other two).
+//!
+//! `undo` is kubectl's: it changes desired state. The service's task definition in the stored
+//! stack is replaced by the one that produced an earlier revision (the previous one, or
+//! `--to-revision N`), as a new generation; the controller then rolls it out like any change. The
+//! stored stack then differs from the manifest file it came from, which `tug diff -f` shows; a
+//! later `tug apply -f` of the unchanged file rolls forward again.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -10,9 +17,10 @@ use std::time::Duration;
 use super::describe::find;
 use super::output::{emit, table};
 use super::{CliError, Context};
-use crate::model::DecisionKind;
+use crate::model::{DecisionKind, SOURCES_KEPT};
 use crate::plan::render::{digest, render, short};
 use crate::plan::rollout::{Condition, condition};
+use crate::store::Store;
 
 /// Arguments of `tug rollout`.
 #[derive(Debug, clap::Args)]
@@ -22,9 +30,12 @@ pub struct Args {
     pub action: Action,
     /// Service name (or CLUSTER/NAME).
     pub service: String,
-    /// With `status`: wait until the rollout completes or fails.
+    /// With `status` (or `undo`): wait until the rollout completes or fails.
     #[arg(long)]
     pub watch: bool,
+    /// With `undo`: the revision to go back to (a REVISION of `tug rollout history`).
+    #[arg(long, value_name = "N")]
+    pub to_revision: Option<u32>,
 }
 
 /// What `tug rollout` does.
@@ -34,6 +45,8 @@ pub enum Action {
     Status,
     /// Revisions the controller registered, and what became of them.
     History,
+    /// Put an earlier revision's task definition back into the stored stack.
+    Undo,
 }
 
 /// Exit code while a rollout is still in progress.
@@ -44,17 +57,157 @@ const IN_PROGRESS: u8 = 3;
 /// # Errors
 /// Unknown service (exit 1), unreadable store (exit 2).
 pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
+    if args.to_revision.is_some() && args.action != Action::Undo {
+        return Err(CliError::Rejected(
+            "--to-revision goes with `tug rollout undo`".to_owned(),
+        ));
+    }
     match args.action {
         Action::History => history(&args.service, context).await,
-        Action::Status => loop {
-            let (code, message) = status(&args.service, context).await?;
-            if code != IN_PROGRESS || !args.watch {
-                emit(&message)?;
-                return Ok(ExitCode::from(code));
+        Action::Undo => {
+            undo(&args.service, args.to_revision, context).await?;
+            if args.watch {
+                watch(&args.service, context).await
+            } else {
+                Ok(ExitCode::SUCCESS)
             }
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        },
+        }
+        Action::Status if args.watch => watch(&args.service, context).await,
+        Action::Status => {
+            let (code, message) = status(&args.service, context).await?;
+            emit(&message)?;
+            Ok(ExitCode::from(code))
+        }
     }
+}
+
+/// Prints the status whenever it changes, until the rollout completes or fails.
+async fn watch(service: &str, context: &Context) -> Result<ExitCode, CliError> {
+    let mut last = String::new();
+    loop {
+        let (code, message) = status(service, context).await?;
+        if message != last {
+            emit(&message)?;
+            last = message;
+        }
+        if code != IN_PROGRESS {
+            return Ok(ExitCode::from(code));
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Replaces the service's task definition in the stored stack with an earlier revision's.
+async fn undo(service: &str, to: Option<u32>, context: &Context) -> Result<(), CliError> {
+    let found = find(context, service).await?;
+    let memory = &found.memory;
+    let current = digest(&render(&found.spec, None));
+    let current_revision = memory
+        .ledger
+        .get(&current)
+        .map_or(u32::MAX, |id| id.revision);
+    let target = match to {
+        Some(n) => memory
+            .ledger
+            .iter()
+            .find(|(_, id)| id.revision == n)
+            .ok_or_else(|| {
+                CliError::Rejected(format!(
+                    "service {service}: revision {n} was not registered by the controller; see `tug rollout history {service}`"
+                ))
+            })?,
+        // The previous revision: the verified-good one when the manifest's is not (a failed or
+        // unfinished rollout), otherwise the newest older revision that did not fail.
+        None => match &memory.verified_good {
+            Some(good) if good.digest != current => (&good.digest, &good.id),
+            _ => memory
+                .ledger
+                .iter()
+                .filter(|(d, id)| id.revision < current_revision && !memory.failed_digests.contains(*d))
+                .max_by_key(|(_, id)| id.revision)
+                .ok_or_else(|| {
+                    CliError::Rejected(format!(
+                        "service {service}: no earlier revision to go back to; see `tug rollout history {service}`"
+                    ))
+                })?,
+        },
+    };
+    let (target_digest, target_id) = target;
+    if *target_digest == current {
+        return Err(CliError::Rejected(format!(
+            "service {service}: {target_id} is already the stored manifest's revision"
+        )));
+    }
+    if memory.failed_digests.contains(target_digest) {
+        return Err(CliError::Rejected(format!(
+            "service {service}: {target_id} failed its rollout and was rolled back; choose another revision"
+        )));
+    }
+    let source = memory.sources.get(target_digest).ok_or_else(|| {
+        CliError::Rejected(format!(
+            "service {service}: the definition behind {target_id} is no longer kept (the newest {SOURCES_KEPT} are)"
+        ))
+    })?;
+    let mut manifest = found.stack.manifest().clone();
+    let Some(spec) = manifest
+        .spec
+        .services
+        .iter_mut()
+        .find(|s| s.name == found.spec.name)
+    else {
+        return Err(CliError::Failed(format!(
+            "service {service} vanished from its stack"
+        )));
+    };
+    spec.task_definition = source.clone();
+    let restored = crate::manifest::validate(&manifest).map_err(|issues| {
+        let first = issues
+            .first()
+            .map(|i| format!("{}: {}", i.path, i.message))
+            .unwrap_or_default();
+        CliError::Rejected(format!(
+            "service {service}: {target_id}'s definition no longer fits the stack ({first}); edit the manifest instead"
+        ))
+    })?;
+    let renders = restored
+        .spec()
+        .services
+        .iter()
+        .find(|s| s.name == found.spec.name)
+        .map(|s| digest(&render(s, None)));
+    if renders.as_deref() != Some(target_digest.as_str()) {
+        return Err(CliError::Rejected(format!(
+            "service {service}: the service changed since {target_id} (launch type or network mode), so its definition no longer renders the same; edit the manifest instead"
+        )));
+    }
+    // The stack must not have changed since it was read (a concurrent apply would be undone).
+    let store = context.store()?;
+    let generation_of = |s: &crate::model::Stack| s.manifest().metadata.generation;
+    if store
+        .get(found.stack.name())
+        .await?
+        .as_ref()
+        .map(generation_of)
+        != Some(generation_of(&found.stack))
+    {
+        return Err(CliError::Failed(format!(
+            "stack/{} changed while the undo was prepared; run it again",
+            found.stack.name()
+        )));
+    }
+    let applied = store.apply(vec![restored], context.now, false).await?;
+    let generation = applied
+        .first()
+        .and_then(|a| a.stack.manifest().metadata.generation)
+        .unwrap_or(1);
+    emit(&format!(
+        "service/{service} rolled back to {target_id} (stack/{} configured, generation {generation})\n",
+        found.stack.name()
+    ))?;
+    eprintln!(
+        "note: the stored stack now differs from the manifest file it was applied from; `tug apply -f` of that file rolls forward again"
+    );
+    Ok(())
 }
 
 async fn status(service: &str, context: &Context) -> Result<(u8, String), CliError> {

@@ -81,6 +81,13 @@ pub trait Cloud: Send + Sync {
         input: UpdateServiceInput,
     ) -> impl Future<Output = Result<ServiceDescription, CloudError>> + Send;
 
+    /// DeleteService (without `force`: refused while the desired count is above 0).
+    fn delete_service(
+        &self,
+        cluster: &str,
+        service: &str,
+    ) -> impl Future<Output = Result<ServiceDescription, CloudError>> + Send;
+
     /// DescribeServices, at most 10 names per call; unknown services are left out.
     fn describe_services(
         &self,
@@ -184,6 +191,13 @@ impl<A: SimAccess> Cloud for A {
         input: UpdateServiceInput,
     ) -> Result<ServiceDescription, CloudError> {
         self.with(|s| s.update_service(input))
+    }
+    async fn delete_service(
+        &self,
+        cluster: &str,
+        service: &str,
+    ) -> Result<ServiceDescription, CloudError> {
+        self.with(|s| s.delete_service(cluster, service))
     }
     async fn describe_services(
         &self,

@@ -4,10 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A task definition as registered (RegisterTaskDefinition's input, the parts tugboat manages).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskDefinitionInput {
     /// Family name.
@@ -23,7 +23,7 @@ pub struct TaskDefinitionInput {
 }
 
 /// The parts of a container definition the simulator needs.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerInput {
     /// Container name.
@@ -37,7 +37,7 @@ pub struct ContainerInput {
 }
 
 /// A registered revision: `family:revision`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct TaskDefinitionId {
     /// Family name.
     pub family: String,
@@ -52,7 +52,7 @@ impl std::fmt::Display for TaskDefinitionId {
 }
 
 /// ECS deployment configuration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeploymentConfiguration {
     /// Lower bound on healthy tasks, percent of desired, rounded up.
@@ -66,7 +66,7 @@ pub struct DeploymentConfiguration {
 }
 
 /// How a service's deployments are driven.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum DeploymentController {
     /// ECS's rolling update.
@@ -76,7 +76,7 @@ pub enum DeploymentController {
 }
 
 /// A service's attachment to a target group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LoadBalancerInput {
     /// Target group name.
@@ -88,7 +88,7 @@ pub struct LoadBalancerInput {
 }
 
 /// CreateService's input.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateServiceInput {
     /// Cluster name.
@@ -112,7 +112,7 @@ pub struct CreateServiceInput {
 }
 
 /// UpdateService's input: absolute values, so repeating it is safe.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateServiceInput {
     /// Cluster name.
@@ -128,7 +128,7 @@ pub struct UpdateServiceInput {
 }
 
 /// ECS's rollout state of a deployment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RolloutState {
     /// Still replacing tasks.
@@ -140,7 +140,7 @@ pub enum RolloutState {
 }
 
 /// One deployment of a service, as DescribeServices shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeploymentDescription {
     /// Deployment id.
@@ -164,7 +164,7 @@ pub struct DeploymentDescription {
 }
 
 /// DescribeServices' view of one service.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceDescription {
     /// Cluster name.
@@ -192,7 +192,7 @@ pub struct ServiceDescription {
 }
 
 /// ELBv2 target-group health-check settings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HealthCheckSettings {
     /// Probe path.
@@ -208,7 +208,7 @@ pub struct HealthCheckSettings {
 }
 
 /// DescribeTargetGroups' view of one target group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TargetGroupDescription {
     /// Health-check settings.
@@ -218,7 +218,7 @@ pub struct TargetGroupDescription {
 }
 
 /// A target's state, as DescribeTargetHealth reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TargetState {
     /// Registered, no verdict yet.
@@ -234,7 +234,7 @@ pub enum TargetState {
 }
 
 /// One target of a target group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TargetHealth {
     /// The task whose IP (or instance port) is registered.
@@ -244,7 +244,7 @@ pub struct TargetHealth {
 }
 
 /// CloudWatch metrics tugboat reads.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum MetricId {
     /// AWS/ECS CPUUtilization (Average) of a service.

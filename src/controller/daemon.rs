@@ -1,5 +1,6 @@
-//! The daemon's loop: read desired state from the store, reconcile every resync (or at once when
-//! the store changes), save memory, count and log every decision, stop cleanly on request.
+//! The daemon's loop: read desired state from the store, take down services that left it,
+//! reconcile every resync (or at once when the store changes), save memory and status, count and
+//! log every decision, stop cleanly on request.
 //!
 //! Level-triggered: each pass reconciles every service against the whole observed state; a missed
 //! store change is caught by the next resync. One pass at a time, so a service is never reconciled
@@ -14,12 +15,14 @@ use tokio::sync::watch;
 
 use crate::cloud::Cloud;
 use crate::cloud::types::{RolloutState, TargetState};
-use crate::model::{ServiceKey, ServiceMemory};
+use crate::model::{ServiceKey, ServiceMemory, ServiceStatus, Stack, StackStatus};
 use crate::plan::DesiredService;
 use crate::store::{Store, StoreError};
 
 use super::metrics::Metrics;
 use super::reconcile::{Outcome, reconcile};
+use super::removal;
+use super::status::service_status;
 
 /// How often the store's revision is checked.
 pub const WATCH_INTERVAL: Duration = Duration::from_millis(500);
@@ -69,6 +72,20 @@ impl Backoff {
     }
 }
 
+/// What the daemon keeps between passes: loaded from the store once per stack, then kept in step
+/// with what it writes back.
+#[derive(Debug, Default)]
+struct State {
+    /// Memory of every service, by key.
+    memories: BTreeMap<ServiceKey, ServiceMemory>,
+    /// Stacks whose memory and status were loaded.
+    loaded: BTreeSet<String>,
+    /// The last status written per stack.
+    statuses: BTreeMap<String, StackStatus>,
+    /// Per-service backoff after failed calls.
+    backoff: Backoff,
+}
+
 /// Runs until `shutdown` turns true (after the pass in progress), or after one pass with `once`.
 /// `now` is the controller's clock in seconds (wall time on AWS, virtual time on the simulator).
 ///
@@ -86,22 +103,11 @@ pub async fn run<S: Store, C: Cloud>(
 ) -> Result<(), DaemonError> {
     metrics.leader.set(1);
     store.list().await?;
-    let mut memories: BTreeMap<ServiceKey, ServiceMemory> = BTreeMap::new();
-    let mut loaded: BTreeSet<String> = BTreeSet::new();
-    let mut backoff = Backoff::default();
+    let mut state = State::default();
     let mut ready = false;
     loop {
         let revision = store.revision().await.ok();
-        pass(
-            store,
-            cloud,
-            &now,
-            metrics,
-            &mut memories,
-            &mut loaded,
-            &mut backoff,
-        )
-        .await;
+        pass(store, cloud, &now, metrics, &mut state).await;
         if !ready {
             ready = true;
             on_ready();
@@ -134,15 +140,13 @@ pub async fn run<S: Store, C: Cloud>(
     Ok(())
 }
 
-/// One pass over every service of every stack.
+/// One pass: take down removed services, then reconcile every service of every stack.
 async fn pass<S: Store, C: Cloud>(
     store: &S,
     cloud: &C,
     now: &impl Fn() -> u64,
     metrics: &Metrics,
-    memories: &mut BTreeMap<ServiceKey, ServiceMemory>,
-    loaded: &mut BTreeSet<String>,
-    backoff: &mut Backoff,
+    state: &mut State,
 ) {
     let stacks = match store.list().await {
         Ok(stacks) => stacks,
@@ -152,36 +156,22 @@ async fn pass<S: Store, C: Cloud>(
             return;
         }
     };
+    forget_deleted(store, &stacks, state).await;
     for stack in &stacks {
-        if loaded.insert(stack.name().to_owned()) {
-            match store.load_memory(stack.name()).await {
-                Ok(saved) => {
-                    for (service, memory) in saved {
-                        memories.insert(
-                            ServiceKey {
-                                cluster: stack.spec().cluster.clone(),
-                                service,
-                            },
-                            memory,
-                        );
-                    }
-                }
-                Err(e) => {
-                    loaded.remove(stack.name());
-                    tracing::warn!(stack = stack.name(), error = %e, "cannot read the controller's memory; skipping the stack");
-                }
-            }
+        if !state.loaded.contains(stack.name()) {
+            load(store, stack, state).await;
         }
     }
     let t = now();
+    let mut failed = take_down(store, cloud, &stacks, metrics, state, t).await;
     let desired: Vec<DesiredService> = stacks
         .iter()
-        .filter(|s| loaded.contains(s.name()))
+        .filter(|s| state.loaded.contains(s.name()))
         .flat_map(DesiredService::of_stack)
-        .filter(|d| !backoff.waiting(&d.key(), t))
+        .filter(|d| !state.backoff.waiting(&d.key(), t))
         .collect();
     let timer = metrics.reconcile_seconds.start_timer();
-    let result = reconcile(cloud, &desired, memories, t).await;
+    let result = reconcile(cloud, &desired, &state.memories, t).await;
     timer.observe_duration();
     let outcomes = match result {
         Ok(outcomes) => outcomes,
@@ -191,17 +181,21 @@ async fn pass<S: Store, C: Cloud>(
             return;
         }
     };
-    let mut failed = false;
-    for outcome in outcomes {
-        let previous = memories.get(&outcome.key).cloned().unwrap_or_default();
+    let mut services: BTreeMap<String, BTreeMap<String, ServiceStatus>> = BTreeMap::new();
+    for (desired, outcome) in desired.iter().zip(outcomes) {
+        let previous = state
+            .memories
+            .get(&outcome.key)
+            .cloned()
+            .unwrap_or_default();
         record(metrics, &outcome, &previous);
         match &outcome.error {
             Some(e) => {
                 failed = true;
-                let delay = backoff.failed(&outcome.key, t);
+                let delay = state.backoff.failed(&outcome.key, t);
                 tracing::warn!(service = %outcome.key, error = %e, retry_in_s = delay, "a call failed; backing off this service");
             }
-            None => backoff.succeeded(&outcome.key),
+            None => state.backoff.succeeded(&outcome.key),
         }
         if outcome.memory != previous
             && let Err(e) = store
@@ -210,12 +204,167 @@ async fn pass<S: Store, C: Cloud>(
         {
             tracing::warn!(service = %outcome.key, error = %e, "cannot save the controller's memory");
         }
-        memories.insert(outcome.key, outcome.memory);
+        let before = state
+            .statuses
+            .get(&outcome.stack)
+            .and_then(|s| s.services.get(&outcome.key.service));
+        services.entry(outcome.stack.clone()).or_default().insert(
+            outcome.key.service.clone(),
+            service_status(desired, &outcome, before, t),
+        );
+        state.memories.insert(outcome.key, outcome.memory);
+    }
+    for stack in &stacks {
+        if state.loaded.contains(stack.name()) {
+            write_status(store, stack, services.remove(stack.name()), state, t).await;
+        }
     }
     metrics
         .reconciles
         .with_label_values(&[if failed { "error" } else { "ok" }])
         .inc();
+}
+
+/// Loads a stack's memory and status, once.
+async fn load<S: Store>(store: &S, stack: &Stack, state: &mut State) {
+    let (memory, status) = (
+        store.load_memory(stack.name()).await,
+        store.load_status(stack.name()).await,
+    );
+    match (memory, status) {
+        (Ok(saved), Ok(status)) => {
+            for (service, memory) in saved {
+                state.memories.insert(
+                    ServiceKey {
+                        cluster: stack.spec().cluster.clone(),
+                        service,
+                    },
+                    memory,
+                );
+            }
+            if let Some(status) = status {
+                state.statuses.insert(stack.name().to_owned(), status);
+            }
+            state.loaded.insert(stack.name().to_owned());
+        }
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::warn!(stack = stack.name(), error = %e, "cannot read the controller's memory or status; skipping the stack");
+        }
+    }
+}
+
+/// Drops what the daemon knew of stacks no longer in the store, and their status.
+async fn forget_deleted<S: Store>(store: &S, stacks: &[Stack], state: &mut State) {
+    let gone: Vec<String> = state
+        .loaded
+        .iter()
+        .filter(|name| !stacks.iter().any(|s| s.name() == name.as_str()))
+        .cloned()
+        .collect();
+    for name in gone {
+        if let Err(e) = store.save_status(&name, None).await {
+            tracing::warn!(stack = %name, error = %e, "cannot remove the status of a deleted stack");
+            continue;
+        }
+        state.loaded.remove(&name);
+        state.statuses.remove(&name);
+    }
+}
+
+/// Writes a stack's status when it changed (the time of writing aside). Services skipped this
+/// pass (backing off) keep their previous status.
+async fn write_status<S: Store>(
+    store: &S,
+    stack: &Stack,
+    fresh: Option<BTreeMap<String, ServiceStatus>>,
+    state: &mut State,
+    t: u64,
+) {
+    let previous = state.statuses.get(stack.name());
+    let mut services = fresh.unwrap_or_default();
+    for spec in &stack.spec().services {
+        if !services.contains_key(&spec.name)
+            && let Some(old) = previous.and_then(|p| p.services.get(&spec.name))
+        {
+            services.insert(spec.name.clone(), old.clone());
+        }
+    }
+    let observed_generation = stack.manifest().metadata.generation.unwrap_or(1);
+    if previous
+        .is_some_and(|p| p.services == services && p.observed_generation == observed_generation)
+    {
+        return;
+    }
+    let status = StackStatus {
+        observed_generation,
+        updated_at: t,
+        services,
+    };
+    match store.save_status(stack.name(), Some(&status)).await {
+        Ok(()) => {
+            state.statuses.insert(stack.name().to_owned(), status);
+        }
+        Err(e) => {
+            tracing::warn!(stack = stack.name(), error = %e, "cannot save the stack's status");
+        }
+    }
+}
+
+/// Takes down services whose stack was deleted or which left a pruned stack: scales them to 0,
+/// deletes them under prune, then drops the removal. Returns whether a call failed.
+async fn take_down<S: Store, C: Cloud>(
+    store: &S,
+    cloud: &C,
+    stacks: &[Stack],
+    metrics: &Metrics,
+    state: &mut State,
+    t: u64,
+) -> bool {
+    let removals = match store.removals().await {
+        Ok(removals) => removals,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the services to take down");
+            return true;
+        }
+    };
+    let mut failed = false;
+    for removal in removals {
+        let key = ServiceKey {
+            cluster: removal.cluster.clone(),
+            service: removal.service.clone(),
+        };
+        // Applied again since (the store drops such removals; this covers a race with an apply).
+        if stacks.iter().any(|s| s.services().any(|(k, _)| k == key))
+            || state.backoff.waiting(&key, t)
+        {
+            continue;
+        }
+        match removal::step(cloud, &removal, t).await {
+            Ok((decision, done)) => {
+                state.backoff.succeeded(&key);
+                if let Some(decision) = decision {
+                    metrics.count(&decision);
+                    tracing::info!(service = %key, kind = ?decision.kind, label = decision.field.as_deref().unwrap_or(""), reason = %decision.reason, "decision");
+                }
+                if done {
+                    match store.finish_removal(&removal).await {
+                        Ok(()) => {
+                            state.memories.remove(&key);
+                        }
+                        Err(e) => {
+                            tracing::warn!(service = %key, error = %e, "cannot record a finished removal");
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                failed = true;
+                let delay = state.backoff.failed(&key, t);
+                tracing::warn!(service = %key, error = %e, retry_in_s = delay, "taking a removed service down failed; backing off");
+            }
+        }
+    }
+    failed
 }
 
 /// Logs and counts the decisions an outcome added, and updates the task gauges.

@@ -97,6 +97,17 @@ impl<C: Cloud> Cloud for Metered<C> {
             self.inner.update_service(input).await,
         )
     }
+    async fn delete_service(
+        &self,
+        cluster: &str,
+        service: &str,
+    ) -> Result<ServiceDescription, CloudError> {
+        self.count(
+            "ecs",
+            "DeleteService",
+            self.inner.delete_service(cluster, service).await,
+        )
+    }
     async fn describe_services(
         &self,
         cluster: &str,

@@ -9,11 +9,12 @@ use prometheus::{
 use crate::model::{DecisionKind, DecisionRecord};
 
 /// Every cloud operation the controller calls, by AWS service: the label sets of the request metrics.
-pub const OPERATIONS: [(&str, &str); 9] = [
+pub const OPERATIONS: [(&str, &str); 10] = [
     ("ecs", "RegisterTaskDefinition"),
     ("ecs", "DescribeTaskDefinition"),
     ("ecs", "CreateService"),
     ("ecs", "UpdateService"),
+    ("ecs", "DeleteService"),
     ("ecs", "DescribeServices"),
     ("elbv2", "DescribeTargetHealth"),
     ("elbv2", "ModifyTargetGroup"),
@@ -139,7 +140,7 @@ impl Metrics {
             self.drift_corrections.with_label_values(&[field]);
         }
         for direction in ["up", "down"] {
-            for trigger in ["cpu", "http5xx", "bounds"] {
+            for trigger in ["cpu", "http5xx", "bounds", "removal"] {
                 self.scaling_decisions
                     .with_label_values(&[direction, trigger]);
             }
@@ -175,7 +176,15 @@ impl Metrics {
             DecisionKind::RolloutComplete => self.rollouts.with_label_values(&["completed"]).inc(),
             DecisionKind::RolloutVerified => self.rollouts.with_label_values(&["verified"]).inc(),
             DecisionKind::Rollback => self.rollouts.with_label_values(&["rolled_back"]).inc(),
-            DecisionKind::Create | DecisionKind::Register | DecisionKind::Hold => {}
+            // Scaling a removed service to 0 is a scaling decision; the deletion itself is logged.
+            DecisionKind::Remove if label == "scale_to_zero" => self
+                .scaling_decisions
+                .with_label_values(&["down", "removal"])
+                .inc(),
+            DecisionKind::Create
+            | DecisionKind::Register
+            | DecisionKind::Hold
+            | DecisionKind::Remove => {}
         }
     }
 

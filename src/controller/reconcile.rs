@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::cloud::types::{Datapoint, MetricId, TargetGroupDescription};
+use crate::cloud::types::{Datapoint, MetricId, ServiceDescription, TargetGroupDescription};
 use crate::cloud::{Cloud, CloudError};
 use crate::manifest::spec::Http5xxSource;
 use crate::model::{DecisionKind, ObservedService, ServiceKey, ServiceMemory};
@@ -39,6 +39,15 @@ pub struct Outcome {
     pub calls: u32,
     /// What was observed of it at the start.
     pub observed: ObservedService,
+    /// The service as the last CreateService or UpdateService returned it, if one was made.
+    pub after: Option<ServiceDescription>,
+}
+
+impl Outcome {
+    /// The freshest description of the service: after this reconcile's last call, or as observed.
+    pub fn live(&self) -> Option<&ServiceDescription> {
+        self.after.as_ref().or(self.observed.service.as_ref())
+    }
 }
 
 /// Observes, plans and acts for `services`, at `now` (seconds on the controller's clock).
@@ -72,6 +81,7 @@ async fn act<C: Cloud>(
     now: u64,
 ) -> Outcome {
     let mut calls = 0;
+    let mut after = None;
     for _ in 0..2 {
         let plan = plan_service(desired, observed, &memory, now);
         // Registrations first: the rest of the plan (create, roll out) needs their revisions, so a
@@ -98,12 +108,12 @@ async fn act<C: Cloud>(
                                 None,
                                 format!("reusing {id}: it renders the same as the manifest"),
                             ));
-                            memory.ledger.insert(digest, id);
+                            memory.remember(digest, id, &desired.spec.task_definition);
                             continue;
                         }
                         Ok(_) => {}
                         Err(error) => {
-                            return outcome(desired, memory, Some(error), calls, observed);
+                            return outcome(desired, memory, Some(error), calls, observed, after);
                         }
                     }
                     calls += 1;
@@ -115,10 +125,10 @@ async fn act<C: Cloud>(
                                 None,
                                 format!("registered {id} for digest {}", short(&digest)),
                             ));
-                            memory.ledger.insert(digest, id);
+                            memory.remember(digest, id, &desired.spec.task_definition);
                         }
                         Err(error) => {
-                            return outcome(desired, memory, Some(error), calls, observed);
+                            return outcome(desired, memory, Some(error), calls, observed, after);
                         }
                     }
                 }
@@ -130,20 +140,24 @@ async fn act<C: Cloud>(
             let result = match action {
                 // Unreachable: a plan that registers was handled above.
                 Action::RegisterTaskDefinition { .. } => Ok(()),
-                Action::CreateService(input) => cloud.create_service(input).await.map(drop),
-                Action::UpdateService(input) => cloud.update_service(input).await.map(drop),
+                Action::CreateService(input) => cloud.create_service(input).await.map(|d| {
+                    after = Some(d);
+                }),
+                Action::UpdateService(input) => cloud.update_service(input).await.map(|d| {
+                    after = Some(d);
+                }),
                 Action::ModifyTargetGroup {
                     target_group,
                     health,
                 } => cloud.modify_target_group(&target_group, health).await,
             };
             if let Err(error) = result {
-                return outcome(desired, memory, Some(error), calls, observed);
+                return outcome(desired, memory, Some(error), calls, observed, after);
             }
         }
-        return outcome(desired, plan.memory, None, calls, observed);
+        return outcome(desired, plan.memory, None, calls, observed, after);
     }
-    outcome(desired, memory, None, calls, observed)
+    outcome(desired, memory, None, calls, observed, after)
 }
 
 fn outcome(
@@ -152,6 +166,7 @@ fn outcome(
     error: Option<CloudError>,
     calls: u32,
     observed: &ObservedService,
+    after: Option<ServiceDescription>,
 ) -> Outcome {
     Outcome {
         key: desired.key(),
@@ -160,6 +175,7 @@ fn outcome(
         error,
         calls,
         observed: observed.clone(),
+        after,
     }
 }
 

@@ -195,7 +195,7 @@ pub enum LaunchType {
 }
 
 /// The task definition the controller renders and registers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TaskDefinitionSpec {
     /// Family name: 1 to 255 letters, digits, `-` and `_`.
@@ -238,7 +238,7 @@ pub enum NetworkMode {
 }
 
 /// One container of a task definition.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ContainerSpec {
     /// Container name: 1 to 255 letters, digits, `-` and `_`.
@@ -275,7 +275,7 @@ pub struct ContainerSpec {
 }
 
 /// One port mapping of a container.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PortMapping {
     /// Port inside the container.

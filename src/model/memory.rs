@@ -6,9 +6,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::cloud::types::TaskDefinitionId;
+use crate::manifest::spec::TaskDefinitionSpec;
 
 /// Decisions kept per service (the most recent); older ones are dropped.
 pub const DECISIONS_KEPT: usize = 50;
+/// Revisions whose manifest source is kept for `tug rollout undo` (kubectl keeps 10 by default).
+pub const SOURCES_KEPT: usize = 10;
 
 /// When the controller last scaled, for cooldowns (seconds, on the controller's clock).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,6 +71,8 @@ pub enum DecisionKind {
     DriftCorrection,
     /// The controller chose not to act, and why matters.
     Hold,
+    /// A service that left the desired state was scaled to 0 or deleted.
+    Remove,
 }
 
 /// One decision: what, when, why.
@@ -107,9 +112,31 @@ pub struct ServiceMemory {
     pub failed_digests: BTreeSet<String>,
     /// Recent decisions, oldest first.
     pub decisions: Vec<DecisionRecord>,
+    /// The manifest's task definition behind each of the newest [`SOURCES_KEPT`] revisions, by
+    /// digest: what `tug rollout undo` puts back.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sources: BTreeMap<String, TaskDefinitionSpec>,
 }
 
 impl ServiceMemory {
+    /// Records that `digest` (rendered from `source`) is revision `id`, keeping the sources of the
+    /// newest [`SOURCES_KEPT`] revisions.
+    pub fn remember(&mut self, digest: String, id: TaskDefinitionId, source: &TaskDefinitionSpec) {
+        self.sources.insert(digest.clone(), source.clone());
+        self.ledger.insert(digest, id);
+        if self.sources.len() > SOURCES_KEPT {
+            let mut by_age: Vec<(u32, String)> = self
+                .sources
+                .keys()
+                .map(|d| (self.ledger.get(d).map_or(0, |id| id.revision), d.clone()))
+                .collect();
+            by_age.sort();
+            for (_, old) in by_age.into_iter().take(self.sources.len() - SOURCES_KEPT) {
+                self.sources.remove(&old);
+            }
+        }
+    }
+
     /// Records a decision, keeping the most recent [`DECISIONS_KEPT`].
     pub fn record(&mut self, decision: DecisionRecord) {
         self.decisions.push(decision);

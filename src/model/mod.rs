@@ -4,11 +4,15 @@ mod ids;
 mod memory;
 mod observed;
 mod stack;
+mod status;
 
 pub use ids::ServiceKey;
 pub use memory::{
-    DECISIONS_KEPT, DecisionKind, DecisionRecord, Revision, RolloutMemory, ScalingClock,
-    ServiceMemory,
+    DECISIONS_KEPT, DecisionKind, DecisionRecord, Revision, RolloutMemory, SOURCES_KEPT,
+    ScalingClock, ServiceMemory,
 };
 pub use observed::ObservedService;
 pub use stack::Stack;
+pub use status::{
+    ConditionType, Removal, STATUS_DECISIONS, ServiceStatus, StackStatus, StatusCondition,
+};

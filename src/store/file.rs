@@ -8,15 +8,21 @@
 //!                   the controller's memory of a service: its desired-count decision, cooldown
 //!                   clocks, revision ledger, verified-good revision, rollout, failed digests and
 //!                   recent decisions; written by the one controller, atomically, after each change
-//!   status/         reserved: per-stack status written by the controller
+//!   status/STACK.json
+//!                   the controller's report on a stack: observed generation, per-service
+//!                   conditions, last observation, recent decisions
 //! ```
+//!
+//! `stacks.json` also lists the services the controller still has to take down (`removals`):
+//! written with the change that implies them (a delete, or a service leaving a pruned stack), in
+//! the same atomic replacement, and dropped by the controller once done.
 //!
 //! Desired state is one file so that an apply of several stacks is all-or-nothing with a single
 //! atomic rename: the new contents go to a temporary file in `DIR`, are fsynced, renamed over
 //! `stacks.json`, and the directory is fsynced. Readers need no lock: they see the old file or the
 //! new one, never a mix. Writers take `lock` first, so concurrent applies are serialised and none
-//! is lost. Per-stack status and history, written by one controller, will live in their own files
-//! so that status updates never rewrite desired state.
+//! is lost. Status and memory, written by the one controller, live in their own files so that
+//! they never rewrite desired state.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions, TryLockError};
@@ -26,9 +32,9 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Applied, ApplyOutcome, Store, StoreError, merge};
+use super::{Applied, ApplyOutcome, Store, StoreError, merge, pending_removals};
 use crate::manifest::spec::StackManifest;
-use crate::model::{ServiceMemory, Stack};
+use crate::model::{Removal, ServiceMemory, Stack, StackStatus};
 
 /// Version of the `stacks.json` layout this build reads and writes.
 const FORMAT: u32 = 1;
@@ -52,6 +58,16 @@ struct StacksFile {
     format: u32,
     /// Every stack, sorted by name.
     stacks: Vec<StackManifest>,
+    /// Services the controller still has to scale to 0 (and delete, under prune).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    removals: Vec<Removal>,
+}
+
+/// What `stacks.json` holds, validated.
+#[derive(Debug, Default)]
+struct Contents {
+    stacks: Vec<Stack>,
+    removals: Vec<Removal>,
 }
 
 impl FileStore {
@@ -71,10 +87,15 @@ impl FileStore {
 
     /// Reads every stack; a missing store is an empty one.
     fn read(&self) -> Result<Vec<Stack>, StoreError> {
+        self.read_all().map(|c| c.stacks)
+    }
+
+    /// Reads stacks and pending removals.
+    fn read_all(&self) -> Result<Contents, StoreError> {
         let path = self.stacks_path();
         let bytes = match fs::read(&path) {
             Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Contents::default()),
             Err(source) => {
                 return Err(StoreError::Io {
                     path,
@@ -112,19 +133,105 @@ impl FileStore {
             }
             stacks.push(stack);
         }
-        Ok(stacks)
+        Ok(Contents {
+            stacks,
+            removals: file.removals,
+        })
     }
 
     /// Replaces `stacks.json` atomically.
-    fn write(&self, stacks: &[Stack]) -> Result<(), StoreError> {
-        let mut manifests: Vec<StackManifest> =
-            stacks.iter().map(|s| s.manifest().clone()).collect();
+    fn write(&self, contents: &Contents) -> Result<(), StoreError> {
+        let mut manifests: Vec<StackManifest> = contents
+            .stacks
+            .iter()
+            .map(|s| s.manifest().clone())
+            .collect();
         manifests.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
         let file = StacksFile {
             format: FORMAT,
             stacks: manifests,
+            removals: contents.removals.clone(),
         };
         write_json(&self.stacks_path(), &file)
+    }
+
+    /// Replaces the stacks, recording the removals the change implies.
+    fn replace(
+        &self,
+        before: Contents,
+        stacks: Vec<Stack>,
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        let removals = pending_removals(&before.stacks, &stacks, before.removals, now);
+        self.write(&Contents { stacks, removals })
+    }
+
+    fn status_path(&self, stack: &str) -> PathBuf {
+        self.dir.join("status").join(format!("{stack}.json"))
+    }
+
+    /// A stack's status, if the controller wrote one.
+    ///
+    /// # Errors
+    /// A status file that cannot be read or understood.
+    pub fn load_status_blocking(&self, stack: &str) -> Result<Option<StackStatus>, StoreError> {
+        let path = self.status_path(stack);
+        match fs::read(&path) {
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| StoreError::Corrupt {
+                        path,
+                        message: format!("line {} column {}: {e}", e.line(), e.column()),
+                    })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(StoreError::Io {
+                path,
+                action: "cannot read",
+                source,
+            }),
+        }
+    }
+
+    /// Writes (or, with `None`, removes) a stack's status.
+    ///
+    /// # Errors
+    /// The file cannot be written or removed.
+    pub fn save_status_blocking(
+        &self,
+        stack: &str,
+        status: Option<&StackStatus>,
+    ) -> Result<(), StoreError> {
+        let path = self.status_path(stack);
+        match status {
+            Some(status) => {
+                let dir = self.dir.join("status");
+                fs::create_dir_all(&dir).map_err(|source| StoreError::Io {
+                    path: dir,
+                    action: "cannot create",
+                    source,
+                })?;
+                write_json(&path, status)
+            }
+            None => remove_if_present(&path),
+        }
+    }
+
+    /// Marks a removal done: drops it from `stacks.json` and forgets the service's memory.
+    fn finish_removal_blocking(&self, removal: &Removal) -> Result<(), StoreError> {
+        self.locked(|| {
+            let mut contents = self.read_all()?;
+            let before = contents.removals.len();
+            contents.removals.retain(|r| r != removal);
+            if contents.removals.len() != before {
+                self.write(&contents)?;
+            }
+            let memory = self
+                .memory_dir(&removal.stack)
+                .join(format!("{}.json", removal.service));
+            remove_if_present(&memory)
+        })
     }
 
     fn memory_dir(&self, stack: &str) -> PathBuf {
@@ -258,21 +365,27 @@ impl FileStore {
             return plan(&self.read()?);
         }
         self.locked(|| {
-            let mut stored = self.read()?;
-            let applied = plan(&stored)?;
+            let before = self.read_all()?;
+            let applied = plan(&before.stacks)?;
             if applied.iter().all(|a| a.outcome == ApplyOutcome::Unchanged) {
                 return Ok(applied);
             }
+            let mut stacks = before.stacks.clone();
             for a in &applied {
-                stored.retain(|s| s.name() != a.stack.name());
-                stored.push(a.stack.clone());
+                stacks.retain(|s| s.name() != a.stack.name());
+                stacks.push(a.stack.clone());
             }
-            self.write(&stored)?;
+            self.replace(before, stacks, now)?;
             Ok(applied)
         })
     }
 
-    fn delete_blocking(&self, names: &[String], dry_run: bool) -> Result<Vec<Stack>, StoreError> {
+    fn delete_blocking(
+        &self,
+        names: &[String],
+        now: SystemTime,
+        dry_run: bool,
+    ) -> Result<Vec<Stack>, StoreError> {
         let run = |stored: Vec<Stack>| {
             let missing: Vec<String> = names
                 .iter()
@@ -291,8 +404,12 @@ impl FileStore {
             return run(self.read()?).map(|(removed, _)| removed);
         }
         self.locked(|| {
-            let (removed, kept) = run(self.read()?)?;
-            self.write(&kept)?;
+            let before = self.read_all()?;
+            let (removed, kept) = run(before.stacks.clone())?;
+            self.replace(before, kept, now)?;
+            for stack in &removed {
+                remove_if_present(&self.status_path(stack.name()))?;
+            }
             Ok(removed)
         })
     }
@@ -334,10 +451,42 @@ impl Store for FileStore {
         blocking(move || store.apply_blocking(stacks, now, dry_run)).await
     }
 
-    async fn delete(&self, names: &[String], dry_run: bool) -> Result<Vec<Stack>, StoreError> {
+    async fn delete(
+        &self,
+        names: &[String],
+        now: SystemTime,
+        dry_run: bool,
+    ) -> Result<Vec<Stack>, StoreError> {
         let store = self.clone();
         let names = names.to_vec();
-        blocking(move || store.delete_blocking(&names, dry_run)).await
+        blocking(move || store.delete_blocking(&names, now, dry_run)).await
+    }
+
+    async fn removals(&self) -> Result<Vec<Removal>, StoreError> {
+        let store = self.clone();
+        blocking(move || store.read_all().map(|c| c.removals)).await
+    }
+
+    async fn finish_removal(&self, removal: &Removal) -> Result<(), StoreError> {
+        let store = self.clone();
+        let removal = removal.clone();
+        blocking(move || store.finish_removal_blocking(&removal)).await
+    }
+
+    async fn load_status(&self, stack: &str) -> Result<Option<StackStatus>, StoreError> {
+        let store = self.clone();
+        let stack = stack.to_owned();
+        blocking(move || store.load_status_blocking(&stack)).await
+    }
+
+    async fn save_status(
+        &self,
+        stack: &str,
+        status: Option<&StackStatus>,
+    ) -> Result<(), StoreError> {
+        let store = self.clone();
+        let (stack, status) = (stack.to_owned(), status.cloned());
+        blocking(move || store.save_status_blocking(&stack, status.as_ref())).await
     }
 
     async fn revision(&self) -> Result<String, StoreError> {
@@ -378,6 +527,19 @@ impl Store for FileStore {
         let store = self.clone();
         let (stack, service, memory) = (stack.to_owned(), service.to_owned(), memory.clone());
         blocking(move || store.save_memory_blocking(&stack, &service, &memory)).await
+    }
+}
+
+/// Removes a file; one already gone is fine.
+fn remove_if_present(path: &Path) -> Result<(), StoreError> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(StoreError::Io {
+            path: path.to_path_buf(),
+            action: "cannot remove",
+            source,
+        }),
     }
 }
 

@@ -2,8 +2,8 @@
 //!
 //! [`Store`] is the interface; [`FileStore`] (`file://DIR`, the embedded default) implements it on a
 //! local directory. A DynamoDB implementation (`dynamodb://TABLE`) is reserved for high availability.
-//! The controller will keep its status, decision records and rollout history beside the desired state;
-//! the file layout leaves room for that (see [`file`]).
+//! Beside the desired state: the controller's memory and status, and the services it still has to
+//! take down (see [`pending_removals`] and [`file`]).
 
 mod error;
 pub mod file;
@@ -17,7 +17,7 @@ pub use error::StoreError;
 pub use file::FileStore;
 pub use uri::{StoreUri, default_store_uri};
 
-use crate::model::{ServiceMemory, Stack};
+use crate::model::{Removal, ServiceKey, ServiceMemory, Stack, StackStatus};
 
 /// What an apply did to one stack, as kubectl reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,15 +79,52 @@ pub trait Store: Send + Sync {
         dry_run: bool,
     ) -> impl Future<Output = Result<Vec<Applied>, StoreError>> + Send;
 
-    /// Removes the named stacks, all or none. With `dry_run`, checks and writes nothing.
+    /// Removes the named stacks, all or none, and records their services as [`Removal`]s for the
+    /// controller. With `dry_run`, checks and writes nothing.
     ///
     /// # Errors
     /// [`StoreError::NotFound`] naming each missing stack; I/O or corruption.
     fn delete(
         &self,
         names: &[String],
+        now: SystemTime,
         dry_run: bool,
     ) -> impl Future<Output = Result<Vec<Stack>, StoreError>> + Send;
+
+    /// Services the controller still has to take down.
+    ///
+    /// # Errors
+    /// As [`Store::list`].
+    fn removals(&self) -> impl Future<Output = Result<Vec<Removal>, StoreError>> + Send;
+
+    /// Marks a removal done (a removal since taken back by an apply is left alone) and forgets the
+    /// service's memory.
+    ///
+    /// # Errors
+    /// The store cannot be written.
+    fn finish_removal(
+        &self,
+        removal: &Removal,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// A stack's status, if the controller wrote one.
+    ///
+    /// # Errors
+    /// Status that cannot be read or understood.
+    fn load_status(
+        &self,
+        stack: &str,
+    ) -> impl Future<Output = Result<Option<StackStatus>, StoreError>> + Send;
+
+    /// Writes a stack's status; `None` removes it (the stack is gone).
+    ///
+    /// # Errors
+    /// The store cannot be written.
+    fn save_status(
+        &self,
+        stack: &str,
+        status: Option<&StackStatus>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// A token that changes whenever desired state changes: what the controller watches.
     ///
@@ -161,9 +198,38 @@ impl Store for AnyStore {
             AnyStore::File(s) => s.apply(stacks, now, dry_run).await,
         }
     }
-    async fn delete(&self, names: &[String], dry_run: bool) -> Result<Vec<Stack>, StoreError> {
+    async fn delete(
+        &self,
+        names: &[String],
+        now: SystemTime,
+        dry_run: bool,
+    ) -> Result<Vec<Stack>, StoreError> {
         match self {
-            AnyStore::File(s) => s.delete(names, dry_run).await,
+            AnyStore::File(s) => s.delete(names, now, dry_run).await,
+        }
+    }
+    async fn removals(&self) -> Result<Vec<Removal>, StoreError> {
+        match self {
+            AnyStore::File(s) => s.removals().await,
+        }
+    }
+    async fn finish_removal(&self, removal: &Removal) -> Result<(), StoreError> {
+        match self {
+            AnyStore::File(s) => s.finish_removal(removal).await,
+        }
+    }
+    async fn load_status(&self, stack: &str) -> Result<Option<StackStatus>, StoreError> {
+        match self {
+            AnyStore::File(s) => s.load_status(stack).await,
+        }
+    }
+    async fn save_status(
+        &self,
+        stack: &str,
+        status: Option<&StackStatus>,
+    ) -> Result<(), StoreError> {
+        match self {
+            AnyStore::File(s) => s.save_status(stack, status).await,
         }
     }
     async fn revision(&self) -> Result<String, StoreError> {
@@ -261,4 +327,52 @@ pub fn merge(
             },
         )
         .collect())
+}
+
+/// The removals pending after desired state goes from `before` to `after`: `existing` ones, plus
+/// every service of a deleted stack (deleted too when the stack had `prune: true`), plus every
+/// service that left a stack that has `prune: true` now; minus any service a stack manages again.
+/// A service that leaves a stack without `prune` is simply no longer managed.
+pub fn pending_removals(
+    before: &[Stack],
+    after: &[Stack],
+    existing: Vec<Removal>,
+    now: SystemTime,
+) -> Vec<Removal> {
+    let requested_at = humantime::format_rfc3339_seconds(now).to_string();
+    let managed: Vec<ServiceKey> = after
+        .iter()
+        .flat_map(|s| s.services().map(|(key, _)| key))
+        .collect();
+    let mut removals = existing;
+    for old in before {
+        let kept = after.iter().find(|s| s.name() == old.name());
+        let delete = match kept {
+            None => old.spec().prune,
+            Some(new) if new.spec().prune => true,
+            Some(_) => continue,
+        };
+        for (key, _) in old.services() {
+            if managed.contains(&key)
+                || removals
+                    .iter()
+                    .any(|r| r.cluster == key.cluster && r.service == key.service)
+            {
+                continue;
+            }
+            removals.push(Removal {
+                stack: old.name().to_owned(),
+                cluster: key.cluster,
+                service: key.service,
+                delete,
+                requested_at: requested_at.clone(),
+            });
+        }
+    }
+    removals.retain(|r| {
+        !managed
+            .iter()
+            .any(|k| k.cluster == r.cluster && k.service == r.service)
+    });
+    removals
 }

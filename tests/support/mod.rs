@@ -49,6 +49,13 @@ impl Tug {
         }
     }
 
+    /// Runs against an existing store directory (which the caller keeps alive).
+    pub fn with_store(store: &Path) -> Self {
+        let mut tug = Self::new();
+        tug.store = store.to_path_buf();
+        tug
+    }
+
     pub fn command(&self) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_tug"));
         command

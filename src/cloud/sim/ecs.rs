@@ -465,7 +465,12 @@ impl Sim {
         ServiceDescription {
             cluster: service.cluster.clone(),
             service: service.name.clone(),
-            status: "ACTIVE".to_owned(),
+            status: if service.draining {
+                "DRAINING"
+            } else {
+                "ACTIVE"
+            }
+            .to_owned(),
             desired_count: service.desired_count,
             running_count: running(None),
             pending_count: pending(None),

@@ -119,6 +119,8 @@ struct Service {
     last_completed: Option<TaskDefinitionId>,
     /// What DescribeServices showed before the last update, and until when it may still show it.
     stale: Option<(ServiceDescription, u64)>,
+    /// DeleteService was called: DRAINING until its last task stops, then gone (INACTIVE).
+    draining: bool,
 }
 
 /// A target group and its targets.
@@ -274,6 +276,11 @@ impl Sim {
         for key in &keys {
             self.schedule(key);
         }
+        // A deleted service is INACTIVE once its last task has stopped: DescribeServices leaves it
+        // out, as it does an unknown service.
+        self.services.retain(|key, service| {
+            !service.draining || self.by_service.get(key).is_some_and(|ids| !ids.is_empty())
+        });
         self.serve_traffic();
     }
 
@@ -482,6 +489,7 @@ impl Sim {
                 deployments,
                 last_completed: None,
                 stale: None,
+                draining: false,
             },
         );
         Ok(self.describe(&key))
@@ -547,6 +555,37 @@ impl Sim {
         }
         service.stale = (until > self.now_ms).then_some((before, until));
         Ok(self.describe(&key))
+    }
+
+    /// DeleteService without `force`: ECS refuses while the desired count is above 0. The service is
+    /// DRAINING until its tasks have stopped, then INACTIVE (left out of DescribeServices).
+    ///
+    /// # Errors
+    /// Unknown service, desired count above 0, throttling, faults.
+    pub fn delete_service(
+        &mut self,
+        cluster: &str,
+        service: &str,
+    ) -> Result<ServiceDescription, CloudError> {
+        const OP: &str = "DeleteService";
+        self.call(OP)?;
+        let key = (cluster.to_owned(), service.to_owned());
+        match self.services.get(&key).map(|s| s.desired_count) {
+            None => Err(self.client_error(OP, format!("service {service} not found"))),
+            Some(count) if count > 0 => Err(self.client_error(
+                OP,
+                format!(
+                    "the service cannot be stopped while it is scaled above 0 (desiredCount {count})"
+                ),
+            )),
+            Some(_) => {
+                if let Some(s) = self.services.get_mut(&key) {
+                    s.draining = true;
+                    s.stale = None;
+                }
+                Ok(self.describe(&key))
+            }
+        }
     }
 
     /// DescribeServices: at most 10 services per call, as ECS allows.
