@@ -63,15 +63,19 @@ pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
         .collect();
     for s in &removed {
         let count = s.spec().services.len();
-        let then = if s.spec().prune {
-            "scales them to 0, then deletes them (prune: true)"
+        let (noun, them) = if count == 1 {
+            ("service", "it")
         } else {
-            "scales them to 0 and leaves them in place (prune: false)"
+            ("services", "them")
+        };
+        let then = if s.spec().prune {
+            format!("scales {them} to 0, then deletes {them} (prune: true)")
+        } else {
+            format!("scales {them} to 0 and leaves {them} in place (prune: false)")
         };
         eprintln!(
-            "note: stack/{} has {count} service{}: the controller {then}",
-            s.name(),
-            if count == 1 { "" } else { "s" }
+            "note: stack/{} has {count} {noun}: the controller {then}",
+            s.name()
         );
     }
     emit(&text)?;

@@ -25,7 +25,7 @@ use crate::store::Store;
 /// Arguments of `tug rollout`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// `status` or `history`.
+    /// `status`, `history` or `undo`.
     #[arg(value_enum)]
     pub action: Action,
     /// Service name (or CLUSTER/NAME).
