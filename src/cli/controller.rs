@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::{CliError, Context};
+use crate::cloud::limiter::Limited;
 use crate::cloud::sim::Sim;
 use crate::cloud::sim::load::LoadTrace;
 use crate::cloud::sim::world::World;
@@ -91,7 +92,8 @@ pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
     let store = context.store()?;
     let metrics = Metrics::new().map_err(|e| CliError::Failed(format!("metrics: {e}")))?;
     let sim = SimCloud::new(Sim::new(World::default(), load, 1));
-    let cloud = Metered::new(sim.clone(), metrics.clone());
+    // Every call waits for the shared rate limit, then is counted.
+    let cloud = Metered::new(Limited::new(sim.clone()), metrics.clone());
 
     provide_target_groups(&sim, &store).await;
     let (stop, stopped) = watch::channel(false);

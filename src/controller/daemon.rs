@@ -5,10 +5,13 @@
 //! Level-triggered: each pass reconciles every service against the whole observed state; a missed
 //! store change is caught by the next resync. One pass at a time, so a service is never reconciled
 //! twice at once. A service whose actions failed is skipped until its backoff expires (doubling
-//! from 1 s to 5 minutes); the others go on. The store is watched by its revision (a cheap stat),
-//! checked every [`WATCH_INTERVAL`], so an apply is acted on within about a second.
+//! from 1 s to 5 minutes, with jitter); the others go on. Every call goes through a shared rate
+//! limit ([`crate::cloud::limiter`]) when the daemon runs on wall time. The store is watched by
+//! its revision (a cheap stat), checked every [`WATCH_INTERVAL`], so an apply is acted on within
+//! about a second.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::hash::{Hash, Hasher};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -60,9 +63,15 @@ impl Backoff {
         self.keys.get(key).is_some_and(|(until, _)| now < *until)
     }
 
+    /// Records a failure; returns the delay before the next try: "equal jitter", between half the
+    /// doubled backoff and all of it, so services that failed together do not retry together.
     fn failed(&mut self, key: &ServiceKey, now: u64) -> u64 {
         let failures = self.keys.get(key).map_or(0, |(_, n)| *n) + 1;
-        let delay = (BACKOFF_START_S << failures.min(16).saturating_sub(1)).min(BACKOFF_MAX_S);
+        let base = (BACKOFF_START_S << failures.min(16).saturating_sub(1)).min(BACKOFF_MAX_S);
+        let half = base.div_ceil(2);
+        let mut hasher = std::hash::DefaultHasher::new();
+        (key, failures, now).hash(&mut hasher);
+        let delay = half + hasher.finish() % (base - half + 1);
         self.keys.insert(key.clone(), (now + delay, failures));
         delay
     }
@@ -430,8 +439,28 @@ mod tests {
         };
         let mut b = Backoff::default();
         let delays: Vec<u64> = (0..12).map(|_| b.failed(&key, 0)).collect();
-        assert_eq!(&delays[..5], &[1, 2, 4, 8, 16]);
-        assert_eq!(*delays.last().expect("some"), 300);
+        // Each delay lies between half the doubled backoff and all of it, capped at 300 s.
+        for (delay, base) in delays
+            .iter()
+            .zip([1_u64, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300])
+        {
+            assert!(
+                (base.div_ceil(2)..=base).contains(delay),
+                "{delay} for {base}"
+            );
+        }
+        // Two services failing at the same moment do not all retry at the same moment.
+        let spread: BTreeSet<u64> = (0..20)
+            .map(|i| {
+                let other = ServiceKey {
+                    cluster: "c".into(),
+                    service: format!("s{i}"),
+                };
+                let mut b = Backoff::default();
+                (0..6).map(|_| b.failed(&other, 0)).last().unwrap_or(0)
+            })
+            .collect();
+        assert!(spread.len() > 5, "{spread:?}");
         assert!(b.waiting(&key, 10));
         b.succeeded(&key);
         assert!(!b.waiting(&key, 10));

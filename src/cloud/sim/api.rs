@@ -12,61 +12,7 @@ use serde::Serialize;
 use super::rng::Rng;
 use super::world::ApiBehaviour;
 
-/// A throttling category: which bucket an operation draws from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Category {
-    /// DescribeServices, ListServices: 100 burst, 20/s.
-    ServiceRead,
-    /// CreateService, UpdateService, DeleteService (and task-set changes, which aws-facts.md does
-    /// not list; they are service changes): 50 burst, 5/s.
-    ServiceModify,
-    /// ListTasks, DescribeTasks, DescribeContainerInstances: 100 burst, 20/s.
-    ClusterRead,
-    /// RunTask, StopTask: 100 burst, 40/s.
-    ClusterModify,
-    /// RegisterTaskDefinition, DeregisterTaskDefinition: 20 burst, 1/s.
-    TaskDefinitionModify,
-    /// DescribeTaskDefinition, ListTaskDefinitions: 50 burst, 20/s.
-    TaskDefinitionRead,
-    /// Every ELBv2 action: 40 burst, 10/s, account-wide.
-    Elb,
-    /// CloudWatch GetMetricData: 50 TPS.
-    CloudWatch,
-}
-
-impl Category {
-    /// (burst, refill per second), from aws-facts.md.
-    pub fn bucket(self) -> (f64, f64) {
-        match self {
-            Category::ServiceRead | Category::ClusterRead => (100.0, 20.0),
-            Category::ServiceModify => (50.0, 5.0),
-            Category::ClusterModify => (100.0, 40.0),
-            Category::TaskDefinitionModify => (20.0, 1.0),
-            Category::TaskDefinitionRead => (50.0, 20.0),
-            Category::Elb => (40.0, 10.0),
-            Category::CloudWatch => (50.0, 50.0),
-        }
-    }
-
-    /// The category of an API operation.
-    pub fn of(operation: &str) -> Category {
-        match operation {
-            "DescribeServices" | "ListServices" | "DescribeTaskSets" => Category::ServiceRead,
-            "ListTasks" | "DescribeTasks" | "DescribeContainerInstances" => Category::ClusterRead,
-            "RunTask" | "StopTask" => Category::ClusterModify,
-            "RegisterTaskDefinition" | "DeregisterTaskDefinition" => Category::TaskDefinitionModify,
-            "DescribeTaskDefinition" | "ListTaskDefinitions" => Category::TaskDefinitionRead,
-            "GetMetricData" => Category::CloudWatch,
-            op if op.starts_with("DescribeTarget")
-                || op.starts_with("ModifyTarget")
-                || op.ends_with("Targets") =>
-            {
-                Category::Elb
-            }
-            _ => Category::ServiceModify,
-        }
-    }
-}
+pub use crate::cloud::limits::Category;
 
 /// How a call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
