@@ -266,6 +266,7 @@ fn drift_is_reverted_within_one_resync() {
             memory: Some(512),
             network_mode: "awsvpc".into(),
             containers: Vec::new(),
+            ..TaskDefinitionInput::default()
         })
         .expect("register");
     simulation

@@ -25,7 +25,9 @@ fn definition(image: &str) -> TaskDefinitionInput {
             image: image.into(),
             essential: true,
             ports: vec![80],
+            ..ContainerInput::default()
         }],
+        ..TaskDefinitionInput::default()
     }
 }
 
@@ -91,6 +93,8 @@ fn steady(setup: Setup) -> Sim {
             Vec::new()
         },
         health_check_grace_period_seconds: 0,
+        network: None,
+        tags: Default::default(),
     })
     .expect("create");
     sim.advance_to(600_000);
@@ -429,6 +433,8 @@ fn ec2_tasks_stay_pending_without_room() {
         deployment_controller: DeploymentController::Ecs,
         load_balancers: Vec::new(),
         health_check_grace_period_seconds: 0,
+        network: None,
+        tags: Default::default(),
     })
     .expect("create");
     sim.advance_to(600_000);
@@ -550,6 +556,8 @@ fn task_sets_hold_their_scale_of_desired_rounded_up() {
             container_port: 80,
         }],
         health_check_grace_period_seconds: 0,
+        network: None,
+        tags: Default::default(),
     })
     .expect("create");
     assert!(
@@ -637,6 +645,8 @@ async fn the_simulator_works_behind_the_cloud_trait() {
                 container_port: 80,
             }],
             health_check_grace_period_seconds: 0,
+            network: None,
+            tags: Default::default(),
         })
         .await
         .expect("create");

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// A task definition as registered (RegisterTaskDefinition's input, the parts tugboat manages).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskDefinitionInput {
     /// Family name.
@@ -18,12 +18,25 @@ pub struct TaskDefinitionInput {
     pub memory: Option<u32>,
     /// `awsvpc`, `bridge`, `host` or `none`.
     pub network_mode: String,
-    /// Containers: name, image, and the ports they map.
+    /// `FARGATE` for Fargate tasks; empty for EC2 (ECS's default).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requires_compatibilities: Vec<String>,
+    /// Role ECS uses to pull images and write logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_role_arn: Option<String>,
+    /// Role the containers assume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_role_arn: Option<String>,
+    /// Containers.
     pub containers: Vec<ContainerInput>,
+    /// Tags to put on a new revision. Not part of the definition: left out of its digest and of
+    /// comparisons (serde skips it).
+    #[serde(skip)]
+    pub tags: BTreeMap<String, String>,
 }
 
-/// The parts of a container definition the simulator needs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A container definition, the parts tugboat manages.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerInput {
     /// Container name.
@@ -34,6 +47,27 @@ pub struct ContainerInput {
     pub essential: bool,
     /// Container ports.
     pub ports: Vec<u32>,
+    /// Host ports where set (bridge and host network modes), by container port.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub host_ports: BTreeMap<u32, u32>,
+    /// Container ports mapped over UDP (the others are TCP).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub udp_ports: Vec<u32>,
+    /// CPU units reserved for the container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<u32>,
+    /// Hard memory limit, MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<u32>,
+    /// Soft memory limit, MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_reservation: Option<u32>,
+    /// Environment variables.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub environment: BTreeMap<String, String>,
+    /// Command, replacing the image's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
 }
 
 /// A registered revision: `family:revision`.
@@ -109,6 +143,24 @@ pub struct CreateServiceInput {
     pub load_balancers: Vec<LoadBalancerInput>,
     /// Seconds after start during which failing ELB health checks do not stop a task.
     pub health_check_grace_period_seconds: u32,
+    /// awsvpc networking (required for Fargate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkInput>,
+    /// Tags marking the service as tugboat's (`tugboat:stack`, `tugboat:managed-by`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A service's awsvpc network configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkInput {
+    /// Subnet ids.
+    pub subnets: Vec<String>,
+    /// Security group ids.
+    pub security_groups: Vec<String>,
+    /// Whether tasks get a public IP.
+    pub assign_public_ip: bool,
 }
 
 /// UpdateService's input: absolute values, so repeating it is safe.
@@ -189,6 +241,31 @@ pub struct ServiceDescription {
     pub deployments: Vec<DeploymentDescription>,
     /// Target groups.
     pub load_balancers: Vec<LoadBalancerInput>,
+    /// The service's tags.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The tag naming the stack a service or revision belongs to.
+pub const TAG_STACK: &str = "tugboat:stack";
+/// The tag marking what tugboat created; its value is [`MANAGED_BY`].
+pub const TAG_MANAGED_BY: &str = "tugboat:managed-by";
+/// The value of [`TAG_MANAGED_BY`].
+pub const MANAGED_BY: &str = "tugboat";
+
+/// The tags tugboat puts on what it creates for `stack`.
+pub fn managed_tags(stack: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (TAG_STACK.to_owned(), stack.to_owned()),
+        (TAG_MANAGED_BY.to_owned(), MANAGED_BY.to_owned()),
+    ])
+}
+
+impl ServiceDescription {
+    /// Whether tugboat created it (it carries the managed-by tag): only such services are pruned.
+    pub fn managed_by_tugboat(&self) -> bool {
+        self.tags.get(TAG_MANAGED_BY).map(String::as_str) == Some(MANAGED_BY)
+    }
 }
 
 /// ELBv2 target-group health-check settings.

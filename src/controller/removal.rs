@@ -1,11 +1,13 @@
 //! Taking down a service that left the desired state (its stack was deleted, or it left a stack
 //! with `spec.prune: true`): scale it to 0 first, then delete it when the removal says so.
 //!
-//! One step per pass, each safe to repeat: UpdateService with desiredCount 0 is absolute, and
+//! Only services carrying tugboat's managed-by tag (so created by tugboat) are touched; an adopted
+//! service is left as it is. One step per pass, each safe to repeat: UpdateService with desiredCount 0 is absolute, and
 //! DeleteService is only called on a service already at 0 (ECS refuses otherwise, without
 //! `force`, which tugboat never uses). A service already gone, or draining after a delete, is done.
 
-use crate::cloud::{Cloud, CloudError, types::UpdateServiceInput};
+use crate::cloud::types::{MANAGED_BY, TAG_MANAGED_BY, UpdateServiceInput};
+use crate::cloud::{Cloud, CloudError};
 use crate::model::{DecisionKind, DecisionRecord, Removal};
 use crate::plan::rollout::decision;
 
@@ -29,6 +31,18 @@ pub async fn step<C: Cloud>(
         "it left the desired state of stack `{}` ({})",
         removal.stack, removal.requested_at
     );
+    if !service.managed_by_tugboat() {
+        // Adopted, not created by tugboat: never scaled down or deleted on its behalf.
+        let decision = decision(
+            now,
+            DecisionKind::Remove,
+            Some("not_managed"),
+            format!(
+                "left as it is: {why}, but it lacks the tag {TAG_MANAGED_BY}={MANAGED_BY}, so tugboat did not create it"
+            ),
+        );
+        return Ok((Some(decision), true));
+    }
     if service.desired_count > 0 {
         cloud
             .update_service(UpdateServiceInput {

@@ -4,7 +4,9 @@ use sha2::{Digest, Sha256};
 
 use crate::cloud::types::{ContainerInput, TaskDefinitionInput};
 use crate::manifest::rules::effective_network_mode;
-use crate::manifest::spec::{NetworkMode, ServiceSpec};
+use std::collections::BTreeMap;
+
+use crate::manifest::spec::{LaunchType, NetworkMode, PortProtocol, ServiceSpec};
 
 /// The task definition a service's spec renders to; `image` replaces the first essential
 /// container's image (a deployment of a new version).
@@ -22,6 +24,13 @@ pub fn render(service: &ServiceSpec, image: Option<&str>) -> TaskDefinitionInput
             NetworkMode::None => "none",
         }
         .to_owned(),
+        requires_compatibilities: match service.launch_type {
+            LaunchType::Fargate => vec!["FARGATE".to_owned()],
+            LaunchType::Ec2 => Vec::new(),
+        },
+        execution_role_arn: task.execution_role_arn.clone(),
+        task_role_arn: task.task_role_arn.clone(),
+        tags: BTreeMap::new(),
         containers: task
             .containers
             .iter()
@@ -38,6 +47,22 @@ pub fn render(service: &ServiceSpec, image: Option<&str>) -> TaskDefinitionInput
                     image,
                     essential: c.essential,
                     ports: c.port_mappings.iter().map(|p| p.container_port).collect(),
+                    host_ports: c
+                        .port_mappings
+                        .iter()
+                        .filter_map(|p| Some((p.container_port, p.host_port?)))
+                        .collect(),
+                    udp_ports: c
+                        .port_mappings
+                        .iter()
+                        .filter(|p| p.protocol == PortProtocol::Udp)
+                        .map(|p| p.container_port)
+                        .collect(),
+                    cpu: c.cpu,
+                    memory: c.memory,
+                    memory_reservation: c.memory_reservation,
+                    environment: c.environment.clone(),
+                    command: c.command.clone(),
                 }
             })
             .collect(),
@@ -73,7 +98,9 @@ mod tests {
                 image: image.into(),
                 essential: true,
                 ports: vec![80],
+                ..ContainerInput::default()
             }],
+            ..TaskDefinitionInput::default()
         }
     }
 

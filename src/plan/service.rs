@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use crate::cloud::types::{
     CreateServiceInput, DeploymentConfiguration, DeploymentController, HealthCheckSettings,
-    LoadBalancerInput, TaskDefinitionInput, UpdateServiceInput,
+    LoadBalancerInput, NetworkInput, TaskDefinitionInput, UpdateServiceInput, managed_tags,
 };
 use crate::manifest::spec::{HealthCheck, LaunchType, ServiceSpec};
 use crate::model::{
@@ -133,8 +133,9 @@ pub fn plan_service(
     let spec = &desired.spec;
     let mut memory = memory.clone();
     let mut actions = Vec::new();
-    let definition = render(spec, None);
+    let mut definition = render(spec, None);
     let digest = digest(&definition);
+    definition.tags = managed_tags(&desired.stack);
 
     health_check_drift(desired, observed, &mut memory, &mut actions, now);
 
@@ -163,10 +164,9 @@ pub fn plan_service(
                     completed_at: None,
                     rollback: false,
                 });
-                actions.insert(
-                    0,
-                    Action::CreateService(create_input(&desired.cluster, spec, id, count)),
-                );
+                let mut input = create_input(&desired.cluster, spec, id, count);
+                input.tags = managed_tags(&desired.stack);
+                actions.insert(0, Action::CreateService(input));
             }
         }
         return Plan { actions, memory };
@@ -358,5 +358,11 @@ pub fn create_input(
             })
             .collect(),
         health_check_grace_period_seconds: spec.deployment.health_check_grace_period_seconds,
+        network: spec.network.as_ref().map(|n| NetworkInput {
+            subnets: n.subnets.clone(),
+            security_groups: n.security_groups.clone(),
+            assign_public_ip: n.assign_public_ip,
+        }),
+        tags: BTreeMap::new(),
     }
 }

@@ -447,6 +447,7 @@ impl Sim {
                 deployment_controller: DeploymentController::Ecs,
                 deployments: Vec::new(),
                 load_balancers: Vec::new(),
+                tags: std::collections::BTreeMap::new(),
             };
         };
         let tasks: Vec<&Task> = self.tasks_for(key).collect();
@@ -507,6 +508,7 @@ impl Sim {
                 })
                 .collect(),
             load_balancers: service.load_balancers.clone(),
+            tags: service.tags.clone(),
         }
     }
 

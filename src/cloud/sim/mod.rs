@@ -121,6 +121,8 @@ struct Service {
     stale: Option<(ServiceDescription, u64)>,
     /// DeleteService was called: DRAINING until its last task stops, then gone (INACTIVE).
     draining: bool,
+    /// Tags given at creation.
+    tags: BTreeMap<String, String>,
 }
 
 /// A target group and its targets.
@@ -490,6 +492,7 @@ impl Sim {
                 last_completed: None,
                 stale: None,
                 draining: false,
+                tags: input.tags,
             },
         );
         Ok(self.describe(&key))
