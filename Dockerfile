@@ -17,5 +17,7 @@ ENV PATH=/usr/local/bin:/usr/bin:/bin
 USER 65532:65532
 # Prometheus metrics, /healthz and /readyz (`tug controller --listen`).
 EXPOSE 9464
+# Docker's own health check (ECS uses the task definition's, deploy/tugboat.yaml: the same probe).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 CMD ["tug", "probe", "http://127.0.0.1:9464/healthz"]
 ENTRYPOINT ["tug"]
 CMD ["controller"]

@@ -95,6 +95,14 @@ fn the_daemon_serves_metrics_acts_on_apply_and_stops_cleanly() {
     let address = address.expect("address");
 
     assert_eq!(get(&address, "/healthz").0, 200);
+    // The container health check's command sees the same.
+    let url = format!("http://{address}/healthz");
+    assert_eq!(tug.run(&["probe", &url]).code, 0);
+    assert_eq!(
+        tug.run(&["probe", &format!("http://{address}/nothing-here")])
+            .code,
+        1
+    );
     assert!(
         eventually(Duration::from_secs(30), || get(&address, "/readyz").0
             == 200),
@@ -189,11 +197,54 @@ fn the_daemon_serves_metrics_acts_on_apply_and_stops_cleanly() {
     assert!(tug.store.join("memory/app/appService.json").exists());
 }
 
+/// `--cloud aws` (the default) checks the account before it starts, and says what to fix.
 #[test]
-fn the_aws_cloud_is_refused_with_a_clear_message() {
+fn the_aws_controller_refuses_to_start_when_the_account_is_not_ready() {
     let tug = Tug::new();
-    let run = tug.run(&["controller", "--once", "--listen", "127.0.0.1:0"]);
-    run.assert_failure(2, "the AWS adapter is not part of this build yet");
+    let no_profile = tug.write("empty-config", "");
+    let run = |env: &[(&str, &str)]| {
+        let mut command = tug.command();
+        command
+            .args(["controller", "--once", "--listen", "127.0.0.1:0"])
+            .env_remove("AWS_REGION")
+            .env_remove("AWS_DEFAULT_REGION")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_ENDPOINT_URL")
+            .env("AWS_CONFIG_FILE", &no_profile)
+            .env("AWS_SHARED_CREDENTIALS_FILE", &no_profile)
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let output = command.output().expect("tug runs");
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (code, stderr) = run(&[("AWS_ACCESS_KEY_ID", "a"), ("AWS_SECRET_ACCESS_KEY", "b")]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("no AWS region: set AWS_REGION"), "{stderr}");
+
+    // A region and credentials, but nothing answering: the cluster check says why.
+    assert_eq!(
+        tug.run(&["apply", "-f", "manifests/fargate-test1.yaml"])
+            .code,
+        0
+    );
+    let (code, stderr) = run(&[
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "a"),
+        ("AWS_SECRET_ACCESS_KEY", "b"),
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+        ("AWS_MAX_ATTEMPTS", "1"),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("the AWS account is not ready for the controller")
+            && stderr.contains("DescribeClusters"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::{CliError, Context};
+use crate::cloud::aws::AwsCloud;
 use crate::cloud::limiter::Limited;
 use crate::cloud::sim::Sim;
 use crate::cloud::sim::load::LoadTrace;
@@ -66,45 +67,107 @@ pub enum LogFormat {
 /// Runs `tug controller`.
 ///
 /// # Errors
-/// An unavailable cloud, a listen address in use, a store that cannot be read (exit 2).
+/// An unavailable cloud (a failed preflight), a listen address in use, a store that cannot be
+/// read (exit 2).
 pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
     init_logging(args.log_format);
-    if args.cloud == CloudKind::Aws {
-        return Err(CliError::Failed(
-            "the AWS adapter is not part of this build yet; run `tug controller --cloud sim`"
-                .to_owned(),
-        ));
-    }
-    if !(args.speed.is_finite() && args.speed > 0.0) {
-        return Err(CliError::Rejected(format!(
-            "--speed must be above 0, got {}",
-            args.speed
-        )));
-    }
-    let load = match &args.load {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| CliError::Rejected(format!("{path}: cannot read: {e}")))?;
-            LoadTrace::parse(&text).map_err(|e| CliError::Rejected(format!("{path}: {e}")))?
-        }
-        None => LoadTrace::constant(50.0),
-    };
     let store = context.store()?;
     let metrics = Metrics::new().map_err(|e| CliError::Failed(format!("metrics: {e}")))?;
-    let sim = SimCloud::new(Sim::new(World::default(), load, 1));
-    // Every call waits for the shared rate limit, then is counted.
-    let cloud = Metered::new(Limited::new(sim.clone()), metrics.clone());
-
-    provide_target_groups(&sim, &store).await;
     let (stop, stopped) = watch::channel(false);
     tokio::spawn(signals(stop.clone()));
-    tokio::spawn(advance_simulation(
-        sim.clone(),
-        args.speed,
-        store.clone(),
-        stopped.clone(),
-    ));
+    let result = match args.cloud {
+        CloudKind::Aws => {
+            let aws = AwsCloud::from_env(true).await;
+            preflight(&aws, &store).await?;
+            // Every call waits for the shared rate limit, then is counted.
+            let cloud = Metered::new(Limited::new(aws), metrics.clone());
+            serve(&args, &store, &cloud, wall_clock, &metrics, stopped).await
+        }
+        CloudKind::Sim => {
+            if !(args.speed.is_finite() && args.speed > 0.0) {
+                return Err(CliError::Rejected(format!(
+                    "--speed must be above 0, got {}",
+                    args.speed
+                )));
+            }
+            let load = match &args.load {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .map_err(|e| CliError::Rejected(format!("{path}: cannot read: {e}")))?;
+                    LoadTrace::parse(&text)
+                        .map_err(|e| CliError::Rejected(format!("{path}: {e}")))?
+                }
+                None => LoadTrace::constant(50.0),
+            };
+            let sim = SimCloud::new(Sim::new(World::default(), load, 1));
+            let cloud = Metered::new(Limited::new(sim.clone()), metrics.clone());
+            provide_target_groups(&sim, &store).await;
+            tokio::spawn(advance_simulation(
+                sim.clone(),
+                args.speed,
+                store.clone(),
+                stopped.clone(),
+            ));
+            let now = || sim.with(|s| s.now_ms() / 1000);
+            serve(&args, &store, &cloud, now, &metrics, stopped).await
+        }
+    };
+    let _ = stop.send(true);
+    result?;
+    Ok(ExitCode::SUCCESS)
+}
 
+/// The controller's clock on AWS: seconds since the epoch.
+#[allow(clippy::disallowed_methods)] // the daemon's one clock on real AWS, passed down as `now`
+fn wall_clock() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Checks the account before starting: region, credentials, the stacks' clusters and target
+/// groups. Stacks applied later are checked by the reconciles themselves.
+async fn preflight(aws: &AwsCloud, store: &crate::store::AnyStore) -> Result<(), CliError> {
+    let stacks = store.list().await?;
+    let mut clusters: Vec<String> = stacks.iter().map(|s| s.spec().cluster.clone()).collect();
+    clusters.sort();
+    clusters.dedup();
+    let mut groups: Vec<String> = stacks
+        .iter()
+        .flat_map(|s| s.spec().services.iter())
+        .flat_map(|s| s.load_balancers.iter().map(|lb| lb.target_group.clone()))
+        .chain(
+            stacks
+                .iter()
+                .flat_map(|s| s.spec().target_groups.iter().map(|g| g.name.clone())),
+        )
+        .collect();
+    groups.sort();
+    groups.dedup();
+    aws.preflight(&clusters, &groups)
+        .await
+        .map_err(|problems| {
+            CliError::Failed(format!(
+                "the AWS account is not ready for the controller:\n{problems}"
+            ))
+        })?;
+    tracing::info!(
+        clusters = clusters.len(),
+        target_groups = groups.len(),
+        "preflight passed"
+    );
+    Ok(())
+}
+
+/// Serves the endpoints and runs the daemon until it stops.
+async fn serve<C: crate::cloud::Cloud>(
+    args: &Args,
+    store: &crate::store::AnyStore,
+    cloud: &C,
+    now: impl Fn() -> u64,
+    metrics: &Metrics,
+    stopped: watch::Receiver<bool>,
+) -> Result<(), CliError> {
     let readiness = Arc::new(Readiness::default());
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -114,34 +177,38 @@ pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
         .map_err(|e| CliError::Failed(format!("listener: {e}")))?;
     tracing::info!(%address, "serving /metrics, /healthz and /readyz");
     let mut server_stop = stopped.clone();
+    let (server_done_tx, server_done) = watch::channel(false);
     let server = tokio::spawn(http::serve(
         listener,
         metrics.clone(),
         readiness.clone(),
         async move {
-            let _ = server_stop.wait_for(|stop| *stop).await;
+            tokio::select! {
+                _ = server_stop.wait_for(|stop| *stop) => {}
+                _ = async {
+                    let mut done = server_done;
+                    let _ = done.wait_for(|d| *d).await;
+                } => {}
+            }
         },
     ));
-
     let config = DaemonConfig {
         resync: args.resync,
         once: args.once,
     };
-    let now = || sim.with(|s| s.now_ms() / 1000);
     let result = daemon::run(
-        &store,
-        &cloud,
+        store,
+        cloud,
         now,
-        &metrics,
+        metrics,
         || readiness.set(true),
         &config,
         stopped,
     )
     .await;
-    let _ = stop.send(true);
+    let _ = server_done_tx.send(true);
     let _ = server.await;
-    result.map_err(|e| CliError::Failed(e.to_string()))?;
-    Ok(ExitCode::SUCCESS)
+    result.map_err(|e| CliError::Failed(e.to_string()))
 }
 
 /// SIGTERM (ECS stopping the task) or SIGINT (Ctrl-C): finish the current pass, then stop.

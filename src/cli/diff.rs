@@ -167,15 +167,9 @@ fn describe(action: &Action, live: Option<&ServiceDescription>) -> String {
                 parts.push(format!("taskDefinition {was} -> {td} (a rollout)"));
             }
             if let Some(c) = &update.deployment_configuration {
-                let was = live.map_or_else(
+                let was = live.and_then(|l| l.deployment_configuration).map_or_else(
                     || "?".to_owned(),
-                    |l| {
-                        format!(
-                            "{}%/{}%",
-                            l.deployment_configuration.minimum_healthy_percent,
-                            l.deployment_configuration.maximum_percent
-                        )
-                    },
+                    |c| format!("{}%/{}%", c.minimum_healthy_percent, c.maximum_percent),
                 );
                 parts.push(format!(
                     "deployment min/max {was} -> {}%/{}%",

@@ -12,6 +12,7 @@ mod describe;
 mod diff;
 mod get;
 mod output;
+mod probe;
 mod rollout;
 mod schema;
 mod simulate;
@@ -52,7 +53,7 @@ pub enum Command {
     Diff(diff::Args),
     /// List stacks or services.
     Get(get::Args),
-    /// Remove stacks from the store (the controller then stops managing their services).
+    /// Remove stacks from the store; the controller scales their services to 0 (deletes them under prune).
     Delete(delete::Args),
     /// Print the JSON Schema of the manifest, for editors.
     Schema,
@@ -64,8 +65,10 @@ pub enum Command {
     Demo(demo::Args),
     /// Show a service: spec, the controller's memory, recent decisions with reasons.
     Describe(describe::Args),
-    /// Rollout status (exit 0 done, 1 failed, 3 in progress) and history of a service.
+    /// Rollout status (exit 0 done, 1 failed, 3 in progress), history and undo of a service.
     Rollout(rollout::Args),
+    /// GET a local HTTP endpoint; exit 0 on 200 (the controller container's health check).
+    Probe(probe::Args),
 }
 
 /// Why a command failed, and so its exit code.
@@ -155,6 +158,7 @@ async fn dispatch(command: Command, context: &Context) -> Result<ExitCode, CliEr
         Command::Demo(args) => demo::run(args).await,
         Command::Describe(args) => describe::run(args, context).await,
         Command::Rollout(args) => rollout::run(args, context).await,
+        Command::Probe(args) => probe::run(&args),
     }
 }
 

@@ -5,6 +5,7 @@
 //! tugboat's own [`types`], never SDK types. Every method may fail with a [`CloudError`] that says
 //! whether trying again can help.
 
+pub mod aws;
 pub mod limiter;
 pub mod limits;
 pub mod sim;

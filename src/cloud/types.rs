@@ -233,8 +233,9 @@ pub struct ServiceDescription {
     pub pending_count: u32,
     /// The primary deployment's task definition.
     pub task_definition: TaskDefinitionId,
-    /// Deployment configuration in force.
-    pub deployment_configuration: DeploymentConfiguration,
+    /// Deployment configuration in force; `None` when the answer left it out (moto does; AWS
+    /// always reports it), and then it is not compared.
+    pub deployment_configuration: Option<DeploymentConfiguration>,
     /// ECS or EXTERNAL.
     pub deployment_controller: DeploymentController,
     /// Deployments, primary first.

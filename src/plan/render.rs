@@ -13,6 +13,7 @@ use crate::manifest::spec::{LaunchType, NetworkMode, PortProtocol, ServiceSpec};
 pub fn render(service: &ServiceSpec, image: Option<&str>) -> TaskDefinitionInput {
     let task = &service.task_definition;
     let mut replaced = false;
+    let awsvpc = effective_network_mode(service) == NetworkMode::Awsvpc;
     TaskDefinitionInput {
         family: task.family.clone(),
         cpu: task.cpu,
@@ -47,10 +48,16 @@ pub fn render(service: &ServiceSpec, image: Option<&str>) -> TaskDefinitionInput
                     image,
                     essential: c.essential,
                     ports: c.port_mappings.iter().map(|p| p.container_port).collect(),
+                    // Normalised as ECS reports them back: no host port, 0 (dynamic) and, in
+                    // awsvpc mode, the container port itself all mean the same.
                     host_ports: c
                         .port_mappings
                         .iter()
-                        .filter_map(|p| Some((p.container_port, p.host_port?)))
+                        .filter_map(|p| {
+                            let host = p.host_port?;
+                            (host != 0 && !(awsvpc && host == p.container_port))
+                                .then_some((p.container_port, host))
+                        })
                         .collect(),
                     udp_ports: c
                         .port_mappings

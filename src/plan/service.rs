@@ -245,15 +245,17 @@ pub fn plan_service(
         update.desired_count = Some(count);
     }
     let config = deployment_configuration(spec);
-    if service.deployment_configuration != config {
+    if let Some(seen) = service.deployment_configuration
+        && seen != config
+    {
         memory.record(decision(
             now,
             DecisionKind::DriftCorrection,
             Some("deployment"),
             format!(
                 "deployment configuration was min {}% / max {}%; restored to {}% / {}%",
-                service.deployment_configuration.minimum_healthy_percent,
-                service.deployment_configuration.maximum_percent,
+                seen.minimum_healthy_percent,
+                seen.maximum_percent,
                 config.minimum_healthy_percent,
                 config.maximum_percent
             ),

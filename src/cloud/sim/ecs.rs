@@ -438,12 +438,12 @@ impl Sim {
                     family: String::new(),
                     revision: 0,
                 },
-                deployment_configuration: crate::cloud::types::DeploymentConfiguration {
+                deployment_configuration: Some(crate::cloud::types::DeploymentConfiguration {
                     minimum_healthy_percent: 100,
                     maximum_percent: 200,
                     circuit_breaker: false,
                     rollback: false,
-                },
+                }),
                 deployment_controller: DeploymentController::Ecs,
                 deployments: Vec::new(),
                 load_balancers: Vec::new(),
@@ -483,7 +483,7 @@ impl Sim {
                     family: String::new(),
                     revision: 0,
                 }),
-            deployment_configuration: service.config,
+            deployment_configuration: Some(service.config),
             deployment_controller: service.controller,
             deployments: service
                 .deployments

@@ -1,0 +1,204 @@
+//! Benchmark: one controller sweep over 100 steady services through the real AWS adapter, against
+//! a moto server over HTTP. Prints the API calls per sweep by operation (the target: exactly 10
+//! DescribeServices, no DescribeTargetHealth) and the wall time per sweep. Asserts nothing about
+//! time. moto answers from memory on loopback, so the wall time is the adapter's and the SDK's
+//! own cost plus moto's, not AWS's latency.
+//!
+//! Run with `cargo bench --bench aws_sweep`. It uses the moto server in `TUG_MOTO_URL` if set,
+//! otherwise starts one from `target/moto-venv` (which `scripts/test` installs).
+//! Calls are counted per adapter operation (`tug_aws_requests_total`); once target groups are
+//! resolved (the first sweep), each is one HTTP request.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tugboat::cloud::aws::AwsCloud;
+use tugboat::controller::metered::Metered;
+use tugboat::controller::metrics::{Metrics, OPERATIONS};
+use tugboat::controller::reconcile::reconcile;
+use tugboat::model::{ServiceKey, ServiceMemory};
+use tugboat::plan::DesiredService;
+
+const SERVICES: usize = 100;
+const SWEEPS: usize = 10;
+
+struct Server(Option<Child>);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn moto() -> (String, Server) {
+    if let Ok(url) = std::env::var("TUG_MOTO_URL") {
+        return (url, Server(None));
+    }
+    let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/target/moto-venv/bin");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let child = Command::new(format!("{venv}/moto_server"))
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .env("MOTO_ECS_SERVICE_RUNNING", "2")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("moto_server (run scripts/test once to install it under target/moto-venv)");
+    let url = format!("http://127.0.0.1:{port}");
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "moto never started"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    (url, Server(Some(child)))
+}
+
+#[allow(clippy::disallowed_methods)] // moto's clock is the wall clock
+fn epoch() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn calls(metrics: &Metrics) -> BTreeMap<&'static str, u64> {
+    OPERATIONS
+        .iter()
+        .map(|(service, op)| {
+            let n = ["ok", "throttled", "server_error", "client_error"]
+                .iter()
+                .map(|o| {
+                    metrics
+                        .aws_requests
+                        .with_label_values(&[service, op, o])
+                        .get()
+                })
+                .sum();
+            (*op, n)
+        })
+        .collect()
+}
+
+fn main() {
+    let (url, _server) = moto();
+    let groups: Vec<String> = (0..SERVICES).map(|i| format!("tg-{i}")).collect();
+    let output = Command::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/target/moto-venv/bin/python"
+    ))
+    .arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/moto/fixtures.py"
+    ))
+    .arg(&url)
+    .arg("bench")
+    .args(&groups)
+    .output()
+    .expect("fixtures");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let fixtures: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    let text = support::generate(SERVICES, 2)
+        .replace("bigCluster", fixtures["cluster"].as_str().expect("cluster"))
+        .replace(
+            "[subnet-0a1b2c3d, subnet-4e5f6a7b]",
+            &format!("[{}]", fixtures["subnets"][0].as_str().expect("subnet")),
+        )
+        .replace(
+            "[sg-0a1b2c3d]",
+            &format!("[{}]", fixtures["securityGroup"].as_str().expect("sg")),
+        );
+    let stacks = tugboat::manifest::parse_sources(&[tugboat::manifest::Source {
+        name: "big.yaml".into(),
+        bytes: text.into_bytes(),
+    }])
+    .expect("valid");
+    let desired: Vec<DesiredService> = stacks.iter().flat_map(DesiredService::of_stack).collect();
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let config = runtime.block_on(
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&url)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_credential_types::Credentials::new(
+                "testing", "testing", None, None, "bench",
+            ))
+            .load(),
+    );
+    let metrics = Metrics::new().expect("metrics");
+    let cloud = Metered::new(AwsCloud::new(config), metrics.clone());
+    let mut memories: BTreeMap<ServiceKey, ServiceMemory> = BTreeMap::new();
+    let sweep = |memories: &mut BTreeMap<ServiceKey, ServiceMemory>| {
+        let outcomes = runtime
+            .block_on(reconcile(&cloud, &desired, memories, epoch()))
+            .expect("observed");
+        for o in outcomes {
+            if let Some(e) = &o.error {
+                eprintln!("{}: {e}", o.key);
+            }
+            memories.insert(o.key, o.memory);
+        }
+    };
+
+    // Create, then wait for every rollout to be verified (60 s after it completes): steady.
+    let setup = Instant::now();
+    sweep(&mut memories);
+    let created = setup.elapsed();
+    while memories
+        .values()
+        .any(|m| m.rollout.is_some() || m.verified_good.is_none())
+    {
+        assert!(setup.elapsed() < Duration::from_secs(300), "never steady");
+        std::thread::sleep(Duration::from_secs(5));
+        sweep(&mut memories);
+    }
+    println!(
+        "aws_sweep benchmark: {SERVICES} services against moto ({url}); first sweep (register, create, health checks) {:.1} s; steady after {:.0} s",
+        created.as_secs_f64(),
+        setup.elapsed().as_secs_f64()
+    );
+
+    let before = calls(&metrics);
+    let mut times = Vec::with_capacity(SWEEPS);
+    for _ in 0..SWEEPS {
+        let start = Instant::now();
+        sweep(&mut memories);
+        times.push(start.elapsed());
+    }
+    let after = calls(&metrics);
+    let per_sweep: Vec<String> = after
+        .iter()
+        .map(|(op, n)| {
+            (
+                op,
+                (n - before.get(op).copied().unwrap_or(0)) as f64 / SWEEPS as f64,
+            )
+        })
+        .filter(|(_, n)| *n > 0.0)
+        .map(|(op, n)| format!("{op} {n}"))
+        .collect();
+    times.sort();
+    println!("calls per steady sweep: {}", per_sweep.join(", "));
+    println!(
+        "wall time per sweep over {SWEEPS}: median {:.0} ms, min {:.0} ms, max {:.0} ms",
+        times[SWEEPS / 2].as_secs_f64() * 1000.0,
+        times[0].as_secs_f64() * 1000.0,
+        times[SWEEPS - 1].as_secs_f64() * 1000.0
+    );
+}

@@ -1,0 +1,394 @@
+//! Between the SDK's types and tugboat's, in both directions. Pure functions, unit-tested: what
+//! AWS reports back is normalised the way [`crate::plan::render`] renders, so that AWS-side
+//! defaults never look like drift and never cause a second registration.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ecs::types as ecs;
+use sha2::{Digest, Sha256};
+
+use crate::cloud::types::{
+    ContainerInput, DeploymentConfiguration, DeploymentController, DeploymentDescription,
+    LoadBalancerInput, RolloutState, ServiceDescription, TaskDefinitionId, TaskDefinitionInput,
+};
+
+/// `family:revision` from a task-definition ARN (or from `family:revision` itself).
+pub fn task_definition_id(arn: &str) -> Option<TaskDefinitionId> {
+    let tail = arn.rsplit_once("task-definition/").map_or(arn, |(_, t)| t);
+    let (family, revision) = tail.rsplit_once(':')?;
+    Some(TaskDefinitionId {
+        family: family.to_owned(),
+        revision: revision.parse().ok()?,
+    })
+}
+
+/// The part of an ELBv2 ARN CloudWatch uses as a dimension value: `app/NAME/ID` for a load
+/// balancer, `targetgroup/NAME/ID` for a target group.
+pub fn dimension_of(arn: &str) -> Option<String> {
+    if let Some((_, tail)) = arn.split_once(":loadbalancer/") {
+        return Some(tail.to_owned());
+    }
+    arn.split_once(":targetgroup/")
+        .map(|(_, tail)| format!("targetgroup/{tail}"))
+}
+
+/// A target group's name from its ARN, or the identifier itself when it is a name.
+pub fn target_group_name(identifier: &str) -> String {
+    match identifier.split_once(":targetgroup/") {
+        Some((_, tail)) => tail.split('/').next().unwrap_or(tail).to_owned(),
+        None => identifier.to_owned(),
+    }
+}
+
+/// CreateService's idempotency token: the same for the same cluster, service and revision, so a
+/// retry after a lost answer (or a restarted controller) cannot create a second service.
+pub fn client_token(cluster: &str, service: &str, task_definition: &TaskDefinitionId) -> String {
+    let digest = Sha256::digest(format!("{cluster}/{service}/{task_definition}").as_bytes());
+    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+/// A deployment's rollout state. ECS reports it whenever the circuit breaker is on (tugboat always
+/// turns it on); without one, a deployment with every task running counts as completed.
+pub fn rollout_state(reported: Option<&str>, running: u32, desired: u32) -> RolloutState {
+    match reported {
+        Some("COMPLETED") => RolloutState::Completed,
+        Some("FAILED") => RolloutState::Failed,
+        Some(_) => RolloutState::InProgress,
+        None if running >= desired => RolloutState::Completed,
+        None => RolloutState::InProgress,
+    }
+}
+
+fn count(n: i32) -> u32 {
+    u32::try_from(n).unwrap_or(0)
+}
+
+/// One service as ECS describes it.
+pub fn service(cluster: &str, s: &ecs::Service) -> ServiceDescription {
+    let status = s.status().unwrap_or("ACTIVE");
+    let deployments: Vec<DeploymentDescription> = s
+        .deployments()
+        .iter()
+        .map(|d| {
+            let (running, desired) = (count(d.running_count()), count(d.desired_count()));
+            DeploymentDescription {
+                id: d.id().unwrap_or_default().to_owned(),
+                status: d.status().unwrap_or_default().to_owned(),
+                task_definition: d
+                    .task_definition()
+                    .and_then(task_definition_id)
+                    .unwrap_or_else(unknown_revision),
+                desired_count: desired,
+                running_count: running,
+                pending_count: count(d.pending_count()),
+                failed_tasks: count(d.failed_tasks()),
+                rollout_state: rollout_state(
+                    d.rollout_state().map(ecs::DeploymentRolloutState::as_str),
+                    running,
+                    desired,
+                ),
+                rollout_state_reason: d.rollout_state_reason().unwrap_or_default().to_owned(),
+            }
+        })
+        .collect();
+    let config = s.deployment_configuration();
+    let breaker = config.and_then(ecs::DeploymentConfiguration::deployment_circuit_breaker);
+    ServiceDescription {
+        cluster: cluster.to_owned(),
+        service: s.service_name().unwrap_or_default().to_owned(),
+        status: status.to_owned(),
+        desired_count: count(s.desired_count()),
+        running_count: count(s.running_count()),
+        pending_count: count(s.pending_count()),
+        task_definition: s
+            .task_definition()
+            .and_then(task_definition_id)
+            .unwrap_or_else(unknown_revision),
+        deployment_configuration: config.map(|c| DeploymentConfiguration {
+            // ECS's defaults where a field is left out.
+            minimum_healthy_percent: c.minimum_healthy_percent().map_or(100, count),
+            maximum_percent: c.maximum_percent().map_or(200, count),
+            circuit_breaker: breaker.is_some_and(ecs::DeploymentCircuitBreaker::enable),
+            rollback: breaker.is_some_and(ecs::DeploymentCircuitBreaker::rollback),
+        }),
+        deployment_controller: match s.deployment_controller().map(|c| c.r#type().as_str()) {
+            Some("EXTERNAL") => DeploymentController::External,
+            _ => DeploymentController::Ecs,
+        },
+        deployments,
+        load_balancers: s
+            .load_balancers()
+            .iter()
+            .map(|lb| LoadBalancerInput {
+                target_group: target_group_name(lb.target_group_arn().unwrap_or_default()),
+                container_name: lb.container_name().unwrap_or_default().to_owned(),
+                container_port: lb.container_port().map_or(0, count),
+            })
+            .collect(),
+        tags: s
+            .tags()
+            .iter()
+            .filter_map(|t| {
+                Some((
+                    t.key()?.to_owned(),
+                    t.value().unwrap_or_default().to_owned(),
+                ))
+            })
+            .collect(),
+    }
+}
+
+fn unknown_revision() -> TaskDefinitionId {
+    TaskDefinitionId {
+        family: String::new(),
+        revision: 0,
+    }
+}
+
+/// A registered task definition as tugboat renders one, AWS's defaults normalised away.
+pub fn definition(td: &ecs::TaskDefinition) -> TaskDefinitionInput {
+    let network_mode = td
+        .network_mode()
+        .map_or("bridge", ecs::NetworkMode::as_str)
+        .to_owned();
+    let awsvpc = network_mode == "awsvpc";
+    let positive = |n: i32| u32::try_from(n).ok().filter(|n| *n > 0);
+    TaskDefinitionInput {
+        family: td.family().unwrap_or_default().to_owned(),
+        cpu: td.cpu().and_then(|c| c.parse().ok()),
+        memory: td.memory().and_then(|m| m.parse().ok()),
+        requires_compatibilities: td
+            .requires_compatibilities()
+            .iter()
+            .map(|c| c.as_str().to_owned())
+            .filter(|c| c == "FARGATE")
+            .collect(),
+        network_mode,
+        execution_role_arn: td.execution_role_arn().map(str::to_owned),
+        task_role_arn: td.task_role_arn().map(str::to_owned),
+        containers: td
+            .container_definitions()
+            .iter()
+            .map(|c| {
+                let ports = c.port_mappings();
+                ContainerInput {
+                    name: c.name().unwrap_or_default().to_owned(),
+                    image: c.image().unwrap_or_default().to_owned(),
+                    essential: c.essential().unwrap_or(true),
+                    ports: ports
+                        .iter()
+                        .filter_map(|p| p.container_port().and_then(positive))
+                        .collect(),
+                    host_ports: ports
+                        .iter()
+                        .filter_map(|p| {
+                            let container = p.container_port().and_then(positive)?;
+                            let host = p.host_port().and_then(positive)?;
+                            (!(awsvpc && host == container)).then_some((container, host))
+                        })
+                        .collect(),
+                    udp_ports: ports
+                        .iter()
+                        .filter(|p| p.protocol().map(ecs::TransportProtocol::as_str) == Some("udp"))
+                        .filter_map(|p| p.container_port().and_then(positive))
+                        .collect(),
+                    cpu: positive(c.cpu()),
+                    memory: c.memory().and_then(positive),
+                    memory_reservation: c.memory_reservation().and_then(positive),
+                    environment: c
+                        .environment()
+                        .iter()
+                        .filter_map(|kv| {
+                            Some((
+                                kv.name()?.to_owned(),
+                                kv.value().unwrap_or_default().to_owned(),
+                            ))
+                        })
+                        .collect::<BTreeMap<_, _>>(),
+                    command: Some(c.command().to_vec()).filter(|c| !c.is_empty()),
+                }
+            })
+            .collect(),
+        tags: BTreeMap::new(),
+    }
+}
+
+/// RegisterTaskDefinition's container definitions for a rendered definition.
+pub fn container_definitions(input: &TaskDefinitionInput) -> Vec<ecs::ContainerDefinition> {
+    let signed = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
+    input
+        .containers
+        .iter()
+        .map(|c| {
+            let mut b = ecs::ContainerDefinition::builder()
+                .name(&c.name)
+                .image(&c.image)
+                .essential(c.essential)
+                .set_cpu(c.cpu.map(signed))
+                .set_memory(c.memory.map(signed))
+                .set_memory_reservation(c.memory_reservation.map(signed))
+                .set_command(c.command.clone());
+            for port in &c.ports {
+                b = b.port_mappings(
+                    ecs::PortMapping::builder()
+                        .container_port(signed(*port))
+                        .set_host_port(c.host_ports.get(port).copied().map(signed))
+                        .protocol(if c.udp_ports.contains(port) {
+                            ecs::TransportProtocol::Udp
+                        } else {
+                            ecs::TransportProtocol::Tcp
+                        })
+                        .build(),
+                );
+            }
+            for (name, value) in &c.environment {
+                b = b.environment(ecs::KeyValuePair::builder().name(name).value(value).build());
+            }
+            b.build()
+        })
+        .collect()
+}
+
+/// ECS tags for a map.
+pub fn ecs_tags(tags: &BTreeMap<String, String>) -> Vec<ecs::Tag> {
+    tags.iter()
+        .map(|(k, v)| ecs::Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{Source, parse_sources};
+    use crate::plan::render::{digest, render};
+
+    #[test]
+    fn arns_give_revisions_and_dimensions() {
+        assert_eq!(
+            task_definition_id("arn:aws:ecs:us-east-1:123456789012:task-definition/web:12"),
+            Some(TaskDefinitionId {
+                family: "web".into(),
+                revision: 12
+            })
+        );
+        assert_eq!(task_definition_id("web:3").map(|t| t.revision), Some(3));
+        assert_eq!(task_definition_id("web"), None);
+        assert_eq!(
+            dimension_of("arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/lb1/633f")
+                .as_deref(),
+            Some("app/lb1/633f")
+        );
+        assert_eq!(
+            dimension_of("arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/tg1/597d")
+                .as_deref(),
+            Some("targetgroup/tg1/597d")
+        );
+        assert_eq!(
+            target_group_name("arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/tg1/597d"),
+            "tg1"
+        );
+        assert_eq!(target_group_name("tg1"), "tg1");
+    }
+
+    #[test]
+    fn client_tokens_are_stable_short_and_distinct() {
+        let id = TaskDefinitionId {
+            family: "web".into(),
+            revision: 1,
+        };
+        let a = client_token("c", "s", &id);
+        assert_eq!(a, client_token("c", "s", &id));
+        assert!(a.len() <= 36, "ECS allows 36 characters");
+        assert_ne!(a, client_token("c", "t", &id));
+    }
+
+    #[test]
+    fn rollout_states_map_and_default_sensibly() {
+        assert_eq!(
+            rollout_state(Some("COMPLETED"), 0, 2),
+            RolloutState::Completed
+        );
+        assert_eq!(rollout_state(Some("FAILED"), 2, 2), RolloutState::Failed);
+        assert_eq!(
+            rollout_state(Some("IN_PROGRESS"), 2, 2),
+            RolloutState::InProgress
+        );
+        assert_eq!(rollout_state(None, 2, 2), RolloutState::Completed);
+        assert_eq!(rollout_state(None, 1, 2), RolloutState::InProgress);
+    }
+
+    /// What AWS answers for a definition tugboat registered renders the same digest, with AWS's
+    /// defaults filled in (container cpu 0, empty environment, host port = container port in
+    /// awsvpc, explicit TCP): no second registration, no spurious rollout.
+    #[test]
+    fn a_registered_definition_as_aws_reports_it_renders_the_same() {
+        for path in [
+            "manifests/app.yaml",
+            "manifests/fargate-test1.yaml",
+            "manifests/todo.yaml",
+            "manifests/hello-world.yaml",
+        ] {
+            let text =
+                std::fs::read(format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))).expect("manifest");
+            let stacks = parse_sources(&[Source {
+                name: path.into(),
+                bytes: text,
+            }])
+            .expect("valid");
+            for stack in &stacks {
+                for service in &stack.spec().services {
+                    let rendered = render(service, None);
+                    let awsvpc = rendered.network_mode == "awsvpc";
+                    let containers = container_definitions(&rendered)
+                        .into_iter()
+                        .map(|c| {
+                            // AWS fills in defaults on the way back.
+                            let ports = c
+                                .port_mappings()
+                                .iter()
+                                .map(|p| {
+                                    let mut p = p.clone();
+                                    if awsvpc && p.host_port().is_none() {
+                                        p.host_port = p.container_port();
+                                    }
+                                    p
+                                })
+                                .collect();
+                            let mut c = c.clone();
+                            c.port_mappings = Some(ports);
+                            c.environment.get_or_insert_with(Vec::new);
+                            c.mount_points = Some(Vec::new());
+                            c
+                        })
+                        .collect();
+                    let reported = ecs::TaskDefinition::builder()
+                        .family(&rendered.family)
+                        .revision(4)
+                        .set_cpu(rendered.cpu.map(|c| c.to_string()))
+                        .set_memory(rendered.memory.map(|m| m.to_string()))
+                        .network_mode(ecs::NetworkMode::from(rendered.network_mode.as_str()))
+                        .set_requires_compatibilities(Some(
+                            rendered
+                                .requires_compatibilities
+                                .iter()
+                                .map(|c| ecs::Compatibility::from(c.as_str()))
+                                .collect(),
+                        ))
+                        .compatibilities(ecs::Compatibility::Ec2)
+                        .set_execution_role_arn(rendered.execution_role_arn.clone())
+                        .set_task_role_arn(rendered.task_role_arn.clone())
+                        .set_container_definitions(Some(containers))
+                        .build();
+                    assert_eq!(
+                        digest(&definition(&reported)),
+                        digest(&rendered),
+                        "{path} {}: {:#?} vs {:#?}",
+                        service.name,
+                        definition(&reported),
+                        rendered
+                    );
+                }
+            }
+        }
+    }
+}

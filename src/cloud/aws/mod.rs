@@ -1,0 +1,744 @@
+//! The real AWS adapter: the [`Cloud`] trait over aws-sdk-ecs, -elasticloadbalancingv2 and
+//! -cloudwatch.
+//!
+//! - Configuration from aws-config's standard chain: environment, profile, the ECS task role
+//!   (container credentials), `AWS_REGION`, `AWS_ENDPOINT_URL` (how the tests reach moto).
+//! - The SDK's standard retries (3 attempts, backoff with jitter) for throttling and transient
+//!   errors; what still fails is classified by [`error`]: retryable or terminal, the latter with
+//!   the permission or resource to fix. Pacing below AWS's limits is the job of
+//!   [`crate::cloud::limiter`], in front of this adapter.
+//! - Batching: DescribeServices 10 names a call (checked here: moto does not enforce it),
+//!   GetMetricData 500 queries a call with every page followed, DescribeTargetGroups by name or ARN.
+//! - Target groups may be named by name or ARN; each is resolved once (ARN, CloudWatch dimensions,
+//!   load balancer) and cached.
+//! - CreateService carries a client token derived from cluster, service and revision, so a retried
+//!   or repeated create cannot make a second service; everything created is tagged
+//!   `tugboat:stack` and `tugboat:managed-by`.
+//!
+//! Every AWS operation this module calls is a `self.ecs`, `self.elb` or `self.cloudwatch` fluent
+//! call; `tests/iam_policy.rs` reads them from this source and checks that the IAM policy in
+//! `deploy/tugboat.yaml` grants exactly those actions.
+
+mod convert;
+pub mod error;
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use aws_sdk_cloudwatch::types as cw;
+use aws_sdk_ecs::types as ecs;
+use aws_sdk_elasticloadbalancingv2::types as elb;
+use aws_smithy_types::DateTime;
+
+use super::types::{
+    CreateServiceInput, Datapoint, HealthCheckSettings, MetricId, MetricSeries, ServiceDescription,
+    TargetGroupDescription, TargetHealth, TargetState, TaskDefinitionId, TaskDefinitionInput,
+    UpdateServiceInput,
+};
+use super::{Cloud, CloudError};
+use error::classify;
+
+/// DescribeServices takes at most this many services.
+pub const DESCRIBE_SERVICES_MAX: usize = 10;
+/// GetMetricData takes at most this many queries.
+pub const METRIC_QUERIES_MAX: usize = 500;
+
+/// What is known of a target group once resolved.
+#[derive(Debug, Clone)]
+struct TargetGroupInfo {
+    arn: String,
+    /// `targetgroup/NAME/ID`, CloudWatch's dimension value.
+    dimension: Option<String>,
+    /// `app/NAME/ID` of its (first) load balancer.
+    load_balancer: Option<String>,
+}
+
+/// The AWS account, through the SDK.
+#[derive(Debug)]
+pub struct AwsCloud {
+    ecs: aws_sdk_ecs::Client,
+    elb: aws_sdk_elasticloadbalancingv2::Client,
+    cloudwatch: aws_sdk_cloudwatch::Client,
+    config: aws_config::SdkConfig,
+    /// Target groups by the identifier the manifest uses (name or ARN).
+    target_groups: Mutex<BTreeMap<String, TargetGroupInfo>>,
+}
+
+impl AwsCloud {
+    /// Loads configuration from the standard chain. `retries: false` turns the SDK's retries off
+    /// (tests against moto, where a retried 500 would repeat a side effect).
+    pub async fn from_env(retries: bool) -> Self {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if !retries {
+            loader = loader.retry_config(aws_config::retry::RetryConfig::disabled());
+        }
+        Self::new(loader.load().await)
+    }
+
+    /// An adapter over an SDK configuration.
+    pub fn new(config: aws_config::SdkConfig) -> Self {
+        Self {
+            ecs: aws_sdk_ecs::Client::new(&config),
+            elb: aws_sdk_elasticloadbalancingv2::Client::new(&config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
+            config,
+            target_groups: Mutex::default(),
+        }
+    }
+
+    /// Checks, before the controller starts, that it can work: a region, credentials, and every
+    /// cluster and target group the stacks name. Each problem says what to fix.
+    ///
+    /// # Errors
+    /// Every problem found, one per line.
+    pub async fn preflight(
+        &self,
+        clusters: &[String],
+        target_groups: &[String],
+    ) -> Result<(), String> {
+        let mut problems = Vec::new();
+        match self.config.region() {
+            None => problems
+                .push("no AWS region: set AWS_REGION (or a region in the profile)".to_owned()),
+            Some(region) => tracing::info!(region = %region, "AWS region"),
+        }
+        match self.config.credentials_provider() {
+            None => problems.push("no AWS credentials provider is configured".to_owned()),
+            Some(provider) => {
+                use aws_credential_types::provider::ProvideCredentials;
+                if let Err(e) = provider.provide_credentials().await {
+                    problems.push(format!(
+                        "no AWS credentials: {}; in ECS give the task a task role, elsewhere set AWS_PROFILE or AWS_ACCESS_KEY_ID",
+                        aws_smithy_types::error::display::DisplayErrorContext(&e)
+                    ));
+                }
+            }
+        }
+        if !problems.is_empty() {
+            return Err(problems.join("\n"));
+        }
+        for batch in clusters.chunks(100) {
+            match self
+                .ecs
+                .describe_clusters()
+                .set_clusters(Some(batch.to_vec()))
+                .send()
+                .await
+            {
+                Ok(out) => {
+                    for name in batch {
+                        let active = out.clusters().iter().any(|c| {
+                            c.cluster_name() == Some(name.as_str()) && c.status() == Some("ACTIVE")
+                        });
+                        if !active {
+                            problems.push(format!(
+                                "cluster `{name}` does not exist or is not ACTIVE in this account and region"
+                            ));
+                        }
+                    }
+                }
+                Err(e) => {
+                    problems.push(classify("ecs", "DescribeClusters", e).to_string());
+                    break;
+                }
+            }
+        }
+        match self.describe_target_groups(target_groups).await {
+            Ok(found) => {
+                for name in target_groups.iter().filter(|n| !found.contains_key(*n)) {
+                    problems.push(format!("target group `{name}` does not exist"));
+                }
+            }
+            Err(e) => problems.push(e.to_string()),
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("\n"))
+        }
+    }
+
+    fn cached(&self, identifier: &str) -> Option<TargetGroupInfo> {
+        self.target_groups
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(identifier)
+            .cloned()
+    }
+
+    /// A target group's ARN and dimensions, resolved once.
+    async fn target_group(
+        &self,
+        identifier: &str,
+        operation: &'static str,
+    ) -> Result<TargetGroupInfo, CloudError> {
+        if let Some(info) = self.cached(identifier) {
+            return Ok(info);
+        }
+        self.describe_target_groups(&[identifier.to_owned()])
+            .await?;
+        self.cached(identifier).ok_or_else(|| CloudError::Invalid {
+            operation,
+            message: format!(
+                "target group `{identifier}` does not exist; create it, or fix its name in the manifest"
+            ),
+        })
+    }
+
+    /// One DescribeTargetGroups call for names or ARNs (not both: the API takes one kind).
+    async fn describe_target_groups_call(
+        &self,
+        identifiers: &[String],
+        arns: bool,
+    ) -> Result<Vec<elb::TargetGroup>, CloudError> {
+        let request = self.elb.describe_target_groups();
+        let request = if arns {
+            request.set_target_group_arns(Some(identifiers.to_vec()))
+        } else {
+            request.set_names(Some(identifiers.to_vec()))
+        };
+        match request.send().await {
+            Ok(out) => Ok(out.target_groups().to_vec()),
+            Err(e) => Err(classify("elasticloadbalancing", "DescribeTargetGroups", e)),
+        }
+    }
+
+    /// Metric queries for CloudWatch, in the order given.
+    async fn metric_queries(
+        &self,
+        ids: &[MetricId],
+    ) -> Result<Vec<cw::MetricDataQuery>, CloudError> {
+        let mut queries = Vec::with_capacity(ids.len());
+        for (i, id) in ids.iter().enumerate() {
+            let dimension =
+                |name: &str, value: &str| cw::Dimension::builder().name(name).value(value).build();
+            let (namespace, name, stat, dimensions) = match id {
+                MetricId::ServiceCpu { cluster, service } => (
+                    "AWS/ECS",
+                    "CPUUtilization",
+                    "Average",
+                    vec![
+                        dimension("ClusterName", cluster),
+                        dimension("ServiceName", service),
+                    ],
+                ),
+                MetricId::Elb5xx { load_balancer } => (
+                    "AWS/ApplicationELB",
+                    "HTTPCode_ELB_5XX_Count",
+                    "Sum",
+                    vec![dimension("LoadBalancer", load_balancer)],
+                ),
+                MetricId::Target5xx { target_group } | MetricId::HealthyHosts { target_group } => {
+                    let info = self.target_group(target_group, "GetMetricData").await?;
+                    let mut dims = Vec::new();
+                    if let Some(d) = &info.dimension {
+                        dims.push(dimension("TargetGroup", d));
+                    }
+                    if let Some(lb) = &info.load_balancer {
+                        dims.push(dimension("LoadBalancer", lb));
+                    }
+                    match id {
+                        MetricId::Target5xx { .. } => (
+                            "AWS/ApplicationELB",
+                            "HTTPCode_Target_5XX_Count",
+                            "Sum",
+                            dims,
+                        ),
+                        _ => ("AWS/ApplicationELB", "HealthyHostCount", "Average", dims),
+                    }
+                }
+            };
+            queries.push(
+                cw::MetricDataQuery::builder()
+                    .id(format!("m{i}"))
+                    .metric_stat(
+                        cw::MetricStat::builder()
+                            .metric(
+                                cw::Metric::builder()
+                                    .namespace(namespace)
+                                    .metric_name(name)
+                                    .set_dimensions(Some(dimensions))
+                                    .build(),
+                            )
+                            .period(60)
+                            .stat(stat)
+                            .build(),
+                    )
+                    .return_data(true)
+                    .build(),
+            );
+        }
+        Ok(queries)
+    }
+}
+
+fn signed(n: u32) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+fn ecs_deployment_configuration(
+    config: &crate::cloud::types::DeploymentConfiguration,
+) -> ecs::DeploymentConfiguration {
+    ecs::DeploymentConfiguration::builder()
+        .minimum_healthy_percent(signed(config.minimum_healthy_percent))
+        .maximum_percent(signed(config.maximum_percent))
+        .deployment_circuit_breaker(
+            ecs::DeploymentCircuitBreaker::builder()
+                .enable(config.circuit_breaker)
+                .rollback(config.rollback)
+                .build(),
+        )
+        .build()
+}
+
+fn invalid(operation: &'static str, e: impl std::fmt::Display) -> CloudError {
+    CloudError::Invalid {
+        operation,
+        message: e.to_string(),
+    }
+}
+
+impl Cloud for AwsCloud {
+    async fn register_task_definition(
+        &self,
+        input: TaskDefinitionInput,
+    ) -> Result<TaskDefinitionId, CloudError> {
+        const OP: &str = "RegisterTaskDefinition";
+        let out = self
+            .ecs
+            .register_task_definition()
+            .family(&input.family)
+            .set_cpu(input.cpu.map(|c| c.to_string()))
+            .set_memory(input.memory.map(|m| m.to_string()))
+            .network_mode(ecs::NetworkMode::from(input.network_mode.as_str()))
+            .set_requires_compatibilities(Some(
+                input
+                    .requires_compatibilities
+                    .iter()
+                    .map(|c| ecs::Compatibility::from(c.as_str()))
+                    .collect(),
+            ))
+            .set_execution_role_arn(input.execution_role_arn.clone())
+            .set_task_role_arn(input.task_role_arn.clone())
+            .set_container_definitions(Some(convert::container_definitions(&input)))
+            .set_tags(Some(convert::ecs_tags(&input.tags)).filter(|t| !t.is_empty()))
+            .send()
+            .await
+            .map_err(|e| classify("ecs", OP, e))?;
+        let td = out
+            .task_definition()
+            .ok_or_else(|| invalid(OP, "the answer names no task definition"))?;
+        Ok(TaskDefinitionId {
+            family: td.family().unwrap_or(&input.family).to_owned(),
+            revision: u32::try_from(td.revision()).unwrap_or(0),
+        })
+    }
+
+    async fn describe_latest_task_definition(
+        &self,
+        family: &str,
+    ) -> Result<Option<(TaskDefinitionId, TaskDefinitionInput)>, CloudError> {
+        const OP: &str = "DescribeTaskDefinition";
+        // A family alone names its latest ACTIVE revision.
+        match self
+            .ecs
+            .describe_task_definition()
+            .task_definition(family)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out.task_definition().map(|td| {
+                (
+                    TaskDefinitionId {
+                        family: td.family().unwrap_or(family).to_owned(),
+                        revision: u32::try_from(td.revision()).unwrap_or(0),
+                    },
+                    convert::definition(td),
+                )
+            })),
+            Err(e) => match classify("ecs", OP, e) {
+                // A family with no revision yet: ECS answers ClientException.
+                CloudError::Invalid { message, .. }
+                    if message.starts_with("ClientException")
+                        || message.contains("Unable to describe task definition") =>
+                {
+                    Ok(None)
+                }
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn create_service(
+        &self,
+        input: CreateServiceInput,
+    ) -> Result<ServiceDescription, CloudError> {
+        const OP: &str = "CreateService";
+        let mut load_balancers = Vec::new();
+        for lb in &input.load_balancers {
+            let info = self.target_group(&lb.target_group, OP).await?;
+            load_balancers.push(
+                ecs::LoadBalancer::builder()
+                    .target_group_arn(info.arn)
+                    .container_name(&lb.container_name)
+                    .container_port(signed(lb.container_port))
+                    .build(),
+            );
+        }
+        let network = match &input.network {
+            None => None,
+            Some(n) => Some(
+                ecs::NetworkConfiguration::builder()
+                    .awsvpc_configuration(
+                        ecs::AwsVpcConfiguration::builder()
+                            .set_subnets(Some(n.subnets.clone()))
+                            .set_security_groups(Some(n.security_groups.clone()))
+                            .assign_public_ip(if n.assign_public_ip {
+                                ecs::AssignPublicIp::Enabled
+                            } else {
+                                ecs::AssignPublicIp::Disabled
+                            })
+                            .build()
+                            .map_err(|e| invalid(OP, e))?,
+                    )
+                    .build(),
+            ),
+        };
+        let controller = ecs::DeploymentController::builder()
+            .r#type(match input.deployment_controller {
+                crate::cloud::types::DeploymentController::Ecs => {
+                    ecs::DeploymentControllerType::Ecs
+                }
+                crate::cloud::types::DeploymentController::External => {
+                    ecs::DeploymentControllerType::External
+                }
+            })
+            .build()
+            .map_err(|e| invalid(OP, e))?;
+        let has_load_balancers = !load_balancers.is_empty();
+        let out = self
+            .ecs
+            .create_service()
+            .cluster(&input.cluster)
+            .service_name(&input.service)
+            .task_definition(input.task_definition.to_string())
+            .desired_count(signed(input.desired_count))
+            .launch_type(ecs::LaunchType::from(input.launch_type.as_str()))
+            .deployment_configuration(ecs_deployment_configuration(
+                &input.deployment_configuration,
+            ))
+            .deployment_controller(controller)
+            .set_load_balancers(Some(load_balancers).filter(|l| !l.is_empty()))
+            // ECS accepts a grace period only for services behind a load balancer.
+            .set_health_check_grace_period_seconds(
+                has_load_balancers.then(|| signed(input.health_check_grace_period_seconds)),
+            )
+            .set_network_configuration(network)
+            .client_token(convert::client_token(
+                &input.cluster,
+                &input.service,
+                &input.task_definition,
+            ))
+            .set_tags(Some(convert::ecs_tags(&input.tags)).filter(|t| !t.is_empty()))
+            .send()
+            .await
+            .map_err(|e| classify("ecs", OP, e))?;
+        out.service()
+            .map(|s| convert::service(&input.cluster, s))
+            .ok_or_else(|| invalid(OP, "the answer describes no service"))
+    }
+
+    async fn update_service(
+        &self,
+        input: UpdateServiceInput,
+    ) -> Result<ServiceDescription, CloudError> {
+        const OP: &str = "UpdateService";
+        let out = self
+            .ecs
+            .update_service()
+            .cluster(&input.cluster)
+            .service(&input.service)
+            .set_desired_count(input.desired_count.map(signed))
+            .set_task_definition(input.task_definition.as_ref().map(ToString::to_string))
+            .set_deployment_configuration(
+                input
+                    .deployment_configuration
+                    .as_ref()
+                    .map(ecs_deployment_configuration),
+            )
+            .send()
+            .await
+            .map_err(|e| classify("ecs", OP, e))?;
+        out.service()
+            .map(|s| convert::service(&input.cluster, s))
+            .ok_or_else(|| invalid(OP, "the answer describes no service"))
+    }
+
+    async fn delete_service(
+        &self,
+        cluster: &str,
+        service: &str,
+    ) -> Result<ServiceDescription, CloudError> {
+        const OP: &str = "DeleteService";
+        let out = self
+            .ecs
+            .delete_service()
+            .cluster(cluster)
+            .service(service)
+            .send()
+            .await
+            .map_err(|e| classify("ecs", OP, e))?;
+        // DRAINING until its tasks stop (moto answers INACTIVE at once).
+        out.service()
+            .map(|s| convert::service(cluster, s))
+            .ok_or_else(|| invalid(OP, "the answer describes no service"))
+    }
+
+    async fn describe_services(
+        &self,
+        cluster: &str,
+        names: &[String],
+    ) -> Result<Vec<ServiceDescription>, CloudError> {
+        const OP: &str = "DescribeServices";
+        if names.len() > DESCRIBE_SERVICES_MAX {
+            return Err(invalid(
+                OP,
+                format!(
+                    "{} services asked for; DescribeServices takes at most {DESCRIBE_SERVICES_MAX}",
+                    names.len()
+                ),
+            ));
+        }
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let out = self
+            .ecs
+            .describe_services()
+            .cluster(cluster)
+            .set_services(Some(names.to_vec()))
+            .include(ecs::ServiceField::Tags)
+            .send()
+            .await
+            .map_err(|e| classify("ecs", OP, e))?;
+        // Unknown services come back under `failures` (reason MISSING), deleted ones as INACTIVE:
+        // both left out, as absent (a new one of the same name may be created).
+        Ok(out
+            .services()
+            .iter()
+            .filter(|s| s.status() != Some("INACTIVE"))
+            .map(|s| convert::service(cluster, s))
+            .collect())
+    }
+
+    async fn describe_target_health(
+        &self,
+        target_group: &str,
+    ) -> Result<Vec<TargetHealth>, CloudError> {
+        const OP: &str = "DescribeTargetHealth";
+        let info = self.target_group(target_group, OP).await?;
+        let out = self
+            .elb
+            .describe_target_health()
+            .target_group_arn(info.arn)
+            .send()
+            .await
+            .map_err(|e| classify("elasticloadbalancing", OP, e))?;
+        Ok(out
+            .target_health_descriptions()
+            .iter()
+            .map(|d| {
+                let target = d.target();
+                TargetHealth {
+                    task_id: format!(
+                        "{}:{}",
+                        target.and_then(|t| t.id()).unwrap_or_default(),
+                        target.and_then(elb::TargetDescription::port).unwrap_or(0)
+                    ),
+                    state: match d
+                        .target_health()
+                        .and_then(|h| h.state())
+                        .map(elb::TargetHealthStateEnum::as_str)
+                    {
+                        Some("healthy") => TargetState::Healthy,
+                        Some("initial") => TargetState::Initial,
+                        Some("draining") => TargetState::Draining,
+                        Some("unused") => TargetState::Unused,
+                        _ => TargetState::Unhealthy,
+                    },
+                }
+            })
+            .collect())
+    }
+
+    async fn modify_target_group(
+        &self,
+        target_group: &str,
+        health: HealthCheckSettings,
+    ) -> Result<(), CloudError> {
+        const OP: &str = "ModifyTargetGroup";
+        let info = self.target_group(target_group, OP).await?;
+        self.elb
+            .modify_target_group()
+            .target_group_arn(info.arn)
+            .health_check_path(&health.path)
+            .health_check_interval_seconds(signed(health.interval_seconds))
+            .health_check_timeout_seconds(signed(health.timeout_seconds))
+            .healthy_threshold_count(signed(health.healthy_threshold))
+            .unhealthy_threshold_count(signed(health.unhealthy_threshold))
+            .send()
+            .await
+            .map_err(|e| classify("elasticloadbalancing", OP, e))?;
+        Ok(())
+    }
+
+    async fn describe_target_groups(
+        &self,
+        names: &[String],
+    ) -> Result<BTreeMap<String, TargetGroupDescription>, CloudError> {
+        let mut found = BTreeMap::new();
+        let (arns, plain): (Vec<String>, Vec<String>) =
+            names.iter().cloned().partition(|n| n.starts_with("arn:"));
+        for (identifiers, by_arn) in [(arns, true), (plain, false)] {
+            if identifiers.is_empty() {
+                continue;
+            }
+            // One unknown name fails the whole call: then ask for each alone, to leave only the
+            // unknown ones out.
+            let groups = match self.describe_target_groups_call(&identifiers, by_arn).await {
+                Ok(groups) => groups,
+                Err(CloudError::Invalid { message, .. })
+                    if message.starts_with("TargetGroupNotFound") =>
+                {
+                    let mut groups = Vec::new();
+                    for one in &identifiers {
+                        match self
+                            .describe_target_groups_call(std::slice::from_ref(one), by_arn)
+                            .await
+                        {
+                            Ok(g) => groups.extend(g),
+                            Err(CloudError::Invalid { message, .. })
+                                if message.starts_with("TargetGroupNotFound") => {}
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    groups
+                }
+                Err(e) => return Err(e),
+            };
+            let mut cache = self
+                .target_groups
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for group in groups {
+                let arn = group.target_group_arn().unwrap_or_default().to_owned();
+                let name = group.target_group_name().unwrap_or_default().to_owned();
+                let identifier = if by_arn { arn.clone() } else { name };
+                let load_balancer = group
+                    .load_balancer_arns()
+                    .first()
+                    .and_then(|a| convert::dimension_of(a));
+                cache.insert(
+                    identifier.clone(),
+                    TargetGroupInfo {
+                        dimension: convert::dimension_of(&arn),
+                        arn,
+                        load_balancer: load_balancer.clone(),
+                    },
+                );
+                let count = |n: Option<i32>| n.and_then(|n| u32::try_from(n).ok()).unwrap_or(0);
+                found.insert(
+                    identifier,
+                    TargetGroupDescription {
+                        health_check: HealthCheckSettings {
+                            path: group.health_check_path().unwrap_or("/").to_owned(),
+                            interval_seconds: count(group.health_check_interval_seconds()),
+                            timeout_seconds: count(group.health_check_timeout_seconds()),
+                            healthy_threshold: count(group.healthy_threshold_count()),
+                            unhealthy_threshold: count(group.unhealthy_threshold_count()),
+                        },
+                        load_balancer,
+                    },
+                );
+            }
+        }
+        Ok(found)
+    }
+
+    async fn get_metric_data(
+        &self,
+        queries: &[MetricId],
+        start_s: u64,
+        end_s: u64,
+    ) -> Result<MetricSeries, CloudError> {
+        const OP: &str = "GetMetricData";
+        let mut series: MetricSeries = BTreeMap::new();
+        let seconds = |s: u64| DateTime::from_secs(i64::try_from(s).unwrap_or(i64::MAX));
+        for batch in queries.chunks(METRIC_QUERIES_MAX) {
+            let built = self.metric_queries(batch).await?;
+            let mut token: Option<String> = None;
+            loop {
+                let out = self
+                    .cloudwatch
+                    .get_metric_data()
+                    .set_metric_data_queries(Some(built.clone()))
+                    .start_time(seconds(start_s))
+                    .end_time(seconds(end_s))
+                    .scan_by(cw::ScanBy::TimestampAscending)
+                    .set_next_token(token.take())
+                    .send()
+                    .await
+                    .map_err(|e| classify("cloudwatch", OP, e))?;
+                for result in out.metric_data_results() {
+                    let Some(index) = result
+                        .id()
+                        .and_then(|id| id.strip_prefix('m'))
+                        .and_then(|i| i.parse::<usize>().ok())
+                    else {
+                        continue;
+                    };
+                    let Some(id) = batch.get(index) else {
+                        continue;
+                    };
+                    let points = series.entry(id.clone()).or_default();
+                    for (at, value) in result.timestamps().iter().zip(result.values()) {
+                        points.push(Datapoint {
+                            minute_start: u64::try_from(at.secs()).unwrap_or(0),
+                            value: *value,
+                        });
+                    }
+                }
+                token = out.next_token().map(str::to_owned);
+                if token.is_none() {
+                    break;
+                }
+            }
+        }
+        for points in series.values_mut() {
+            points.sort_by_key(|p| p.minute_start);
+            points.dedup_by_key(|p| p.minute_start);
+        }
+        Ok(series)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What moto does not keep (deploymentConfiguration), checked on the request itself.
+    #[test]
+    fn deployment_bounds_and_the_circuit_breaker_are_sent_as_given() {
+        let sent = ecs_deployment_configuration(&crate::cloud::types::DeploymentConfiguration {
+            minimum_healthy_percent: 50,
+            maximum_percent: 100,
+            circuit_breaker: true,
+            rollback: false,
+        });
+        assert_eq!(sent.minimum_healthy_percent(), Some(50));
+        assert_eq!(sent.maximum_percent(), Some(100));
+        let breaker = sent.deployment_circuit_breaker().expect("breaker");
+        assert!(breaker.enable());
+        assert!(!breaker.rollback());
+    }
+}

@@ -1,0 +1,368 @@
+//! The real AWS adapter (`cloud::aws`) over HTTP against a moto server: request shapes, tags,
+//! ARNs, batching and paging, error mapping. Results are checked with the SDK directly, not through
+//! tugboat. moto does not run tasks or deployments, so nothing here waits for convergence.
+
+mod support;
+
+use std::collections::BTreeMap;
+
+use support::moto::Moto;
+use tugboat::cloud::Cloud;
+use tugboat::cloud::CloudError;
+use tugboat::cloud::aws::AwsCloud;
+use tugboat::cloud::types::{
+    HealthCheckSettings, MetricId, NetworkInput, UpdateServiceInput, managed_tags,
+};
+use tugboat::manifest::{Source, parse_sources};
+use tugboat::model::Stack;
+use tugboat::plan::render::{digest, render};
+use tugboat::plan::service::create_input;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn stack(path: &str) -> Stack {
+    let bytes = std::fs::read(format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))).expect("manifest");
+    parse_sources(&[Source {
+        name: path.into(),
+        bytes,
+    }])
+    .expect("valid")
+    .remove(0)
+}
+
+#[test]
+fn task_definitions_register_tagged_and_read_back_as_they_render() {
+    let Some(moto) = Moto::get() else { return };
+    runtime().block_on(async {
+        let config = moto.config().await;
+        let aws = AwsCloud::new(config.clone());
+        let stack = stack("manifests/fargate-test1.yaml");
+        let service = &stack.spec().services[0];
+        let mut rendered = render(service, None);
+        rendered.family = "adapter-td".into();
+        rendered.tags = managed_tags("fargate-test1");
+
+        assert_eq!(
+            aws.describe_latest_task_definition("adapter-td").await,
+            Ok(None)
+        );
+        let id = aws
+            .register_task_definition(rendered.clone())
+            .await
+            .expect("registered");
+        assert_eq!(id.family, "adapter-td");
+        let (latest, read) = aws
+            .describe_latest_task_definition("adapter-td")
+            .await
+            .expect("described")
+            .expect("exists");
+        assert_eq!(latest, id);
+        assert_eq!(digest(&read), digest(&rendered), "{read:#?}\n{rendered:#?}");
+
+        // Checked with the SDK: the request's shape and tags.
+        let ecs = aws_sdk_ecs::Client::new(&config);
+        let td = ecs
+            .describe_task_definition()
+            .task_definition(id.to_string())
+            .include(aws_sdk_ecs::types::TaskDefinitionField::Tags)
+            .send()
+            .await
+            .expect("sdk describe");
+        let def = td.task_definition().expect("definition");
+        assert_eq!(def.cpu(), Some("256"));
+        assert_eq!(def.memory(), Some("512"));
+        assert_eq!(def.network_mode().map(|m| m.as_str()), Some("awsvpc"));
+        assert_eq!(def.requires_compatibilities()[0].as_str(), "FARGATE");
+        let container = &def.container_definitions()[0];
+        assert_eq!(container.memory(), Some(512));
+        assert_eq!(container.port_mappings()[0].container_port(), Some(80));
+        let tags: BTreeMap<_, _> = td
+            .tags()
+            .iter()
+            .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))
+            .collect();
+        assert_eq!(tags.get("tugboat:managed-by"), Some(&"tugboat"), "{tags:?}");
+        assert_eq!(tags.get("tugboat:stack"), Some(&"fargate-test1"));
+    });
+}
+
+#[test]
+fn services_are_created_tagged_behind_their_target_group_then_updated_and_deleted() {
+    let Some(moto) = Moto::get() else { return };
+    let fixtures = moto.fixtures("svc", &["svc-tg"]);
+    runtime().block_on(async {
+        let config = moto.config().await;
+        let aws = AwsCloud::new(config.clone());
+        let cluster = fixtures["cluster"].as_str().expect("cluster").to_owned();
+        let mut stack_service = stack("manifests/fargate-test1.yaml").spec().services[0].clone();
+        stack_service.load_balancers[0].target_group = "svc-tg".into();
+        let id = aws
+            .register_task_definition(render(&stack_service, None))
+            .await
+            .expect("registered");
+        let mut input = create_input(&cluster, &stack_service, id.clone(), 2);
+        input.tags = managed_tags("svc");
+        input.network = Some(NetworkInput {
+            subnets: vec![fixtures["subnets"][0].as_str().expect("subnet").to_owned()],
+            security_groups: vec![fixtures["securityGroup"].as_str().expect("sg").to_owned()],
+            assign_public_ip: false,
+        });
+        let created = aws.create_service(input).await.expect("created");
+        assert_eq!(created.desired_count, 2);
+        assert_eq!(created.task_definition, id);
+        assert!(created.managed_by_tugboat());
+
+        let ecs = aws_sdk_ecs::Client::new(&config);
+        let seen = ecs
+            .describe_services()
+            .cluster(&cluster)
+            .services("test1Service")
+            .include(aws_sdk_ecs::types::ServiceField::Tags)
+            .send()
+            .await
+            .expect("sdk describe");
+        let service = &seen.services()[0];
+        assert_eq!(
+            service.load_balancers()[0].target_group_arn(),
+            fixtures["targetGroups"]["svc-tg"].as_str(),
+            "the name was resolved to the ARN"
+        );
+        // moto drops deploymentConfiguration and healthCheckGracePeriodSeconds (it neither stores
+        // nor returns them), so the bounds and the circuit breaker the adapter sends are checked by
+        // the request-building unit test (`cloud::aws::tests`), not here.
+        let vpc = service
+            .network_configuration()
+            .and_then(|n| n.awsvpc_configuration())
+            .expect("awsvpc");
+        assert_eq!(vpc.subnets().len(), 1);
+        assert!(
+            service
+                .tags()
+                .iter()
+                .any(|t| t.key() == Some("tugboat:stack") && t.value() == Some("svc"))
+        );
+
+        // Described through the adapter: unknown names left out, more than 10 refused up front.
+        let names: Vec<String> = vec!["test1Service".into(), "nope".into()];
+        let described = aws
+            .describe_services(&cluster, &names)
+            .await
+            .expect("described");
+        assert_eq!(described.len(), 1);
+        assert!(described[0].managed_by_tugboat());
+        let eleven: Vec<String> = (0..11).map(|i| format!("s{i}")).collect();
+        let refused = aws.describe_services(&cluster, &eleven).await;
+        assert!(
+            matches!(refused, Err(CloudError::Invalid { .. })),
+            "{refused:?}"
+        );
+
+        let updated = aws
+            .update_service(UpdateServiceInput {
+                cluster: cluster.clone(),
+                service: "test1Service".into(),
+                desired_count: Some(3),
+                ..UpdateServiceInput::default()
+            })
+            .await
+            .expect("updated");
+        assert_eq!(updated.desired_count, 3);
+        let seen = ecs
+            .describe_services()
+            .cluster(&cluster)
+            .services("test1Service")
+            .send()
+            .await
+            .expect("sdk describe");
+        assert_eq!(seen.services()[0].desired_count(), 3);
+
+        aws.update_service(UpdateServiceInput {
+            cluster: cluster.clone(),
+            service: "test1Service".into(),
+            desired_count: Some(0),
+            ..UpdateServiceInput::default()
+        })
+        .await
+        .expect("scaled to 0");
+        let deleted = aws
+            .delete_service(&cluster, "test1Service")
+            .await
+            .expect("deleted");
+        assert_ne!(
+            deleted.status, "ACTIVE",
+            "DRAINING on AWS, INACTIVE at once on moto"
+        );
+        let after = aws
+            .describe_services(&cluster, &["test1Service".to_owned()])
+            .await
+            .expect("described");
+        assert!(after.iter().all(|s| s.status != "ACTIVE"), "{after:?}");
+    });
+}
+
+#[test]
+fn target_groups_resolve_by_name_or_arn_and_their_health_checks_change() {
+    let Some(moto) = Moto::get() else { return };
+    let fixtures = moto.fixtures("tgs", &["tgs-a", "tgs-b"]);
+    runtime().block_on(async {
+        let config = moto.config().await;
+        let aws = AwsCloud::new(config.clone());
+        let arn_b = fixtures["targetGroups"]["tgs-b"].as_str().expect("arn").to_owned();
+        let found = aws
+            .describe_target_groups(&["tgs-a".to_owned(), arn_b.clone(), "tgs-missing".to_owned()])
+            .await
+            .expect("described");
+        assert_eq!(found.len(), 2, "{found:?}");
+        let a = &found["tgs-a"];
+        assert_eq!(a.health_check.path, "/");
+        assert_eq!(a.health_check.healthy_threshold, 5);
+        let balancer = fixtures["loadBalancer"].as_str().expect("lb");
+        assert_eq!(
+            a.load_balancer.as_deref(),
+            balancer.split_once(":loadbalancer/").map(|(_, t)| t),
+            "the load balancer as CloudWatch names it"
+        );
+        assert!(found.contains_key(&arn_b));
+
+        let wanted = HealthCheckSettings {
+            path: "/health-check".into(),
+            interval_seconds: 15,
+            timeout_seconds: 5,
+            healthy_threshold: 2,
+            unhealthy_threshold: 3,
+        };
+        aws.modify_target_group("tgs-a", wanted.clone())
+            .await
+            .expect("modified");
+        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&config);
+        let seen = elb
+            .describe_target_groups()
+            .names("tgs-a")
+            .send()
+            .await
+            .expect("sdk describe");
+        let group = &seen.target_groups()[0];
+        assert_eq!(group.health_check_path(), Some("/health-check"));
+        assert_eq!(group.health_check_interval_seconds(), Some(15));
+        assert_eq!(group.healthy_threshold_count(), Some(2));
+        assert_eq!(group.unhealthy_threshold_count(), Some(3));
+
+        assert_eq!(aws.describe_target_health("tgs-a").await, Ok(Vec::new()));
+        let missing = aws.describe_target_health("tgs-missing").await;
+        assert!(
+            matches!(&missing, Err(CloudError::Invalid { message, .. }) if message.contains("does not exist")),
+            "{missing:?}"
+        );
+    });
+}
+
+#[test]
+fn metrics_are_read_per_minute_across_more_than_500_queries() {
+    let Some(moto) = Moto::get() else { return };
+    runtime().block_on(async {
+        let config = moto.config().await;
+        let aws = AwsCloud::new(config.clone());
+        let cloudwatch = aws_sdk_cloudwatch::Client::new(&config);
+        let now = support::moto::epoch_seconds();
+        let minute = now / 60 * 60;
+        for (ago, value) in [(3, 40.0), (2, 80.0), (1, 90.0)] {
+            let at = minute - ago * 60 + 10;
+            cloudwatch
+                .put_metric_data()
+                .namespace("AWS/ECS")
+                .metric_data(
+                    aws_sdk_cloudwatch::types::MetricDatum::builder()
+                        .metric_name("CPUUtilization")
+                        .dimensions(
+                            aws_sdk_cloudwatch::types::Dimension::builder()
+                                .name("ClusterName")
+                                .value("metrics-cluster")
+                                .build(),
+                        )
+                        .dimensions(
+                            aws_sdk_cloudwatch::types::Dimension::builder()
+                                .name("ServiceName")
+                                .value("busy")
+                                .build(),
+                        )
+                        .timestamp(aws_smithy_types::DateTime::from_secs(at as i64))
+                        .value(value)
+                        .build(),
+                )
+                .send()
+                .await
+                .expect("put");
+        }
+        // 600 queries: two GetMetricData calls (500 + 100); only one metric has data.
+        let mut queries: Vec<MetricId> = (0..599)
+            .map(|i| MetricId::ServiceCpu {
+                cluster: "metrics-cluster".into(),
+                service: format!("idle-{i:03}"),
+            })
+            .collect();
+        let busy = MetricId::ServiceCpu {
+            cluster: "metrics-cluster".into(),
+            service: "busy".into(),
+        };
+        queries.push(busy.clone());
+        let series = aws
+            .get_metric_data(&queries, minute - 600, now + 60)
+            .await
+            .expect("read");
+        let points = &series[&busy];
+        let values: Vec<(u64, f64)> = points.iter().map(|p| (p.minute_start, p.value)).collect();
+        assert_eq!(
+            values,
+            vec![
+                (minute - 180, 40.0),
+                (minute - 120, 80.0),
+                (minute - 60, 90.0)
+            ],
+            "one datapoint per minute, at the minute's start"
+        );
+        assert!(
+            series
+                .iter()
+                .filter(|(id, _)| **id != busy)
+                .all(|(_, p)| p.is_empty())
+        );
+    });
+}
+
+#[test]
+fn errors_are_classified_retryable_or_terminal() {
+    let Some(moto) = Moto::get() else { return };
+    runtime().block_on(async {
+        let aws = AwsCloud::new(moto.config().await);
+        let missing = aws
+            .describe_services("no-such-cluster", &["x".to_owned()])
+            .await
+            .expect_err("unknown cluster");
+        assert!(!missing.is_retryable(), "{missing}");
+        assert!(
+            missing.to_string().contains("ClusterNotFoundException"),
+            "{missing}"
+        );
+
+        // Nothing listens on port 9 of loopback: a connection failure is worth retrying.
+        let unreachable = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url("http://127.0.0.1:9")
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_credential_types::Credentials::new(
+                "a", "b", None, None, "t",
+            ))
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .load()
+            .await;
+        let error = AwsCloud::new(unreachable)
+            .describe_services("c", &["x".to_owned()])
+            .await
+            .expect_err("unreachable");
+        assert!(error.is_retryable(), "{error}");
+    });
+}

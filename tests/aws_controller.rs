@@ -1,0 +1,251 @@
+//! End to end against moto: `tug controller --cloud aws` as a child process, pointed at moto with
+//! `AWS_ENDPOINT_URL`. Everything is checked with the SDK, not through tugboat: the service, its
+//! task definition and the target group's health check appear; an out-of-band desiredCount is put
+//! back; CPU datapoints above the threshold raise desiredCount; SIGTERM stops it cleanly.
+//!
+//! moto keeps a service's deployment COMPLETED when `MOTO_ECS_SERVICE_RUNNING` (set by
+//! `scripts/test`) covers its desired count, which is what lets scaling start: tugboat scales a
+//! service only once its first rollout has completed.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use support::Tug;
+use support::moto::Moto;
+
+const MANIFEST: &str = r#"
+apiVersion: tugboat/v1
+kind: Stack
+metadata:
+  name: e2e
+spec:
+  cluster: CLUSTER
+  targetGroups:
+    - name: e2e-tg
+      healthCheck: {path: /health, intervalSeconds: 10, timeoutSeconds: 5, healthyThreshold: 2, unhealthyThreshold: 2}
+  services:
+    - name: web
+      launchType: FARGATE
+      desiredCount: 2
+      taskDefinition:
+        family: e2e-web
+        cpu: 256
+        memory: 512
+        executionRoleArn: arn:aws:iam::123456789012:role/ecsTaskExecutionRole
+        containers:
+          - name: web
+            image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/web:1.0.0
+            essential: true
+            memory: 512
+            portMappings: [{containerPort: 80}]
+      network: {subnets: [SUBNET], securityGroups: [GROUP], assignPublicIp: false}
+      loadBalancers: [{targetGroup: e2e-tg, containerName: web, containerPort: 80}]
+      deployment: {minimumHealthyPercent: 50, maximumPercent: 200}
+      scaling:
+        minTasks: 2
+        maxTasks: 4
+        scaleOutCooldownSeconds: 60
+        scaleInCooldownSeconds: 300
+        cpu: {scaleOutAbovePercent: 70, scaleInBelowPercent: 20, evaluationPeriods: 1, scaleOutStep: 1, scaleInStep: 1}
+"#;
+
+/// Polls `probe` every 500 ms for at most `limit` (a bound on waiting, not a timing assertion).
+fn eventually(limit: Duration, mut probe: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if probe() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    false
+}
+
+#[test]
+fn the_controller_creates_restores_and_scales_a_service_in_moto_then_stops_on_sigterm() {
+    let Some(moto) = Moto::get() else { return };
+    let fixtures = moto.fixtures("e2e", &["e2e-tg"]);
+    let cluster = fixtures["cluster"].as_str().expect("cluster").to_owned();
+    let manifest = MANIFEST
+        .replace("CLUSTER", &cluster)
+        .replace("SUBNET", fixtures["subnets"][0].as_str().expect("subnet"))
+        .replace("GROUP", fixtures["securityGroup"].as_str().expect("sg"));
+    let tug = Tug::new();
+    let file = tug.write("e2e.yaml", &manifest);
+    let applied = tug.run(&["apply", "-f", &file]);
+    assert_eq!(applied.code, 0, "{}", applied.stderr);
+
+    let mut command = tug.command();
+    command
+        .args([
+            "controller",
+            "--cloud",
+            "aws",
+            "--resync",
+            "1s",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+        ])
+        .envs(moto.env())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("controller starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let (lines_tx, lines_rx) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let config = runtime.block_on(moto.config());
+    let ecs = aws_sdk_ecs::Client::new(&config);
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&config);
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&config);
+    let desired = || {
+        runtime
+            .block_on(
+                ecs.describe_services()
+                    .cluster(&cluster)
+                    .services("web")
+                    .send(),
+            )
+            .ok()
+            .and_then(|o| o.services().first().map(|s| s.desired_count()))
+    };
+
+    // The service, its task definition and the health check appear.
+    let created = eventually(Duration::from_secs(60), || desired() == Some(2));
+    let mut log: Vec<String> = lines_rx.try_iter().collect();
+    assert!(created, "service never created; log:\n{}", log.join("\n"));
+    let td = runtime
+        .block_on(
+            ecs.describe_task_definition()
+                .task_definition("e2e-web")
+                .send(),
+        )
+        .expect("task definition");
+    let td = td.task_definition().expect("definition");
+    assert_eq!(td.revision(), 1);
+    assert_eq!(
+        td.container_definitions()[0].image(),
+        Some("123456789012.dkr.ecr.us-east-1.amazonaws.com/web:1.0.0")
+    );
+    assert!(
+        eventually(Duration::from_secs(30), || {
+            runtime
+                .block_on(elb.describe_target_groups().names("e2e-tg").send())
+                .ok()
+                .and_then(|o| {
+                    o.target_groups().first().map(|g| {
+                        (g.health_check_path() == Some("/health"))
+                            && g.health_check_interval_seconds() == Some(10)
+                    })
+                })
+                .unwrap_or(false)
+        }),
+        "health check never restored"
+    );
+
+    // desiredCount changed out of band is put back.
+    runtime
+        .block_on(
+            ecs.update_service()
+                .cluster(&cluster)
+                .service("web")
+                .desired_count(5)
+                .send(),
+        )
+        .expect("out-of-band change");
+    let restored = eventually(Duration::from_secs(30), || desired() == Some(2));
+    log.extend(lines_rx.try_iter());
+    assert!(
+        restored,
+        "desiredCount never restored; log:\n{}",
+        log.join("\n")
+    );
+
+    // CPU above 70 % (one datapoint is enough here) raises the count by one.
+    let scaled = eventually(Duration::from_secs(180), || {
+        let now = support::moto::epoch_seconds();
+        let datum = aws_sdk_cloudwatch::types::MetricDatum::builder()
+            .metric_name("CPUUtilization")
+            .dimensions(
+                aws_sdk_cloudwatch::types::Dimension::builder()
+                    .name("ClusterName")
+                    .value(&cluster)
+                    .build(),
+            )
+            .dimensions(
+                aws_sdk_cloudwatch::types::Dimension::builder()
+                    .name("ServiceName")
+                    .value("web")
+                    .build(),
+            )
+            .timestamp(aws_smithy_types::DateTime::from_secs(
+                i64::try_from(now).unwrap_or(0),
+            ))
+            .value(95.0)
+            .build();
+        runtime
+            .block_on(
+                cloudwatch
+                    .put_metric_data()
+                    .namespace("AWS/ECS")
+                    .metric_data(datum)
+                    .send(),
+            )
+            .expect("put CPU");
+        desired() == Some(3)
+    });
+    log.extend(lines_rx.try_iter());
+    assert!(scaled, "never scaled out; log:\n{}", log.join("\n"));
+
+    // One revision only: nothing was registered twice.
+    let revisions = runtime
+        .block_on(ecs.list_task_definitions().family_prefix("e2e-web").send())
+        .expect("list");
+    assert_eq!(revisions.task_definition_arns().len(), 1);
+
+    // SIGTERM: a clean stop, exit 0.
+    let pid = child.id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let mut status = None;
+    assert!(
+        eventually(Duration::from_secs(30), || {
+            status = child.try_wait().ok().flatten();
+            status.is_some()
+        }),
+        "controller did not stop"
+    );
+    assert_eq!(status.and_then(|s| s.code()), Some(0));
+    log.extend(lines_rx.iter());
+    let text = log.join("\n");
+    for expected in [
+        "preflight passed",
+        "desiredCount was changed out of band to 5; restored to the controller's 2",
+        "2 -> 3",
+        "controller stopped cleanly",
+    ] {
+        assert!(
+            text.contains(expected),
+            "{expected:?} missing from the log:\n{text}"
+        );
+    }
+}

@@ -1,0 +1,86 @@
+//! Access to the moto server `scripts/test` starts (`TUG_MOTO_URL`, `TUG_MOTO_PYTHON`). Without
+//! it a moto test is skipped with a message, unless `TUG_REQUIRE_MOTO=1` (set by `scripts/test`,
+//! so CI never skips): then its absence fails the test.
+
+use std::process::Command;
+
+/// The moto server and the Python beside it.
+pub struct Moto {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// The virtual environment's Python (boto3, for fixtures).
+    pub python: String,
+}
+
+impl Moto {
+    /// The server, or `None` (with a note) when the test should be skipped.
+    pub fn get() -> Option<Moto> {
+        match (
+            std::env::var("TUG_MOTO_URL"),
+            std::env::var("TUG_MOTO_PYTHON"),
+        ) {
+            (Ok(url), Ok(python)) => Some(Moto { url, python }),
+            _ if std::env::var("TUG_REQUIRE_MOTO").as_deref() == Ok("1") => {
+                panic!("TUG_REQUIRE_MOTO=1 but TUG_MOTO_URL/TUG_MOTO_PYTHON are not set")
+            }
+            _ => {
+                eprintln!("skipped: no moto server (run scripts/test, which starts one)");
+                None
+            }
+        }
+    }
+
+    /// Creates a VPC, subnets, a security group, a load balancer, `groups` target groups and a
+    /// cluster named `PREFIX-cluster`; returns their ids (see tests/moto/fixtures.py).
+    pub fn fixtures(&self, prefix: &str, groups: &[&str]) -> serde_json::Value {
+        let output = Command::new(&self.python)
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/moto/fixtures.py"
+            ))
+            .arg(&self.url)
+            .arg(prefix)
+            .args(groups)
+            .output()
+            .expect("python runs");
+        assert!(
+            output.status.success(),
+            "fixtures failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).expect("fixtures print JSON")
+    }
+
+    /// An SDK configuration for moto: static test credentials, us-east-1, no retries (a retried
+    /// 500 would repeat a side effect).
+    pub async fn config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&self.url)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_credential_types::Credentials::new(
+                "testing", "testing", None, None, "tests",
+            ))
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .load()
+            .await
+    }
+
+    /// Environment for a `tug` process pointed at moto.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.url.clone()),
+            ("AWS_REGION", "us-east-1".to_owned()),
+            ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+        ]
+    }
+}
+
+/// Seconds since the epoch: CloudWatch datapoints in moto carry real timestamps.
+#[allow(clippy::disallowed_methods)] // moto's clock is the wall clock
+pub fn epoch_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
