@@ -17,8 +17,11 @@ use tugboat::cloud::sim::world::{FailingImage, Failure, World};
 use tugboat::cloud::types::ServiceDescription;
 use tugboat::controller::daemon::{self, DaemonConfig};
 use tugboat::controller::metrics::Metrics;
+use tugboat::controller::reconcile::reconcile;
 use tugboat::manifest::{Source, parse_sources};
+use tugboat::model::ServiceKey;
 use tugboat::model::{ConditionType, Stack, StackStatus};
+use tugboat::plan::DesiredService;
 use tugboat::store::{FileStore, Store};
 
 const BAD_IMAGE: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/test1:bad";
@@ -173,6 +176,53 @@ fn status_reports_ready_once_the_revision_is_verified_and_degraded_after_a_rollb
     let service = &status.services["test1Service"];
     assert_eq!(service.live.as_ref().map(|l| l.running_count), Some(2));
     assert!(!service.recent_decisions.is_empty());
+
+    // Steady: health comes from CloudWatch's HealthyHostCount, read with the other metrics; no
+    // DescribeTargetHealth.
+    let stacks = h.apply(&good);
+    let desired: Vec<DesiredService> = stacks.iter().flat_map(DesiredService::of_stack).collect();
+    let memories = h
+        .runtime
+        .block_on(h.store.load_memory("fargate-test1"))
+        .expect("memory")
+        .into_iter()
+        .map(|(service, memory)| {
+            (
+                ServiceKey {
+                    cluster: "test1Cluster".into(),
+                    service,
+                },
+                memory,
+            )
+        })
+        .collect();
+    h.pass(600);
+    let health_reads = h.sim.with(|s| {
+        s.api()
+            .counts()
+            .get("DescribeTargetHealth")
+            .map_or(0, |o| o.values().sum::<u64>())
+    });
+    let now = h.sim.with(|s| s.now_ms() / 1000);
+    let outcomes = h
+        .runtime
+        .block_on(reconcile(&h.sim, &desired, &memories, now))
+        .expect("observed");
+    assert_eq!(
+        outcomes[0].observed.healthy_hosts.get("test1TargetGroup"),
+        Some(&2.0),
+        "{:?}",
+        outcomes[0].observed
+    );
+    assert_eq!(
+        h.sim.with(|s| s
+            .api()
+            .counts()
+            .get("DescribeTargetHealth")
+            .map_or(0, |o| o.values().sum::<u64>())),
+        health_reads,
+        "no DescribeTargetHealth in steady state"
+    );
 
     // A bad image: Ready goes false, then Degraded/RolledBack, with the new generation observed.
     h.apply(&good.replace("test1:1.0.0", "test1:bad"));

@@ -405,8 +405,9 @@ fn record(metrics: &Metrics, outcome: &Outcome, previous: &ServiceMemory) {
     };
     gauge("desired", service.desired_count);
     gauge("running", service.running_count);
-    // Healthy: from target health where it was read (during rollouts); otherwise a service ECS
-    // reports COMPLETED with one deployment has every running task healthy.
+    // Healthy: from target health where it was read (during rollouts); otherwise from the newest
+    // HealthyHostCount of its target groups (the least healthy one); for a service behind no load
+    // balancer, a service ECS reports COMPLETED with one deployment has every running task healthy.
     let healthy = match &outcome.observed.targets {
         Some(groups) => groups
             .values()
@@ -418,6 +419,13 @@ fn record(metrics: &Metrics, outcome: &Outcome, previous: &ServiceMemory) {
             })
             .min()
             .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
+        None if !outcome.observed.healthy_hosts.is_empty() => outcome
+            .observed
+            .healthy_hosts
+            .values()
+            .copied()
+            .reduce(f64::min)
+            .map(|n| n.round().max(0.0) as u32),
         None => (service.deployments.len() == 1
             && service.deployments[0].rollout_state == RolloutState::Completed)
             .then_some(service.running_count),

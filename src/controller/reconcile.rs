@@ -243,12 +243,22 @@ async fn observe<C: Cloud>(
         }
     }
 
-    // Metrics: CPU and 5XX for scaled services, target 5XX for rollouts with a 5XX trigger.
+    // Metrics: CPU and 5XX for scaled services, target 5XX for rollouts with a 5XX trigger, and
+    // HealthyHostCount of every target group a service is behind.
     let mut queries: Vec<(ServiceKey, Series, MetricId)> = Vec::new();
     for s in services {
         let key = s.key();
         if observed.get(&key).is_none_or(|o| o.service.is_none()) {
             continue;
+        }
+        for lb in &s.spec.load_balancers {
+            queries.push((
+                key.clone(),
+                Series::HealthyHosts,
+                MetricId::HealthyHosts {
+                    target_group: lb.target_group.clone(),
+                },
+            ));
         }
         let first_group = s
             .spec
@@ -324,10 +334,21 @@ async fn observe<C: Cloud>(
             continue;
         };
         o.metrics_anchor = Some(anchor);
-        match series {
-            Series::Cpu => o.cpu = minutes(points, None, anchor),
-            Series::Http5xx => o.http_5xx = minutes(points, Some(0.0), anchor),
-            Series::Target5xx => o.target_5xx = minutes(points, Some(0.0), anchor),
+        match (series, metric) {
+            (Series::Cpu, _) => o.cpu = minutes(points, None, anchor),
+            (Series::Http5xx, _) => o.http_5xx = minutes(points, Some(0.0), anchor),
+            (Series::Target5xx, _) => o.target_5xx = minutes(points, Some(0.0), anchor),
+            (Series::HealthyHosts, MetricId::HealthyHosts { target_group }) => {
+                // Only a recent value: an old one says nothing about now.
+                if let Some(newest) = points
+                    .iter()
+                    .filter(|p| p.minute_start + 600 >= newest_publishable(now))
+                    .max_by_key(|p| p.minute_start)
+                {
+                    o.healthy_hosts.insert(target_group.clone(), newest.value);
+                }
+            }
+            (Series::HealthyHosts, _) => {}
         }
     }
 
@@ -358,6 +379,7 @@ enum Series {
     Cpu,
     Http5xx,
     Target5xx,
+    HealthyHosts,
 }
 
 /// The newest minute whose datapoint can be published by `now` under the assumed delay: minute

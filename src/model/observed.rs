@@ -21,4 +21,7 @@ pub struct ObservedService {
     pub target_5xx: Vec<Option<f64>>,
     /// Start (seconds) of the minute the newest element of those series stands for.
     pub metrics_anchor: Option<u64>,
+    /// The newest published HealthyHostCount of each of the service's target groups: the steady
+    /// state's health, read in the same GetMetricData batch instead of DescribeTargetHealth.
+    pub healthy_hosts: BTreeMap<String, f64>,
 }
