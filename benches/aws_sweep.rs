@@ -9,12 +9,16 @@
 //! Calls are counted per adapter operation (`tug_aws_requests_total`); once target groups are
 //! resolved (the first sweep), each is one HTTP request.
 
+#[allow(dead_code)] // the tests' skip logic and process environment are not needed here
+#[path = "../tests/support/moto.rs"]
+mod moto;
 mod support;
 
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use moto::{Moto, epoch_seconds};
 use tugboat::cloud::aws::AwsCloud;
 use tugboat::controller::metered::Metered;
 use tugboat::controller::metrics::{Metrics, OPERATIONS};
@@ -36,9 +40,10 @@ impl Drop for Server {
     }
 }
 
-fn moto() -> (String, Server) {
+fn moto() -> (Moto, Server) {
+    let python = concat!(env!("CARGO_MANIFEST_DIR"), "/target/moto-venv/bin/python").to_owned();
     if let Ok(url) = std::env::var("TUG_MOTO_URL") {
-        return (url, Server(None));
+        return (Moto { url, python }, Server(None));
     }
     let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/target/moto-venv/bin");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -61,14 +66,7 @@ fn moto() -> (String, Server) {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    (url, Server(Some(child)))
-}
-
-#[allow(clippy::disallowed_methods)] // moto's clock is the wall clock
-fn epoch() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    (Moto { url, python }, Server(Some(child)))
 }
 
 fn calls(metrics: &Metrics) -> BTreeMap<&'static str, u64> {
@@ -90,27 +88,11 @@ fn calls(metrics: &Metrics) -> BTreeMap<&'static str, u64> {
 }
 
 fn main() {
-    let (url, _server) = moto();
+    let (moto, _server) = moto();
+    let url = moto.url.clone();
     let groups: Vec<String> = (0..SERVICES).map(|i| format!("tg-{i}")).collect();
-    let output = Command::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/target/moto-venv/bin/python"
-    ))
-    .arg(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/moto/fixtures.py"
-    ))
-    .arg(&url)
-    .arg("bench")
-    .args(&groups)
-    .output()
-    .expect("fixtures");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let fixtures: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    let names: Vec<&str> = groups.iter().map(String::as_str).collect();
+    let fixtures = moto.fixtures("bench", &names);
     let text = support::generate(SERVICES, 2)
         .replace("bigCluster", fixtures["cluster"].as_str().expect("cluster"))
         .replace(
@@ -132,21 +114,13 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let config = runtime.block_on(
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(&url)
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_credential_types::Credentials::new(
-                "testing", "testing", None, None, "bench",
-            ))
-            .load(),
-    );
+    let config = runtime.block_on(moto.config());
     let metrics = Metrics::new().expect("metrics");
     let cloud = Metered::new(AwsCloud::new(config), metrics.clone());
     let mut memories: BTreeMap<ServiceKey, ServiceMemory> = BTreeMap::new();
     let sweep = |memories: &mut BTreeMap<ServiceKey, ServiceMemory>| {
         let outcomes = runtime
-            .block_on(reconcile(&cloud, &desired, memories, epoch()))
+            .block_on(reconcile(&cloud, &desired, memories, epoch_seconds()))
             .expect("observed");
         for o in outcomes {
             if let Some(e) = &o.error {

@@ -291,6 +291,17 @@ fn ecs_deployment_configuration(
         .build()
 }
 
+/// The service a create, update or delete answered with.
+fn described(
+    operation: &'static str,
+    cluster: &str,
+    service: Option<&ecs::Service>,
+) -> Result<ServiceDescription, CloudError> {
+    service
+        .map(|s| convert::service(cluster, s))
+        .ok_or_else(|| invalid(operation, "the answer describes no service"))
+}
+
 fn invalid(operation: &'static str, e: impl std::fmt::Display) -> CloudError {
     CloudError::Invalid {
         operation,
@@ -443,9 +454,7 @@ impl Cloud for AwsCloud {
             .send()
             .await
             .map_err(|e| classify("ecs", OP, e))?;
-        out.service()
-            .map(|s| convert::service(&input.cluster, s))
-            .ok_or_else(|| invalid(OP, "the answer describes no service"))
+        described(OP, &input.cluster, out.service())
     }
 
     async fn update_service(
@@ -469,9 +478,7 @@ impl Cloud for AwsCloud {
             .send()
             .await
             .map_err(|e| classify("ecs", OP, e))?;
-        out.service()
-            .map(|s| convert::service(&input.cluster, s))
-            .ok_or_else(|| invalid(OP, "the answer describes no service"))
+        described(OP, &input.cluster, out.service())
     }
 
     async fn delete_service(
@@ -489,9 +496,7 @@ impl Cloud for AwsCloud {
             .await
             .map_err(|e| classify("ecs", OP, e))?;
         // DRAINING until its tasks stop (moto answers INACTIVE at once).
-        out.service()
-            .map(|s| convert::service(cluster, s))
-            .ok_or_else(|| invalid(OP, "the answer describes no service"))
+        described(OP, cluster, out.service())
     }
 
     async fn describe_services(
