@@ -95,6 +95,7 @@ fn steady(setup: Setup) -> Sim {
         health_check_grace_period_seconds: 0,
         network: None,
         tags: Default::default(),
+        client_token: String::new(),
     })
     .expect("create");
     sim.advance_to(600_000);
@@ -435,6 +436,7 @@ fn ec2_tasks_stay_pending_without_room() {
         health_check_grace_period_seconds: 0,
         network: None,
         tags: Default::default(),
+        client_token: String::new(),
     })
     .expect("create");
     sim.advance_to(600_000);
@@ -558,6 +560,7 @@ fn task_sets_hold_their_scale_of_desired_rounded_up() {
         health_check_grace_period_seconds: 0,
         network: None,
         tags: Default::default(),
+        client_token: String::new(),
     })
     .expect("create");
     assert!(
@@ -647,6 +650,7 @@ async fn the_simulator_works_behind_the_cloud_trait() {
             health_check_grace_period_seconds: 0,
             network: None,
             tags: Default::default(),
+            client_token: String::new(),
         })
         .await
         .expect("create");

@@ -149,6 +149,9 @@ pub struct CreateServiceInput {
     /// Tags marking the service as tugboat's (`tugboat:stack`, `tugboat:managed-by`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
+    /// CreateService's idempotency token (at most 36 characters); empty for none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub client_token: String,
 }
 
 /// A service's awsvpc network configuration.

@@ -78,8 +78,12 @@ pub fn render(service: &ServiceSpec, image: Option<&str>) -> TaskDefinitionInput
 
 /// SHA-256 of the definition's canonical JSON, as 64 hex digits: equal definitions, equal digests.
 pub fn digest(definition: &TaskDefinitionInput) -> String {
-    let json = serde_json::to_vec(definition).unwrap_or_default();
-    Sha256::digest(&json)
+    sha256_hex(&serde_json::to_vec(definition).unwrap_or_default())
+}
+
+/// SHA-256 of `bytes` as 64 lowercase hex digits.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()

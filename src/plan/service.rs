@@ -166,6 +166,7 @@ pub fn plan_service(
                 });
                 let mut input = create_input(&desired.cluster, spec, id, count);
                 input.tags = managed_tags(&desired.stack);
+                input.client_token = client_token(&input, now);
                 actions.insert(0, Action::CreateService(input));
             }
         }
@@ -331,6 +332,18 @@ fn health_check_drift(
     }
 }
 
+/// CreateService's idempotency token for one decision to create: the same for every retry of
+/// that call (the SDK's, or the same plan made again at the same second), different for a later
+/// creation of a service of the same name (say, after it was deleted), which a token reused within
+/// ECS's idempotency window would turn into a no-op.
+pub fn client_token(input: &CreateServiceInput, now: u64) -> String {
+    let text = format!(
+        "{}/{}/{}/{now}",
+        input.cluster, input.service, input.task_definition
+    );
+    super::render::sha256_hex(text.as_bytes())[..32].to_owned()
+}
+
 /// CreateService's input for a spec.
 pub fn create_input(
     cluster: &str,
@@ -366,5 +379,45 @@ pub fn create_input(
             assign_public_ip: n.assign_public_ip,
         }),
         tags: BTreeMap::new(),
+        client_token: String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_tokens_hold_for_one_decision_and_change_for_the_next() {
+        let input = CreateServiceInput {
+            cluster: "c".into(),
+            service: "s".into(),
+            task_definition: crate::cloud::types::TaskDefinitionId {
+                family: "f".into(),
+                revision: 1,
+            },
+            desired_count: 2,
+            launch_type: "FARGATE".into(),
+            deployment_configuration: DeploymentConfiguration {
+                minimum_healthy_percent: 50,
+                maximum_percent: 200,
+                circuit_breaker: true,
+                rollback: false,
+            },
+            deployment_controller: DeploymentController::Ecs,
+            load_balancers: Vec::new(),
+            health_check_grace_period_seconds: 0,
+            network: None,
+            tags: BTreeMap::new(),
+            client_token: String::new(),
+        };
+        let token = client_token(&input, 100);
+        assert_eq!(token, client_token(&input, 100));
+        assert!(token.len() <= 36, "ECS takes at most 36 characters");
+        assert_ne!(
+            token,
+            client_token(&input, 160),
+            "a later creation gets a new token"
+        );
     }
 }

@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_ecs::types as ecs;
-use sha2::{Digest, Sha256};
 
 use crate::cloud::types::{
     ContainerInput, DeploymentConfiguration, DeploymentController, DeploymentDescription,
@@ -38,13 +37,6 @@ pub fn target_group_name(identifier: &str) -> String {
         Some((_, tail)) => tail.split('/').next().unwrap_or(tail).to_owned(),
         None => identifier.to_owned(),
     }
-}
-
-/// CreateService's idempotency token: the same for the same cluster, service and revision, so a
-/// retry after a lost answer (or a restarted controller) cannot create a second service.
-pub fn client_token(cluster: &str, service: &str, task_definition: &TaskDefinitionId) -> String {
-    let digest = Sha256::digest(format!("{cluster}/{service}/{task_definition}").as_bytes());
-    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
 /// A deployment's rollout state. ECS reports it whenever the circuit breaker is on (tugboat always
@@ -288,18 +280,6 @@ mod tests {
             "tg1"
         );
         assert_eq!(target_group_name("tg1"), "tg1");
-    }
-
-    #[test]
-    fn client_tokens_are_stable_short_and_distinct() {
-        let id = TaskDefinitionId {
-            family: "web".into(),
-            revision: 1,
-        };
-        let a = client_token("c", "s", &id);
-        assert_eq!(a, client_token("c", "s", &id));
-        assert!(a.len() <= 36, "ECS allows 36 characters");
-        assert_ne!(a, client_token("c", "t", &id));
     }
 
     #[test]

@@ -11,9 +11,9 @@
 //!   GetMetricData 500 queries a call with every page followed, DescribeTargetGroups by name or ARN.
 //! - Target groups may be named by name or ARN; each is resolved once (ARN, CloudWatch dimensions,
 //!   load balancer) and cached.
-//! - CreateService carries a client token derived from cluster, service and revision, so a retried
-//!   or repeated create cannot make a second service; everything created is tagged
-//!   `tugboat:stack` and `tugboat:managed-by`.
+//! - CreateService carries the planner's client token (one per decision to create), so a retried
+//!   call cannot make a second service; everything created is tagged `tugboat:stack` and
+//!   `tugboat:managed-by`.
 //!
 //! Every AWS operation this module calls is a `self.ecs`, `self.elb` or `self.cloudwatch` fluent
 //! call; `tests/iam_policy.rs` reads them from this source and checks that the IAM policy in
@@ -445,11 +445,7 @@ impl Cloud for AwsCloud {
                 has_load_balancers.then(|| signed(input.health_check_grace_period_seconds)),
             )
             .set_network_configuration(network)
-            .client_token(convert::client_token(
-                &input.cluster,
-                &input.service,
-                &input.task_definition,
-            ))
+            .set_client_token(Some(input.client_token.clone()).filter(|t| !t.is_empty()))
             .set_tags(Some(convert::ecs_tags(&input.tags)).filter(|t| !t.is_empty()))
             .send()
             .await
