@@ -23,11 +23,25 @@ use tugboat::controller::reconcile::reconcile;
 use tugboat::model::{ServiceKey, ServiceMemory};
 use tugboat::plan::DesiredService;
 
-const SWEEPS: u64 = 20;
+/// Measured sweeps per size (`TUG_SWEEPS` overrides, e.g. for a profiler).
+fn sweeps() -> u64 {
+    std::env::var("TUG_SWEEPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20)
+}
 
 fn main() {
-    println!("sweep benchmark: steady services on the simulator, {SWEEPS} measured sweeps each");
-    for services in [10usize, 100, 1000] {
+    println!(
+        "sweep benchmark: steady services on the simulator, {} measured sweeps each",
+        sweeps()
+    );
+    // `TUG_SWEEP_SIZES=1000` measures one size only (for a profiler).
+    let sizes: Vec<usize> = std::env::var("TUG_SWEEP_SIZES")
+        .ok()
+        .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![10, 100, 1000]);
+    for services in sizes {
         measure(services);
     }
 }
@@ -39,6 +53,13 @@ fn measure(services: usize) {
         bytes: text.into_bytes(),
     }];
     let stacks = tugboat::manifest::parse_sources(&sources).expect("valid");
+    // What the daemon does at the start of every pass: the desired state of every service.
+    let build = Instant::now();
+    for _ in 0..sweeps() {
+        let built: Vec<DesiredService> = stacks.iter().flat_map(DesiredService::of_stack).collect();
+        std::hint::black_box(built);
+    }
+    let build_ms = build.elapsed().as_secs_f64() * 1000.0 / sweeps() as f64;
     let desired: Vec<DesiredService> = stacks.iter().flat_map(DesiredService::of_stack).collect();
     let mut world = World::default();
     world.api.throttling = false;
@@ -77,24 +98,24 @@ fn measure(services: usize) {
     let before = sim.api().counts();
     *in_sim.lock().expect("lock") = Duration::ZERO;
     let cpu_before = cpu_seconds();
-    for _ in 0..SWEEPS {
+    for _ in 0..sweeps() {
         sweep(&mut sim, &mut memories);
     }
-    let cpu = (cpu_seconds() - cpu_before) / SWEEPS as f64;
-    let simulator = in_sim.lock().expect("lock").as_secs_f64() / SWEEPS as f64;
+    let cpu = (cpu_seconds() - cpu_before) / sweeps() as f64;
+    let simulator = in_sim.lock().expect("lock").as_secs_f64() / sweeps() as f64;
     let after = sim.api().counts();
     let per_sweep: Vec<String> = after
         .iter()
         .map(|(op, outcomes)| {
             let total: u64 = outcomes.values().sum();
             let earlier: u64 = before.get(op).map_or(0, |o| o.values().sum());
-            (op, (total - earlier) as f64 / SWEEPS as f64)
+            (op, (total - earlier) as f64 / sweeps() as f64)
         })
         .filter(|(_, n)| *n > 0.0)
         .map(|(op, n)| format!("{op} {n}"))
         .collect();
     println!(
-        "{services:>5} services ({settled} steady; setup {:.1} s wall): {:.2} ms CPU per sweep, of which about {:.2} ms answering in the simulator; RSS {:.1} MiB; calls per sweep: {}",
+        "{services:>5} services ({settled} steady; setup {:.1} s wall): desired state built in {build_ms:.2} ms; {:.2} ms CPU per sweep, of which about {:.2} ms answering in the simulator; RSS {:.1} MiB; calls per sweep: {}",
         setup.elapsed().as_secs_f64(),
         cpu * 1000.0,
         simulator * 1000.0,

@@ -37,6 +37,12 @@ impl DesiredService {
     pub fn of_stack(stack: &Stack) -> Vec<DesiredService> {
         let name = stack.name();
         let stack = stack.spec();
+        // By name once, not a scan of every target group per service (a stack may have hundreds).
+        let checks: BTreeMap<&str, HealthCheckSettings> = stack
+            .target_groups
+            .iter()
+            .map(|g| (g.name.as_str(), health_settings(&g.health_check)))
+            .collect();
         stack
             .services
             .iter()
@@ -44,15 +50,13 @@ impl DesiredService {
                 stack: name.to_owned(),
                 cluster: stack.cluster.clone(),
                 spec: spec.clone(),
-                health_checks: stack
-                    .target_groups
+                health_checks: spec
+                    .load_balancers
                     .iter()
-                    .filter(|g| {
-                        spec.load_balancers
-                            .iter()
-                            .any(|lb| lb.target_group == g.name)
+                    .filter_map(|lb| {
+                        let check = checks.get(lb.target_group.as_str())?;
+                        Some((lb.target_group.clone(), check.clone()))
                     })
-                    .map(|g| (g.name.clone(), health_settings(&g.health_check)))
                     .collect(),
             })
             .collect()
