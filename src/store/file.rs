@@ -90,12 +90,16 @@ impl FileStore {
         self.read_all().map(|c| c.stacks)
     }
 
-    /// Reads stacks and pending removals.
-    fn read_all(&self) -> Result<Contents, StoreError> {
+    /// `stacks.json` parsed as `T` (all of it, or the part `T` names), its layout version checked;
+    /// `None` when there is no store yet.
+    fn load<T: serde::de::DeserializeOwned>(
+        &self,
+        format_of: impl Fn(&T) -> u32,
+    ) -> Result<Option<T>, StoreError> {
         let path = self.stacks_path();
         let bytes = match fs::read(&path) {
             Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Contents::default()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(source) => {
                 return Err(StoreError::Io {
                     path,
@@ -108,14 +112,26 @@ impl FileStore {
             path: path.clone(),
             message,
         };
-        let file: StacksFile = serde_json::from_slice(&bytes)
+        let file: T = serde_json::from_slice(&bytes)
             .map_err(|e| corrupt(format!("line {} column {}: {e}", e.line(), e.column())))?;
-        if file.format != FORMAT {
+        let format = format_of(&file);
+        if format != FORMAT {
             return Err(corrupt(format!(
-                "format {} is not understood by this version of tug (it reads format {FORMAT})",
-                file.format
+                "format {format} is not understood by this version of tug (it reads format {FORMAT})"
             )));
         }
+        Ok(Some(file))
+    }
+
+    /// Reads stacks and pending removals.
+    fn read_all(&self) -> Result<Contents, StoreError> {
+        let Some(file) = self.load(|f: &StacksFile| f.format)? else {
+            return Ok(Contents::default());
+        };
+        let corrupt = |message: String| StoreError::Corrupt {
+            path: self.stacks_path(),
+            message,
+        };
         let mut stacks = Vec::with_capacity(file.stacks.len());
         for (i, manifest) in file.stacks.iter().enumerate() {
             let stack = crate::manifest::validate(manifest).map_err(|issues| {
@@ -137,6 +153,22 @@ impl FileStore {
             stacks,
             removals: file.removals,
         })
+    }
+
+    /// Only the pending removals: the controller reads them every pass, right after `list`, so the
+    /// stacks are skipped rather than validated a second time.
+    fn read_removals(&self) -> Result<Vec<Removal>, StoreError> {
+        /// The part of `stacks.json` that lists removals.
+        #[derive(Deserialize)]
+        struct RemovalsOnly {
+            format: u32,
+            #[serde(default)]
+            removals: Vec<Removal>,
+        }
+        Ok(self
+            .load(|f: &RemovalsOnly| f.format)?
+            .map(|f| f.removals)
+            .unwrap_or_default())
     }
 
     /// Replaces `stacks.json` atomically.
@@ -464,7 +496,7 @@ impl Store for FileStore {
 
     async fn removals(&self) -> Result<Vec<Removal>, StoreError> {
         let store = self.clone();
-        blocking(move || store.read_all().map(|c| c.removals)).await
+        blocking(move || store.read_removals()).await
     }
 
     async fn finish_removal(&self, removal: &Removal) -> Result<(), StoreError> {
