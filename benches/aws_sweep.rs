@@ -6,8 +6,12 @@
 //!
 //! Run with `cargo bench --bench aws_sweep`. It uses the moto server in `TUG_MOTO_URL` if set,
 //! otherwise starts one from `target/moto-venv` (which `scripts/test` installs).
-//! Calls are counted per adapter operation (`tug_aws_requests_total`); once target groups are
-//! resolved (the first sweep), each is one HTTP request.
+//! A sweep is one round of the daemon (`tug controller --once`: every service observed and
+//! reconciled once) with the controller's memory in an in-memory store. Calls are counted per
+//! adapter operation (`tug_aws_requests_total`); once target groups are resolved (the first
+//! sweep), each is one HTTP request.
+
+#![allow(clippy::disallowed_methods)] // a benchmark measures wall time
 
 #[allow(dead_code)] // the tests' skip logic and process environment are not needed here
 #[path = "../tests/support/moto.rs"]
@@ -16,15 +20,17 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use moto::{Moto, epoch_seconds};
+use moto::Moto;
+use tokio::sync::watch;
 use tugboat::cloud::aws::AwsCloud;
-use tugboat::controller::metered::Metered;
-use tugboat::controller::metrics::{Metrics, OPERATIONS};
-use tugboat::controller::reconcile::reconcile;
-use tugboat::model::{ServiceKey, ServiceMemory};
-use tugboat::plan::DesiredService;
+use tugboat::cloud::{Clock, Layered, Operation};
+use tugboat::controller::daemon::{Daemon, DaemonConfig, Readiness};
+use tugboat::controller::layers;
+use tugboat::controller::metrics::{CALL_OUTCOMES, Metrics};
+use tugboat::store::{MemoryStore, Store};
 
 const SERVICES: usize = 100;
 const SWEEPS: usize = 10;
@@ -70,19 +76,19 @@ fn moto() -> (Moto, Server) {
 }
 
 fn calls(metrics: &Metrics) -> BTreeMap<&'static str, u64> {
-    OPERATIONS
+    Operation::CONTROLLER
         .iter()
-        .map(|(service, op)| {
-            let n = ["ok", "throttled", "server_error", "client_error"]
+        .map(|op| {
+            let n = CALL_OUTCOMES
                 .iter()
                 .map(|o| {
                     metrics
                         .aws_requests
-                        .with_label_values(&[service, op, o])
+                        .with_label_values(&[op.service(), op.name(), o])
                         .get()
                 })
                 .sum();
-            (*op, n)
+            (op.name(), n)
         })
         .collect()
 }
@@ -108,39 +114,59 @@ fn main() {
         bytes: text.into_bytes(),
     }])
     .expect("valid");
-    let desired: Vec<DesiredService> = stacks.iter().flat_map(DesiredService::of_stack).collect();
-
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
     let config = runtime.block_on(moto.config());
     let metrics = Metrics::new().expect("metrics");
-    let cloud = Metered::new(AwsCloud::new(config), metrics.clone());
-    let mut memories: BTreeMap<ServiceKey, ServiceMemory> = BTreeMap::new();
-    let sweep = |memories: &mut BTreeMap<ServiceKey, ServiceMemory>| {
-        let outcomes = runtime
-            .block_on(reconcile(&cloud, &desired, memories, epoch_seconds()))
-            .expect("observed");
-        for o in outcomes {
-            if let Some(e) = &o.error {
-                eprintln!("{}: {e}", o.key);
-            }
-            memories.insert(o.key, o.memory);
+    let store = MemoryStore::new();
+    runtime
+        .block_on(store.apply(stacks.clone(), std::time::SystemTime::UNIX_EPOCH, false))
+        .expect("applied");
+    let clock = Clock::Wall;
+    let cloud = Layered::new(layers(&clock, &metrics), AwsCloud::new(config));
+    let sweep = || {
+        let daemon = Daemon {
+            store: store.clone(),
+            cloud: cloud.clone(),
+            clock: clock.clone(),
+            metrics: metrics.clone(),
+            readiness: Arc::new(Readiness::default()),
+            config: DaemonConfig {
+                once: true,
+                ..DaemonConfig::default()
+            },
+        };
+        let (_stop, stopped) = watch::channel(false);
+        let report = runtime.block_on(daemon.run(stopped)).expect("round");
+        for failed in &report.failed {
+            eprintln!("{failed}: calls failed");
         }
+    };
+    let keys: Vec<String> = stacks[0]
+        .spec()
+        .services
+        .iter()
+        .map(|s| s.name.clone())
+        .collect();
+    let stack = stacks[0].name().to_owned();
+    let steady = || {
+        keys.iter().all(|k| {
+            store
+                .memory_of(&stack, k)
+                .is_some_and(|m| m.rollout.is_none() && m.verified_good.is_some())
+        })
     };
 
     // Create, then wait for every rollout to be verified (60 s after it completes): steady.
     let setup = Instant::now();
-    sweep(&mut memories);
+    sweep();
     let created = setup.elapsed();
-    while memories
-        .values()
-        .any(|m| m.rollout.is_some() || m.verified_good.is_none())
-    {
+    while !steady() {
         assert!(setup.elapsed() < Duration::from_secs(300), "never steady");
         std::thread::sleep(Duration::from_secs(5));
-        sweep(&mut memories);
+        sweep();
     }
     println!(
         "aws_sweep benchmark: {SERVICES} services against moto ({url}); first sweep (register, create, health checks) {:.1} s; steady after {:.0} s",
@@ -152,7 +178,7 @@ fn main() {
     let mut times = Vec::with_capacity(SWEEPS);
     for _ in 0..SWEEPS {
         let start = Instant::now();
-        sweep(&mut memories);
+        sweep();
         times.push(start.elapsed());
     }
     let after = calls(&metrics);

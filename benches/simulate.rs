@@ -10,8 +10,8 @@ use std::process::Command;
 use support::{report, time_runs};
 
 use tugboat::cloud::sim::load::LoadTrace;
-use tugboat::cloud::sim::simulation::{Scaler, Simulation};
 use tugboat::cloud::sim::world::World;
+use tugboat::simulate::{Scaler, Simulation};
 
 const RUNS: usize = 10;
 const SECONDS: u64 = 3 * 3600;
@@ -33,7 +33,7 @@ fn main() {
         let mut simulation =
             Simulation::new(&stacks, World::default(), trace, 1, Scaler::Aas).expect("setup");
         for _ in 0..SECONDS {
-            simulation.step(&stacks).expect("step");
+            simulation.step().expect("step");
         }
     });
     report("in process (no timeline)", &in_process);

@@ -1,12 +1,11 @@
 //! The daemon's HTTP endpoints: `/metrics` (Prometheus text), `/healthz` (the process is alive),
-//! `/readyz` (the store and the cloud answered and the first reconcile is done).
+//! `/readyz` (the first round of reconciles is done and the store answers).
 //!
 //! The server takes its listener and its shutdown future as arguments, so tests bind
 //! `127.0.0.1:0` and stop it at will.
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
 use axum::extract::State;
@@ -14,26 +13,8 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 
+use crate::controller::daemon::Readiness;
 use crate::controller::metrics::Metrics;
-
-/// Readiness, set by the controller once it has reconciled.
-#[derive(Debug, Default)]
-pub struct Readiness {
-    /// Whether the first reconcile has completed.
-    ready: AtomicBool,
-}
-
-impl Readiness {
-    /// Marks the controller ready (or not).
-    pub fn set(&self, ready: bool) {
-        self.ready.store(ready, Ordering::Relaxed);
-    }
-
-    /// Whether the controller is ready.
-    pub fn get(&self) -> bool {
-        self.ready.load(Ordering::Relaxed)
-    }
-}
 
 #[derive(Clone)]
 struct Shared {
@@ -69,12 +50,12 @@ async fn metrics_text(State(shared): State<Shared>) -> impl IntoResponse {
 }
 
 async fn ready(State(shared): State<Shared>) -> impl IntoResponse {
-    if shared.readiness.get() {
-        (StatusCode::OK, "ready\n")
+    if shared.readiness.is_ready() {
+        (StatusCode::OK, "ready\n".to_owned())
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            "not ready: no reconcile has completed yet\n",
+            format!("not ready: {}\n", shared.readiness.why_not()),
         )
     }
 }

@@ -28,4 +28,5 @@ pub mod http;
 pub mod manifest;
 pub mod model;
 pub mod plan;
+pub mod simulate;
 pub mod store;

@@ -166,10 +166,17 @@ fn diff_exit_codes_follow_kubectl() {
         diff.stdout
     );
 
+    // Exit 1 is "changes" and nothing else: invalid input and every error exit 2.
     let broken = tug.write("broken.yaml", "apiVersion: [");
-    assert_eq!(tug.run(&["diff", "-f", &broken]).code, 1);
+    let invalid = tug.run(&["diff", "-f", &broken]);
+    assert_eq!(invalid.code, 2, "{}", invalid.stderr);
+    assert!(
+        invalid.stderr.contains("broken.yaml:1:"),
+        "{}",
+        invalid.stderr
+    );
     let unreadable = tug.run(&["diff", "-f", "/nonexistent/stack.yaml"]);
-    unreadable.assert_failure(1, "/nonexistent/stack.yaml: cannot read");
+    unreadable.assert_failure(2, "/nonexistent/stack.yaml: cannot read");
 }
 
 #[test]

@@ -6,27 +6,27 @@
 
 mod support;
 
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::time::SystemTime;
 
 use tokio::sync::watch;
-use tugboat::cloud::SimAccess;
-use tugboat::cloud::SimCloud;
 use tugboat::cloud::sim::Sim;
 use tugboat::cloud::sim::load::LoadTrace;
 use tugboat::cloud::sim::world::{FailingImage, Failure, World};
-use tugboat::cloud::types::ServiceDescription;
-use tugboat::controller::daemon::{self, DaemonConfig};
+use tugboat::cloud::{Clock, Layered, SimCloud};
+use tugboat::controller::daemon::{Daemon, DaemonConfig, Readiness};
+use tugboat::controller::layers;
 use tugboat::controller::metrics::Metrics;
-use tugboat::controller::reconcile::reconcile;
+use tugboat::controller::observe::{Watch, observe};
 use tugboat::manifest::{Source, parse_sources};
-use tugboat::model::ServiceKey;
+use tugboat::model::aws::ServiceDescription;
 use tugboat::model::{ConditionType, Stack, StackStatus};
 use tugboat::plan::DesiredService;
 use tugboat::store::{FileStore, Store};
 
 const BAD_IMAGE: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/test1:bad";
 
-/// A store in a temporary directory and a simulated account.
+/// A store in a temporary directory and a simulated account, on a paused (virtual) clock.
 struct Harness {
     _dir: tempfile::TempDir,
     store: FileStore,
@@ -38,14 +38,24 @@ impl Harness {
     fn new(world: World) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = FileStore::new(dir.path().to_path_buf());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .expect("runtime");
+        let sim = {
+            let _guard = runtime.enter();
+            SimCloud::new(
+                Sim::new(world, LoadTrace::constant(50.0), 1),
+                Clock::scaled(0, 1.0),
+                0,
+            )
+        };
         Self {
             _dir: dir,
             store,
-            sim: SimCloud::new(Sim::new(world, LoadTrace::constant(50.0), 1)),
-            runtime: tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime"),
+            sim,
+            runtime,
         }
     }
 
@@ -56,7 +66,7 @@ impl Harness {
         }])
         .expect("valid manifest");
         self.sim
-            .with(|s| stacks.iter().for_each(|st| s.provide_target_groups(st)));
+            .with(|s| tugboat::simulate::provide_target_groups(s, &stacks));
         self.runtime
             .block_on(
                 self.store
@@ -75,30 +85,25 @@ impl Harness {
             .expect("deleted");
     }
 
-    /// One daemon pass, then `seconds` of simulated time.
+    /// One round of a fresh daemon (`--once`: a restart every time), then `seconds` of
+    /// simulated time.
     fn pass(&self, seconds: u64) {
         let metrics = Metrics::new().expect("metrics");
         let (_stop, stopped) = watch::channel(false);
-        let config = DaemonConfig {
-            resync: Duration::from_secs(30),
-            once: true,
+        let clock = self.sim.clock().clone();
+        let daemon = Daemon {
+            store: self.store.clone(),
+            cloud: Layered::new(layers(&clock, &metrics), self.sim.clone()),
+            clock: clock.clone(),
+            metrics,
+            readiness: Arc::new(Readiness::default()),
+            config: DaemonConfig {
+                once: true,
+                ..DaemonConfig::default()
+            },
         };
-        let sim = self.sim.clone();
-        self.runtime
-            .block_on(daemon::run(
-                &self.store,
-                &self.sim,
-                move || sim.with(|s| s.now_ms() / 1000),
-                &metrics,
-                || {},
-                &config,
-                stopped,
-            ))
-            .expect("pass");
-        self.sim.with(|s| {
-            let target = s.now_ms() + seconds * 1000;
-            s.advance_to(target);
-        });
+        self.runtime.block_on(daemon.run(stopped)).expect("pass");
+        self.runtime.block_on(clock.sleep_ms(seconds * 1000));
     }
 
     /// Passes every 10 simulated seconds until `done` holds; false after `limit_s`.
@@ -181,21 +186,6 @@ fn status_reports_ready_once_the_revision_is_verified_and_degraded_after_a_rollb
     // DescribeTargetHealth.
     let stacks = h.apply(&good);
     let desired: Vec<DesiredService> = stacks.iter().flat_map(DesiredService::of_stack).collect();
-    let memories = h
-        .runtime
-        .block_on(h.store.load_memory("fargate-test1"))
-        .expect("memory")
-        .into_iter()
-        .map(|(service, memory)| {
-            (
-                ServiceKey {
-                    cluster: "test1Cluster".into(),
-                    service,
-                },
-                memory,
-            )
-        })
-        .collect();
     h.pass(600);
     let health_reads = h.sim.with(|s| {
         s.api()
@@ -203,16 +193,18 @@ fn status_reports_ready_once_the_revision_is_verified_and_degraded_after_a_rollb
             .get("DescribeTargetHealth")
             .map_or(0, |o| o.values().sum::<u64>())
     });
-    let now = h.sim.with(|s| s.now_ms() / 1000);
-    let outcomes = h
-        .runtime
-        .block_on(reconcile(&h.sim, &desired, &memories, now))
-        .expect("observed");
+    let now = h.sim.clock().now_s();
+    let watches = [Watch {
+        key: desired[0].key(),
+        desired: Arc::new(desired[0].clone()),
+        rollout_watched: false,
+    }];
+    let observed = h.runtime.block_on(observe(&h.sim, &watches, now));
+    let observed = observed[0].as_ref().expect("observed");
     assert_eq!(
-        outcomes[0].observed.healthy_hosts.get("test1TargetGroup"),
+        observed.healthy_hosts.get("test1TargetGroup"),
         Some(&2.0),
-        "{:?}",
-        outcomes[0].observed
+        "{observed:?}"
     );
     assert_eq!(
         h.sim.with(|s| s
@@ -463,7 +455,7 @@ fn diff_reports_what_the_controller_would_change_on_the_live_service() {
     let diff = tug.run(&["diff", "-f", &changed]);
     assert_eq!(diff.code, 1);
     for expected in [
-        "live stack/fargate-test1 (as the controller reported it at t=",
+        "live stack/fargate-test1 (as the controller reported it 1970-01-01T",
         "test1Service: taskDefinition: would register a new revision of test1TaskDefinition",
         "test1Service: would update: deployment min/max 50%/100% -> 0%/100%",
     ] {

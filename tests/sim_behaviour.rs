@@ -4,7 +4,7 @@
 use tugboat::cloud::sim::Sim;
 use tugboat::cloud::sim::load::LoadTrace;
 use tugboat::cloud::sim::world::{Ec2Capacity, FailingImage, Failure, World};
-use tugboat::cloud::types::{
+use tugboat::model::aws::{
     ContainerInput, CreateServiceInput, DeploymentConfiguration, DeploymentController,
     HealthCheckSettings, LoadBalancerInput, MetricId, RolloutState, TargetState, TaskDefinitionId,
     TaskDefinitionInput, UpdateServiceInput,
@@ -69,7 +69,8 @@ fn steady(setup: Setup) -> Sim {
     sim.create_target_group(GROUP, "lb", Some(health(10, 5)));
     let td = sim
         .register_task_definition(definition("app:1"))
-        .expect("register");
+        .expect("register")
+        .id;
     sim.create_service(CreateServiceInput {
         cluster: CLUSTER.into(),
         service: SERVICE.into(),
@@ -117,7 +118,8 @@ fn rollout(sim: &Sim, index: usize) -> RolloutState {
 fn deploy(sim: &mut Sim, image: &str) -> TaskDefinitionId {
     let td = sim
         .register_task_definition(definition(image))
-        .expect("register");
+        .expect("register")
+        .id;
     sim.update_service(UpdateServiceInput {
         cluster: CLUSTER.into(),
         service: SERVICE.into(),
@@ -352,12 +354,14 @@ fn cpu_datapoints_appear_only_after_the_publication_delay() {
     sim.advance_to(719_000);
     let early = sim
         .get_metric_data(std::slice::from_ref(&cpu), 540, 600)
-        .expect("query");
+        .expect("query")
+        .series;
     assert!(early[&cpu].is_empty(), "{early:?}");
     sim.advance_to(720_000);
     let late = sim
         .get_metric_data(std::slice::from_ref(&cpu), 540, 600)
-        .expect("query");
+        .expect("query")
+        .series;
     assert_eq!(late[&cpu].len(), 1);
     assert!(late[&cpu][0].value > 0.0);
 }
@@ -374,7 +378,8 @@ fn no_cpu_datapoint_while_no_task_runs() {
     };
     let series = sim
         .get_metric_data(std::slice::from_ref(&cpu), 0, 3600)
-        .expect("query");
+        .expect("query")
+        .series;
     let minutes: Vec<u64> = series[&cpu].iter().map(|p| p.minute_start).collect();
     // Tasks first ran about a minute in; the last stopped within ~6 minutes of the scale-in at 600 s.
     assert!(
@@ -418,7 +423,8 @@ fn ec2_tasks_stay_pending_without_room() {
     let mut sim = Sim::new(world, LoadTrace::constant(10.0), 3);
     let td = sim
         .register_task_definition(definition("app:1"))
-        .expect("register");
+        .expect("register")
+        .id;
     sim.create_service(CreateServiceInput {
         cluster: CLUSTER.into(),
         service: SERVICE.into(),
@@ -506,7 +512,8 @@ fn failing_versions_fail_the_way_they_are_declared() {
                 let t = sim.now_ms() / 1000;
                 let series = sim
                     .get_metric_data(std::slice::from_ref(&metric), t - 600, t)
-                    .expect("query");
+                    .expect("query")
+                    .series;
                 assert!(
                     series[&metric].iter().any(|p| p.value > 0.0),
                     "{failure:?}: no target 5XX"
@@ -535,10 +542,12 @@ fn task_sets_hold_their_scale_of_desired_rounded_up() {
     sim.create_target_group(GROUP, "lb", Some(health(10, 5)));
     let blue = sim
         .register_task_definition(definition("app:1"))
-        .expect("register");
+        .expect("register")
+        .id;
     let green = sim
         .register_task_definition(definition("app:2"))
-        .expect("register");
+        .expect("register")
+        .id;
     sim.create_service(CreateServiceInput {
         cluster: CLUSTER.into(),
         service: SERVICE.into(),
@@ -619,15 +628,20 @@ fn task_sets_hold_their_scale_of_desired_rounded_up() {
 }
 
 /// The simulator answers through the same async `Cloud` trait the AWS adapter implements.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_simulator_works_behind_the_cloud_trait() {
-    use tugboat::cloud::{Cloud, SimAccess, SimCloud};
-    let cloud = SimCloud::new(Sim::new(World::default(), LoadTrace::constant(10.0), 1));
+    use tugboat::cloud::{Clock, Cloud, SimCloud};
+    let cloud = SimCloud::new(
+        Sim::new(World::default(), LoadTrace::constant(10.0), 1),
+        Clock::scaled(0, 1.0),
+        0,
+    );
     cloud.with(|sim| sim.create_target_group(GROUP, "lb", None));
     let td = cloud
         .register_task_definition(definition("app:1"))
         .await
-        .expect("register");
+        .expect("register")
+        .id;
     cloud
         .create_service(CreateServiceInput {
             cluster: CLUSTER.into(),
@@ -675,7 +689,8 @@ async fn the_simulator_works_behind_the_cloud_trait() {
     let series = cloud
         .get_metric_data(&[cpu.clone(), hosts.clone()], 0, 600)
         .await
-        .expect("metrics");
+        .expect("metrics")
+        .series;
     assert!(!series[&cpu].is_empty());
     // HealthyHostCount: the average of healthy targets over each minute; 1 once the task is in.
     assert_eq!(series[&hosts].last().map(|p| p.value), Some(1.0));

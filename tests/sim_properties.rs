@@ -7,12 +7,12 @@
 use proptest::prelude::*;
 
 use tugboat::cloud::sim::load::LoadTrace;
-use tugboat::cloud::sim::simulation::{Scaler, Simulation};
 use tugboat::cloud::sim::world::{FailingImage, Failure, ScheduledDeployment, World};
 use tugboat::cloud::sim::{maximum_total, minimum_healthy};
-use tugboat::cloud::types::RolloutState;
 use tugboat::manifest::rules::rollout_batch;
 use tugboat::manifest::{Source, parse_sources};
+use tugboat::model::aws::RolloutState;
+use tugboat::simulate::{Scaler, Simulation};
 
 fn stack(desired: u32, min: u32, max: u32) -> tugboat::model::Stack {
     let text = format!(
@@ -144,7 +144,7 @@ fn run(case: &Case) -> Result<(), TestCaseError> {
     let most = maximum_total(case.desired, case.max);
     let least = minimum_healthy(case.desired, case.min);
     for _ in 0..(case.deploy_at + 3 * 3600) {
-        let rows = simulation.step(&stacks).expect("step");
+        let rows = simulation.step().expect("step");
         let s = &rows[0].sample;
         prop_assert!(
             s.running + s.pending <= most,
@@ -162,7 +162,9 @@ fn run(case: &Case) -> Result<(), TestCaseError> {
             );
         }
     }
-    let service = simulation.sim.peek_service("c", "web").expect("service");
+    let service = simulation
+        .with_sim(|s| s.peek_service("c", "web"))
+        .expect("service");
     prop_assert_eq!(
         service.deployments.len(),
         1,

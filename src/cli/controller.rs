@@ -1,5 +1,10 @@
-//! `tug controller [--cloud sim|aws] [--resync 30s] [--listen ADDR] [--once] [--log-format text|json]`:
-//! the daemon. Exits 0 after a clean shutdown on SIGTERM or SIGINT.
+//! `tug controller [--cloud aws|sim] [--resync 30s] [--listen ADDR] [--once] [--workers N]
+//! [--log-format text|json]`: the daemon. Exits 0 after a clean shutdown on SIGTERM or SIGINT.
+//!
+//! Wiring only: the endpoints are served first (so `/healthz` answers whatever AWS does), then the
+//! account is checked, then the daemon runs until a signal. With `--cloud sim` the simulated
+//! account runs in this process on a clock `--speed` times faster than wall time, and every timer
+//! of the daemon (resync, requeues, backoff, rate limits) runs on that clock.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -9,16 +14,18 @@ use tokio::sync::watch;
 
 use super::{CliError, Context};
 use crate::cloud::aws::AwsCloud;
-use crate::cloud::limiter::Limited;
 use crate::cloud::sim::Sim;
 use crate::cloud::sim::load::LoadTrace;
 use crate::cloud::sim::world::World;
-use crate::cloud::{SimAccess, SimCloud};
-use crate::controller::daemon::{self, DaemonConfig};
-use crate::controller::metered::Metered;
+use crate::cloud::{Clock, Cloud, Layered, SimCloud};
+use crate::controller::daemon::{DEFAULT_WORKERS, Daemon, DaemonConfig, Readiness};
+use crate::controller::layers;
 use crate::controller::metrics::Metrics;
-use crate::http::{self, Readiness};
-use crate::store::Store;
+use crate::http;
+use crate::store::{AnyStore, Store};
+
+/// Fastest `--speed`: beyond this a simulated second is shorter than the world's own step.
+const MAX_SPEED: f64 = 3600.0;
 
 /// Arguments of `tug controller`.
 #[derive(Debug, clap::Args)]
@@ -26,24 +33,69 @@ pub struct Args {
     /// Which cloud: `aws` (the real one) or `sim` (the simulated AWS, in this process).
     #[arg(long, value_enum, default_value_t = CloudKind::Aws)]
     pub cloud: CloudKind,
-    /// Time between reconciles when nothing changes.
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
+    /// Longest time between two reconciles of a service when nothing asks for one sooner
+    /// (1s to 1h; simulated time with `--cloud sim`).
+    #[arg(long, value_parser = parse_resync, default_value = "30s")]
     pub resync: Duration,
     /// Address of `/metrics`, `/healthz` and `/readyz`.
     #[arg(long, default_value = "0.0.0.0:9464")]
     pub listen: std::net::SocketAddr,
-    /// Reconcile once, then exit.
+    /// Reconcile every service once, then exit (1 when some service's calls failed).
     #[arg(long)]
     pub once: bool,
+    /// Services reconciled at once (1 to 500).
+    #[arg(long, default_value_t = DEFAULT_WORKERS, value_parser = parse_workers)]
+    pub workers: usize,
+    /// After SIGTERM, how long reconciles in flight may take to finish (at most 25s, below ECS's
+    /// 30 s stopTimeout).
+    #[arg(long, value_parser = parse_drain, default_value = "20s")]
+    pub drain: Duration,
     /// Log format: `text` for people, `json` for CloudWatch Logs. Levels from RUST_LOG (default info).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
     /// With `--cloud sim`: offered load (CSV `t_seconds,rps[,service]`); default 50 rps for every service.
     #[arg(long, value_name = "TRACE.csv")]
     pub load: Option<String>,
-    /// With `--cloud sim`: simulated seconds per wall second.
-    #[arg(long, default_value_t = 1.0)]
+    /// With `--cloud sim`: simulated seconds per wall second (above 0, at most 3600).
+    #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
     pub speed: f64,
+}
+
+fn parse_resync(text: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if d < Duration::from_secs(1) || d > Duration::from_secs(3600) {
+        return Err(format!("must be between 1s and 1h, got {text}"));
+    }
+    Ok(d)
+}
+
+fn parse_workers(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=500).contains(&n) => Ok(n),
+        _ => Err(format!("must be a whole number from 1 to 500, got {text}")),
+    }
+}
+
+fn parse_drain(text: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if d > Duration::from_secs(25) {
+        return Err(format!(
+            "must be at most 25s (ECS stops the task 30 s after SIGTERM), got {text}"
+        ));
+    }
+    Ok(d)
+}
+
+fn parse_speed(text: &str) -> Result<f64, String> {
+    let speed: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
+    if !(speed.is_finite() && speed > 0.0 && speed <= MAX_SPEED) {
+        return Err(format!(
+            "must be above 0 and at most {MAX_SPEED}, got {text}"
+        ));
+    }
+    Ok(speed)
 }
 
 /// Which cloud the controller drives.
@@ -67,29 +119,50 @@ pub enum LogFormat {
 /// Runs `tug controller`.
 ///
 /// # Errors
-/// An unavailable cloud (a failed preflight), a listen address in use, a store that cannot be
-/// read (exit 2).
+/// An account that is not ready (a failed preflight), a listen address in use, a store that
+/// cannot be read or is held by another controller (exit 2).
 pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
     init_logging(args.log_format);
     let store = context.store()?;
+    let _lock = hold_store(&store, context)?;
     let metrics = Metrics::new().map_err(|e| CliError::Failed(format!("metrics: {e}")))?;
+    let readiness = Arc::new(Readiness::default());
     let (stop, stopped) = watch::channel(false);
     tokio::spawn(signals(stop.clone()));
+    let server = serve_endpoints(&args, &metrics, &readiness, stopped.clone()).await?;
+    let config = DaemonConfig {
+        resync_ms: u64::try_from(args.resync.as_millis()).unwrap_or(u64::MAX),
+        workers: args.workers,
+        once: args.once,
+        drain: args.drain,
+        ..DaemonConfig::default()
+    };
     let result = match args.cloud {
         CloudKind::Aws => {
             let aws = AwsCloud::from_env(true).await;
-            preflight(&aws, &store).await?;
-            // Every call waits for the shared rate limit, then is counted.
-            let cloud = Metered::new(Limited::new(aws), metrics.clone());
-            serve(&args, &store, &cloud, wall_clock, &metrics, stopped).await
+            let checked = tokio::select! {
+                biased;
+                _ = wait_for_stop(stopped.clone()) => None,
+                checked = preflight(&aws, &store) => Some(checked),
+            };
+            match checked {
+                None => Ok(None),
+                Some(Err(e)) => Err(e),
+                Some(Ok(())) => {
+                    let clock = Clock::Wall;
+                    let daemon = Daemon {
+                        store: store.clone(),
+                        cloud: Layered::new(layers(&clock, &metrics), aws),
+                        clock,
+                        metrics: metrics.clone(),
+                        readiness,
+                        config,
+                    };
+                    run_daemon(daemon, stopped).await.map(Some)
+                }
+            }
         }
         CloudKind::Sim => {
-            if !(args.speed.is_finite() && args.speed > 0.0) {
-                return Err(CliError::Rejected(format!(
-                    "--speed must be above 0, got {}",
-                    args.speed
-                )));
-            }
             let load = match &args.load {
                 Some(path) => {
                     let text = std::fs::read_to_string(path)
@@ -99,35 +172,112 @@ pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
                 }
                 None => LoadTrace::constant(50.0),
             };
-            let sim = SimCloud::new(Sim::new(World::default(), load, 1));
-            let cloud = Metered::new(Limited::new(sim.clone()), metrics.clone());
+            let origin = Clock::Wall.now_ms() / 60_000 * 60_000;
+            let clock = Clock::scaled(origin, args.speed);
+            let sim = SimCloud::new(Sim::new(World::default(), load, 1), clock.clone(), origin);
+            tracing::info!(
+                speed = args.speed,
+                "a new simulated AWS account in this process: the store's services are created in it; revisions the controller remembers are registered again"
+            );
             provide_target_groups(&sim, &store).await;
             tokio::spawn(advance_simulation(
                 sim.clone(),
-                args.speed,
                 store.clone(),
                 stopped.clone(),
             ));
-            let now = || sim.with(|s| s.now_ms() / 1000);
-            serve(&args, &store, &cloud, now, &metrics, stopped).await
+            let daemon = Daemon {
+                store: store.clone(),
+                cloud: Layered::new(layers(&clock, &metrics), sim),
+                clock,
+                metrics: metrics.clone(),
+                readiness,
+                config,
+            };
+            run_daemon(daemon, stopped).await.map(Some)
         }
     };
     let _ = stop.send(true);
-    result?;
-    Ok(ExitCode::SUCCESS)
+    let _ = server.await;
+    match result? {
+        Some(report) if args.once && !report.failed.is_empty() => {
+            let names: Vec<String> = report.failed.iter().map(ToString::to_string).collect();
+            eprintln!(
+                "error: the calls of {} service{} failed: {} (see `tug describe service NAME`)",
+                names.len(),
+                if names.len() == 1 { "" } else { "s" },
+                names.join(", ")
+            );
+            Ok(ExitCode::from(1))
+        }
+        _ => Ok(ExitCode::SUCCESS),
+    }
 }
 
-/// The controller's clock on AWS: seconds since the epoch.
-#[allow(clippy::disallowed_methods)] // the daemon's one clock on real AWS, passed down as `now`
-fn wall_clock() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+/// Runs the daemon and maps its failure to the CLI's.
+async fn run_daemon<S, C>(
+    daemon: Daemon<S, C>,
+    stopped: watch::Receiver<bool>,
+) -> Result<crate::controller::daemon::Report, CliError>
+where
+    S: Store + Clone + 'static,
+    C: Cloud + Clone + 'static,
+{
+    daemon
+        .run(stopped)
+        .await
+        .map_err(|e| CliError::Failed(e.to_string()))
+}
+
+/// Takes the file store's controller lock for this process's life, so a second controller on the
+/// same directory is refused (naming this one) instead of both acting.
+fn hold_store(
+    store: &AnyStore,
+    context: &Context,
+) -> Result<Option<crate::store::file::ControllerLock>, CliError> {
+    let AnyStore::File(file) = store;
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "this host".to_owned());
+    let holder = format!(
+        "tug controller, pid {} on {host}, since {}",
+        std::process::id(),
+        humantime::format_rfc3339_seconds(context.now)
+    );
+    Ok(Some(file.lock_controller(&holder)?))
+}
+
+/// Binds the listener and serves the endpoints until `stopped`.
+async fn serve_endpoints(
+    args: &Args,
+    metrics: &Metrics,
+    readiness: &Arc<Readiness>,
+    stopped: watch::Receiver<bool>,
+) -> Result<tokio::task::JoinHandle<std::io::Result<()>>, CliError> {
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| CliError::Failed(format!("cannot listen on {}: {e}", args.listen)))?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| CliError::Failed(format!("listener: {e}")))?;
+    tracing::info!(%address, "serving /metrics, /healthz and /readyz");
+    Ok(tokio::spawn(http::serve(
+        listener,
+        metrics.clone(),
+        readiness.clone(),
+        wait_for_stop(stopped),
+    )))
+}
+
+/// Completes once a stop is asked for.
+async fn wait_for_stop(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
 }
 
 /// Checks the account before starting: region, credentials, the stacks' clusters and target
-/// groups. Stacks applied later are checked by the reconciles themselves.
-async fn preflight(aws: &AwsCloud, store: &crate::store::AnyStore) -> Result<(), CliError> {
+/// groups. What cannot be fixed by waiting (no region, no credentials, a missing cluster, access
+/// denied) stops the controller with what to fix; an account that does not answer in time is
+/// reported and the controller starts anyway, its calls failing and retried per service.
+async fn preflight(aws: &AwsCloud, store: &AnyStore) -> Result<(), CliError> {
     let stacks = store.list().await?;
     let mut clusters: Vec<String> = stacks.iter().map(|s| s.spec().cluster.clone()).collect();
     clusters.sort();
@@ -144,74 +294,34 @@ async fn preflight(aws: &AwsCloud, store: &crate::store::AnyStore) -> Result<(),
         .collect();
     groups.sort();
     groups.dedup();
-    aws.preflight(&clusters, &groups)
-        .await
-        .map_err(|problems| {
-            CliError::Failed(format!(
-                "the AWS account is not ready for the controller:\n{problems}"
-            ))
-        })?;
-    tracing::info!(
-        clusters = clusters.len(),
-        target_groups = groups.len(),
-        "preflight passed"
-    );
-    Ok(())
-}
-
-/// Serves the endpoints and runs the daemon until it stops.
-async fn serve<C: crate::cloud::Cloud>(
-    args: &Args,
-    store: &crate::store::AnyStore,
-    cloud: &C,
-    now: impl Fn() -> u64,
-    metrics: &Metrics,
-    stopped: watch::Receiver<bool>,
-) -> Result<(), CliError> {
-    let readiness = Arc::new(Readiness::default());
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .map_err(|e| CliError::Failed(format!("cannot listen on {}: {e}", args.listen)))?;
-    let address = listener
-        .local_addr()
-        .map_err(|e| CliError::Failed(format!("listener: {e}")))?;
-    tracing::info!(%address, "serving /metrics, /healthz and /readyz");
-    let mut server_stop = stopped.clone();
-    let (server_done_tx, server_done) = watch::channel(false);
-    let server = tokio::spawn(http::serve(
-        listener,
-        metrics.clone(),
-        readiness.clone(),
-        async move {
-            tokio::select! {
-                _ = server_stop.wait_for(|stop| *stop) => {}
-                _ = async {
-                    let mut done = server_done;
-                    let _ = done.wait_for(|d| *d).await;
-                } => {}
+    match aws.preflight(&clusters, &groups).await {
+        Ok(()) => {
+            tracing::info!(
+                clusters = clusters.len(),
+                target_groups = groups.len(),
+                "preflight passed"
+            );
+            Ok(())
+        }
+        Err(problems) if problems.iter().all(|p| p.transient) => {
+            for p in &problems {
+                tracing::warn!(error = %p, "preflight: AWS did not answer; starting anyway, calls are retried with backoff");
             }
-        },
-    ));
-    let config = DaemonConfig {
-        resync: args.resync,
-        once: args.once,
-    };
-    let result = daemon::run(
-        store,
-        cloud,
-        now,
-        metrics,
-        || readiness.set(true),
-        &config,
-        stopped,
-    )
-    .await;
-    let _ = server_done_tx.send(true);
-    let _ = server.await;
-    result.map_err(|e| CliError::Failed(e.to_string()))
+            Ok(())
+        }
+        Err(problems) => Err(CliError::Failed(format!(
+            "the AWS account is not ready for the controller:\n{}",
+            problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        ))),
+    }
 }
 
-/// SIGTERM (ECS stopping the task) or SIGINT (Ctrl-C): finish the current pass, then stop.
+/// SIGTERM (ECS stopping the task) or SIGINT (Ctrl-C): finish what is in flight, then stop. A
+/// second signal exits at once.
 async fn signals(stop: watch::Sender<bool>) {
     #[cfg(unix)]
     {
@@ -224,36 +334,35 @@ async fn signals(stop: watch::Sender<bool>) {
                 }
             };
         tokio::select! {
-            _ = term.recv() => tracing::info!("SIGTERM: stopping after the current pass"),
-            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: stopping after the current pass"),
+            _ = term.recv() => tracing::info!("SIGTERM: stopping after the reconciles in flight"),
+            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: stopping after the reconciles in flight (again to exit at once)"),
         }
+        let _ = stop.send(true);
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        tracing::warn!("a second signal: exiting at once");
+        std::process::exit(130);
     }
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+        let _ = stop.send(true);
     }
-    let _ = stop.send(true);
 }
 
-/// Creates, in the simulated account, the target groups the store's stacks name: in a real account
-/// they exist before tugboat runs (CloudFormation, say).
-async fn provide_target_groups(sim: &SimCloud, store: &crate::store::AnyStore) {
+/// Creates, in the simulated account, the target groups the store's stacks name: in a real
+/// account they exist before tugboat runs (CloudFormation, say).
+async fn provide_target_groups(sim: &SimCloud, store: &AnyStore) {
     if let Ok(stacks) = store.list().await {
-        sim.with(|s| {
-            stacks
-                .iter()
-                .for_each(|stack| s.provide_target_groups(stack))
-        });
+        sim.with(|s| crate::simulate::provide_target_groups(s, &stacks));
     }
 }
 
-/// Moves the simulated clock with wall time, and keeps providing target groups for new stacks.
-async fn advance_simulation(
-    sim: SimCloud,
-    speed: f64,
-    store: crate::store::AnyStore,
-    mut stopped: watch::Receiver<bool>,
-) {
+/// Moves the simulated world along with its clock (so metrics and task lifecycles advance while
+/// the controller waits), and keeps providing target groups for stacks applied meanwhile.
+async fn advance_simulation(sim: SimCloud, store: AnyStore, mut stopped: watch::Receiver<bool>) {
     let step = Duration::from_millis(100);
     let mut since_stacks = Duration::ZERO;
     loop {
@@ -266,17 +375,15 @@ async fn advance_simulation(
             _ = stopped.wait_for(|stop| *stop) => return,
         }
         since_stacks += step;
-        let advance = (step.as_secs_f64() * speed * 1000.0) as u64;
-        sim.with(|s| {
-            let target = s.now_ms() + advance;
-            s.advance_to(target);
-        });
+        sim.with(|_| {});
     }
 }
 
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // The AWS SDK's own warnings (instance metadata lookups, retries) only when RUST_LOG asks.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,aws_config=error,aws_smithy_runtime=error")
+    });
     // Colours only for a person at a terminal, never in files or CloudWatch Logs.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

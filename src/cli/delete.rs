@@ -78,6 +78,9 @@ pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
             s.name()
         );
     }
-    emit(&text)?;
+    // The delete is committed: a failure to print it is a warning, not a failure.
+    if let Err(e) = emit(&text) {
+        eprintln!("warning: the delete is done, but printing it failed: {e}");
+    }
     Ok(ExitCode::SUCCESS)
 }

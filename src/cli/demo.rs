@@ -15,10 +15,10 @@ use std::time::Duration;
 use super::output::{emit, table};
 use super::{CliError, read_manifests};
 use crate::cloud::sim::load::LoadTrace;
-use crate::cloud::sim::simulation::{Scaler, Simulation, TimelineRow};
 use crate::cloud::sim::world::World;
 use crate::manifest::{Source, parse_sources};
 use crate::model::{DecisionKind, Stack};
+use crate::simulate::{Scaler, Simulation, TimelineRow};
 
 /// The example stacks, built in so `tug demo` runs from any directory.
 const EXAMPLES: [(&str, &str); 4] = [
@@ -43,8 +43,10 @@ const EXAMPLES: [(&str, &str); 4] = [
 const WORLD: &str = include_str!("../../manifests/demo/world.yaml");
 /// The demo's load: 60 rps, 350 rps from minute 11 to 40, then 60 again.
 const LOAD: &str = include_str!("../../manifests/demo/load.csv");
-/// Simulated seconds between reconciles.
+/// Longest simulated time between two reconciles of a service.
 const RESYNC_SECONDS: u64 = 30;
+/// Fastest `--speed`.
+const MAX_SPEED: f64 = 3600.0;
 /// Wall time between redraws.
 const FRAME: Duration = Duration::from_millis(250);
 /// Decisions shown in the live view.
@@ -68,11 +70,17 @@ pub struct Args {
 ///
 /// # Errors
 /// Invalid `-f` manifests (exit 1), or a simulation that cannot be set up (exit 2).
-pub async fn run(args: Args) -> Result<ExitCode, CliError> {
-    if !(args.speed.is_finite() && args.speed >= 0.0) {
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    if !(args.speed.is_finite() && (0.0..=MAX_SPEED).contains(&args.speed)) {
         return Err(CliError::Rejected(format!(
-            "--speed must be 0 or more, got {}",
+            "--speed must be from 0 to {MAX_SPEED}, got {}",
             args.speed
+        )));
+    }
+    if args.duration > Duration::from_secs(7 * 86_400) {
+        return Err(CliError::Rejected(format!(
+            "--duration must be at most 7 days, got {}",
+            humantime::format_duration(args.duration)
         )));
     }
     let stacks = if args.files.is_empty() {
@@ -95,7 +103,7 @@ pub async fn run(args: Args) -> Result<ExitCode, CliError> {
 
     let interrupted = Arc::new(AtomicBool::new(false));
     let flag = interrupted.clone();
-    tokio::spawn(async move {
+    simulation.spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             flag.store(true, Ordering::Relaxed);
         }
@@ -118,14 +126,15 @@ pub async fn run(args: Args) -> Result<ExitCode, CliError> {
         let frame_end = t.saturating_add(per_frame).min(total);
         while t < frame_end {
             rows = simulation
-                .step(&stacks)
+                .step()
                 .map_err(|e| CliError::Failed(format!("simulation: {e}")))?;
             t += 1;
         }
         if live {
             emit(&frame(t, total, args.speed, &rows, &simulation))?;
         } else {
-            for (at, service, d) in simulation.decisions.iter().skip(printed) {
+            let decisions = simulation.decisions();
+            for (at, service, d) in decisions.iter().skip(printed) {
                 emit(&format!(
                     "{} {service}: {} {}\n",
                     clock(*at),
@@ -133,10 +142,11 @@ pub async fn run(args: Args) -> Result<ExitCode, CliError> {
                     d.reason
                 ))?;
             }
-            printed = simulation.decisions.len();
+            printed = decisions.len();
         }
         if args.speed > 0.0 {
-            tokio::time::sleep(FRAME).await;
+            // Wall time between frames; the simulation is frozen meanwhile.
+            std::thread::sleep(FRAME);
         }
     }
     if live {
@@ -162,8 +172,9 @@ fn frame(t: u64, total: u64, speed: f64, rows: &[TimelineRow], simulation: &Simu
         .iter()
         .map(|row| {
             let s = &row.sample;
-            let rollout = simulation
-                .memory(&row.service)
+            let memory = simulation.memory(&row.service);
+            let rollout = memory
+                .as_ref()
                 .and_then(|m| m.rollout.as_ref())
                 .map_or_else(
                     || "-".to_owned(),
@@ -200,12 +211,8 @@ fn frame(t: u64, total: u64, speed: f64, rows: &[TimelineRow], simulation: &Simu
         &cells,
     ));
     text.push_str("\nRecent decisions (each with its reason):\n");
-    let recent = simulation
-        .decisions
-        .iter()
-        .rev()
-        .take(SHOWN)
-        .collect::<Vec<_>>();
+    let decisions = simulation.decisions();
+    let recent = decisions.iter().rev().take(SHOWN).collect::<Vec<_>>();
     for (at, service, d) in recent.into_iter().rev() {
         let reason: String = d.reason.chars().take(110).collect();
         text.push_str(&format!(
@@ -218,13 +225,8 @@ fn frame(t: u64, total: u64, speed: f64, rows: &[TimelineRow], simulation: &Simu
 }
 
 fn closing(simulation: &Simulation, t: u64, interrupted: bool) -> String {
-    let count = |kind: DecisionKind| {
-        simulation
-            .decisions
-            .iter()
-            .filter(|(_, _, d)| d.kind == kind)
-            .count()
-    };
+    let decisions = simulation.decisions();
+    let count = |kind: DecisionKind| decisions.iter().filter(|(_, _, d)| d.kind == kind).count();
     format!(
         "\n{} after {} of simulated time: {} scale-outs, {} scale-ins, {} rollouts verified, {} rollbacks, {} drift corrections.\n\
          Next: `tug simulate --scaler tug` and `--scaler aas` to compare with Application Auto Scaling; `tug apply -f manifests/` and `tug controller --cloud sim` to run the daemon.\n",

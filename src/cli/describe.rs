@@ -5,7 +5,7 @@
 
 use std::process::ExitCode;
 
-use super::output::{emit, table};
+use super::output::{ago, emit, status_now, table, when};
 use super::{CliError, Context};
 use crate::manifest::spec::{LaunchType, ServiceSpec};
 use crate::model::{ServiceMemory, ServiceStatus, Stack};
@@ -94,17 +94,18 @@ pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
         )));
     }
     let found = find(context, &args.name).await?;
-    emit(&describe(&found))?;
+    emit(&describe(&found, context.now))?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn describe(found: &Found) -> String {
+fn describe(found: &Found, wall: std::time::SystemTime) -> String {
     let Found {
         stack,
         spec,
         memory,
         status,
     } = found;
+    let now = status_now(status.as_ref().map_or(0, |(_, at, _)| *at), wall);
     let mut lines: Vec<(String, String)> = Vec::new();
     let mut field = |k: &str, v: String| lines.push((k.to_owned(), v));
     field("Service", spec.name.clone());
@@ -185,16 +186,16 @@ fn describe(found: &Found) -> String {
         "Rollout",
         match &memory.rollout {
             Some(r) => format!(
-                "{} to {} since t={}{}",
+                "{} to {} since {}{}",
                 if r.rollback {
                     "rolling back"
                 } else {
                     "rolling out"
                 },
                 r.target.id,
-                r.started_at,
+                when(r.started_at, now),
                 r.completed_at
-                    .map(|c| format!(", complete at t={c}, verifying"))
+                    .map(|c| format!(", complete since {}, verifying", when(c, now)))
                     .unwrap_or_default()
             ),
             None => "none in progress".to_owned(),
@@ -205,10 +206,15 @@ fn describe(found: &Found) -> String {
             "Live",
             match &status.live {
                 Some(l) => format!(
-                    "{} desired, {} running, {} pending, {} ({}, last change seen at t={at})",
-                    l.desired_count, l.running_count, l.pending_count, l.task_definition, l.status
+                    "{} desired, {} running, {} pending, {} ({}, as seen {})",
+                    l.desired_count,
+                    l.running_count,
+                    l.pending_count,
+                    l.task_definition,
+                    l.status,
+                    when(*at, now)
                 ),
-                None => format!("no such service in ECS (last change seen at t={at})"),
+                None => format!("no such service in ECS (as seen {})", when(*at, now)),
             },
         );
     }
@@ -240,7 +246,7 @@ fn describe(found: &Found) -> String {
                     c.kind.as_str().to_owned(),
                     if c.status { "True" } else { "False" }.to_owned(),
                     c.reason.clone(),
-                    format!("t={}", c.last_transition_time),
+                    ago(c.last_transition_time, now),
                     c.message.clone(),
                 ]
             })
@@ -259,14 +265,17 @@ fn describe(found: &Found) -> String {
             .iter()
             .map(|d| {
                 vec![
-                    format!("t={}", d.at),
+                    ago(d.at, now),
                     format!("{:?}", d.kind),
                     d.field.clone().unwrap_or_default(),
                     d.reason.clone(),
                 ]
             })
             .collect();
-        indent(&mut text, &table(&["AT", "KIND", "LABEL", "REASON"], &rows));
+        indent(
+            &mut text,
+            &table(&["AGE", "KIND", "LABEL", "REASON"], &rows),
+        );
     }
     text
 }

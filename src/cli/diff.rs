@@ -12,11 +12,11 @@ use std::process::ExitCode;
 
 use similar::TextDiff;
 
-use super::output::{emit, yaml};
+use super::output::{emit, status_now, when, yaml};
 use super::{CliError, Context, read_manifests};
 use std::collections::BTreeMap;
 
-use crate::cloud::types::ServiceDescription;
+use crate::model::aws::ServiceDescription;
 use crate::model::{DecisionKind, ObservedService, ServiceMemory, Stack, StackStatus};
 use crate::plan::render::short;
 use crate::plan::{Action, DesiredService, plan_service};
@@ -32,11 +32,27 @@ pub struct Args {
 
 /// Runs `tug diff`.
 ///
+/// Exit 1 means changes and nothing else, so scripts can gate on it: invalid manifests and every
+/// other error exit 2.
+///
 /// # Errors
-/// [`CliError::Invalid`] for bad manifests (exit 1, as kubectl), [`CliError::Failed`] when the store
-/// cannot be read. Note that kubectl, too, shares exit 1 between "changes" and some errors; the
-/// messages on standard error tell them apart.
+/// [`CliError::Failed`] (exit 2) for anything that went wrong; bad manifests are reported here,
+/// one line each, and exit 2.
 pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
+    match compare(args, context).await {
+        Err(CliError::Invalid(diagnostics)) => {
+            for d in &diagnostics {
+                eprintln!("{d}");
+            }
+            eprintln!("error: {}", CliError::Invalid(diagnostics));
+            Ok(ExitCode::from(2))
+        }
+        Err(CliError::Rejected(message)) => Err(CliError::Failed(message)),
+        other => other,
+    }
+}
+
+async fn compare(args: Args, context: &Context) -> Result<ExitCode, CliError> {
     let stacks = read_manifests(&args.files)?;
     let store = context.store()?;
     let mut text = String::new();
@@ -77,7 +93,7 @@ pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
             continue;
         };
         let memories = store.load_memory(stack.name()).await?;
-        text.push_str(&live_changes(stack, &status, &memories));
+        text.push_str(&live_changes(stack, &status, &memories, context.now));
     }
     let changed = !text.is_empty();
     emit(&text)?;
@@ -100,6 +116,7 @@ fn live_changes(
     stack: &Stack,
     status: &StackStatus,
     memories: &BTreeMap<String, ServiceMemory>,
+    wall: std::time::SystemTime,
 ) -> String {
     let mut lines = Vec::new();
     for desired in DesiredService::of_stack(stack) {
@@ -134,9 +151,9 @@ fn live_changes(
         return String::new();
     }
     format!(
-        "live stack/{} (as the controller reported it at t={}, generation {}):\n{}\n",
+        "live stack/{} (as the controller reported it {}, generation {}):\n{}\n",
         stack.name(),
-        status.updated_at,
+        when(status.updated_at, status_now(status.updated_at, wall)),
         status.observed_generation,
         lines.join("\n")
     )

@@ -8,11 +8,11 @@
 //! yet), Progressing, Ready (deployed and verified good) or Degraded (rolled back).
 
 use std::process::ExitCode;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use serde::Serialize;
 
-use super::output::{OutputFormat, emit, json, stacks_json, stacks_yaml, table, yaml};
+use super::output::{OutputFormat, age, emit, json, stacks_json, stacks_yaml, table, yaml};
 use super::{CliError, Context};
 use crate::manifest::spec::{LaunchType, ServiceSpec};
 use crate::model::{ConditionType, ServiceMemory, Stack, StackStatus};
@@ -264,33 +264,4 @@ fn services_table(rows: &[ServiceRow]) -> String {
         ],
         &cells,
     )
-}
-
-/// kubectl-style age: 45s, 12m, 3h, 5d.
-fn age(timestamp: &str, now: SystemTime) -> String {
-    let Ok(then) = humantime::parse_rfc3339(timestamp) else {
-        return "-".to_owned();
-    };
-    let secs = now.duration_since(then).unwrap_or(Duration::ZERO).as_secs();
-    match secs {
-        s if s < 120 => format!("{s}s"),
-        s if s < 2 * 3600 => format!("{}m", s / 60),
-        s if s < 2 * 86400 => format!("{}h", s / 3600),
-        s => format!("{}d", s / 86400),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ages_read_like_kubectl() {
-        let now = humantime::parse_rfc3339("2026-01-02T00:00:00Z").expect("valid");
-        assert_eq!(age("2026-01-01T23:59:15Z", now), "45s");
-        assert_eq!(age("2026-01-01T23:00:00Z", now), "60m");
-        assert_eq!(age("2026-01-01T00:00:00Z", now), "24h");
-        assert_eq!(age("2025-12-01T00:00:00Z", now), "32d");
-        assert_eq!(age("garbage", now), "-");
-    }
 }

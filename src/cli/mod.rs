@@ -128,6 +128,12 @@ pub fn run(cli: Cli) -> ExitCode {
         store_uri,
         now: SystemTime::now(),
     };
+    // Simulations run on their own runtime, on a paused (virtual) clock.
+    let command = match cli.command {
+        Command::Simulate(args) => return finish(simulate::run(args)),
+        Command::Demo(args) => return finish(demo::run(args)),
+        other => other,
+    };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -138,7 +144,11 @@ pub fn run(cli: Cli) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let result = runtime.block_on(dispatch(cli.command, &context));
+    finish(runtime.block_on(dispatch(command, &context)))
+}
+
+/// The exit code of a command's result, with its error reported.
+fn finish(result: Result<ExitCode, CliError>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => report(&error),
@@ -147,15 +157,17 @@ pub fn run(cli: Cli) -> ExitCode {
 
 async fn dispatch(command: Command, context: &Context) -> Result<ExitCode, CliError> {
     match command {
+        // Run by `run` on their own runtime before this one starts.
+        Command::Simulate(_) | Command::Demo(_) => Err(CliError::Failed(
+            "simulations run on their own runtime".to_owned(),
+        )),
         Command::Validate(args) => validate::run(args),
         Command::Apply(args) => apply::run(args, context).await,
         Command::Diff(args) => diff::run(args, context).await,
         Command::Get(args) => get::run(args, context).await,
         Command::Delete(args) => delete::run(args, context).await,
         Command::Schema => schema::run(),
-        Command::Simulate(args) => simulate::run(args),
         Command::Controller(args) => controller::run(args, context).await,
-        Command::Demo(args) => demo::run(args).await,
         Command::Describe(args) => describe::run(args, context).await,
         Command::Rollout(args) => rollout::run(args, context).await,
         Command::Probe(args) => probe::run(&args),

@@ -1,6 +1,7 @@
 //! Output formats: aligned tables for people, stable JSON and YAML for scripts.
 
 use std::io::{self, Write};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
@@ -92,6 +93,47 @@ pub fn stacks_json(stacks: &[Stack]) -> Result<String, CliError> {
     })
 }
 
+/// kubectl-style age of an RFC 3339 timestamp at `now`: 45s, 12m, 3h, 5d; `-` when unreadable.
+pub fn age(timestamp: &str, now: SystemTime) -> String {
+    match humantime::parse_rfc3339(timestamp) {
+        Ok(then) => age_of(then, now),
+        Err(_) => "-".to_owned(),
+    }
+}
+
+/// kubectl-style age of `then` at `now`.
+pub fn age_of(then: SystemTime, now: SystemTime) -> String {
+    let secs = now.duration_since(then).unwrap_or(Duration::ZERO).as_secs();
+    match secs {
+        s if s < 120 => format!("{s}s"),
+        s if s < 2 * 3600 => format!("{}m", s / 60),
+        s if s < 2 * 86400 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86400),
+    }
+}
+
+/// A time of the controller's clock (seconds since the epoch) as a person reads it: RFC 3339 and
+/// its age at `now`, e.g. `2026-12-01T10:00:00Z (3m ago)`.
+pub fn when(seconds: u64, now: SystemTime) -> String {
+    let then = UNIX_EPOCH + Duration::from_secs(seconds);
+    format!(
+        "{} ({} ago)",
+        humantime::format_rfc3339_seconds(then),
+        age_of(then, now)
+    )
+}
+
+/// The age of a time of the controller's clock at `now`, for table columns.
+pub fn ago(seconds: u64, now: SystemTime) -> String {
+    age_of(UNIX_EPOCH + Duration::from_secs(seconds), now)
+}
+
+/// The "now" to measure a status's ages against: the wall clock, or the status's own time when it
+/// is ahead (a simulated controller runs faster than the wall clock).
+pub fn status_now(updated_at: u64, wall: SystemTime) -> SystemTime {
+    wall.max(UNIX_EPOCH + Duration::from_secs(updated_at))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,5 +148,28 @@ mod tests {
             ],
         );
         assert_eq!(text, "NAME    N\na       1\nlonger  22\n");
+    }
+
+    #[test]
+    fn ages_read_like_kubectl() {
+        let now = humantime::parse_rfc3339("2026-01-02T00:00:00Z").expect("valid");
+        assert_eq!(age("2026-01-01T23:59:15Z", now), "45s");
+        assert_eq!(age("2026-01-01T23:00:00Z", now), "60m");
+        assert_eq!(age("2026-01-01T00:00:00Z", now), "24h");
+        assert_eq!(age("2025-12-01T00:00:00Z", now), "32d");
+        assert_eq!(age("garbage", now), "-");
+    }
+
+    #[test]
+    fn controller_times_read_as_timestamps_and_ages() {
+        let now = humantime::parse_rfc3339("2026-01-02T00:00:00Z").expect("valid");
+        let seconds = now
+            .duration_since(UNIX_EPOCH)
+            .expect("after the epoch")
+            .as_secs()
+            - 180;
+        assert_eq!(when(seconds, now), "2026-01-01T23:57:00Z (3m ago)");
+        assert_eq!(ago(seconds, now), "3m");
+        assert_eq!(ago(seconds + 175, now), "5s");
     }
 }

@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use super::describe::find;
-use super::output::{emit, table};
+use super::output::{emit, status_now, table, when};
 use super::{CliError, Context};
 use crate::model::{DecisionKind, SOURCES_KEPT};
 use crate::plan::render::{digest, render, short};
@@ -214,36 +214,69 @@ async fn status(service: &str, context: &Context) -> Result<(u8, String), CliErr
     let found = find(context, service).await?;
     let wanted = digest(&render(&found.spec, None));
     let memory = &found.memory;
-    let reason_of = |kind: DecisionKind| {
+    let now = status_now(
+        found.status.as_ref().map_or(0, |(_, at, _)| *at),
+        context.now,
+    );
+    let last = |kinds: &[DecisionKind]| {
         memory
             .decisions
             .iter()
             .rev()
-            .find(|d| d.kind == kind)
-            .map(|d| d.reason.clone())
-            .unwrap_or_default()
+            .find(|d| kinds.contains(&d.kind))
     };
     match condition(&wanted, memory) {
         Condition::Degraded => {
+            let message = match last(&[DecisionKind::Rollback, DecisionKind::Hold]) {
+                Some(d) if d.kind == DecisionKind::Rollback => format!(
+                    "service {service}: the rollout of the manifest's revision failed and was rolled back: {}\n",
+                    d.reason
+                ),
+                Some(d) => format!(
+                    "service {service}: the rollout of the manifest's revision failed: {}\n",
+                    d.reason
+                ),
+                None => {
+                    format!("service {service}: the rollout of the manifest's revision failed\n")
+                }
+            };
             return Ok((
                 1,
-                format!(
-                    "service {service}: the rollout of the manifest's revision failed and was rolled back: {}\n\
-                     It will not be retried until the manifest changes.\n",
-                    reason_of(DecisionKind::Rollback)
-                ),
+                format!("{message}It will not be retried until the manifest changes.\n"),
             ));
         }
         Condition::Ready => {
-            let id = memory
-                .verified_good
-                .as_ref()
-                .map(|g| g.id.to_string())
-                .unwrap_or_default();
-            return Ok((
-                0,
-                format!("service {service}: {id} successfully rolled out and verified\n"),
-            ));
+            // Verified in memory is not enough: the service must be seen running it.
+            let good = memory.verified_good.as_ref();
+            let live = found.status.as_ref().and_then(|(_, _, s)| s.live.as_ref());
+            match (good, live) {
+                (Some(g), Some(l)) if l.task_definition == g.id => {
+                    return Ok((
+                        0,
+                        format!(
+                            "service {service}: {} successfully rolled out and verified\n",
+                            g.id
+                        ),
+                    ));
+                }
+                (Some(g), Some(l)) => {
+                    return Ok((
+                        IN_PROGRESS,
+                        format!(
+                            "service {service}: rollout in progress: {} was verified, but the service is seen running {}\n",
+                            g.id, l.task_definition
+                        ),
+                    ));
+                }
+                _ => {
+                    return Ok((
+                        IN_PROGRESS,
+                        format!(
+                            "service {service}: rollout in progress: the controller has not seen the service running its verified revision\n"
+                        ),
+                    ));
+                }
+            }
         }
         Condition::Pending | Condition::Progressing => {}
     }
@@ -251,7 +284,11 @@ async fn status(service: &str, context: &Context) -> Result<(u8, String), CliErr
         Some(r) if r.completed_at.is_some() => {
             format!("{} is complete; verifying it stays healthy", r.target.id)
         }
-        Some(r) => format!("rolling out {} since t={}", r.target.id, r.started_at),
+        Some(r) => format!(
+            "rolling out {} since {}",
+            r.target.id,
+            when(r.started_at, now)
+        ),
         None if memory.decisions.is_empty() => "the controller has not acted on it yet".to_owned(),
         None => "waiting for the controller to start the rollout".to_owned(),
     };

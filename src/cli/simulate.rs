@@ -9,8 +9,8 @@ use std::time::Duration;
 use super::output::{OutputFormat, emit, json, table, yaml};
 use super::{CliError, read_manifests};
 use crate::cloud::sim::load::LoadTrace;
-use crate::cloud::sim::simulation::{Scaler as SimScaler, Simulation, Summary, TimelineRow};
 use crate::cloud::sim::world::World;
+use crate::simulate::{Scaler as SimScaler, Simulation, Summary, TimelineRow};
 
 /// Arguments of `tug simulate`.
 #[derive(Debug, clap::Args)]
@@ -33,7 +33,7 @@ pub struct Args {
     /// Who scales: `aas` (Application Auto Scaling, the baseline) or `tug` (tugboat's controller).
     #[arg(long, value_enum, default_value_t = Scaler::Aas)]
     pub scaler: Scaler,
-    /// With `--scaler tug`: simulated time between the controller's reconciles.
+    /// With `--scaler tug`: longest simulated time between two reconciles of a service.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
     pub resync: Duration,
     /// Write one row per simulated second per service to this CSV file.
@@ -98,7 +98,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         }
         None => None,
     };
-    let failed = |e: crate::cloud::CloudError| CliError::Failed(format!("simulation: {e}"));
+    let failed = |e: crate::simulate::SimulationError| CliError::Failed(format!("simulation: {e}"));
     let scaler = match args.scaler {
         Scaler::Aas => SimScaler::Aas,
         Scaler::Tug => SimScaler::Tug {
@@ -108,7 +108,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let mut simulation =
         Simulation::new(&stacks, world, trace, args.seed, scaler).map_err(failed)?;
     for _ in 0..seconds {
-        let rows = simulation.step(&stacks).map_err(failed)?;
+        let rows = simulation.step().map_err(failed)?;
         if let Some((path, writer)) = timeline.as_mut() {
             for row in &rows {
                 write_row(writer, row)

@@ -1,25 +1,18 @@
-//! A shared rate limit in front of any [`Cloud`]: one token bucket per AWS throttling category,
-//! sized at [`SHARE`] of what AWS allows an account, so the controller slows itself down before AWS
-//! throttles it, and leaves room for everything else calling the same account (consoles, CI, other
-//! tools). A call that finds its bucket empty waits for the next token; nothing is dropped.
+//! A shared rate limit around any [`Cloud`](super::Cloud): one token bucket per AWS throttling
+//! category, sized at [`SHARE`] of what AWS allows an account, so the controller slows itself down
+//! before AWS throttles it, and leaves room for everything else calling the same account (consoles,
+//! CI, other tools). A call that finds its bucket empty waits for the next token; nothing is
+//! dropped.
 //!
-//! Buckets refill on tokio's clock (wall time), so the limiter belongs in front of a cloud whose
-//! clock is wall time: the AWS adapter, or the simulator as the daemon runs it. Virtual-time
-//! simulations leave it out; the simulator throttles them itself.
+//! Buckets refill on the controller's [`Clock`]: wall time on AWS, simulated time on the simulator,
+//! so `--speed 60` paces calls as AWS would, sixty times faster.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-use tokio::time::Instant;
 
 use super::limits::Category;
-use super::types::{
-    CreateServiceInput, HealthCheckSettings, MetricId, MetricSeries, ServiceDescription,
-    TargetGroupDescription, TargetHealth, TaskDefinitionId, TaskDefinitionInput,
-    UpdateServiceInput,
-};
-use super::{Cloud, CloudError};
+use super::{Clock, CloudError, Layer, Operation};
 
 /// The share of each documented bucket (burst and refill) the controller allows itself.
 pub const SHARE: f64 = 0.8;
@@ -28,62 +21,63 @@ pub const SHARE: f64 = 0.8;
 struct Bucket {
     tokens: f64,
     burst: f64,
+    /// Tokens per millisecond.
     rate: f64,
-    last: Instant,
+    last_ms: u64,
 }
 
 impl Bucket {
-    fn new(category: Category, now: Instant) -> Self {
+    fn new(category: Category, now_ms: u64) -> Self {
         let (burst, rate) = category.bucket();
         let burst = (burst * SHARE).max(1.0);
         Self {
             tokens: burst,
             burst,
-            rate: rate * SHARE,
-            last: now,
+            rate: rate * SHARE / 1000.0,
+            last_ms: now_ms,
         }
     }
 
-    /// Takes a token, or says how long until one is there.
-    fn take(&mut self, now: Instant) -> Option<Duration> {
-        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+    /// Takes a token, or says how many milliseconds until one is there.
+    fn take(&mut self, now_ms: u64) -> Option<u64> {
+        let elapsed = now_ms.saturating_sub(self.last_ms) as f64;
         self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
-        self.last = now;
+        self.last_ms = self.last_ms.max(now_ms);
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
             None
         } else {
-            Some(Duration::from_secs_f64((1.0 - self.tokens) / self.rate))
+            Some((((1.0 - self.tokens) / self.rate).ceil() as u64).max(1))
         }
     }
 }
 
-/// A cloud whose calls are paced by per-category token buckets, shared by every clone.
+/// The rate limit: per-category token buckets, shared by every clone.
 #[derive(Debug, Clone)]
-pub struct Limited<C> {
-    inner: C,
+pub struct RateLimit {
+    clock: Clock,
     buckets: Arc<Mutex<BTreeMap<Category, Bucket>>>,
 }
 
-impl<C> Limited<C> {
-    /// Paces `inner`'s calls.
-    pub fn new(inner: C) -> Self {
+impl RateLimit {
+    /// Buckets refilling on `clock`.
+    pub fn new(clock: Clock) -> Self {
         Self {
-            inner,
+            clock,
             buckets: Arc::default(),
         }
     }
 
     /// Waits until `operation`'s bucket has a token, and takes it.
-    async fn admit(&self, operation: &str) {
-        let category = Category::of(operation);
+    pub async fn admit(&self, operation: Operation) {
+        let category = operation.category();
         loop {
+            let now = self.clock.now_ms();
             let wait = {
                 let mut buckets = self
                     .buckets
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
-                let now = Instant::now();
                 buckets
                     .entry(category)
                     .or_insert_with(|| Bucket::new(category, now))
@@ -91,87 +85,20 @@ impl<C> Limited<C> {
             };
             match wait {
                 None => return,
-                Some(wait) => tokio::time::sleep(wait).await,
+                Some(ms) => self.clock.sleep_until_ms(now + ms).await,
             }
         }
     }
 }
 
-impl<C: Cloud> Cloud for Limited<C> {
-    async fn register_task_definition(
+impl Layer for RateLimit {
+    async fn around<T: Send>(
         &self,
-        input: TaskDefinitionInput,
-    ) -> Result<TaskDefinitionId, CloudError> {
-        self.admit("RegisterTaskDefinition").await;
-        self.inner.register_task_definition(input).await
-    }
-    async fn describe_latest_task_definition(
-        &self,
-        family: &str,
-    ) -> Result<Option<(TaskDefinitionId, TaskDefinitionInput)>, CloudError> {
-        self.admit("DescribeTaskDefinition").await;
-        self.inner.describe_latest_task_definition(family).await
-    }
-    async fn create_service(
-        &self,
-        input: CreateServiceInput,
-    ) -> Result<ServiceDescription, CloudError> {
-        self.admit("CreateService").await;
-        self.inner.create_service(input).await
-    }
-    async fn update_service(
-        &self,
-        input: UpdateServiceInput,
-    ) -> Result<ServiceDescription, CloudError> {
-        self.admit("UpdateService").await;
-        self.inner.update_service(input).await
-    }
-    async fn delete_service(
-        &self,
-        cluster: &str,
-        service: &str,
-    ) -> Result<ServiceDescription, CloudError> {
-        self.admit("DeleteService").await;
-        self.inner.delete_service(cluster, service).await
-    }
-    async fn describe_services(
-        &self,
-        cluster: &str,
-        names: &[String],
-    ) -> Result<Vec<ServiceDescription>, CloudError> {
-        self.admit("DescribeServices").await;
-        self.inner.describe_services(cluster, names).await
-    }
-    async fn describe_target_health(
-        &self,
-        target_group: &str,
-    ) -> Result<Vec<TargetHealth>, CloudError> {
-        self.admit("DescribeTargetHealth").await;
-        self.inner.describe_target_health(target_group).await
-    }
-    async fn modify_target_group(
-        &self,
-        target_group: &str,
-        health: HealthCheckSettings,
-    ) -> Result<(), CloudError> {
-        self.admit("ModifyTargetGroup").await;
-        self.inner.modify_target_group(target_group, health).await
-    }
-    async fn describe_target_groups(
-        &self,
-        names: &[String],
-    ) -> Result<BTreeMap<String, TargetGroupDescription>, CloudError> {
-        self.admit("DescribeTargetGroups").await;
-        self.inner.describe_target_groups(names).await
-    }
-    async fn get_metric_data(
-        &self,
-        queries: &[MetricId],
-        start_s: u64,
-        end_s: u64,
-    ) -> Result<MetricSeries, CloudError> {
-        self.admit("GetMetricData").await;
-        self.inner.get_metric_data(queries, start_s, end_s).await
+        operation: Operation,
+        call: impl Future<Output = Result<T, CloudError>> + Send,
+    ) -> Result<T, CloudError> {
+        self.admit(operation).await;
+        call.await
     }
 }
 
@@ -181,26 +108,22 @@ mod tests {
 
     #[test]
     fn a_bucket_gives_its_burst_then_one_token_per_refill_interval() {
-        let start = Instant::now();
-        let mut bucket = Bucket::new(Category::ServiceModify, start);
+        let mut bucket = Bucket::new(Category::ServiceModify, 0);
         // ServiceModify: 50 burst, 5/s at AWS; 40 and 4/s here.
         for _ in 0..40 {
-            assert_eq!(bucket.take(start), None);
+            assert_eq!(bucket.take(0), None);
         }
-        let wait = bucket.take(start).expect("empty");
-        assert!((wait.as_secs_f64() - 0.25).abs() < 1e-9, "{wait:?}");
-        assert_eq!(bucket.take(start + Duration::from_millis(250)), None);
+        assert_eq!(bucket.take(0), Some(250));
+        assert_eq!(bucket.take(250), None);
         // A long pause refills to the burst, not beyond.
-        let later = start + Duration::from_secs(3600);
         for _ in 0..40 {
-            assert_eq!(bucket.take(later), None);
+            assert_eq!(bucket.take(3_600_000), None);
         }
-        assert!(bucket.take(later).is_some());
+        assert!(bucket.take(3_600_000).is_some());
     }
 
     #[test]
     fn every_category_stays_below_what_aws_allows() {
-        let now = Instant::now();
         for category in [
             Category::ServiceRead,
             Category::ServiceModify,
@@ -212,8 +135,24 @@ mod tests {
             Category::CloudWatch,
         ] {
             let (burst, rate) = category.bucket();
-            let ours = Bucket::new(category, now);
-            assert!(ours.burst < burst && ours.rate < rate, "{category:?}");
+            let ours = Bucket::new(category, 0);
+            assert!(
+                ours.burst < burst && ours.rate * 1000.0 < rate,
+                "{category:?}"
+            );
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn calls_beyond_the_burst_wait_on_the_clock_they_are_given() {
+        // Sixty clock seconds per tokio second: 4 UpdateService per clock second is 240 per tokio
+        // second, so 80 calls beyond the burst take a third of a tokio second, not 20 seconds.
+        let limit = RateLimit::new(Clock::scaled(0, 60.0));
+        let start = tokio::time::Instant::now();
+        for _ in 0..120 {
+            limit.admit(Operation::UpdateService).await;
+        }
+        let waited = start.elapsed().as_secs_f64();
+        assert!((0.3..0.4).contains(&waited), "{waited}");
     }
 }

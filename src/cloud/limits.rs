@@ -1,5 +1,6 @@
 //! AWS's documented API rate limits (../shared/aws-facts.md), by throttling category: the
 //! simulator throttles with them, and the controller's [`super::limiter`] stays under them.
+//! Which operation draws from which bucket is [`super::Operation::category`].
 
 /// A throttling category: which bucket an operation draws from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -34,25 +35,6 @@ impl Category {
             Category::TaskDefinitionRead => (50.0, 20.0),
             Category::Elb => (40.0, 10.0),
             Category::CloudWatch => (50.0, 50.0),
-        }
-    }
-
-    /// The category of an API operation.
-    pub fn of(operation: &str) -> Category {
-        match operation {
-            "DescribeServices" | "ListServices" | "DescribeTaskSets" => Category::ServiceRead,
-            "ListTasks" | "DescribeTasks" | "DescribeContainerInstances" => Category::ClusterRead,
-            "RunTask" | "StopTask" => Category::ClusterModify,
-            "RegisterTaskDefinition" | "DeregisterTaskDefinition" => Category::TaskDefinitionModify,
-            "DescribeTaskDefinition" | "ListTaskDefinitions" => Category::TaskDefinitionRead,
-            "GetMetricData" => Category::CloudWatch,
-            op if op.starts_with("DescribeTarget")
-                || op.starts_with("ModifyTarget")
-                || op.ends_with("Targets") =>
-            {
-                Category::Elb
-            }
-            _ => Category::ServiceModify,
         }
     }
 }

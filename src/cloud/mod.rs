@@ -1,23 +1,33 @@
 //! The cloud: the operations tugboat performs on AWS, behind one trait, so the controller runs
-//! unchanged against the simulator ([`sim`]) or, later, the real adapter.
+//! unchanged against the simulator ([`sim`]) or the real adapter ([`aws`]).
 //!
-//! The trait speaks AWS's operations (CreateService, DescribeServices, GetMetricData...) in
-//! tugboat's own [`types`], never SDK types. Every method may fail with a [`CloudError`] that says
-//! whether trying again can help.
+//! The trait speaks AWS's operations (CreateService, DescribeServices, GetMetricData...) in the
+//! shared vocabulary of [`crate::model::aws`], never SDK types. Every method may fail with a
+//! [`CloudError`] that says whether trying again can help.
+//!
+//! What every call needs whatever the cloud (a rate limit, a timeout, metering) is a [`Layer`]:
+//! one function around a call, told which [`Operation`] it is. [`Layered`] is the one place that
+//! forwards each method of the trait through a layer.
 
 pub mod aws;
+pub mod clock;
 pub mod limiter;
 pub mod limits;
+pub mod operation;
 pub mod sim;
-pub mod types;
+pub mod timeout;
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
 
-use types::{
-    CreateServiceInput, HealthCheckSettings, MetricId, MetricSeries, ServiceDescription,
-    TargetHealth, TaskDefinitionId, TaskDefinitionInput, UpdateServiceInput,
+pub use clock::Clock;
+pub use operation::Operation;
+pub use sim::SimCloud;
+
+use crate::model::aws::{
+    CreateServiceInput, HealthCheckSettings, MetricData, MetricId, RegisteredRevision,
+    ServiceDescription, TargetGroupDescription, TargetHealth, TaskDefinitionId,
+    TaskDefinitionInput, UpdateServiceInput,
 };
 
 /// Why a cloud call failed.
@@ -27,34 +37,68 @@ pub enum CloudError {
     #[error("{operation}: throttled")]
     Throttled {
         /// The operation.
-        operation: &'static str,
+        operation: Operation,
     },
-    /// AWS failed (HTTP 5xx, timeout).
+    /// AWS failed (HTTP 5xx, a connection that broke).
     #[error("{operation}: server error: {message}")]
     Server {
         /// The operation.
-        operation: &'static str,
+        operation: Operation,
         /// What AWS said.
         message: String,
     },
-    /// The request was refused as invalid or about something that does not exist.
+    /// No answer in time: the call was abandoned.
+    #[error("{operation}: no answer within {seconds} s")]
+    Timeout {
+        /// The operation.
+        operation: Operation,
+        /// How long it was given.
+        seconds: u64,
+    },
+    /// The request was refused as invalid or about something that does not exist, or the caller
+    /// may not make it. Trying again does not help until something changes.
     #[error("{operation}: {message}")]
     Invalid {
         /// The operation.
-        operation: &'static str,
-        /// What AWS said.
+        operation: Operation,
+        /// What AWS said, and what to fix.
         message: String,
+    },
+    /// A mutating call that this controller may not make: it does not hold the lease.
+    #[error("{operation}: not sent: this controller no longer holds the lease")]
+    NotLeader {
+        /// The operation.
+        operation: Operation,
     },
 }
 
 impl CloudError {
-    /// Whether the same call may succeed later (throttling, server errors), as opposed to a
-    /// request that will be refused again until something changes.
+    /// Whether the same call may succeed later (throttling, server errors, timeouts), as opposed
+    /// to a request that will be refused again until something changes.
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            CloudError::Throttled { .. } | CloudError::Server { .. }
-        )
+        !matches!(self, CloudError::Invalid { .. })
+    }
+
+    /// The operation that failed.
+    pub fn operation(&self) -> Operation {
+        match self {
+            CloudError::Throttled { operation }
+            | CloudError::Server { operation, .. }
+            | CloudError::Timeout { operation, .. }
+            | CloudError::Invalid { operation, .. }
+            | CloudError::NotLeader { operation } => *operation,
+        }
+    }
+
+    /// The `outcome` label of `tug_aws_requests_total`.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            CloudError::Throttled { .. } => "throttled",
+            CloudError::Server { .. } => "server_error",
+            CloudError::Timeout { .. } => "timeout",
+            CloudError::Invalid { .. } => "client_error",
+            CloudError::NotLeader { .. } => "not_leader",
+        }
     }
 }
 
@@ -64,13 +108,20 @@ pub trait Cloud: Send + Sync {
     fn register_task_definition(
         &self,
         input: TaskDefinitionInput,
-    ) -> impl Future<Output = Result<TaskDefinitionId, CloudError>> + Send;
+    ) -> impl Future<Output = Result<RegisteredRevision, CloudError>> + Send;
 
-    /// DescribeTaskDefinition of a family's latest revision; `None` when the family has none.
+    /// DescribeTaskDefinition of a family's latest ACTIVE revision; `None` when it has none.
     fn describe_latest_task_definition(
         &self,
         family: &str,
-    ) -> impl Future<Output = Result<Option<(TaskDefinitionId, TaskDefinitionInput)>, CloudError>> + Send;
+    ) -> impl Future<Output = Result<Option<(RegisteredRevision, TaskDefinitionInput)>, CloudError>> + Send;
+
+    /// DescribeTaskDefinition of one revision; `None` when it does not exist or is INACTIVE (no
+    /// new deployment may use it).
+    fn describe_task_definition(
+        &self,
+        id: &TaskDefinitionId,
+    ) -> impl Future<Output = Result<Option<RegisteredRevision>, CloudError>> + Send;
 
     /// CreateService.
     fn create_service(
@@ -116,124 +167,160 @@ pub trait Cloud: Send + Sync {
     fn describe_target_groups(
         &self,
         names: &[String],
-    ) -> impl Future<Output = Result<BTreeMap<String, types::TargetGroupDescription>, CloudError>> + Send;
+    ) -> impl Future<Output = Result<BTreeMap<String, TargetGroupDescription>, CloudError>> + Send;
 
-    /// GetMetricData for minutes starting in [start_s, end_s), at most 500 queries per call.
+    /// GetMetricData for minutes starting in [start_s, end_s), at most 500 queries per call. A
+    /// query that cannot be asked (a target group that does not exist) is reported in
+    /// [`MetricData::unresolved`] and fails nothing else.
     fn get_metric_data(
         &self,
         queries: &[MetricId],
         start_s: u64,
         end_s: u64,
-    ) -> impl Future<Output = Result<MetricSeries, CloudError>> + Send;
+    ) -> impl Future<Output = Result<MetricData, CloudError>> + Send;
 }
 
-/// Something that can lend the simulator for one call: a shared [`SimCloud`], or a simulator
-/// borrowed for the length of one reconcile (`Mutex<&mut Sim>`).
-pub trait SimAccess: Send + Sync {
-    /// Runs `f` with the simulator.
-    fn with<T>(&self, f: impl FnOnce(&mut sim::Sim) -> T) -> T;
+/// Something done around every call: told the operation, it may wait before, refuse, time out or
+/// count the call.
+pub trait Layer: Send + Sync {
+    /// Runs `call` (the inner cloud's answer to `operation`) with this layer's work around it.
+    fn around<T: Send>(
+        &self,
+        operation: Operation,
+        call: impl Future<Output = Result<T, CloudError>> + Send,
+    ) -> impl Future<Output = Result<T, CloudError>> + Send;
 }
 
-/// The simulator behind the [`Cloud`] trait: shared, so a driver can advance time between calls.
+/// A cloud with a layer around each of its calls.
 #[derive(Debug, Clone)]
-pub struct SimCloud {
-    /// The simulated account.
-    sim: Arc<Mutex<sim::Sim>>,
+pub struct Layered<L, C> {
+    /// What is done around each call.
+    layer: L,
+    /// The cloud doing the work.
+    inner: C,
 }
 
-impl SimCloud {
-    /// Wraps a simulator.
-    pub fn new(sim: sim::Sim) -> Self {
-        Self {
-            sim: Arc::new(Mutex::new(sim)),
-        }
+impl<L, C> Layered<L, C> {
+    /// Puts `layer` around every call of `inner`.
+    pub fn new(layer: L, inner: C) -> Self {
+        Self { layer, inner }
+    }
+
+    /// The layer.
+    pub fn layer(&self) -> &L {
+        &self.layer
+    }
+
+    /// The wrapped cloud.
+    pub fn inner(&self) -> &C {
+        &self.inner
     }
 }
 
-/// A poisoned lock is taken over: the simulator holds no invariant a panicking caller could break.
-impl SimAccess for SimCloud {
-    fn with<T>(&self, f: impl FnOnce(&mut sim::Sim) -> T) -> T {
-        let mut guard = self
-            .sim
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        f(&mut guard)
-    }
-}
-
-impl SimAccess for Mutex<&mut sim::Sim> {
-    fn with<T>(&self, f: impl FnOnce(&mut sim::Sim) -> T) -> T {
-        let mut guard = self
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        f(&mut guard)
-    }
-}
-
-impl<A: SimAccess> Cloud for A {
+impl<L: Layer, C: Cloud> Cloud for Layered<L, C> {
     async fn register_task_definition(
         &self,
         input: TaskDefinitionInput,
-    ) -> Result<TaskDefinitionId, CloudError> {
-        self.with(|s| s.register_task_definition(input))
+    ) -> Result<RegisteredRevision, CloudError> {
+        let call = self.inner.register_task_definition(input);
+        self.layer
+            .around(Operation::RegisterTaskDefinition, call)
+            .await
     }
     async fn describe_latest_task_definition(
         &self,
         family: &str,
-    ) -> Result<Option<(TaskDefinitionId, TaskDefinitionInput)>, CloudError> {
-        self.with(|s| s.describe_latest_task_definition(family))
+    ) -> Result<Option<(RegisteredRevision, TaskDefinitionInput)>, CloudError> {
+        let call = self.inner.describe_latest_task_definition(family);
+        self.layer
+            .around(Operation::DescribeTaskDefinition, call)
+            .await
+    }
+    async fn describe_task_definition(
+        &self,
+        id: &TaskDefinitionId,
+    ) -> Result<Option<RegisteredRevision>, CloudError> {
+        let call = self.inner.describe_task_definition(id);
+        self.layer
+            .around(Operation::DescribeTaskDefinition, call)
+            .await
     }
     async fn create_service(
         &self,
         input: CreateServiceInput,
     ) -> Result<ServiceDescription, CloudError> {
-        self.with(|s| s.create_service(input))
+        let call = self.inner.create_service(input);
+        self.layer.around(Operation::CreateService, call).await
     }
     async fn update_service(
         &self,
         input: UpdateServiceInput,
     ) -> Result<ServiceDescription, CloudError> {
-        self.with(|s| s.update_service(input))
+        let call = self.inner.update_service(input);
+        self.layer.around(Operation::UpdateService, call).await
     }
     async fn delete_service(
         &self,
         cluster: &str,
         service: &str,
     ) -> Result<ServiceDescription, CloudError> {
-        self.with(|s| s.delete_service(cluster, service))
+        let call = self.inner.delete_service(cluster, service);
+        self.layer.around(Operation::DeleteService, call).await
     }
     async fn describe_services(
         &self,
         cluster: &str,
         names: &[String],
     ) -> Result<Vec<ServiceDescription>, CloudError> {
-        self.with(|s| s.describe_services(cluster, names))
+        let call = self.inner.describe_services(cluster, names);
+        self.layer.around(Operation::DescribeServices, call).await
     }
     async fn describe_target_health(
         &self,
         target_group: &str,
     ) -> Result<Vec<TargetHealth>, CloudError> {
-        self.with(|s| s.describe_target_health(target_group))
+        let call = self.inner.describe_target_health(target_group);
+        self.layer
+            .around(Operation::DescribeTargetHealth, call)
+            .await
     }
     async fn modify_target_group(
         &self,
         target_group: &str,
         health: HealthCheckSettings,
     ) -> Result<(), CloudError> {
-        self.with(|s| s.modify_target_group(target_group, health))
+        let call = self.inner.modify_target_group(target_group, health);
+        self.layer.around(Operation::ModifyTargetGroup, call).await
     }
     async fn describe_target_groups(
         &self,
         names: &[String],
-    ) -> Result<BTreeMap<String, types::TargetGroupDescription>, CloudError> {
-        self.with(|s| s.describe_target_groups(names))
+    ) -> Result<BTreeMap<String, TargetGroupDescription>, CloudError> {
+        let call = self.inner.describe_target_groups(names);
+        self.layer
+            .around(Operation::DescribeTargetGroups, call)
+            .await
     }
     async fn get_metric_data(
         &self,
         queries: &[MetricId],
         start_s: u64,
         end_s: u64,
-    ) -> Result<MetricSeries, CloudError> {
-        self.with(|s| s.get_metric_data(queries, start_s, end_s))
+    ) -> Result<MetricData, CloudError> {
+        let call = self.inner.get_metric_data(queries, start_s, end_s);
+        self.layer.around(Operation::GetMetricData, call).await
+    }
+}
+
+/// Two layers: the first around the second, around the call.
+impl<A: Layer, B: Layer> Layer for (A, B) {
+    async fn around<T: Send>(
+        &self,
+        operation: Operation,
+        call: impl Future<Output = Result<T, CloudError>> + Send,
+    ) -> Result<T, CloudError> {
+        self.0
+            .around(operation, self.1.around(operation, call))
+            .await
     }
 }

@@ -2,25 +2,24 @@
 //! appear only on the per-service task gauges.
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
+use crate::cloud::Operation;
 use crate::model::{DecisionKind, DecisionRecord};
 
-/// Every cloud operation the controller calls, by AWS service: the label sets of the request metrics.
-pub const OPERATIONS: [(&str, &str); 10] = [
-    ("ecs", "RegisterTaskDefinition"),
-    ("ecs", "DescribeTaskDefinition"),
-    ("ecs", "CreateService"),
-    ("ecs", "UpdateService"),
-    ("ecs", "DeleteService"),
-    ("ecs", "DescribeServices"),
-    ("elbv2", "DescribeTargetHealth"),
-    ("elbv2", "ModifyTargetGroup"),
-    ("elbv2", "DescribeTargetGroups"),
-    ("cloudwatch", "GetMetricData"),
+/// The outcomes a cloud call is counted under.
+pub const CALL_OUTCOMES: [&str; 6] = [
+    "ok",
+    "throttled",
+    "server_error",
+    "timeout",
+    "client_error",
+    "not_leader",
 ];
+/// The states of `tug_service_tasks`.
+pub const TASK_STATES: [&str; 3] = ["desired", "running", "healthy"];
 
 /// Every metric, registered in one registry.
 #[derive(Clone)]
@@ -42,8 +41,14 @@ pub struct Metrics {
     pub aws_requests: IntCounterVec,
     /// `tug_aws_throttled_total{service,operation}`.
     pub aws_throttled: IntCounterVec,
-    /// `tug_leader`: 1 while this process is the one acting.
+    /// `tug_leader`: 1 while this process holds the lease and so is the one acting.
     pub leader: IntGauge,
+    /// `tug_leader_transitions_total`: times this process became or stopped being the leader.
+    pub leader_transitions: IntCounter,
+    /// `tug_queue_depth`: services waiting in the work queue (due or not).
+    pub queue_depth: IntGauge,
+    /// `tug_queue_latency_seconds`: from a service's due time to its reconcile starting.
+    pub queue_latency_seconds: Histogram,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -94,7 +99,7 @@ impl Metrics {
         let reconcile_seconds = Histogram::with_opts(
             HistogramOpts::new(
                 "tug_reconcile_duration_seconds",
-                "Wall time of one reconcile.",
+                "Time one reconcile of one service takes (observation excluded).",
             )
             .buckets(vec![0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0]),
         )?;
@@ -107,8 +112,29 @@ impl Metrics {
             &["service", "state"],
         )?;
         registry.register(Box::new(service_tasks.clone()))?;
-        let leader = IntGauge::new("tug_leader", "1 while this controller is the one acting.")?;
+        let leader = IntGauge::new(
+            "tug_leader",
+            "1 while this controller holds the lease and so is the one acting.",
+        )?;
         registry.register(Box::new(leader.clone()))?;
+        let leader_transitions = IntCounter::new(
+            "tug_leader_transitions_total",
+            "Times this controller became, or stopped being, the leader.",
+        )?;
+        registry.register(Box::new(leader_transitions.clone()))?;
+        let queue_depth = IntGauge::new(
+            "tug_queue_depth",
+            "Services waiting in the work queue, due or not.",
+        )?;
+        registry.register(Box::new(queue_depth.clone()))?;
+        let queue_latency_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "tug_queue_latency_seconds",
+                "From a service's due time to its reconcile starting.",
+            )
+            .buckets(vec![0.001, 0.01, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0]),
+        )?;
+        registry.register(Box::new(queue_latency_seconds.clone()))?;
         let metrics = Self {
             registry,
             reconciles,
@@ -120,6 +146,9 @@ impl Metrics {
             aws_requests,
             aws_throttled,
             leader,
+            leader_transitions,
+            queue_depth,
+            queue_latency_seconds,
         };
         metrics.prime();
         Ok(metrics)
@@ -148,12 +177,13 @@ impl Metrics {
         for outcome in ["started", "completed", "verified", "rolled_back"] {
             self.rollouts.with_label_values(&[outcome]);
         }
-        for (service, operation) in OPERATIONS {
-            for outcome in ["ok", "throttled", "server_error", "client_error"] {
+        for operation in Operation::CONTROLLER {
+            let (service, name) = (operation.service(), operation.name());
+            for outcome in CALL_OUTCOMES {
                 self.aws_requests
-                    .with_label_values(&[service, operation, outcome]);
+                    .with_label_values(&[service, name, outcome]);
             }
-            self.aws_throttled.with_label_values(&[service, operation]);
+            self.aws_throttled.with_label_values(&[service, name]);
         }
     }
 
@@ -185,6 +215,13 @@ impl Metrics {
             | DecisionKind::Register
             | DecisionKind::Hold
             | DecisionKind::Remove => {}
+        }
+    }
+
+    /// Drops a service's task gauges: it left the store.
+    pub fn forget_service(&self, service: &str) {
+        for state in TASK_STATES {
+            let _ = self.service_tasks.remove_label_values(&[service, state]);
         }
     }
 

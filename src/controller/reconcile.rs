@@ -1,405 +1,371 @@
-//! One reconcile of a set of services: observe them through the [`Cloud`], plan each (pure), act.
+//! One reconcile of one service: plan (pure) on what was observed, carry the plan out, save the
+//! memory right after, and say when to look again. `reconcile` never branches on why it was woken.
 //!
-//! Reads are batched the way the APIs allow (DescribeServices 10 names a call, GetMetricData 500
-//! queries a call); target health is read only for services whose rollout is being watched.
-//! Memory changes are returned to the caller, who persists them; a failed call keeps what already
-//! happened (a registered revision stays in the ledger) and drops the rest, to be planned again.
+//! Observation is the truth and memory a hint: before a call names a revision the controller
+//! remembers but has not seen in this observation, the revision is looked up; one that no longer
+//! exists (deleted, or the account's state was lost) is registered again from the remembered
+//! definition, and the decision says so. A registration is saved at once (RegisterTaskDefinition
+//! has no idempotency token, so a revision must never be forgotten), and the family's latest
+//! revision is reused when it renders the same, so a crash between registering and saving never
+//! leaves a duplicate behind.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
-use crate::cloud::types::{Datapoint, MetricId, ServiceDescription, TargetGroupDescription};
 use crate::cloud::{Cloud, CloudError};
-use crate::manifest::spec::Http5xxSource;
-use crate::model::{DecisionKind, ObservedService, ServiceKey, ServiceMemory};
+use crate::model::aws::{ServiceDescription, TaskDefinitionId, TaskDefinitionInput};
+use crate::model::{ConditionType, DecisionKind, ObservedService, ServiceMemory, ServiceStatus};
 use crate::plan::render::{digest as render_digest, short};
 use crate::plan::rollout::decision;
 use crate::plan::{Action, DesiredService, plan_service};
+use crate::store::Store;
 
-/// Target-group names per DescribeTargetGroups call. The API takes a list of names; 20 keeps each
-/// request small (a choice of ours: the API documentation gives no maximum for the list).
-pub const TARGET_GROUPS_PER_CALL: usize = 20;
-/// Minutes of metrics read per service: enough for the longest evaluation window (15 minutes).
-pub const METRIC_MINUTES: u64 = 15;
-/// Without a CPU datapoint to anchor on, the newest minute assumed published is this old (CloudWatch
-/// publication delay: 1 to 3 minutes observed).
-pub const ASSUMED_DELAY_S: u64 = 180;
+use super::status::{healthy_tasks, service_status};
 
-/// The result of reconciling one service.
+/// Plans, each followed by its calls, in one reconcile: a registration (or a lost revision
+/// registered again) is followed by planning once more, so the revision is used at once.
+const PLANS_PER_RECONCILE: usize = 4;
+
+/// What one reconcile did.
 #[derive(Debug, Clone)]
-pub struct Outcome {
-    /// Which service.
-    pub key: ServiceKey,
-    /// The stack it belongs to (its memory is stored under it).
-    pub stack: String,
-    /// Memory to persist (always: a registered revision must never be forgotten).
+pub struct Reconciled {
+    /// The memory after it (saved, unless `save_error`).
     pub memory: ServiceMemory,
-    /// The call that failed, if one did; the rest of the plan was not carried out.
+    /// The call that failed, if one did: the rest of the plan was not carried out.
     pub error: Option<CloudError>,
+    /// The memory could not be saved (the calls made are still remembered in process).
+    pub save_error: Option<String>,
+    /// Seconds until the plan wants another look; `None` for the periodic resync.
+    pub requeue_after: Option<u64>,
+    /// The service's status after it.
+    pub status: ServiceStatus,
+    /// Healthy tasks, where the observation tells (for the `healthy` gauge).
+    pub healthy: Option<u32>,
     /// Calls made.
     pub calls: u32,
-    /// What was observed of it at the start.
-    pub observed: ObservedService,
-    /// The service as the last CreateService or UpdateService returned it, if one was made.
-    pub after: Option<ServiceDescription>,
 }
 
-impl Outcome {
-    /// The freshest description of the service: after this reconcile's last call, or as observed.
-    pub fn live(&self) -> Option<&ServiceDescription> {
-        self.after.as_ref().or(self.observed.service.as_ref())
-    }
-}
-
-/// Observes, plans and acts for `services`, at `now` (seconds on the controller's clock).
-///
-/// # Errors
-/// Only a failed observation; failed actions are reported per service in [`Outcome::error`].
-pub async fn reconcile<C: Cloud>(
+/// Reconciles one service observed as `observed` (or whose observation failed), at `now`.
+pub async fn reconcile<C: Cloud, S: Store>(
     cloud: &C,
-    services: &[DesiredService],
-    memories: &BTreeMap<ServiceKey, ServiceMemory>,
-    now: u64,
-) -> Result<Vec<Outcome>, CloudError> {
-    let observed = observe(cloud, services, memories, now).await?;
-    let mut outcomes = Vec::with_capacity(services.len());
-    for desired in services {
-        let key = desired.key();
-        let memory = memories.get(&key).cloned().unwrap_or_default();
-        let seen = observed.get(&key).cloned().unwrap_or_default();
-        outcomes.push(act(cloud, desired, &seen, memory, now).await);
-    }
-    Ok(outcomes)
-}
-
-/// Plans and carries out one service's actions. A registration is followed by a second plan, so a
-/// new revision is created or rolled out in the same reconcile.
-async fn act<C: Cloud>(
-    cloud: &C,
+    store: &S,
     desired: &DesiredService,
-    observed: &ObservedService,
-    mut memory: ServiceMemory,
+    observed: Result<ObservedService, CloudError>,
+    memory: &ServiceMemory,
+    previous: Option<&ServiceStatus>,
     now: u64,
-) -> Outcome {
-    let mut calls = 0;
-    let mut after = None;
-    for _ in 0..2 {
-        let plan = plan_service(desired, observed, &memory, now);
-        // Registrations first: the rest of the plan (create, roll out) needs their revisions, so a
-        // plan that registers is carried out in two steps, registering then planning again.
-        let registers = plan
-            .actions
-            .iter()
-            .any(|a| matches!(a, Action::RegisterTaskDefinition { .. }));
-        if registers {
-            for action in plan.actions {
-                if let Action::RegisterTaskDefinition { definition, digest } = action {
-                    // RegisterTaskDefinition has no idempotency token: reuse the family's latest
-                    // revision when it renders the same, so a crash between registering and saving
-                    // memory never leaves a duplicate revision behind.
-                    calls += 1;
-                    match cloud
-                        .describe_latest_task_definition(&definition.family)
-                        .await
-                    {
-                        Ok(Some((id, latest))) if render_digest(&latest) == digest => {
-                            memory.record(decision(
-                                now,
-                                DecisionKind::Register,
-                                None,
-                                format!("reusing {id}: it renders the same as the manifest"),
-                            ));
-                            memory.remember(digest, id, &desired.spec.task_definition);
-                            continue;
-                        }
-                        Ok(_) => {}
-                        Err(error) => {
-                            return outcome(desired, memory, Some(error), calls, observed, after);
-                        }
-                    }
-                    calls += 1;
-                    match cloud.register_task_definition(definition).await {
-                        Ok(id) => {
-                            memory.record(decision(
-                                now,
-                                DecisionKind::Register,
-                                None,
-                                format!("registered {id} for digest {}", short(&digest)),
-                            ));
-                            memory.remember(digest, id, &desired.spec.task_definition);
-                        }
-                        Err(error) => {
-                            return outcome(desired, memory, Some(error), calls, observed, after);
-                        }
-                    }
-                }
-            }
-            continue;
+) -> Reconciled {
+    let mut run = Run {
+        cloud,
+        store,
+        desired,
+        memory: memory.clone(),
+        saved: memory.clone(),
+        calls: 0,
+        save_error: None,
+        seen: BTreeSet::new(),
+        after: None,
+    };
+    let (error, requeue_after, observed) = match observed {
+        Err(e) => (Some(e), None, ObservedService::default()),
+        Ok(observed) => {
+            let (error, requeue) = run.act(&observed, now).await;
+            (error, requeue, observed)
         }
-        for action in plan.actions {
-            calls += 1;
-            let result = match action {
-                // Unreachable: a plan that registers was handled above.
-                Action::RegisterTaskDefinition { .. } => Ok(()),
-                Action::CreateService(input) => cloud.create_service(input).await.map(|d| {
-                    after = Some(d);
-                }),
-                Action::UpdateService(input) => cloud.update_service(input).await.map(|d| {
-                    after = Some(d);
-                }),
-                Action::ModifyTargetGroup {
-                    target_group,
-                    health,
-                } => cloud.modify_target_group(&target_group, health).await,
-            };
-            if let Err(error) = result {
-                return outcome(desired, memory, Some(error), calls, observed, after);
-            }
-        }
-        return outcome(desired, plan.memory, None, calls, observed, after);
+    };
+    run.save().await;
+    let live = run.after.as_ref().or(observed.service.as_ref()).or(previous
+        .and_then(|p| p.live.as_ref())
+        .filter(|_| error.is_some()));
+    let mut status = service_status(
+        desired,
+        &run.memory,
+        live,
+        &observed,
+        error.as_ref(),
+        previous,
+        now,
+    );
+    if let Some(e) = &run.save_error {
+        memory_not_saved(&mut status, e, previous, now);
     }
-    outcome(desired, memory, None, calls, observed, after)
-}
-
-fn outcome(
-    desired: &DesiredService,
-    memory: ServiceMemory,
-    error: Option<CloudError>,
-    calls: u32,
-    observed: &ObservedService,
-    after: Option<ServiceDescription>,
-) -> Outcome {
-    Outcome {
-        key: desired.key(),
-        stack: desired.stack.clone(),
-        memory,
+    Reconciled {
+        memory: run.memory,
         error,
-        calls,
-        observed: observed.clone(),
-        after,
+        save_error: run.save_error,
+        requeue_after,
+        status,
+        healthy: healthy_tasks(&observed),
+        calls: run.calls,
     }
 }
 
-/// Reads what the plan needs, batched.
-async fn observe<C: Cloud>(
-    cloud: &C,
-    services: &[DesiredService],
-    memories: &BTreeMap<ServiceKey, ServiceMemory>,
+/// The Degraded condition of a service whose memory could not be saved: what it did is
+/// remembered in this process only, so a restart now could forget it.
+fn memory_not_saved(
+    status: &mut ServiceStatus,
+    error: &str,
+    previous: Option<&ServiceStatus>,
     now: u64,
-) -> Result<BTreeMap<ServiceKey, ObservedService>, CloudError> {
-    let mut observed: BTreeMap<ServiceKey, ObservedService> = BTreeMap::new();
-    let mut by_cluster: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for s in services {
-        by_cluster
-            .entry(&s.cluster)
-            .or_default()
-            .push(s.spec.name.clone());
-        observed.insert(s.key(), ObservedService::default());
+) {
+    let since = previous
+        .and_then(|p| p.condition(ConditionType::Degraded))
+        .filter(|c| c.status)
+        .map_or(now, |c| c.last_transition_time);
+    if let Some(c) = status
+        .conditions
+        .iter_mut()
+        .find(|c| c.kind == ConditionType::Degraded)
+    {
+        c.status = true;
+        c.reason = "MemoryNotSaved".to_owned();
+        c.message = format!("{error}; retrying with backoff");
+        c.last_transition_time = since;
     }
-    for (cluster, names) in &by_cluster {
-        for batch in names.chunks(10) {
-            for description in cloud.describe_services(cluster, batch).await? {
-                let key = ServiceKey {
-                    cluster: (*cluster).to_owned(),
-                    service: description.service.clone(),
-                };
-                if let Some(o) = observed.get_mut(&key) {
-                    o.service = Some(description);
-                }
-            }
-        }
-    }
+}
 
-    // Target groups: health checks the stack keeps, and the load balancer of LB-sourced 5XX scaling,
-    // read in batches of TARGET_GROUPS_PER_CALL names.
-    let mut wanted: Vec<String> = Vec::new();
-    for s in services {
-        let lb_sourced = s
-            .spec
-            .scaling
-            .as_ref()
-            .and_then(|sc| sc.http5xx.as_ref())
-            .is_some_and(|h| h.source == Http5xxSource::LoadBalancer);
-        let first = s
-            .spec
-            .load_balancers
-            .first()
-            .map(|lb| lb.target_group.clone())
-            .filter(|_| lb_sourced);
-        wanted.extend(s.health_checks.keys().cloned().chain(first));
-    }
-    wanted.sort();
-    wanted.dedup();
-    let mut groups: BTreeMap<String, TargetGroupDescription> = BTreeMap::new();
-    for batch in wanted.chunks(TARGET_GROUPS_PER_CALL) {
-        groups.extend(cloud.describe_target_groups(batch).await?);
-    }
-    for s in services {
-        if let Some(o) = observed.get_mut(&s.key()) {
-            o.health_checks = s
-                .health_checks
-                .keys()
-                .filter_map(|g| groups.get(g).map(|d| (g.clone(), d.health_check.clone())))
-                .collect();
-        }
-    }
+/// One reconcile in progress.
+struct Run<'a, C, S> {
+    cloud: &'a C,
+    store: &'a S,
+    desired: &'a DesiredService,
+    /// Memory as it stands.
+    memory: ServiceMemory,
+    /// Memory as last saved.
+    saved: ServiceMemory,
+    calls: u32,
+    save_error: Option<String>,
+    /// Revisions known to exist in this reconcile (observed, looked up, or registered).
+    seen: BTreeSet<TaskDefinitionId>,
+    /// The service as the last CreateService or UpdateService returned it.
+    after: Option<ServiceDescription>,
+}
 
-    // Metrics: CPU and 5XX for scaled services, target 5XX for rollouts with a 5XX trigger, and
-    // HealthyHostCount of every target group a service is behind.
-    let mut queries: Vec<(ServiceKey, Series, MetricId)> = Vec::new();
-    for s in services {
-        let key = s.key();
-        if observed.get(&key).is_none_or(|o| o.service.is_none()) {
-            continue;
-        }
-        for lb in &s.spec.load_balancers {
-            queries.push((
-                key.clone(),
-                Series::HealthyHosts,
-                MetricId::HealthyHosts {
-                    target_group: lb.target_group.clone(),
-                },
-            ));
-        }
-        let first_group = s
-            .spec
-            .load_balancers
-            .first()
-            .map(|lb| lb.target_group.clone());
-        if let Some(scaling) = &s.spec.scaling {
-            if scaling.cpu.is_some() {
-                queries.push((
-                    key.clone(),
-                    Series::Cpu,
-                    MetricId::ServiceCpu {
-                        cluster: s.cluster.clone(),
-                        service: s.spec.name.clone(),
-                    },
-                ));
-            }
-            if let (Some(http), Some(group)) = (&scaling.http5xx, &first_group) {
-                let metric = match http.source {
-                    Http5xxSource::Target => Some(MetricId::Target5xx {
-                        target_group: group.clone(),
-                    }),
-                    Http5xxSource::LoadBalancer => groups
-                        .get(group)
-                        .and_then(|d| d.load_balancer.clone())
-                        .map(|load_balancer| MetricId::Elb5xx { load_balancer }),
-                };
-                if let Some(metric) = metric {
-                    queries.push((key.clone(), Series::Http5xx, metric));
-                }
-            }
-        }
-        let watched = memories.get(&key).is_some_and(|m| m.rollout.is_some());
-        if watched
-            && s.spec.deployment.rollback.max5xx_per_minute.is_some()
-            && let Some(group) = &first_group
-        {
-            queries.push((
-                key.clone(),
-                Series::Target5xx,
-                MetricId::Target5xx {
-                    target_group: group.clone(),
-                },
-            ));
-        }
-    }
-    let start = newest_publishable(now).saturating_sub(METRIC_MINUTES * 60 + 600);
-    let mut results: BTreeMap<MetricId, Vec<Datapoint>> = BTreeMap::new();
-    let mut unique: Vec<MetricId> = queries.iter().map(|(_, _, m)| m.clone()).collect();
-    unique.sort();
-    unique.dedup();
-    for batch in unique.chunks(500) {
-        results.extend(cloud.get_metric_data(batch, start, now).await?);
-    }
-    // Each service's windows end at its newest CPU minute when that is recent: the freshest the
-    // data can be, whatever the real publication delay.
-    let mut anchors: BTreeMap<ServiceKey, u64> = BTreeMap::new();
-    for (key, series, metric) in &queries {
-        if let (Series::Cpu, Some(points)) = (series, results.get(metric))
-            && let Some(newest) = points.iter().map(|p| p.minute_start).max()
-            && newest + 600 >= newest_publishable(now)
-        {
-            anchors.insert(key.clone(), newest);
-        }
-    }
-    for (key, series, metric) in &queries {
-        let points = results.get(metric).map(Vec::as_slice).unwrap_or_default();
-        let anchor = anchors
-            .get(key)
-            .copied()
-            .unwrap_or_else(|| newest_publishable(now));
-        let Some(o) = observed.get_mut(key) else {
-            continue;
-        };
-        o.metrics_anchor = Some(anchor);
-        match (series, metric) {
-            (Series::Cpu, _) => o.cpu = minutes(points, None, anchor),
-            (Series::Http5xx, _) => o.http_5xx = minutes(points, Some(0.0), anchor),
-            (Series::Target5xx, _) => o.target_5xx = minutes(points, Some(0.0), anchor),
-            (Series::HealthyHosts, MetricId::HealthyHosts { target_group }) => {
-                // Only a recent value: an old one says nothing about now.
-                if let Some(newest) = points
+impl<C: Cloud, S: Store> Run<'_, C, S> {
+    /// Plans and acts until the plan is carried out or a call fails.
+    async fn act(
+        &mut self,
+        observed: &ObservedService,
+        now: u64,
+    ) -> (Option<CloudError>, Option<u64>) {
+        if let Some(service) = &observed.service {
+            self.seen.insert(service.task_definition.clone());
+            self.seen.extend(
+                service
+                    .deployments
                     .iter()
-                    .filter(|p| p.minute_start + 600 >= newest_publishable(now))
-                    .max_by_key(|p| p.minute_start)
-                {
-                    o.healthy_hosts.insert(target_group.clone(), newest.value);
+                    .map(|d| d.task_definition.clone()),
+            );
+        }
+        let mut requeue = None;
+        for _ in 0..PLANS_PER_RECONCILE {
+            let plan = plan_service(self.desired, observed, &self.memory, now);
+            requeue = plan.requeue_after;
+            let registrations: Vec<(TaskDefinitionInput, String)> = plan
+                .actions
+                .iter()
+                .filter_map(|a| match a {
+                    Action::RegisterTaskDefinition { definition, digest } => {
+                        Some((definition.clone(), digest.clone()))
+                    }
+                    _ => None,
+                })
+                .collect();
+            if !registrations.is_empty() {
+                for (definition, digest) in registrations {
+                    if let Err(e) = self.register(definition, &digest, now).await {
+                        return (Some(e), requeue);
+                    }
+                }
+                continue;
+            }
+            // The plan's memory holds its decisions; it stands once every call has succeeded.
+            match self.missing_revision(&plan.actions).await {
+                Err(e) => return (Some(e), requeue),
+                Ok(Some(lost)) => {
+                    if let Err(e) = self.register_again(&lost, now).await {
+                        return (Some(e), requeue);
+                    }
+                    continue;
+                }
+                Ok(None) => {}
+            }
+            for action in plan.actions {
+                self.calls += 1;
+                let result = match action {
+                    // Handled above: a plan that registers is planned again.
+                    Action::RegisterTaskDefinition { .. } => Ok(()),
+                    Action::CreateService(input) => {
+                        self.cloud.create_service(input).await.map(|d| {
+                            self.after = Some(d);
+                        })
+                    }
+                    Action::UpdateService(input) => {
+                        self.cloud.update_service(input).await.map(|d| {
+                            self.after = Some(d);
+                        })
+                    }
+                    Action::ModifyTargetGroup {
+                        target_group,
+                        health,
+                    } => self.cloud.modify_target_group(&target_group, health).await,
+                };
+                if let Err(e) = result {
+                    return (Some(e), requeue);
                 }
             }
-            (Series::HealthyHosts, _) => {}
+            self.memory = plan.memory;
+            return (None, requeue);
         }
+        (None, requeue)
     }
 
-    // Target health, only where a rollout is watched.
-    for s in services {
-        let key = s.key();
-        let watched = memories.get(&key).is_some_and(|m| m.rollout.is_some());
-        let exists = observed.get(&key).is_some_and(|o| o.service.is_some());
-        if watched && exists && s.spec.deployment.rollback.on_unhealthy_targets {
-            let mut targets = BTreeMap::new();
-            for lb in &s.spec.load_balancers {
-                targets.insert(
-                    lb.target_group.clone(),
-                    cloud.describe_target_health(&lb.target_group).await?,
-                );
+    /// Registers `definition` (digest `digest`), or reuses the family's latest revision when it
+    /// renders the same; remembers it and saves the memory at once.
+    async fn register(
+        &mut self,
+        definition: TaskDefinitionInput,
+        digest: &str,
+        now: u64,
+    ) -> Result<(), CloudError> {
+        let source = if digest == self.desired.digest {
+            self.desired.spec.task_definition.clone()
+        } else {
+            self.memory
+                .sources
+                .get(digest)
+                .cloned()
+                .unwrap_or_else(|| self.desired.spec.task_definition.clone())
+        };
+        self.calls += 1;
+        if let Some((latest, existing)) = self
+            .cloud
+            .describe_latest_task_definition(&definition.family)
+            .await?
+            && render_digest(&existing) == digest
+        {
+            self.memory.record(decision(
+                now,
+                DecisionKind::Register,
+                None,
+                format!("reusing {}: it renders the same as the manifest", latest.id),
+            ));
+            self.seen.insert(latest.id.clone());
+            self.memory.remember(digest.to_owned(), latest, &source);
+            self.save().await;
+            return Ok(());
+        }
+        self.calls += 1;
+        let registered = self.cloud.register_task_definition(definition).await?;
+        self.memory.record(decision(
+            now,
+            DecisionKind::Register,
+            None,
+            format!("registered {} for digest {}", registered.id, short(digest)),
+        ));
+        self.seen.insert(registered.id.clone());
+        self.memory.remember(digest.to_owned(), registered, &source);
+        self.save().await;
+        Ok(())
+    }
+
+    /// The first revision the actions name that was not seen in this reconcile and no longer
+    /// exists, with the digest memory knows it by.
+    async fn missing_revision(
+        &mut self,
+        actions: &[Action],
+    ) -> Result<Option<(TaskDefinitionId, Option<String>)>, CloudError> {
+        let named = actions.iter().filter_map(|a| match a {
+            Action::CreateService(input) => Some(&input.task_definition),
+            Action::UpdateService(input) => input.task_definition.as_ref(),
+            _ => None,
+        });
+        for id in named {
+            if self.seen.contains(id) {
+                continue;
             }
-            if let Some(o) = observed.get_mut(&key) {
-                o.targets = Some(targets);
+            self.calls += 1;
+            match self.cloud.describe_task_definition(id).await? {
+                Some(found) => {
+                    self.seen.insert(found.id);
+                }
+                None => {
+                    let memory = &self.memory;
+                    let digest = memory
+                        .ledger
+                        .iter()
+                        .find(|(_, kept)| *kept == id)
+                        .map(|(d, _)| d.clone())
+                        .or_else(|| {
+                            [
+                                memory.verified_good.as_ref(),
+                                memory.rollout.as_ref().map(|r| &r.target),
+                            ]
+                            .into_iter()
+                            .flatten()
+                            .find(|r| r.id == *id)
+                            .map(|r| r.digest.clone())
+                        });
+                    return Ok(Some((id.clone(), digest)));
+                }
             }
         }
+        Ok(None)
     }
-    Ok(observed)
-}
 
-/// Which series a metric query fills.
-#[derive(Debug, Clone, Copy)]
-enum Series {
-    Cpu,
-    Http5xx,
-    Target5xx,
-    HealthyHosts,
-}
+    /// A remembered revision does not exist any more: registers its definition again (the
+    /// manifest's, or the remembered source of an older one) and says so.
+    async fn register_again(
+        &mut self,
+        (lost, digest): &(TaskDefinitionId, Option<String>),
+        now: u64,
+    ) -> Result<(), CloudError> {
+        self.memory.forget_revision(lost);
+        let definition = match digest {
+            Some(d) if *d == self.desired.digest => Some(self.desired.definition.clone()),
+            Some(d) => self
+                .memory
+                .sources
+                .get(d)
+                .map(|source| self.desired.with_task_definition(source.clone()).definition),
+            None => None,
+        };
+        let Some((definition, digest)) = definition
+            .zip(digest.clone())
+            .filter(|(def, d)| render_digest(def) == *d)
+        else {
+            return Err(CloudError::Invalid {
+                operation: crate::cloud::Operation::DescribeTaskDefinition,
+                message: format!(
+                    "revision {lost} no longer exists and its definition is not remembered; apply the manifest again to roll forward"
+                ),
+            });
+        };
+        self.memory.record(decision(
+            now,
+            DecisionKind::Register,
+            None,
+            format!(
+                "remembered revision {lost} no longer exists: registering its definition again"
+            ),
+        ));
+        self.register(definition, &digest, now).await
+    }
 
-/// The newest minute whose datapoint can be published by `now` under the assumed delay: minute
-/// [m, m + 60) closes at m + 60 and is readable from m + 60 + delay.
-pub fn newest_publishable(now: u64) -> u64 {
-    now.saturating_sub(60 + ASSUMED_DELAY_S) / 60 * 60
-}
-
-/// One value per minute for the [`METRIC_MINUTES`] minutes ending at `anchor`, newest last; a
-/// missing minute is `None`, or `missing` for counts CloudWatch reports only when non-zero.
-pub fn minutes(points: &[Datapoint], missing: Option<f64>, anchor: u64) -> Vec<Option<f64>> {
-    (0..METRIC_MINUTES)
-        .rev()
-        .filter_map(|i| anchor.checked_sub(i * 60))
-        .map(|minute| {
-            points
-                .iter()
-                .find(|p| p.minute_start == minute)
-                .map(|p| p.value)
-                .or(missing)
-        })
-        .collect()
+    /// Saves the memory if it changed since it was last saved.
+    async fn save(&mut self) {
+        if self.memory == self.saved {
+            return;
+        }
+        match self
+            .store
+            .save_memory(&self.desired.stack, &self.desired.spec.name, &self.memory)
+            .await
+        {
+            Ok(()) => {
+                self.saved = self.memory.clone();
+                self.save_error = None;
+            }
+            Err(e) => self.save_error = Some(e.to_string()),
+        }
+    }
 }

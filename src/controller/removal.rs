@@ -6,8 +6,8 @@
 //! DeleteService is only called on a service already at 0 (ECS refuses otherwise, without
 //! `force`, which tugboat never uses). A service already gone, or draining after a delete, is done.
 
-use crate::cloud::types::{MANAGED_BY, TAG_MANAGED_BY, UpdateServiceInput};
 use crate::cloud::{Cloud, CloudError};
+use crate::model::aws::{MANAGED_BY, TAG_MANAGED_BY, UpdateServiceInput};
 use crate::model::{DecisionKind, DecisionRecord, Removal};
 use crate::plan::rollout::decision;
 

@@ -3,47 +3,72 @@
 //! recent decisions; per stack, the generation reconciled.
 //!
 //! Conditions follow Kubernetes: each is always present, true or false, with a CamelCase reason
-//! stable enough to alert on, and the time its truth last changed.
+//! stable enough to alert on, and the time its truth last changed. Nothing is reported Ready or
+//! verified that was not observed: Ready needs the service seen running the verified revision.
 
+use crate::cloud::CloudError;
+use crate::model::aws::{RolloutState, ServiceDescription, TargetState};
 use crate::model::{
-    ConditionType, DecisionKind, STATUS_DECISIONS, ServiceMemory, ServiceStatus, StatusCondition,
+    ConditionType, DecisionKind, ObservedService, STATUS_DECISIONS, ServiceMemory, ServiceStatus,
+    StatusCondition,
 };
 use crate::plan::DesiredService;
-use crate::plan::render::{digest, render};
 use crate::plan::rollout::{Condition, VERIFY_SECONDS, condition};
 
-use super::reconcile::Outcome;
+use super::error_policy::PARK_RECHECK_MS;
 
-/// A service's status after `outcome`; times of unchanged conditions are kept from `previous`.
+/// RFC 3339 for a time on the controller's clock (seconds since the epoch).
+pub fn timestamp(seconds: u64) -> String {
+    humantime::format_rfc3339_seconds(
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds),
+    )
+    .to_string()
+}
+
+/// A service's status after a reconcile that saw `live` (or nothing) and ended with `error` (or
+/// none); times of unchanged conditions are kept from `previous`.
 pub fn service_status(
     desired: &DesiredService,
-    outcome: &Outcome,
+    memory: &ServiceMemory,
+    live: Option<&ServiceDescription>,
+    observed: &ObservedService,
+    error: Option<&CloudError>,
     previous: Option<&ServiceStatus>,
     now: u64,
 ) -> ServiceStatus {
-    let memory = &outcome.memory;
-    let live = outcome.live();
-    let wanted = digest(&render(&desired.spec, None));
-    let rollout = condition(&wanted, memory);
-    let last = |kind: DecisionKind| {
+    let rollout = condition(&desired.digest, memory);
+    let last = |kinds: &[DecisionKind]| {
         memory
             .decisions
             .iter()
             .rev()
-            .find(|d| d.kind == kind)
-            .map_or_else(String::new, |d| d.reason.clone())
+            .find(|d| kinds.contains(&d.kind))
+    };
+    let verified_running = |s: &ServiceDescription| {
+        memory
+            .verified_good
+            .as_ref()
+            .is_some_and(|g| g.id == s.task_definition && g.digest == desired.digest)
     };
 
     let ready = match (live, rollout) {
         (None, _) => (
             false,
             "NotCreated",
-            "the service does not exist yet".to_owned(),
+            "the service does not exist (or was not observed)".to_owned(),
         ),
         (Some(_), Condition::Degraded) => (
             false,
             "RolloutFailed",
             "the manifest's revision failed its rollout".to_owned(),
+        ),
+        (Some(s), Condition::Ready) if !verified_running(s) => (
+            false,
+            "RollingOut",
+            format!(
+                "the service runs {}, not the verified revision of the manifest",
+                s.task_definition
+            ),
         ),
         (Some(s), Condition::Ready) if s.running_count >= s.desired_count => (
             true,
@@ -82,30 +107,45 @@ pub fn service_status(
         (Some(r), _) => (
             true,
             "RollingOut",
-            format!("rolling out {} since t={}", r.target.id, r.started_at),
+            format!(
+                "rolling out {} (started {})",
+                r.target.id,
+                timestamp(r.started_at)
+            ),
         ),
         (None, None) => (true, "Creating", "creating the service".to_owned()),
         (None, Some(_)) => (false, "Idle", "no rollout in progress".to_owned()),
     };
 
-    let degraded = match (&outcome.error, rollout) {
+    let degraded = match (error, rollout) {
+        (Some(e), _) if e.is_retryable() => {
+            (true, "CallsFailing", format!("{e}; retrying with backoff"))
+        }
         (Some(e), _) => (
             true,
-            if e.is_retryable() {
-                "CallsFailing"
-            } else {
-                "CallRefused"
-            },
-            format!("{e}; retrying with backoff"),
-        ),
-        (None, Condition::Degraded) => (
-            true,
-            "RolledBack",
+            "CallRefused",
             format!(
-                "{}; not retried until the manifest changes",
-                last(DecisionKind::Rollback)
+                "{e}; not retried until the stack changes (looked at again every {} minutes)",
+                PARK_RECHECK_MS / 60_000
             ),
         ),
+        (None, Condition::Degraded) => match last(&[DecisionKind::Rollback, DecisionKind::Hold]) {
+            Some(d) if d.kind == DecisionKind::Rollback => (
+                true,
+                "RolledBack",
+                format!("{}; not retried until the manifest changes", d.reason),
+            ),
+            Some(d) => (
+                true,
+                "RolloutFailed",
+                format!("{}; not retried until the manifest changes", d.reason),
+            ),
+            None => (
+                true,
+                "RolloutFailed",
+                "the manifest's revision failed; not retried until the manifest changes".to_owned(),
+            ),
+        },
         (None, _) => (false, "AsExpected", String::new()),
     };
 
@@ -128,24 +168,50 @@ pub fn service_status(
     .collect();
 
     // Health checks as observed, with the ones this reconcile put back (every call succeeded).
-    let mut health_checks = outcome.observed.health_checks.clone();
-    if outcome.error.is_none() {
+    let mut health_checks = observed.health_checks.clone();
+    if error.is_none() {
         for (group, want) in &desired.health_checks {
             if let Some(have) = health_checks.get_mut(group) {
                 have.clone_from(want);
             }
         }
+    } else if let Some(p) = previous.filter(|_| health_checks.is_empty()) {
+        health_checks.clone_from(&p.health_checks);
     }
+    let skip = memory.decisions.len().saturating_sub(STATUS_DECISIONS);
     ServiceStatus {
         conditions,
         live: live.cloned(),
         health_checks,
-        recent_decisions: recent(memory),
+        recent_decisions: memory.decisions[skip..].to_vec(),
     }
 }
 
-/// The last [`STATUS_DECISIONS`] decisions.
-fn recent(memory: &ServiceMemory) -> Vec<crate::model::DecisionRecord> {
-    let skip = memory.decisions.len().saturating_sub(STATUS_DECISIONS);
-    memory.decisions[skip..].to_vec()
+/// The healthy-task count of a service as observed: from target health where it was read (during
+/// rollouts); otherwise the newest HealthyHostCount of its target groups (the least healthy one);
+/// for a service behind no load balancer, every running task once ECS reports one COMPLETED
+/// deployment.
+pub fn healthy_tasks(observed: &ObservedService) -> Option<u32> {
+    let service = observed.service.as_ref()?;
+    match &observed.targets {
+        Some(groups) => groups
+            .values()
+            .map(|targets| {
+                targets
+                    .iter()
+                    .filter(|t| t.state == TargetState::Healthy)
+                    .count()
+            })
+            .min()
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
+        None if !observed.healthy_hosts.is_empty() => observed
+            .healthy_hosts
+            .values()
+            .copied()
+            .reduce(f64::min)
+            .map(|n| n.round().max(0.0) as u32),
+        None => (service.deployments.len() == 1
+            && service.deployments[0].rollout_state == RolloutState::Completed)
+            .then_some(service.running_count),
+    }
 }

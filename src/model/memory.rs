@@ -2,11 +2,12 @@
 //! only in a process, so a restarted controller resumes where the last one stopped.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cloud::types::TaskDefinitionId;
 use crate::manifest::spec::TaskDefinitionSpec;
+use crate::model::aws::{RegisteredRevision, TaskDefinitionId};
 
 /// Decisions kept per service (the most recent); older ones are dropped.
 pub const DECISIONS_KEPT: usize = 50;
@@ -23,7 +24,10 @@ pub struct ScalingClock {
     pub last_scale_in: Option<u64>,
 }
 
-/// A registered revision and the digest of the definition it was registered from.
+/// A registered revision and the digest of the definition it was registered from. Two records
+/// name the same revision only when digest, `family:revision` and (where both are known) ARN
+/// agree: a number alone is never enough, since an account whose state was lost hands the same
+/// numbers out again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Revision {
@@ -31,6 +35,30 @@ pub struct Revision {
     pub digest: String,
     /// `family:revision`.
     pub id: TaskDefinitionId,
+    /// Its ARN, when the account reported one (memory from before ARNs were kept has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+}
+
+impl Revision {
+    /// The record of `registered`, rendered from a definition with this digest.
+    pub fn of(digest: String, registered: RegisteredRevision) -> Self {
+        Self {
+            digest,
+            id: registered.id,
+            arn: Some(registered.arn),
+        }
+    }
+
+    /// Whether both records name the same revision of the same definition.
+    pub fn same(&self, other: &Revision) -> bool {
+        self.digest == other.digest
+            && self.id == other.id
+            && match (&self.arn, &other.arn) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            }
+    }
 }
 
 /// A rollout the controller started and is watching.
@@ -102,47 +130,198 @@ pub struct ServiceMemory {
     /// still starting, and are not used for scaling.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub serving_since: Option<u64>,
-    /// Revisions the controller registered, by digest: a definition is registered once.
+    /// Revisions the controller registered or reused, by digest: a definition is registered
+    /// once. A hint: a revision that no longer exists is registered again.
     pub ledger: BTreeMap<String, TaskDefinitionId>,
+    /// The ARN of each revision of the ledger (by `family:revision`), where known.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub arns: BTreeMap<String, String>,
     /// The last revision that completed a rollout and stayed healthy.
     pub verified_good: Option<Revision>,
     /// The rollout being watched.
     pub rollout: Option<RolloutMemory>,
     /// Digests whose rollout failed: not retried until the manifest changes.
     pub failed_digests: BTreeSet<String>,
-    /// Recent decisions, oldest first.
-    pub decisions: Vec<DecisionRecord>,
+    /// Recent decisions, oldest first. Shared until changed, so copying memory is cheap.
+    pub decisions: Arc<Vec<DecisionRecord>>,
     /// The manifest's task definition behind each of the newest [`SOURCES_KEPT`] revisions, by
-    /// digest: what `tug rollout undo` puts back.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub sources: BTreeMap<String, TaskDefinitionSpec>,
+    /// digest: what `tug rollout undo` puts back, and what a lost revision is registered again
+    /// from. Shared until changed.
+    #[serde(default, skip_serializing_if = "is_empty")]
+    pub sources: Arc<BTreeMap<String, TaskDefinitionSpec>>,
+}
+
+fn is_empty(sources: &Arc<BTreeMap<String, TaskDefinitionSpec>>) -> bool {
+    sources.is_empty()
 }
 
 impl ServiceMemory {
-    /// Records that `digest` (rendered from `source`) is revision `id`, keeping the sources of the
-    /// newest [`SOURCES_KEPT`] revisions.
-    pub fn remember(&mut self, digest: String, id: TaskDefinitionId, source: &TaskDefinitionSpec) {
-        self.sources.insert(digest.clone(), source.clone());
-        self.ledger.insert(digest, id);
-        if self.sources.len() > SOURCES_KEPT {
-            let mut by_age: Vec<(u32, String)> = self
-                .sources
-                .keys()
-                .map(|d| (self.ledger.get(d).map_or(0, |id| id.revision), d.clone()))
-                .collect();
-            by_age.sort();
-            for (_, old) in by_age.into_iter().take(self.sources.len() - SOURCES_KEPT) {
-                self.sources.remove(&old);
+    /// Records that `digest` (rendered from `source`) is `revision`, keeping the sources of the
+    /// newest [`SOURCES_KEPT`] revisions. Records naming the same digest elsewhere (the
+    /// verified-good revision, the rollout's target) are pointed at it too: that is the revision
+    /// of that definition now.
+    pub fn remember(
+        &mut self,
+        digest: String,
+        revision: RegisteredRevision,
+        source: &TaskDefinitionSpec,
+    ) {
+        let record = Revision::of(digest.clone(), revision.clone());
+        for slot in [
+            self.verified_good.as_mut(),
+            self.rollout.as_mut().map(|r| &mut r.target),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if slot.digest == digest {
+                *slot = record.clone();
+            }
+        }
+        if self.sources.get(&digest) != Some(source) {
+            Arc::make_mut(&mut self.sources).insert(digest.clone(), source.clone());
+        }
+        if let Some(old) = self.ledger.insert(digest, revision.id.clone())
+            && old != revision.id
+        {
+            self.arns.remove(&old.to_string());
+        }
+        self.arns.insert(revision.id.to_string(), revision.arn);
+        self.prune();
+    }
+
+    /// Forgets a revision the account no longer has (deleted, or the account's state was lost).
+    pub fn forget_revision(&mut self, id: &TaskDefinitionId) {
+        self.ledger.retain(|_, kept| kept != id);
+        self.arns.remove(&id.to_string());
+    }
+
+    /// The record of the ledger's revision of `digest`, if there is one.
+    pub fn revision_of(&self, digest: &str) -> Option<Revision> {
+        let id = self.ledger.get(digest)?;
+        Some(Revision {
+            digest: digest.to_owned(),
+            id: id.clone(),
+            arn: self.arns.get(&id.to_string()).cloned(),
+        })
+    }
+
+    /// Keeps the sources (and ledger entries) of the newest [`SOURCES_KEPT`] revisions, and
+    /// always those of the verified-good revision and of the rollout's target.
+    fn prune(&mut self) {
+        if self.ledger.len() <= SOURCES_KEPT {
+            return;
+        }
+        let pinned: Vec<String> = [
+            self.verified_good.as_ref(),
+            self.rollout.as_ref().map(|r| &r.target),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|r| r.digest.clone())
+        .collect();
+        let mut by_age: Vec<(u32, String)> = self
+            .ledger
+            .iter()
+            .filter(|(d, _)| !pinned.contains(d))
+            .map(|(d, id)| (id.revision, d.clone()))
+            .collect();
+        by_age.sort();
+        let excess = self.ledger.len().saturating_sub(SOURCES_KEPT);
+        for (_, old) in by_age.into_iter().take(excess) {
+            if let Some(id) = self.ledger.remove(&old) {
+                self.arns.remove(&id.to_string());
+            }
+            if self.sources.contains_key(&old) {
+                Arc::make_mut(&mut self.sources).remove(&old);
             }
         }
     }
 
     /// Records a decision, keeping the most recent [`DECISIONS_KEPT`].
     pub fn record(&mut self, decision: DecisionRecord) {
-        self.decisions.push(decision);
-        if self.decisions.len() > DECISIONS_KEPT {
-            let excess = self.decisions.len() - DECISIONS_KEPT;
-            self.decisions.drain(..excess);
+        let decisions = Arc::make_mut(&mut self.decisions);
+        decisions.push(decision);
+        if decisions.len() > DECISIONS_KEPT {
+            let excess = decisions.len() - DECISIONS_KEPT;
+            decisions.drain(..excess);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::spec::TaskDefinitionSpec;
+
+    /// Regression: memory keyed a map by a struct, which JSON cannot encode, so no memory was
+    /// ever saved.
+    #[test]
+    fn memory_with_every_field_set_round_trips_through_json() {
+        let mut memory = ServiceMemory::default();
+        let revision = RegisteredRevision {
+            id: TaskDefinitionId {
+                family: "f".into(),
+                revision: 3,
+            },
+            arn: "arn:aws:ecs:us-east-1:123456789012:task-definition/f:3".into(),
+        };
+        let source = TaskDefinitionSpec {
+            family: "f".into(),
+            cpu: None,
+            memory: None,
+            network_mode: None,
+            execution_role_arn: None,
+            task_role_arn: None,
+            containers: Vec::new(),
+        };
+        memory.remember("d1".into(), revision.clone(), &source);
+        memory.verified_good = memory.revision_of("d1");
+        memory.failed_digests.insert("d0".into());
+        memory.record(DecisionRecord {
+            at: 1,
+            kind: DecisionKind::Register,
+            field: Some("x".into()),
+            reason: "because".into(),
+        });
+        let text = serde_json::to_string(&memory).expect("encodes");
+        let back: ServiceMemory = serde_json::from_str(&text).expect("decodes");
+        assert_eq!(back, memory);
+        assert_eq!(
+            back.revision_of("d1").and_then(|r| r.arn),
+            Some(revision.arn)
+        );
+    }
+
+    #[test]
+    fn revisions_are_the_same_only_with_the_same_digest_and_arn() {
+        let id = TaskDefinitionId {
+            family: "f".into(),
+            revision: 1,
+        };
+        let a = Revision {
+            digest: "a".into(),
+            id: id.clone(),
+            arn: Some("arn:1".into()),
+        };
+        let other_digest = Revision {
+            digest: "b".into(),
+            ..a.clone()
+        };
+        let other_account = Revision {
+            arn: Some("arn:2".into()),
+            ..a.clone()
+        };
+        let unknown_arn = Revision {
+            arn: None,
+            ..a.clone()
+        };
+        assert!(a.same(&a));
+        assert!(
+            !a.same(&other_digest),
+            "a new digest at the same number is another revision"
+        );
+        assert!(!a.same(&other_account));
+        assert!(a.same(&unknown_arn), "memory from before ARNs were kept");
     }
 }

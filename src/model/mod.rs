@@ -1,5 +1,7 @@
-//! Desired and observed state types shared by the store, the planner and the cloud adapters.
+//! Desired and observed state types shared by the store, the planner and the cloud adapters, and
+//! the ECS/ELBv2/CloudWatch vocabulary they speak ([`aws`]).
 
+pub mod aws;
 mod ids;
 mod memory;
 mod observed;

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::cloud::types::{HealthCheckSettings, ServiceDescription, TargetHealth};
+use crate::model::aws::{HealthCheckSettings, ServiceDescription, TargetHealth};
 
 /// One service as observed: read from the cloud at the start of a reconcile.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cloud::types::{HealthCheckSettings, ServiceDescription};
+use crate::model::aws::{HealthCheckSettings, ServiceDescription};
 
 use super::DecisionRecord;
 

@@ -2,8 +2,8 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::cloud::types::{ContainerInput, TaskDefinitionInput};
 use crate::manifest::rules::effective_network_mode;
+use crate::model::aws::{ContainerInput, TaskDefinitionInput};
 use std::collections::BTreeMap;
 
 use crate::manifest::spec::{LaunchType, NetworkMode, PortProtocol, ServiceSpec};

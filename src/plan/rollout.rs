@@ -8,15 +8,19 @@
 //! [`VERIFY_SECONDS`]), never blindly to the previous one; the failed digest is not retried until the
 //! manifest renders a different one.
 
-use crate::cloud::types::{RolloutState, ServiceDescription, TargetState};
 use crate::manifest::spec::ServiceSpec;
+use crate::model::aws::{RolloutState, ServiceDescription, TargetState};
 use crate::model::{
     DecisionKind, DecisionRecord, ObservedService, Revision, RolloutMemory, ServiceMemory,
 };
+use crate::plan::DesiredService;
 use crate::plan::render::short;
 
 /// How long a completed rollout must stay healthy before its revision is verified good.
 pub const VERIFY_SECONDS: u64 = 60;
+/// How often a watched rollout is looked at when its target groups' health-check interval is not
+/// known (a target group the stack does not declare): ELBv2's shortest useful interval.
+pub const WATCH_SECONDS: u64 = 15;
 
 /// ECS's circuit-breaker threshold for a desired count: ceil(0.5 x desired) within [3, 200].
 pub fn failure_threshold(desired: u32) -> u32 {
@@ -52,10 +56,7 @@ pub fn step(
     memory: &mut ServiceMemory,
     now: u64,
 ) -> RolloutStep {
-    let desired_revision = memory.ledger.get(digest).cloned().map(|id| Revision {
-        digest: digest.to_owned(),
-        id,
-    });
+    let desired_revision = memory.revision_of(digest);
     if let Some(rollout) = memory.rollout.clone() {
         // A manifest changed mid-rollout starts over toward the new revision (unless that is the
         // rollback's own target, or a digest that already failed).
@@ -112,7 +113,7 @@ pub fn step(
         if memory
             .verified_good
             .as_ref()
-            .is_some_and(|g| g.id == target.id)
+            .is_some_and(|g| g.same(&target))
         {
             return RolloutStep {
                 in_progress: ecs_rolling(service),
@@ -182,13 +183,28 @@ fn watch(
             ..RolloutStep::default()
         };
     }
-    if let Some(why) = rollback_trigger(spec, observed, service, rollout, now) {
+    let steady = !ecs_rolling(service) && service.running_count == service.desired_count;
+    // Judged on what ECS reports now: a rollout that is steady when looked at has completed, even
+    // if the look comes after its progress deadline.
+    let overdue = rollout.completed_at.is_none()
+        && !steady
+        && now >= rollout.started_at + u64::from(spec.deployment.progress_deadline_seconds);
+    let why = rollback_trigger(spec, observed, service, rollout).or_else(|| {
+        overdue.then(|| {
+            format!(
+                "not complete after the {} s progress deadline ({} of {} tasks running)",
+                spec.deployment.progress_deadline_seconds,
+                service.running_count,
+                service.desired_count
+            )
+        })
+    });
+    if let Some(why) = why {
         if !rollout.rollback {
             memory.failed_digests.insert(rollout.target.digest.clone());
         }
         return roll_back(memory, rollout, &why, now);
     }
-    let steady = !ecs_rolling(service) && service.running_count == service.desired_count;
     match rollout.completed_at {
         None if steady => {
             memory.record(decision(
@@ -227,13 +243,13 @@ fn watch(
     }
 }
 
-/// Why the watched rollout must be abandoned, if it must.
+/// Why the watched rollout must be abandoned, if it must (the progress deadline aside, which the
+/// caller judges against the steady state).
 fn rollback_trigger(
     spec: &ServiceSpec,
     observed: &ObservedService,
     service: &ServiceDescription,
     rollout: &RolloutMemory,
-    now: u64,
 ) -> Option<String> {
     let deployment = &spec.deployment;
     let primary = service.deployments.first();
@@ -275,14 +291,27 @@ fn rollback_trigger(
             "{latest:.0} target 5XX in the last minute, above max5xxPerMinute {max}"
         ));
     }
-    let deadline = rollout.started_at + u64::from(deployment.progress_deadline_seconds);
-    if rollout.completed_at.is_none() && now >= deadline {
-        return Some(format!(
-            "not complete after the {} s progress deadline",
-            deployment.progress_deadline_seconds
-        ));
-    }
     None
+}
+
+/// When a service with this memory needs looking at again, in seconds from `now`: the next
+/// health check of a watched rollout's target groups, the end of its verification, its progress
+/// deadline; `None` when no rollout is watched.
+pub fn next_look(desired: &DesiredService, memory: &ServiceMemory, now: u64) -> Option<u64> {
+    let rollout = memory.rollout.as_ref()?;
+    let health_check = desired
+        .health_checks
+        .values()
+        .map(|h| u64::from(h.interval_seconds))
+        .min()
+        .unwrap_or(WATCH_SECONDS)
+        .clamp(5, 30);
+    let deadline = match rollout.completed_at {
+        Some(done) => done + VERIFY_SECONDS,
+        None => rollout.started_at + u64::from(desired.spec.deployment.progress_deadline_seconds),
+    };
+    let until_deadline = deadline.saturating_sub(now).max(1);
+    Some(health_check.min(until_deadline))
 }
 
 fn roll_back(
@@ -294,7 +323,7 @@ fn roll_back(
     let good = memory
         .verified_good
         .clone()
-        .filter(|g| g.id != rollout.target.id);
+        .filter(|g| !g.same(&rollout.target));
     match good {
         Some(good) if !rollout.rollback => {
             memory.record(decision(

@@ -78,6 +78,8 @@ pub struct ScaleDecision {
     pub trigger: Trigger,
     /// Why, in words, with the datapoints used.
     pub reason: String,
+    /// When a change held back by a cooldown may happen (seconds): the time to look again.
+    pub held_until: Option<u64>,
 }
 
 /// One trigger's opinion.
@@ -99,7 +101,7 @@ pub fn decide(
 ) -> ScaleDecision {
     let recommendations = recommend(spec, current, inputs);
     let (wanted, mut reason, trigger) = combine(current, &recommendations);
-    let (after_cooldown, held) = cooldown(spec, current, wanted, clock, now);
+    let (after_cooldown, held, held_until) = cooldown(spec, current, wanted, clock, now);
     let (after_freeze, frozen) = freeze_scale_in(current, after_cooldown, rolling_out);
     let desired = after_freeze.clamp(spec.min_tasks, spec.max_tasks);
     if let Some(why) = held.or(frozen) {
@@ -126,6 +128,7 @@ pub fn decide(
         direction,
         trigger,
         reason,
+        held_until,
     }
 }
 
@@ -317,7 +320,7 @@ fn cooldown(
     wanted: u32,
     clock: ScalingClock,
     now: u64,
-) -> (u32, Option<String>) {
+) -> (u32, Option<String>, Option<u64>) {
     let out_until = clock
         .last_scale_out
         .map(|t| t + u64::from(spec.scale_out_cooldown_seconds));
@@ -329,6 +332,7 @@ fn cooldown(
         return (
             current,
             Some(format!("scale-out cooldown for {} more s", until - now)),
+            Some(until),
         );
     }
     if wanted < current
@@ -337,9 +341,10 @@ fn cooldown(
         return (
             current,
             Some(format!("scale-in cooldown for {} more s", until - now)),
+            Some(until),
         );
     }
-    (wanted, None)
+    (wanted, None, None)
 }
 
 /// No scale-in while a rollout is in progress; scale-out goes ahead.

@@ -1,25 +1,29 @@
-//! One service's plan: `plan_service(desired, observed, memory, now)` -> actions and new memory.
+//! One service's plan: `plan_service(desired, observed, memory, now)` -> actions, new memory, and
+//! when to look again.
 //!
 //! Level-triggered: the whole desired state is compared with the whole observed state every time;
-//! nothing depends on having seen an event. Order of concerns: existence (register, create), the
-//! rollout, the desired count (scaler or manifest), then drift of everything else.
+//! nothing depends on having seen an event, and nothing depends on why the reconcile was woken.
+//! Order of concerns: existence (register, create), the rollout, the desired count (scaler or
+//! manifest), then drift of everything else. The plan also says when the next look is due (the
+//! next health check of a watched rollout, the end of verification, the progress deadline, the end
+//! of a cooldown), so no deadline is judged late.
 
 use std::collections::BTreeMap;
 
-use crate::cloud::types::{
+use crate::manifest::spec::{HealthCheck, LaunchType, ServiceSpec};
+use crate::model::aws::{
     CreateServiceInput, DeploymentConfiguration, DeploymentController, HealthCheckSettings,
     LoadBalancerInput, NetworkInput, TaskDefinitionInput, UpdateServiceInput, managed_tags,
 };
-use crate::manifest::spec::{HealthCheck, LaunchType, ServiceSpec};
 use crate::model::{
-    DecisionKind, ObservedService, Revision, RolloutMemory, ServiceKey, ServiceMemory, Stack,
+    DecisionKind, ObservedService, RolloutMemory, ServiceKey, ServiceMemory, Stack,
 };
 
 use super::render::{digest, render};
 use super::rollout::{self, decision};
 use super::scaling::{self, Direction, ScalingInputs};
 
-/// What the manifest wants of one service.
+/// What the manifest wants of one service, with its task definition rendered once.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DesiredService {
     /// The stack it belongs to (its memory is stored under it).
@@ -30,6 +34,10 @@ pub struct DesiredService {
     pub spec: ServiceSpec,
     /// Health-check settings the stack keeps on the target groups this service uses.
     pub health_checks: BTreeMap<String, HealthCheckSettings>,
+    /// The task definition the spec renders to, tagged as tugboat's.
+    pub definition: TaskDefinitionInput,
+    /// Its digest: the identity of the manifest's revision.
+    pub digest: String,
 }
 
 impl DesiredService {
@@ -46,24 +54,50 @@ impl DesiredService {
         stack
             .services
             .iter()
-            .map(|spec| DesiredService {
-                stack: name.to_owned(),
-                cluster: stack.cluster.clone(),
-                spec: spec.clone(),
-                health_checks: spec
+            .map(|spec| {
+                let health_checks = spec
                     .load_balancers
                     .iter()
                     .filter_map(|lb| {
                         let check = checks.get(lb.target_group.as_str())?;
                         Some((lb.target_group.clone(), check.clone()))
                     })
-                    .collect(),
+                    .collect();
+                DesiredService::new(name, &stack.cluster, spec.clone(), health_checks)
             })
             .collect()
     }
-}
 
-impl DesiredService {
+    /// One service of stack `stack` in `cluster`: renders and digests its task definition.
+    pub fn new(
+        stack: &str,
+        cluster: &str,
+        spec: ServiceSpec,
+        health_checks: BTreeMap<String, HealthCheckSettings>,
+    ) -> Self {
+        let mut definition = render(&spec, None);
+        let digest = digest(&definition);
+        definition.tags = managed_tags(stack);
+        Self {
+            stack: stack.to_owned(),
+            cluster: cluster.to_owned(),
+            spec,
+            health_checks,
+            definition,
+            digest,
+        }
+    }
+
+    /// The same service with another task definition (a scheduled deployment's image, an undo).
+    pub fn with_task_definition(
+        &self,
+        task_definition: crate::manifest::spec::TaskDefinitionSpec,
+    ) -> Self {
+        let mut spec = self.spec.clone();
+        spec.task_definition = task_definition;
+        Self::new(&self.stack, &self.cluster, spec, self.health_checks.clone())
+    }
+
     /// The key the service is known by in its cluster.
     pub fn key(&self) -> ServiceKey {
         ServiceKey {
@@ -109,11 +143,15 @@ pub enum Action {
 
 /// The plan for one service.
 #[derive(Debug, Clone, PartialEq)]
+#[must_use]
 pub struct Plan {
     /// Calls to make, in order.
     pub actions: Vec<Action>,
     /// Memory once they succeed (decisions included).
     pub memory: ServiceMemory,
+    /// Seconds until the plan needs another look (a health check, a deadline, a cooldown's end);
+    /// `None` leaves it to the periodic resync.
+    pub requeue_after: Option<u64>,
 }
 
 /// The deployment configuration tugboat keeps on its services: the manifest's bounds; ECS's circuit
@@ -137,33 +175,33 @@ pub fn plan_service(
     let spec = &desired.spec;
     let mut memory = memory.clone();
     let mut actions = Vec::new();
-    let mut definition = render(spec, None);
-    let digest = digest(&definition);
-    definition.tags = managed_tags(&desired.stack);
+    let digest = &desired.digest;
 
     health_check_drift(desired, observed, &mut memory, &mut actions, now);
 
     let Some(service) = &observed.service else {
-        match memory.ledger.get(&digest).cloned() {
-            None => actions.push(Action::RegisterTaskDefinition { definition, digest }),
-            Some(id) => {
+        match memory.revision_of(digest) {
+            None => actions.push(Action::RegisterTaskDefinition {
+                definition: desired.definition.clone(),
+                digest: digest.clone(),
+            }),
+            Some(target) => {
                 let count = initial_count(spec, None);
                 memory.record(decision(
                     now,
                     DecisionKind::Create,
                     None,
                     format!(
-                        "service {} does not exist: creating it with {id} and {count} task{}",
+                        "service {} does not exist: creating it with {} and {count} task{}",
                         spec.name,
+                        target.id,
                         if count == 1 { "" } else { "s" }
                     ),
                 ));
                 memory.desired_count = Some(count);
+                let id = target.id.clone();
                 memory.rollout = Some(RolloutMemory {
-                    target: Revision {
-                        digest,
-                        id: id.clone(),
-                    },
+                    target,
                     started_at: now,
                     completed_at: None,
                     rollback: false,
@@ -174,16 +212,25 @@ pub fn plan_service(
                 actions.insert(0, Action::CreateService(input));
             }
         }
-        return Plan { actions, memory };
+        let requeue_after = rollout::next_look(desired, &memory, now);
+        return Plan {
+            actions,
+            memory,
+            requeue_after,
+        };
     };
 
-    let step = rollout::step(spec, &digest, observed, service, &mut memory, now);
+    let step = rollout::step(spec, digest, observed, service, &mut memory, now);
     if step.register {
-        actions.push(Action::RegisterTaskDefinition { definition, digest });
+        actions.push(Action::RegisterTaskDefinition {
+            definition: desired.definition.clone(),
+            digest: digest.clone(),
+        });
     }
 
     let previous = memory.desired_count;
     let current = previous.unwrap_or_else(|| initial_count(spec, Some(service.desired_count)));
+    let mut scaling_look = None;
     let count = match &spec.scaling {
         // A service still being created has no capacity to judge yet: the load balancer's 503s
         // while its first tasks start are not a reason to scale. Scaling starts once the first
@@ -229,6 +276,7 @@ pub fn plan_service(
                 }
                 Direction::None => {}
             }
+            scaling_look = d.held_until.map(|t| t.saturating_sub(now).max(1));
             d.desired
         }
         None => spec.desired_count,
@@ -276,7 +324,15 @@ pub fn plan_service(
     {
         actions.push(Action::UpdateService(update));
     }
-    Plan { actions, memory }
+    let requeue_after = [rollout::next_look(desired, &memory, now), scaling_look]
+        .into_iter()
+        .flatten()
+        .min();
+    Plan {
+        actions,
+        memory,
+        requeue_after,
+    }
 }
 
 /// A per-minute series (newest last, the newest minute starting at `anchor`) with the minutes that
@@ -352,7 +408,7 @@ pub fn client_token(input: &CreateServiceInput, now: u64) -> String {
 pub fn create_input(
     cluster: &str,
     spec: &ServiceSpec,
-    task_definition: crate::cloud::types::TaskDefinitionId,
+    task_definition: crate::model::aws::TaskDefinitionId,
     desired_count: u32,
 ) -> CreateServiceInput {
     CreateServiceInput {
@@ -396,7 +452,7 @@ mod tests {
         let input = CreateServiceInput {
             cluster: "c".into(),
             service: "s".into(),
-            task_definition: crate::cloud::types::TaskDefinitionId {
+            task_definition: crate::model::aws::TaskDefinitionId {
                 family: "f".into(),
                 revision: 1,
             },

@@ -32,6 +32,16 @@ pub enum StoreError {
         /// How long we waited.
         seconds: u64,
     },
+    /// Another controller holds the store's controller lock.
+    #[error(
+        "another controller already runs on store {path}: {holder}; stop it first (two controllers must never both act)"
+    )]
+    ControllerRunning {
+        /// The lock file.
+        path: PathBuf,
+        /// Who holds it (pid, host, since), as it wrote itself down.
+        holder: String,
+    },
     /// The change would give a service two owners.
     #[error("{message}")]
     Conflict {
@@ -58,7 +68,7 @@ impl StoreError {
     /// Whether the same call may succeed later (a lock released, a transient I/O error).
     pub fn is_retryable(&self) -> bool {
         match self {
-            StoreError::Locked { .. } => true,
+            StoreError::Locked { .. } | StoreError::ControllerRunning { .. } => true,
             StoreError::Io { source, .. } => matches!(
                 source.kind(),
                 std::io::ErrorKind::Interrupted

@@ -11,6 +11,9 @@
 //!   status/STACK.json
 //!                   the controller's report on a stack: observed generation, per-service
 //!                   conditions, last observation, recent decisions
+//!   controller.lock held (advisory file lock) by the running controller for its whole life, with
+//!                   who holds it written inside: a second controller on the same directory is
+//!                   refused, naming the first
 //! ```
 //!
 //! `stacks.json` also lists the services the controller still has to take down (`removals`):
@@ -444,6 +447,72 @@ impl FileStore {
             }
             Ok(removed)
         })
+    }
+}
+
+/// The controller's hold on a file store: released when dropped (or when the process dies, since
+/// it is an advisory lock on an open file).
+#[derive(Debug)]
+pub struct ControllerLock {
+    /// The open lock file; the lock lives as long as it.
+    _file: File,
+}
+
+impl FileStore {
+    /// Takes the controller lock for this process's lifetime, writing `holder` (pid, host, since)
+    /// into it.
+    ///
+    /// # Errors
+    /// [`StoreError::ControllerRunning`] naming the holder when another controller has it; I/O.
+    pub fn lock_controller(&self, holder: &str) -> Result<ControllerLock, StoreError> {
+        fs::create_dir_all(&self.dir).map_err(|source| StoreError::Io {
+            path: self.dir.clone(),
+            action: "cannot create",
+            source,
+        })?;
+        let path = self.dir.join("controller.lock");
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(|source| StoreError::Io {
+                path: path.clone(),
+                action: "cannot open lock",
+                source,
+            })?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let holder = fs::read_to_string(&path)
+                    .ok()
+                    .map(|h| h.trim().to_owned())
+                    .filter(|h| !h.is_empty())
+                    .unwrap_or_else(|| "a process that did not say who it is".to_owned());
+                return Err(StoreError::ControllerRunning { path, holder });
+            }
+            Err(TryLockError::Error(source)) => {
+                return Err(StoreError::Io {
+                    path,
+                    action: "cannot lock",
+                    source,
+                });
+            }
+        }
+        let write = |file: &mut File| -> std::io::Result<()> {
+            file.set_len(0)?;
+            std::io::Seek::seek(file, std::io::SeekFrom::Start(0))?;
+            file.write_all(holder.as_bytes())?;
+            file.write_all(b"\n")?;
+            file.sync_all()
+        };
+        write(&mut file).map_err(|source| StoreError::Io {
+            path: path.clone(),
+            action: "cannot write",
+            source,
+        })?;
+        Ok(ControllerLock { _file: file })
     }
 }
 

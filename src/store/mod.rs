@@ -7,6 +7,7 @@
 
 mod error;
 pub mod file;
+pub mod memory;
 mod uri;
 
 use std::collections::BTreeMap;
@@ -15,6 +16,7 @@ use std::time::SystemTime;
 
 pub use error::StoreError;
 pub use file::FileStore;
+pub use memory::MemoryStore;
 pub use uri::{StoreUri, default_store_uri};
 
 use crate::model::{Removal, ServiceKey, ServiceMemory, Stack, StackStatus};

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_ecs::types as ecs;
 
-use crate::cloud::types::{
+use crate::model::aws::{
     ContainerInput, DeploymentConfiguration, DeploymentController, DeploymentDescription,
     LoadBalancerInput, RolloutState, ServiceDescription, TaskDefinitionId, TaskDefinitionInput,
 };

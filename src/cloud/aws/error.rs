@@ -4,7 +4,8 @@
 use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
-use crate::cloud::CloudError;
+use super::timeouts;
+use crate::cloud::{CloudError, Operation};
 
 /// Error codes AWS services use for throttling.
 const THROTTLING: [&str; 7] = [
@@ -25,12 +26,8 @@ const DENIED: [&str; 4] = [
     "UnrecognizedClientException",
 ];
 
-/// Classifies an SDK error of `service:operation`.
-pub fn classify<E>(
-    service: &str,
-    operation: &'static str,
-    error: SdkError<E, HttpResponse>,
-) -> CloudError
+/// Classifies an SDK error of `operation`.
+pub fn classify<E>(operation: Operation, error: SdkError<E, HttpResponse>) -> CloudError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -40,15 +37,17 @@ where
             let code = context.err().code().unwrap_or("").to_owned();
             let message = context.err().message().unwrap_or("").to_owned();
             let status = context.raw().status().as_u16();
-            from_code(service, operation, &code, &message, Some(status))
+            from_code(operation, &code, &message, Some(status))
         }
         // Timeouts, connection failures and unreadable answers: transient.
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            CloudError::Server {
-                operation,
-                message: text,
-            }
-        }
+        SdkError::TimeoutError(_) => CloudError::Timeout {
+            operation,
+            seconds: timeouts::OPERATION.as_secs(),
+        },
+        SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => CloudError::Server {
+            operation,
+            message: causes(&error),
+        },
         _ => CloudError::Invalid {
             operation,
             message: text,
@@ -56,10 +55,23 @@ where
     }
 }
 
+/// An error's chain of causes, each said once, joined with ": " (no `Debug` dumps).
+pub fn causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
+}
+
 /// Classifies by AWS's error code (and HTTP status, where known).
 pub fn from_code(
-    service: &str,
-    operation: &'static str,
+    operation: Operation,
     code: &str,
     message: &str,
     status: Option<u16>,
@@ -87,7 +99,8 @@ pub fn from_code(
         return CloudError::Invalid {
             operation,
             message: format!(
-                "access denied ({code}): {message}; the controller's role needs {service}:{operation} on this resource (deploy/tugboat.yaml grants what the controller uses)"
+                "access denied ({code}): {message}; the controller's role needs {} on this resource (deploy/tugboat.yaml grants what the controller uses)",
+                operation.iam_action()
             ),
         };
     }
@@ -115,27 +128,24 @@ mod tests {
     fn throttling_server_errors_and_denials_are_told_apart() {
         assert!(matches!(
             from_code(
-                "ecs",
-                "UpdateService",
+                Operation::UpdateService,
                 "ThrottlingException",
                 "Rate exceeded",
                 Some(400)
             ),
             CloudError::Throttled { .. }
         ));
-        let server = from_code("ecs", "UpdateService", "ServerException", "oops", Some(500));
-        assert!(server.is_retryable());
-        let unknown_5xx = from_code(
-            "elasticloadbalancing",
-            "DescribeTargetHealth",
-            "",
-            "",
-            Some(503),
+        let server = from_code(
+            Operation::UpdateService,
+            "ServerException",
+            "oops",
+            Some(500),
         );
+        assert!(server.is_retryable());
+        let unknown_5xx = from_code(Operation::DescribeTargetHealth, "", "", Some(503));
         assert!(unknown_5xx.is_retryable());
         let denied = from_code(
-            "ecs",
-            "UpdateService",
+            Operation::UpdateService,
             "AccessDeniedException",
             "User: arn:aws:sts::1:assumed-role/x is not authorized to perform: ecs:UpdateService",
             Some(400),
@@ -146,8 +156,7 @@ mod tests {
             "{denied}"
         );
         let missing = from_code(
-            "ecs",
-            "DescribeServices",
+            Operation::DescribeServices,
             "ClusterNotFoundException",
             "Cluster not found.",
             Some(400),

@@ -23,25 +23,40 @@ mod convert;
 pub mod error;
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use aws_sdk_cloudwatch::types as cw;
 use aws_sdk_ecs::types as ecs;
 use aws_sdk_elasticloadbalancingv2::types as elb;
 use aws_smithy_types::DateTime;
 
-use super::types::{
-    CreateServiceInput, Datapoint, HealthCheckSettings, MetricId, MetricSeries, ServiceDescription,
-    TargetGroupDescription, TargetHealth, TargetState, TaskDefinitionId, TaskDefinitionInput,
-    UpdateServiceInput,
+use super::{Cloud, CloudError, Operation};
+use crate::model::aws::{
+    CreateServiceInput, Datapoint, HealthCheckSettings, MetricData, MetricId, RegisteredRevision,
+    ServiceDescription, TargetGroupDescription, TargetHealth, TargetState, TaskDefinitionId,
+    TaskDefinitionInput, UpdateServiceInput,
 };
-use super::{Cloud, CloudError};
 use error::classify;
 
 /// DescribeServices takes at most this many services.
 pub const DESCRIBE_SERVICES_MAX: usize = 10;
 /// GetMetricData takes at most this many queries.
 pub const METRIC_QUERIES_MAX: usize = 500;
+
+/// Something the preflight found wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// What is wrong and what to fix.
+    pub message: String,
+    /// Whether waiting can fix it (AWS did not answer, or answered with a server error).
+    pub transient: bool,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
 
 /// What is known of a target group once resolved.
 #[derive(Debug, Clone)]
@@ -53,22 +68,44 @@ struct TargetGroupInfo {
     load_balancer: Option<String>,
 }
 
-/// The AWS account, through the SDK.
-#[derive(Debug)]
+/// The SDK's timeouts on every call: no call waits on a hung endpoint for longer than these.
+pub mod timeouts {
+    use std::time::Duration;
+
+    /// Establishing a connection.
+    pub const CONNECT: Duration = Duration::from_secs(3);
+    /// Between bytes of an answer.
+    pub const READ: Duration = Duration::from_secs(10);
+    /// One attempt, from sending to the whole answer.
+    pub const ATTEMPT: Duration = Duration::from_secs(10);
+    /// A whole operation, retries included (below the controller's own deadline on a call).
+    pub const OPERATION: Duration = Duration::from_secs(18);
+}
+
+/// The AWS account, through the SDK. Cheap to clone: the clients and the cache are shared.
+#[derive(Debug, Clone)]
 pub struct AwsCloud {
     ecs: aws_sdk_ecs::Client,
     elb: aws_sdk_elasticloadbalancingv2::Client,
     cloudwatch: aws_sdk_cloudwatch::Client,
     config: aws_config::SdkConfig,
     /// Target groups by the identifier the manifest uses (name or ARN).
-    target_groups: Mutex<BTreeMap<String, TargetGroupInfo>>,
+    target_groups: Arc<Mutex<BTreeMap<String, TargetGroupInfo>>>,
 }
 
 impl AwsCloud {
     /// Loads configuration from the standard chain. `retries: false` turns the SDK's retries off
     /// (tests against moto, where a retried 500 would repeat a side effect).
     pub async fn from_env(retries: bool) -> Self {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .connect_timeout(timeouts::CONNECT)
+                    .read_timeout(timeouts::READ)
+                    .operation_attempt_timeout(timeouts::ATTEMPT)
+                    .operation_timeout(timeouts::OPERATION)
+                    .build(),
+            );
         if !retries {
             loader = loader.retry_config(aws_config::retry::RetryConfig::disabled());
         }
@@ -82,41 +119,53 @@ impl AwsCloud {
             elb: aws_sdk_elasticloadbalancingv2::Client::new(&config),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
             config,
-            target_groups: Mutex::default(),
+            target_groups: Arc::default(),
         }
     }
 
     /// Checks, before the controller starts, that it can work: a region, credentials, and every
-    /// cluster and target group the stacks name. Each problem says what to fix.
+    /// cluster and target group the stacks name. Each problem says what to fix, and whether it
+    /// is one that waiting can fix (AWS not answering).
     ///
     /// # Errors
-    /// Every problem found, one per line.
+    /// Every problem found.
     pub async fn preflight(
         &self,
         clusters: &[String],
         target_groups: &[String],
-    ) -> Result<(), String> {
+    ) -> Result<(), Vec<Problem>> {
         let mut problems = Vec::new();
+        let fatal = |message: String| Problem {
+            message,
+            transient: false,
+        };
         match self.config.region() {
-            None => problems
-                .push("no AWS region: set AWS_REGION (or a region in the profile)".to_owned()),
+            None => problems.push(fatal(
+                "no AWS region: set AWS_REGION (or a region in the profile)".to_owned(),
+            )),
             Some(region) => tracing::info!(region = %region, "AWS region"),
         }
         match self.config.credentials_provider() {
-            None => problems.push("no AWS credentials provider is configured".to_owned()),
+            None => problems.push(fatal(
+                "no AWS credentials provider is configured".to_owned(),
+            )),
             Some(provider) => {
                 use aws_credential_types::provider::ProvideCredentials;
                 if let Err(e) = provider.provide_credentials().await {
-                    problems.push(format!(
+                    problems.push(fatal(format!(
                         "no AWS credentials: {}; in ECS give the task a task role, elsewhere set AWS_PROFILE or AWS_ACCESS_KEY_ID",
-                        aws_smithy_types::error::display::DisplayErrorContext(&e)
-                    ));
+                        error::causes(&e)
+                    )));
                 }
             }
         }
         if !problems.is_empty() {
-            return Err(problems.join("\n"));
+            return Err(problems);
         }
+        let failed = |e: CloudError| Problem {
+            transient: e.is_retryable(),
+            message: e.to_string(),
+        };
         for batch in clusters.chunks(100) {
             match self
                 .ecs
@@ -131,14 +180,14 @@ impl AwsCloud {
                             c.cluster_name() == Some(name.as_str()) && c.status() == Some("ACTIVE")
                         });
                         if !active {
-                            problems.push(format!(
+                            problems.push(fatal(format!(
                                 "cluster `{name}` does not exist or is not ACTIVE in this account and region"
-                            ));
+                            )));
                         }
                     }
                 }
                 Err(e) => {
-                    problems.push(classify("ecs", "DescribeClusters", e).to_string());
+                    problems.push(failed(classify(Operation::DescribeClusters, e)));
                     break;
                 }
             }
@@ -146,15 +195,40 @@ impl AwsCloud {
         match self.describe_target_groups(target_groups).await {
             Ok(found) => {
                 for name in target_groups.iter().filter(|n| !found.contains_key(*n)) {
-                    problems.push(format!("target group `{name}` does not exist"));
+                    problems.push(fatal(format!("target group `{name}` does not exist")));
                 }
             }
-            Err(e) => problems.push(e.to_string()),
+            Err(e) => problems.push(failed(e)),
         }
         if problems.is_empty() {
             Ok(())
         } else {
-            Err(problems.join("\n"))
+            Err(problems)
+        }
+    }
+
+    /// DescribeTaskDefinition of a family (its latest) or `family:revision`; `None` when ECS
+    /// does not know it.
+    async fn describe(&self, name: &str) -> Result<Option<ecs::TaskDefinition>, CloudError> {
+        const OP: Operation = Operation::DescribeTaskDefinition;
+        match self
+            .ecs
+            .describe_task_definition()
+            .task_definition(name)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out.task_definition().cloned()),
+            Err(e) => match classify(OP, e) {
+                // An unknown family or revision: ECS answers ClientException.
+                CloudError::Invalid { message, .. }
+                    if message.starts_with("ClientException")
+                        || message.contains("Unable to describe task definition") =>
+                {
+                    Ok(None)
+                }
+                other => Err(other),
+            },
         }
     }
 
@@ -170,7 +244,7 @@ impl AwsCloud {
     async fn target_group(
         &self,
         identifier: &str,
-        operation: &'static str,
+        operation: Operation,
     ) -> Result<TargetGroupInfo, CloudError> {
         if let Some(info) = self.cached(identifier) {
             return Ok(info);
@@ -199,14 +273,17 @@ impl AwsCloud {
         };
         match request.send().await {
             Ok(out) => Ok(out.target_groups().to_vec()),
-            Err(e) => Err(classify("elasticloadbalancing", "DescribeTargetGroups", e)),
+            Err(e) => Err(classify(Operation::DescribeTargetGroups, e)),
         }
     }
 
-    /// Metric queries for CloudWatch, in the order given.
+    /// Metric queries for CloudWatch, each with the id `m{index}` of its place in `ids`. A query
+    /// whose target group does not exist has no dimension to ask for: it is left out and
+    /// reported in `unresolved`, and the others go ahead.
     async fn metric_queries(
         &self,
         ids: &[MetricId],
+        unresolved: &mut BTreeMap<MetricId, String>,
     ) -> Result<Vec<cw::MetricDataQuery>, CloudError> {
         let mut queries = Vec::with_capacity(ids.len());
         for (i, id) in ids.iter().enumerate() {
@@ -229,7 +306,20 @@ impl AwsCloud {
                     vec![dimension("LoadBalancer", load_balancer)],
                 ),
                 MetricId::Target5xx { target_group } | MetricId::HealthyHosts { target_group } => {
-                    let info = self.target_group(target_group, "GetMetricData").await?;
+                    let info = match self
+                        .target_group(target_group, Operation::GetMetricData)
+                        .await
+                    {
+                        Ok(info) => info,
+                        Err(CloudError::Invalid { .. }) => {
+                            unresolved.insert(
+                                id.clone(),
+                                format!("target group `{target_group}` does not exist"),
+                            );
+                            continue;
+                        }
+                        Err(e) => return Err(e),
+                    };
                     let mut dims = Vec::new();
                     if let Some(d) = &info.dimension {
                         dims.push(dimension("TargetGroup", d));
@@ -272,12 +362,26 @@ impl AwsCloud {
     }
 }
 
+/// A registered revision as the account reports it.
+fn registered(td: &ecs::TaskDefinition, family: &str) -> RegisteredRevision {
+    let id = TaskDefinitionId {
+        family: td.family().unwrap_or(family).to_owned(),
+        revision: u32::try_from(td.revision()).unwrap_or(0),
+    };
+    RegisteredRevision {
+        arn: td
+            .task_definition_arn()
+            .map_or_else(|| id.to_string(), str::to_owned),
+        id,
+    }
+}
+
 fn signed(n: u32) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
 fn ecs_deployment_configuration(
-    config: &crate::cloud::types::DeploymentConfiguration,
+    config: &crate::model::aws::DeploymentConfiguration,
 ) -> ecs::DeploymentConfiguration {
     ecs::DeploymentConfiguration::builder()
         .minimum_healthy_percent(signed(config.minimum_healthy_percent))
@@ -293,7 +397,7 @@ fn ecs_deployment_configuration(
 
 /// The service a create, update or delete answered with.
 fn described(
-    operation: &'static str,
+    operation: Operation,
     cluster: &str,
     service: Option<&ecs::Service>,
 ) -> Result<ServiceDescription, CloudError> {
@@ -302,7 +406,7 @@ fn described(
         .ok_or_else(|| invalid(operation, "the answer describes no service"))
 }
 
-fn invalid(operation: &'static str, e: impl std::fmt::Display) -> CloudError {
+fn invalid(operation: Operation, e: impl std::fmt::Display) -> CloudError {
     CloudError::Invalid {
         operation,
         message: e.to_string(),
@@ -313,8 +417,8 @@ impl Cloud for AwsCloud {
     async fn register_task_definition(
         &self,
         input: TaskDefinitionInput,
-    ) -> Result<TaskDefinitionId, CloudError> {
-        const OP: &str = "RegisterTaskDefinition";
+    ) -> Result<RegisteredRevision, CloudError> {
+        const OP: Operation = Operation::RegisterTaskDefinition;
         let out = self
             .ecs
             .register_task_definition()
@@ -335,56 +439,41 @@ impl Cloud for AwsCloud {
             .set_tags(Some(convert::ecs_tags(&input.tags)).filter(|t| !t.is_empty()))
             .send()
             .await
-            .map_err(|e| classify("ecs", OP, e))?;
+            .map_err(|e| classify(OP, e))?;
         let td = out
             .task_definition()
             .ok_or_else(|| invalid(OP, "the answer names no task definition"))?;
-        Ok(TaskDefinitionId {
-            family: td.family().unwrap_or(&input.family).to_owned(),
-            revision: u32::try_from(td.revision()).unwrap_or(0),
-        })
+        Ok(registered(td, &input.family))
     }
 
     async fn describe_latest_task_definition(
         &self,
         family: &str,
-    ) -> Result<Option<(TaskDefinitionId, TaskDefinitionInput)>, CloudError> {
-        const OP: &str = "DescribeTaskDefinition";
+    ) -> Result<Option<(RegisteredRevision, TaskDefinitionInput)>, CloudError> {
         // A family alone names its latest ACTIVE revision.
-        match self
-            .ecs
-            .describe_task_definition()
-            .task_definition(family)
-            .send()
-            .await
-        {
-            Ok(out) => Ok(out.task_definition().map(|td| {
-                (
-                    TaskDefinitionId {
-                        family: td.family().unwrap_or(family).to_owned(),
-                        revision: u32::try_from(td.revision()).unwrap_or(0),
-                    },
-                    convert::definition(td),
-                )
-            })),
-            Err(e) => match classify("ecs", OP, e) {
-                // A family with no revision yet: ECS answers ClientException.
-                CloudError::Invalid { message, .. }
-                    if message.starts_with("ClientException")
-                        || message.contains("Unable to describe task definition") =>
-                {
-                    Ok(None)
-                }
-                other => Err(other),
-            },
-        }
+        Ok(self
+            .describe(family)
+            .await?
+            .map(|td| (registered(&td, family), convert::definition(&td))))
+    }
+
+    async fn describe_task_definition(
+        &self,
+        id: &TaskDefinitionId,
+    ) -> Result<Option<RegisteredRevision>, CloudError> {
+        // An INACTIVE (deregistered) revision may not be used by a new deployment: as good as gone.
+        Ok(self
+            .describe(&id.to_string())
+            .await?
+            .filter(|td| td.status() != Some(&ecs::TaskDefinitionStatus::Inactive))
+            .map(|td| registered(&td, &id.family)))
     }
 
     async fn create_service(
         &self,
         input: CreateServiceInput,
     ) -> Result<ServiceDescription, CloudError> {
-        const OP: &str = "CreateService";
+        const OP: Operation = Operation::CreateService;
         let mut load_balancers = Vec::new();
         for lb in &input.load_balancers {
             let info = self.target_group(&lb.target_group, OP).await?;
@@ -417,10 +506,8 @@ impl Cloud for AwsCloud {
         };
         let controller = ecs::DeploymentController::builder()
             .r#type(match input.deployment_controller {
-                crate::cloud::types::DeploymentController::Ecs => {
-                    ecs::DeploymentControllerType::Ecs
-                }
-                crate::cloud::types::DeploymentController::External => {
+                crate::model::aws::DeploymentController::Ecs => ecs::DeploymentControllerType::Ecs,
+                crate::model::aws::DeploymentController::External => {
                     ecs::DeploymentControllerType::External
                 }
             })
@@ -449,7 +536,7 @@ impl Cloud for AwsCloud {
             .set_tags(Some(convert::ecs_tags(&input.tags)).filter(|t| !t.is_empty()))
             .send()
             .await
-            .map_err(|e| classify("ecs", OP, e))?;
+            .map_err(|e| classify(OP, e))?;
         described(OP, &input.cluster, out.service())
     }
 
@@ -457,7 +544,7 @@ impl Cloud for AwsCloud {
         &self,
         input: UpdateServiceInput,
     ) -> Result<ServiceDescription, CloudError> {
-        const OP: &str = "UpdateService";
+        const OP: Operation = Operation::UpdateService;
         let out = self
             .ecs
             .update_service()
@@ -473,7 +560,7 @@ impl Cloud for AwsCloud {
             )
             .send()
             .await
-            .map_err(|e| classify("ecs", OP, e))?;
+            .map_err(|e| classify(OP, e))?;
         described(OP, &input.cluster, out.service())
     }
 
@@ -482,7 +569,7 @@ impl Cloud for AwsCloud {
         cluster: &str,
         service: &str,
     ) -> Result<ServiceDescription, CloudError> {
-        const OP: &str = "DeleteService";
+        const OP: Operation = Operation::DeleteService;
         let out = self
             .ecs
             .delete_service()
@@ -490,7 +577,7 @@ impl Cloud for AwsCloud {
             .service(service)
             .send()
             .await
-            .map_err(|e| classify("ecs", OP, e))?;
+            .map_err(|e| classify(OP, e))?;
         // DRAINING until its tasks stop (moto answers INACTIVE at once).
         described(OP, cluster, out.service())
     }
@@ -500,7 +587,7 @@ impl Cloud for AwsCloud {
         cluster: &str,
         names: &[String],
     ) -> Result<Vec<ServiceDescription>, CloudError> {
-        const OP: &str = "DescribeServices";
+        const OP: Operation = Operation::DescribeServices;
         if names.len() > DESCRIBE_SERVICES_MAX {
             return Err(invalid(
                 OP,
@@ -521,7 +608,7 @@ impl Cloud for AwsCloud {
             .include(ecs::ServiceField::Tags)
             .send()
             .await
-            .map_err(|e| classify("ecs", OP, e))?;
+            .map_err(|e| classify(OP, e))?;
         // Unknown services come back under `failures` (reason MISSING), deleted ones as INACTIVE:
         // both left out, as absent (a new one of the same name may be created).
         Ok(out
@@ -536,7 +623,7 @@ impl Cloud for AwsCloud {
         &self,
         target_group: &str,
     ) -> Result<Vec<TargetHealth>, CloudError> {
-        const OP: &str = "DescribeTargetHealth";
+        const OP: Operation = Operation::DescribeTargetHealth;
         let info = self.target_group(target_group, OP).await?;
         let out = self
             .elb
@@ -544,7 +631,7 @@ impl Cloud for AwsCloud {
             .target_group_arn(info.arn)
             .send()
             .await
-            .map_err(|e| classify("elasticloadbalancing", OP, e))?;
+            .map_err(|e| classify(OP, e))?;
         Ok(out
             .target_health_descriptions()
             .iter()
@@ -577,7 +664,7 @@ impl Cloud for AwsCloud {
         target_group: &str,
         health: HealthCheckSettings,
     ) -> Result<(), CloudError> {
-        const OP: &str = "ModifyTargetGroup";
+        const OP: Operation = Operation::ModifyTargetGroup;
         let info = self.target_group(target_group, OP).await?;
         self.elb
             .modify_target_group()
@@ -589,7 +676,7 @@ impl Cloud for AwsCloud {
             .unhealthy_threshold_count(signed(health.unhealthy_threshold))
             .send()
             .await
-            .map_err(|e| classify("elasticloadbalancing", OP, e))?;
+            .map_err(|e| classify(OP, e))?;
         Ok(())
     }
 
@@ -671,12 +758,15 @@ impl Cloud for AwsCloud {
         queries: &[MetricId],
         start_s: u64,
         end_s: u64,
-    ) -> Result<MetricSeries, CloudError> {
-        const OP: &str = "GetMetricData";
-        let mut series: MetricSeries = BTreeMap::new();
+    ) -> Result<MetricData, CloudError> {
+        const OP: Operation = Operation::GetMetricData;
+        let mut data = MetricData::default();
         let seconds = |s: u64| DateTime::from_secs(i64::try_from(s).unwrap_or(i64::MAX));
         for batch in queries.chunks(METRIC_QUERIES_MAX) {
-            let built = self.metric_queries(batch).await?;
+            let built = self.metric_queries(batch, &mut data.unresolved).await?;
+            if built.is_empty() {
+                continue;
+            }
             let mut token: Option<String> = None;
             loop {
                 let out = self
@@ -689,7 +779,7 @@ impl Cloud for AwsCloud {
                     .set_next_token(token.take())
                     .send()
                     .await
-                    .map_err(|e| classify("cloudwatch", OP, e))?;
+                    .map_err(|e| classify(OP, e))?;
                 for result in out.metric_data_results() {
                     let Some(index) = result
                         .id()
@@ -701,7 +791,7 @@ impl Cloud for AwsCloud {
                     let Some(id) = batch.get(index) else {
                         continue;
                     };
-                    let points = series.entry(id.clone()).or_default();
+                    let points = data.series.entry(id.clone()).or_default();
                     for (at, value) in result.timestamps().iter().zip(result.values()) {
                         points.push(Datapoint {
                             minute_start: u64::try_from(at.secs()).unwrap_or(0),
@@ -715,11 +805,11 @@ impl Cloud for AwsCloud {
                 }
             }
         }
-        for points in series.values_mut() {
+        for points in data.series.values_mut() {
             points.sort_by_key(|p| p.minute_start);
             points.dedup_by_key(|p| p.minute_start);
         }
-        Ok(series)
+        Ok(data)
     }
 }
 
@@ -730,7 +820,7 @@ mod tests {
     /// What moto does not keep (deploymentConfiguration), checked on the request itself.
     #[test]
     fn deployment_bounds_and_the_circuit_breaker_are_sent_as_given() {
-        let sent = ecs_deployment_configuration(&crate::cloud::types::DeploymentConfiguration {
+        let sent = ecs_deployment_configuration(&crate::model::aws::DeploymentConfiguration {
             minimum_healthy_percent: 50,
             maximum_percent: 100,
             circuit_breaker: true,

@@ -1,5 +1,7 @@
-//! The baseline users have today: Application Auto Scaling driven by CloudWatch alarms, built from a
-//! stack's `scaling` section so tugboat's own scaler can be compared with it on the same trace.
+//! The baseline users have today: Application Auto Scaling driven by CloudWatch alarms. It is
+//! configured with plain policy values ([`ScalingPolicy`]); the simulation harness derives them
+//! from a stack's `scaling` section, so tugboat's own scaler can be compared with it on the same
+//! trace. The world knows no manifest.
 //!
 //! Facts modelled (aws-facts.md, "Application Auto Scaling"):
 //! - Target tracking: the scale-out alarm needs 3 of 3 one-minute datapoints above the target, and
@@ -15,44 +17,69 @@
 
 use serde::Serialize;
 
-use crate::cloud::types::MetricId;
-use crate::manifest::spec::{Http5xxSource, ServiceSpec};
-use crate::model::Stack;
+use crate::model::aws::MetricId;
 
 use super::{SECOND, Sim};
 
-/// One policy's trigger.
-#[derive(Debug, Clone)]
-enum Trigger {
-    /// CPU target tracking.
-    TargetCpu { target: f64 },
-    /// CPU step scaling.
+/// One alarm-driven policy of a scalable target.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Trigger {
+    /// CPU target tracking at `target` percent.
+    TargetCpu {
+        /// Target CPU percent.
+        target: f64,
+    },
+    /// CPU step scaling: an alarm above `out_above` (and one below `in_below`) over `periods`
+    /// one-minute datapoints adds `out_step` (removes `in_step`) tasks.
     StepCpu {
+        /// Scale-out alarm threshold, percent.
         out_above: f64,
+        /// Scale-in alarm threshold, percent.
         in_below: Option<f64>,
+        /// Datapoints the alarms evaluate.
         periods: usize,
+        /// Tasks added.
         out_step: u32,
+        /// Tasks removed.
         in_step: u32,
     },
-    /// 5XX step scaling: multiply on breach.
+    /// 5XX step scaling: `threshold` or more per minute for `periods` minutes multiplies the
+    /// count by `factor`.
     Http5xx {
+        /// The count metric the alarm watches.
         metric: MetricId,
+        /// Count per minute.
         threshold: f64,
+        /// Datapoints the alarm evaluates.
         periods: usize,
+        /// Multiplier.
         factor: f64,
     },
 }
 
-/// One scalable service and its policies.
+/// One scalable target (a service) and its policies, as a user would configure them.
+#[derive(Debug, Clone)]
+pub struct ScalingPolicy {
+    /// Cluster name.
+    pub cluster: String,
+    /// Service name.
+    pub service: String,
+    /// Minimum capacity.
+    pub min: u32,
+    /// Maximum capacity.
+    pub max: u32,
+    /// Scale-out cooldown, seconds.
+    pub scale_out_cooldown_s: u64,
+    /// Scale-in cooldown, seconds.
+    pub scale_in_cooldown_s: u64,
+    /// Its alarms.
+    pub triggers: Vec<Trigger>,
+}
+
+/// A policy and when it last acted.
 #[derive(Debug, Clone)]
 struct Scalable {
-    cluster: String,
-    service: String,
-    min: u32,
-    max: u32,
-    scale_out_cooldown_s: u64,
-    scale_in_cooldown_s: u64,
-    triggers: Vec<Trigger>,
+    policy: ScalingPolicy,
     last_scale_out_s: Option<u64>,
     last_scale_any_s: Option<u64>,
 }
@@ -81,17 +108,17 @@ pub struct Baseline {
 }
 
 impl Baseline {
-    /// The policies a user would configure for `stack` with alarms and Application Auto Scaling.
-    pub fn for_stack(stack: &Stack) -> Self {
-        let cluster = stack.spec().cluster.clone();
-        let services = stack
-            .spec()
-            .services
-            .iter()
-            .filter_map(|s| scalable(&cluster, stack.name(), s))
-            .collect();
+    /// Application Auto Scaling with these policies.
+    pub fn new(policies: Vec<ScalingPolicy>) -> Self {
         Self {
-            services,
+            services: policies
+                .into_iter()
+                .map(|policy| Scalable {
+                    policy,
+                    last_scale_out_s: None,
+                    last_scale_any_s: None,
+                })
+                .collect(),
             actions: Vec::new(),
         }
     }
@@ -104,18 +131,21 @@ impl Baseline {
         }
         for scalable in &mut self.services {
             let Some(current) = sim
-                .peek_service(&scalable.cluster, &scalable.service)
+                .peek_service(&scalable.policy.cluster, &scalable.policy.service)
                 .map(|d| d.desired_count)
             else {
                 continue;
             };
             let rolling_out = sim
                 .samples()
-                .get(&(scalable.cluster.clone(), scalable.service.clone()))
+                .get(&(
+                    scalable.policy.cluster.clone(),
+                    scalable.policy.service.clone(),
+                ))
                 .is_some_and(|s| s.rolling_out);
             let mut out: Option<(u32, String)> = None;
             let mut scale_in: Option<(u32, String)> = None;
-            for trigger in &scalable.triggers {
+            for trigger in &scalable.policy.triggers {
                 let (o, i) = recommend(sim, scalable, trigger, current);
                 if let Some(o) = o
                     && out.as_ref().is_none_or(|(best, _)| o.0 > *best)
@@ -130,28 +160,32 @@ impl Baseline {
             }
             let out_cooling = scalable
                 .last_scale_out_s
-                .is_some_and(|t| now_s < t + scalable.scale_out_cooldown_s);
+                .is_some_and(|t| now_s < t + scalable.policy.scale_out_cooldown_s);
             let in_cooling = scalable
                 .last_scale_any_s
-                .is_some_and(|t| now_s < t + scalable.scale_in_cooldown_s);
+                .is_some_and(|t| now_s < t + scalable.policy.scale_in_cooldown_s);
             let decision = match (out, scale_in) {
-                (Some((to, reason)), _) if !out_cooling => {
-                    Some((to.clamp(scalable.min, scalable.max), reason, true))
-                }
-                (None, Some((to, reason))) if !in_cooling && !rolling_out => {
-                    Some((to.clamp(scalable.min, scalable.max), reason, false))
-                }
+                (Some((to, reason)), _) if !out_cooling => Some((
+                    to.clamp(scalable.policy.min, scalable.policy.max),
+                    reason,
+                    true,
+                )),
+                (None, Some((to, reason))) if !in_cooling && !rolling_out => Some((
+                    to.clamp(scalable.policy.min, scalable.policy.max),
+                    reason,
+                    false,
+                )),
                 _ => None,
             };
             if let Some((to, reason, is_out)) = decision.filter(|(to, _, _)| *to != current) {
-                sim.set_desired_count(&scalable.cluster, &scalable.service, to);
+                sim.set_desired_count(&scalable.policy.cluster, &scalable.policy.service, to);
                 if is_out {
                     scalable.last_scale_out_s = Some(now_s);
                 }
                 scalable.last_scale_any_s = Some(now_s);
                 self.actions.push(ScalingAction {
                     t_seconds: now_s,
-                    service: scalable.service.clone(),
+                    service: scalable.policy.service.clone(),
                     from: current,
                     to,
                     reason,
@@ -159,52 +193,6 @@ impl Baseline {
             }
         }
     }
-}
-
-fn scalable(cluster: &str, stack: &str, service: &ServiceSpec) -> Option<Scalable> {
-    let scaling = service.scaling.as_ref()?;
-    let mut triggers = Vec::new();
-    if let Some(cpu) = &scaling.cpu {
-        match cpu.target_percent {
-            Some(target) => triggers.push(Trigger::TargetCpu {
-                target: f64::from(target),
-            }),
-            None => triggers.push(Trigger::StepCpu {
-                out_above: f64::from(cpu.scale_out_above_percent.unwrap_or(100)),
-                in_below: cpu.scale_in_below_percent.map(f64::from),
-                periods: cpu.evaluation_periods.unwrap_or(1) as usize,
-                out_step: cpu.scale_out_step.unwrap_or(1),
-                in_step: cpu.scale_in_step.unwrap_or(1),
-            }),
-        }
-    }
-    if let (Some(http), Some(lb)) = (&scaling.http5xx, service.load_balancers.first()) {
-        let metric = match http.source {
-            Http5xxSource::Target => MetricId::Target5xx {
-                target_group: lb.target_group.clone(),
-            },
-            Http5xxSource::LoadBalancer => MetricId::Elb5xx {
-                load_balancer: stack.to_owned(),
-            },
-        };
-        triggers.push(Trigger::Http5xx {
-            metric,
-            threshold: f64::from(http.threshold),
-            periods: http.evaluation_periods as usize,
-            factor: http.scale_out_factor,
-        });
-    }
-    Some(Scalable {
-        cluster: cluster.to_owned(),
-        service: service.name.clone(),
-        min: scaling.min_tasks,
-        max: scaling.max_tasks,
-        scale_out_cooldown_s: u64::from(scaling.scale_out_cooldown_seconds),
-        scale_in_cooldown_s: u64::from(scaling.scale_in_cooldown_seconds),
-        triggers,
-        last_scale_out_s: None,
-        last_scale_any_s: None,
-    })
 }
 
 /// The last `periods` published minutes of a metric, oldest first; `None` where a minute is missing
@@ -247,8 +235,8 @@ fn recommend(
     current: u32,
 ) -> (Recommendation, Recommendation) {
     let cpu = MetricId::ServiceCpu {
-        cluster: scalable.cluster.clone(),
-        service: scalable.service.clone(),
+        cluster: scalable.policy.cluster.clone(),
+        service: scalable.policy.service.clone(),
     };
     match trigger {
         Trigger::TargetCpu { target } => {

@@ -11,8 +11,13 @@ use serde::Serialize;
 
 use super::rng::Rng;
 use super::world::ApiBehaviour;
+use crate::cloud::Operation;
 
 pub use crate::cloud::limits::Category;
+
+/// Calls kept in the log (counts are kept for every call): a long-running simulated account
+/// does not grow without bound.
+pub const CALLS_KEPT: usize = 200_000;
 
 /// How a call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -29,10 +34,12 @@ pub enum Outcome {
 }
 
 /// One recorded call.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiCall {
-    /// Operation name, as AWS spells it.
-    pub operation: &'static str,
+    /// The operation.
+    pub operation: Operation,
+    /// What it was about: `cluster/service`, a target group, a family, or empty.
+    pub target: String,
     /// Simulated milliseconds since the start.
     pub at_ms: u64,
     /// How it ended.
@@ -55,8 +62,10 @@ pub struct ApiFront {
     buckets: BTreeMap<Category, Bucket>,
     /// Its own random stream, so faults do not shift the rest of the world's randomness.
     rng: Rng,
-    /// Every call, in order.
-    pub calls: Vec<ApiCall>,
+    /// The most recent calls (at most [`CALLS_KEPT`]), in order.
+    pub calls: std::collections::VecDeque<ApiCall>,
+    /// Calls by operation and outcome, since the start.
+    counts: BTreeMap<&'static str, BTreeMap<Outcome, u64>>,
 }
 
 impl ApiFront {
@@ -66,14 +75,15 @@ impl ApiFront {
             behaviour,
             buckets: BTreeMap::new(),
             rng: Rng::new(seed ^ 0xA11C_E5ED),
-            calls: Vec::new(),
+            calls: std::collections::VecDeque::new(),
+            counts: BTreeMap::new(),
         }
     }
 
     /// Admits or refuses a call at `now_ms`, and records it. A client error found later by the
     /// operation itself is recorded with [`ApiFront::reject`].
-    pub fn admit(&mut self, operation: &'static str, now_ms: u64) -> Outcome {
-        let category = Category::of(operation);
+    pub fn admit(&mut self, operation: Operation, now_ms: u64) -> Outcome {
+        let category = operation.category();
         let (burst, refill) = category.bucket();
         let throttled_by_bucket = self.behaviour.throttling && {
             let bucket = self.buckets.entry(category).or_insert(Bucket {
@@ -93,7 +103,7 @@ impl ApiFront {
         let error_rate = self
             .behaviour
             .error_rates
-            .get(operation)
+            .get(operation.name())
             .copied()
             .unwrap_or(self.behaviour.error_rate);
         let outcome = if throttled_by_bucket || self.rng.chance(self.behaviour.throttle_rate) {
@@ -103,26 +113,56 @@ impl ApiFront {
         } else {
             Outcome::Ok
         };
-        self.calls.push(ApiCall {
+        if self.calls.len() >= CALLS_KEPT {
+            self.calls.pop_front();
+        }
+        self.calls.push_back(ApiCall {
             operation,
+            target: String::new(),
             at_ms: now_ms,
             outcome,
         });
+        *self
+            .counts
+            .entry(operation.name())
+            .or_default()
+            .entry(outcome)
+            .or_default() += 1;
         outcome
+    }
+
+    /// Names what the last admitted call was about, for the call log.
+    pub fn about(&mut self, target: String) {
+        if let Some(last) = self.calls.back_mut() {
+            last.target = target;
+        }
     }
 
     /// Marks the last admitted call as refused by the operation (validation, not found).
     pub fn reject(&mut self) {
-        if let Some(last) = self.calls.last_mut() {
+        if let Some(last) = self.calls.back_mut() {
+            if let Some(count) = self
+                .counts
+                .get_mut(last.operation.name())
+                .and_then(|c| c.get_mut(&last.outcome))
+            {
+                *count = count.saturating_sub(1);
+            }
             last.outcome = Outcome::ClientError;
+            *self
+                .counts
+                .entry(last.operation.name())
+                .or_default()
+                .entry(Outcome::ClientError)
+                .or_default() += 1;
         }
     }
 
     /// Simulated milliseconds a call of `operation` takes: the caller waits this long for the answer.
-    pub fn latency_ms(&self, operation: &str) -> u64 {
+    pub fn latency_ms(&self, operation: Operation) -> u64 {
         self.behaviour
             .latencies_ms
-            .get(operation)
+            .get(operation.name())
             .copied()
             .unwrap_or(self.behaviour.latency_ms)
     }
@@ -130,7 +170,7 @@ impl ApiFront {
     /// The latency of the last call made.
     pub fn last_latency_ms(&self) -> u64 {
         self.calls
-            .last()
+            .back()
             .map_or(0, |c| self.latency_ms(c.operation))
     }
 
@@ -139,17 +179,9 @@ impl ApiFront {
         self.behaviour.consistency_delay_seconds * 1000
     }
 
-    /// Calls by operation and outcome, for summaries.
+    /// Calls by operation and outcome since the start, for summaries.
     pub fn counts(&self) -> BTreeMap<&'static str, BTreeMap<Outcome, u64>> {
-        let mut counts: BTreeMap<&'static str, BTreeMap<Outcome, u64>> = BTreeMap::new();
-        for call in &self.calls {
-            *counts
-                .entry(call.operation)
-                .or_default()
-                .entry(call.outcome)
-                .or_default() += 1;
-        }
-        counts
+        self.counts.clone()
     }
 }
 
@@ -166,12 +198,12 @@ mod tests {
     fn update_service_bucket_allows_a_burst_of_50_then_5_per_second() {
         let mut api = front();
         let burst = (0..60)
-            .filter(|_| api.admit("UpdateService", 0) == Outcome::Ok)
+            .filter(|_| api.admit(Operation::UpdateService, 0) == Outcome::Ok)
             .count();
         assert_eq!(burst, 50);
         // One second later: five more tokens.
         let refilled = (0..20)
-            .filter(|_| api.admit("UpdateService", 1000) == Outcome::Ok)
+            .filter(|_| api.admit(Operation::UpdateService, 1000) == Outcome::Ok)
             .count();
         assert_eq!(refilled, 5);
     }
@@ -182,14 +214,20 @@ mod tests {
         let mut api = front();
         assert_eq!(
             (0..25)
-                .filter(|_| api.admit("RegisterTaskDefinition", 0) == Outcome::Ok)
+                .filter(|_| api.admit(Operation::RegisterTaskDefinition, 0) == Outcome::Ok)
                 .count(),
             20
         );
-        assert_eq!(api.admit("RegisterTaskDefinition", 500), Outcome::Throttled);
-        assert_eq!(api.admit("RegisterTaskDefinition", 1000), Outcome::Ok);
         assert_eq!(
-            api.admit("RegisterTaskDefinition", 1000),
+            api.admit(Operation::RegisterTaskDefinition, 500),
+            Outcome::Throttled
+        );
+        assert_eq!(
+            api.admit(Operation::RegisterTaskDefinition, 1000),
+            Outcome::Ok
+        );
+        assert_eq!(
+            api.admit(Operation::RegisterTaskDefinition, 1000),
             Outcome::Throttled
         );
     }
@@ -199,13 +237,18 @@ mod tests {
     fn elb_actions_share_one_bucket() {
         let mut api = front();
         let ok = (0..30)
-            .flat_map(|_| ["DescribeTargetHealth", "ModifyTargetGroup"])
-            .filter(|op| api.admit(op, 0) == Outcome::Ok)
+            .flat_map(|_| {
+                [
+                    Operation::DescribeTargetHealth,
+                    Operation::ModifyTargetGroup,
+                ]
+            })
+            .filter(|op| api.admit(*op, 0) == Outcome::Ok)
             .count();
         assert_eq!(ok, 40);
         assert_eq!(
             (0..20)
-                .filter(|_| api.admit("DescribeTargetHealth", 1000) == Outcome::Ok)
+                .filter(|_| api.admit(Operation::DescribeTargetHealth, 1000) == Outcome::Ok)
                 .count(),
             10
         );
@@ -214,10 +257,10 @@ mod tests {
     #[test]
     fn buckets_never_exceed_their_burst() {
         let mut api = front();
-        api.admit("DescribeServices", 0);
+        api.admit(Operation::DescribeServices, 0);
         // An hour idle refills to 100, not more.
         let ok = (0..150)
-            .filter(|_| api.admit("DescribeServices", 3_600_000) == Outcome::Ok)
+            .filter(|_| api.admit(Operation::DescribeServices, 3_600_000) == Outcome::Ok)
             .count();
         assert_eq!(ok, 100);
     }
@@ -232,9 +275,9 @@ mod tests {
             .latencies_ms
             .insert("GetMetricData".to_owned(), 400);
         let mut api = ApiFront::new(behaviour, 1);
-        assert_eq!(api.latency_ms("GetMetricData"), 400);
-        assert_eq!(api.latency_ms("UpdateService"), 50);
-        api.admit("GetMetricData", 0);
+        assert_eq!(api.latency_ms(Operation::GetMetricData), 400);
+        assert_eq!(api.latency_ms(Operation::UpdateService), 50);
+        api.admit(Operation::GetMetricData, 0);
         assert_eq!(api.last_latency_ms(), 400);
     }
 
@@ -249,7 +292,7 @@ mod tests {
             42,
         );
         let errors = (0..10_000)
-            .filter(|i| api.admit("DescribeServices", *i) == Outcome::ServerError)
+            .filter(|i| api.admit(Operation::DescribeServices, *i) == Outcome::ServerError)
             .count();
         assert!((800..1200).contains(&errors), "{errors}");
     }

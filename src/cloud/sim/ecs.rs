@@ -13,7 +13,7 @@
 //! - Task stop: deregistration first (DEACTIVATING for the deregistration delay), then SIGTERM
 //!   (STOPPING), then STOPPED.
 
-use crate::cloud::types::{
+use crate::model::aws::{
     DeploymentController, DeploymentDescription, RolloutState, ServiceDescription, TargetState,
     TaskDefinitionId,
 };
@@ -438,7 +438,7 @@ impl Sim {
                     family: String::new(),
                     revision: 0,
                 },
-                deployment_configuration: Some(crate::cloud::types::DeploymentConfiguration {
+                deployment_configuration: Some(crate::model::aws::DeploymentConfiguration {
                     minimum_healthy_percent: 100,
                     maximum_percent: 200,
                     circuit_breaker: false,

@@ -8,7 +8,7 @@
 //! seeded random point within one interval of registration. A check passes or fails at once:
 //! `timeoutSeconds` only matters through `timeoutSeconds < intervalSeconds`.
 
-use crate::cloud::types::TargetState;
+use crate::model::aws::TargetState;
 
 use super::world::Failure;
 use super::{SECOND, Sim, TaskState};

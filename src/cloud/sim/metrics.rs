@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::cloud::types::{Datapoint, MetricId};
+use crate::model::aws::{Datapoint, MetricId};
 
 use super::world::Failure;
 use super::{SECOND, Sim};

@@ -10,25 +10,27 @@
 //! baseline).
 
 pub mod aas;
+mod access;
 pub mod api;
 mod ecs;
 mod elb;
 pub mod load;
 mod metrics;
 pub mod rng;
-pub mod simulation;
 mod task_sets;
 pub mod world;
 
 use std::collections::BTreeMap;
 
+pub use access::SimCloud;
 pub use ecs::{circuit_breaker_threshold, maximum_total, minimum_healthy};
 
-use crate::cloud::CloudError;
-use crate::cloud::types::{
+use crate::cloud::{CloudError, Operation};
+use crate::model::aws::{
     CreateServiceInput, DeploymentConfiguration, DeploymentController, HealthCheckSettings,
-    MetricId, MetricSeries, RolloutState, ServiceDescription, TargetGroupDescription, TargetHealth,
-    TargetState, TaskDefinitionId, TaskDefinitionInput, UpdateServiceInput,
+    MetricData, MetricId, RegisteredRevision, RolloutState, ServiceDescription,
+    TargetGroupDescription, TargetHealth, TargetState, TaskDefinitionId, TaskDefinitionInput,
+    UpdateServiceInput,
 };
 use api::{ApiFront, Outcome};
 use load::LoadTrace;
@@ -110,7 +112,7 @@ struct Service {
     /// ECS or EXTERNAL.
     controller: DeploymentController,
     /// Target groups.
-    load_balancers: Vec<crate::cloud::types::LoadBalancerInput>,
+    load_balancers: Vec<crate::model::aws::LoadBalancerInput>,
     /// Grace period for ELB health checks, ms.
     grace_ms: u64,
     /// Deployments, primary first.
@@ -260,10 +262,15 @@ impl Sim {
         self.failed_task_count
     }
 
-    /// Runs the world forward to `t_ms`, one simulated second at a time.
+    /// Runs the world forward to `t_ms`: one tick at every whole simulated second on the way, so
+    /// the world moves in the same steps however often it is asked to.
     pub fn advance_to(&mut self, t_ms: u64) {
-        while self.now_ms + SECOND <= t_ms {
-            self.now_ms += SECOND;
+        loop {
+            let next = (self.now_ms / SECOND + 1) * SECOND;
+            if next > t_ms {
+                break;
+            }
+            self.now_ms = next;
             self.tick();
         }
         self.now_ms = self.now_ms.max(t_ms);
@@ -311,18 +318,8 @@ impl Sim {
             });
     }
 
-    /// Creates the target groups a stack's services are attached to, where missing, with ELBv2's
-    /// default health check: in a real account they exist before tugboat runs.
-    pub fn provide_target_groups(&mut self, stack: &crate::model::Stack) {
-        for service in &stack.spec().services {
-            for lb in &service.load_balancers {
-                self.create_target_group(&lb.target_group, stack.name(), None);
-            }
-        }
-    }
-
     /// Admits a call through the front door; a refused one becomes the matching error.
-    fn call(&mut self, operation: &'static str) -> Result<(), CloudError> {
+    fn call(&mut self, operation: Operation) -> Result<(), CloudError> {
         match self.api.admit(operation, self.now_ms) {
             Outcome::Ok => Ok(()),
             Outcome::Throttled => Err(CloudError::Throttled { operation }),
@@ -336,7 +333,7 @@ impl Sim {
     /// Refuses a batch larger than the API allows (DescribeServices 10, GetMetricData 500).
     fn check_batch(
         &mut self,
-        operation: &'static str,
+        operation: Operation,
         count: usize,
         max: usize,
         noun: &str,
@@ -363,7 +360,7 @@ impl Sim {
             .unwrap_or_default()
     }
 
-    fn client_error(&mut self, operation: &'static str, message: String) -> CloudError {
+    fn client_error(&mut self, operation: Operation, message: String) -> CloudError {
         self.api.reject();
         CloudError::Invalid { operation, message }
     }
@@ -375,35 +372,46 @@ impl Sim {
     pub fn register_task_definition(
         &mut self,
         input: TaskDefinitionInput,
-    ) -> Result<TaskDefinitionId, CloudError> {
-        self.call("RegisterTaskDefinition")?;
+    ) -> Result<RegisteredRevision, CloudError> {
+        self.call(Operation::RegisterTaskDefinition)?;
+        self.api.about(input.family.clone());
         let revisions = self
             .task_definitions
             .entry(input.family.clone())
             .or_default();
         revisions.push(input.clone());
-        Ok(TaskDefinitionId {
+        let id = TaskDefinitionId {
             family: input.family,
             revision: u32::try_from(revisions.len()).unwrap_or(u32::MAX),
-        })
+        };
+        Ok(self.registered(id))
     }
 
-    /// DescribeTaskDefinition.
+    /// The ARN ECS gives a revision in this account.
+    fn registered(&self, id: TaskDefinitionId) -> RegisteredRevision {
+        RegisteredRevision {
+            arn: format!(
+                "arn:aws:ecs:{}:{}:task-definition/{id}",
+                self.world.account.region, self.world.account.account_id
+            ),
+            id,
+        }
+    }
+
+    /// DescribeTaskDefinition of one revision: `None` when it does not exist.
     ///
     /// # Errors
-    /// Unknown revision, throttling, or an injected fault.
+    /// Throttling or an injected fault.
     pub fn describe_task_definition(
         &mut self,
         id: &TaskDefinitionId,
-    ) -> Result<TaskDefinitionInput, CloudError> {
-        self.call("DescribeTaskDefinition")?;
-        match self.revision(id) {
-            Some(def) => Ok(def.clone()),
-            None => Err(self.client_error(
-                "DescribeTaskDefinition",
-                format!("unable to describe task definition {id}"),
-            )),
-        }
+    ) -> Result<Option<(RegisteredRevision, TaskDefinitionInput)>, CloudError> {
+        self.call(Operation::DescribeTaskDefinition)?;
+        self.api.about(id.to_string());
+        Ok(self
+            .revision(id)
+            .cloned()
+            .map(|definition| (self.registered(id.clone()), definition)))
     }
 
     /// DescribeTaskDefinition by family: its latest revision, if any.
@@ -413,9 +421,10 @@ impl Sim {
     pub fn describe_latest_task_definition(
         &mut self,
         family: &str,
-    ) -> Result<Option<(TaskDefinitionId, TaskDefinitionInput)>, CloudError> {
-        self.call("DescribeTaskDefinition")?;
-        Ok(self.task_definitions.get(family).and_then(|revisions| {
+    ) -> Result<Option<(RegisteredRevision, TaskDefinitionInput)>, CloudError> {
+        self.call(Operation::DescribeTaskDefinition)?;
+        self.api.about(family.to_owned());
+        let latest = self.task_definitions.get(family).and_then(|revisions| {
             let latest = revisions.last()?;
             let revision = u32::try_from(revisions.len()).ok()?;
             Some((
@@ -425,7 +434,8 @@ impl Sim {
                 },
                 latest.clone(),
             ))
-        }))
+        });
+        Ok(latest.map(|(id, definition)| (self.registered(id), definition)))
     }
 
     fn revision(&self, id: &TaskDefinitionId) -> Option<&TaskDefinitionInput> {
@@ -441,8 +451,10 @@ impl Sim {
         &mut self,
         input: CreateServiceInput,
     ) -> Result<ServiceDescription, CloudError> {
-        const OP: &str = "CreateService";
+        const OP: Operation = Operation::CreateService;
         self.call(OP)?;
+        self.api
+            .about(format!("{}/{}", input.cluster, input.service));
         let key = (input.cluster.clone(), input.service.clone());
         if self.services.contains_key(&key) {
             return Err(self.client_error(OP, format!("service {} already exists", input.service)));
@@ -506,8 +518,10 @@ impl Sim {
         &mut self,
         input: UpdateServiceInput,
     ) -> Result<ServiceDescription, CloudError> {
-        const OP: &str = "UpdateService";
+        const OP: Operation = Operation::UpdateService;
         self.call(OP)?;
+        self.api
+            .about(format!("{}/{}", input.cluster, input.service));
         let key = (input.cluster.clone(), input.service.clone());
         if !self.services.contains_key(&key) {
             return Err(self.client_error(OP, format!("service {} not found", input.service)));
@@ -570,8 +584,9 @@ impl Sim {
         cluster: &str,
         service: &str,
     ) -> Result<ServiceDescription, CloudError> {
-        const OP: &str = "DeleteService";
+        const OP: Operation = Operation::DeleteService;
         self.call(OP)?;
+        self.api.about(format!("{cluster}/{service}"));
         let key = (cluster.to_owned(), service.to_owned());
         match self.services.get(&key).map(|s| s.desired_count) {
             None => Err(self.client_error(OP, format!("service {service} not found"))),
@@ -601,8 +616,9 @@ impl Sim {
         cluster: &str,
         names: &[String],
     ) -> Result<Vec<ServiceDescription>, CloudError> {
-        const OP: &str = "DescribeServices";
+        const OP: Operation = Operation::DescribeServices;
         self.call(OP)?;
+        self.api.about(format!("{cluster}/{}", names.join(",")));
         self.check_batch(OP, names.len(), 10, "services")?;
         Ok(names
             .iter()
@@ -625,8 +641,9 @@ impl Sim {
         &mut self,
         target_group: &str,
     ) -> Result<Vec<TargetHealth>, CloudError> {
-        const OP: &str = "DescribeTargetHealth";
+        const OP: Operation = Operation::DescribeTargetHealth;
         self.call(OP)?;
+        self.api.about(target_group.to_owned());
         match self.target_groups.get(target_group) {
             Some(group) => Ok(group
                 .targets
@@ -649,8 +666,9 @@ impl Sim {
         target_group: &str,
         health: HealthCheckSettings,
     ) -> Result<(), CloudError> {
-        const OP: &str = "ModifyTargetGroup";
+        const OP: Operation = Operation::ModifyTargetGroup;
         self.call(OP)?;
+        self.api.about(target_group.to_owned());
         match self.target_groups.get_mut(target_group) {
             Some(group) => {
                 group.health = health;
@@ -668,7 +686,8 @@ impl Sim {
         &mut self,
         names: &[String],
     ) -> Result<BTreeMap<String, TargetGroupDescription>, CloudError> {
-        self.call("DescribeTargetGroups")?;
+        self.call(Operation::DescribeTargetGroups)?;
+        self.api.about(names.join(","));
         Ok(names
             .iter()
             .filter_map(|name| {
@@ -685,7 +704,9 @@ impl Sim {
             .collect())
     }
 
-    /// GetMetricData: at most 500 queries per call; only datapoints already published.
+    /// GetMetricData: at most 500 queries per call; only datapoints already published. A query
+    /// naming a target group that does not exist is reported unresolved: it has no CloudWatch
+    /// dimension (the AWS adapter resolves target groups to dimensions the same way).
     ///
     /// # Errors
     /// More than 500 queries, throttling, faults.
@@ -694,19 +715,29 @@ impl Sim {
         queries: &[MetricId],
         start_s: u64,
         end_s: u64,
-    ) -> Result<MetricSeries, CloudError> {
-        const OP: &str = "GetMetricData";
+    ) -> Result<MetricData, CloudError> {
+        const OP: Operation = Operation::GetMetricData;
         self.call(OP)?;
         self.check_batch(OP, queries.len(), 500, "metric queries")?;
-        Ok(queries
-            .iter()
-            .map(|q| {
-                (
-                    q.clone(),
-                    self.metrics.visible(q, start_s, end_s, self.now_ms),
-                )
-            })
-            .collect())
+        let mut data = MetricData::default();
+        for q in queries {
+            let group = match q {
+                MetricId::Target5xx { target_group } | MetricId::HealthyHosts { target_group } => {
+                    Some(target_group)
+                }
+                MetricId::ServiceCpu { .. } | MetricId::Elb5xx { .. } => None,
+            };
+            if let Some(group) = group.filter(|g| !self.target_groups.contains_key(*g)) {
+                data.unresolved
+                    .insert(q.clone(), format!("target group `{group}` does not exist"));
+                continue;
+            }
+            data.series.insert(
+                q.clone(),
+                self.metrics.visible(q, start_s, end_s, self.now_ms),
+            );
+        }
+        Ok(data)
     }
 
     /// A target's state in a target group (`Unused` when not registered), for tests.

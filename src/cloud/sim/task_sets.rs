@@ -8,8 +8,8 @@
 
 use serde::Serialize;
 
-use crate::cloud::CloudError;
-use crate::cloud::types::{DeploymentController, RolloutState, TaskDefinitionId};
+use crate::cloud::{CloudError, Operation};
+use crate::model::aws::{DeploymentController, RolloutState, TaskDefinitionId};
 
 use super::ecs::is_active;
 use super::{Sim, TaskState};
@@ -43,7 +43,7 @@ pub fn computed_desired(desired: u32, scale_percent: f64) -> u32 {
 impl Sim {
     fn external_service(
         &mut self,
-        operation: &'static str,
+        operation: Operation,
         cluster: &str,
         service: &str,
     ) -> Result<(String, String), CloudError> {
@@ -58,11 +58,7 @@ impl Sim {
         }
     }
 
-    fn check_scale(
-        &mut self,
-        operation: &'static str,
-        scale_percent: f64,
-    ) -> Result<(), CloudError> {
+    fn check_scale(&mut self, operation: Operation, scale_percent: f64) -> Result<(), CloudError> {
         if (0.0..=100.0).contains(&scale_percent) {
             Ok(())
         } else {
@@ -85,7 +81,7 @@ impl Sim {
         task_definition: TaskDefinitionId,
         scale_percent: f64,
     ) -> Result<TaskSetDescription, CloudError> {
-        const OP: &str = "CreateTaskSet";
+        const OP: Operation = Operation::CreateTaskSet;
         self.call(OP)?;
         let key = self.external_service(OP, cluster, service)?;
         self.check_scale(OP, scale_percent)?;
@@ -115,7 +111,7 @@ impl Sim {
         id: &str,
         scale_percent: f64,
     ) -> Result<TaskSetDescription, CloudError> {
-        const OP: &str = "UpdateTaskSet";
+        const OP: Operation = Operation::UpdateTaskSet;
         self.call(OP)?;
         let key = self.external_service(OP, cluster, service)?;
         self.check_scale(OP, scale_percent)?;
@@ -140,7 +136,7 @@ impl Sim {
         service: &str,
         id: &str,
     ) -> Result<(), CloudError> {
-        const OP: &str = "UpdateServicePrimaryTaskSet";
+        const OP: Operation = Operation::UpdateServicePrimaryTaskSet;
         self.call(OP)?;
         let key = self.external_service(OP, cluster, service)?;
         let set = self.find_set(OP, &key, id)?;
@@ -163,7 +159,7 @@ impl Sim {
         service: &str,
         id: &str,
     ) -> Result<(), CloudError> {
-        const OP: &str = "DeleteTaskSet";
+        const OP: Operation = Operation::DeleteTaskSet;
         self.call(OP)?;
         let key = self.external_service(OP, cluster, service)?;
         let set = self.find_set(OP, &key, id)?;
@@ -190,7 +186,7 @@ impl Sim {
         cluster: &str,
         service: &str,
     ) -> Result<Vec<TaskSetDescription>, CloudError> {
-        const OP: &str = "DescribeTaskSets";
+        const OP: Operation = Operation::DescribeTaskSets;
         self.call(OP)?;
         let key = self.external_service(OP, cluster, service)?;
         let ids: Vec<u64> = self
@@ -205,7 +201,7 @@ impl Sim {
 
     fn find_set(
         &mut self,
-        operation: &'static str,
+        operation: Operation,
         key: &(String, String),
         id: &str,
     ) -> Result<u64, CloudError> {
@@ -228,7 +224,7 @@ impl Sim {
         id: u64,
     ) -> Result<TaskSetDescription, CloudError> {
         let service = self.services.get(key).ok_or_else(|| CloudError::Invalid {
-            operation: "DescribeTaskSets",
+            operation: Operation::DescribeTaskSets,
             message: format!("service {} not found", key.1),
         })?;
         let (index, set) = service
@@ -237,7 +233,7 @@ impl Sim {
             .enumerate()
             .find(|(_, d)| d.id == id)
             .ok_or_else(|| CloudError::Invalid {
-                operation: "DescribeTaskSets",
+                operation: Operation::DescribeTaskSets,
                 message: format!("task set ecs-svc/{id} not found"),
             })?;
         let scale = set.scale_percent.unwrap_or(100.0);

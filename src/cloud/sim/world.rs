@@ -25,6 +25,8 @@ pub struct WorldFile {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct World {
+    /// The simulated account: its id and region appear in the ARNs it gives out.
+    pub account: Account,
     /// Task lifecycle and capacity.
     pub tasks: TaskBehaviour,
     /// Target groups.
@@ -51,6 +53,25 @@ pub struct ScheduledDeployment {
     pub service: String,
     /// The new image of its first essential container.
     pub image: String,
+}
+
+/// The simulated account's identity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Account {
+    /// The 12-digit account id.
+    pub account_id: String,
+    /// The region.
+    pub region: String,
+}
+
+impl Default for Account {
+    fn default() -> Self {
+        Self {
+            account_id: "123456789012".to_owned(),
+            region: "us-east-1".to_owned(),
+        }
+    }
 }
 
 /// Task lifecycle durations and capacity.
@@ -273,6 +294,18 @@ impl World {
         };
         rate("errorRate", self.api.error_rate)?;
         rate("throttleRate", self.api.throttle_rate)?;
+        for op in self
+            .api
+            .error_rates
+            .keys()
+            .chain(self.api.latencies_ms.keys())
+        {
+            if crate::cloud::Operation::from_name(op).is_none() {
+                return Err(format!(
+                    "spec.api: `{op}` is not an operation the simulator knows (for example `UpdateService`, `GetMetricData`)"
+                ));
+            }
+        }
         for (op, v) in &self.api.error_rates {
             rate(&format!("errorRates.{op}"), *v)?;
         }

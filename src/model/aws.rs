@@ -1,6 +1,6 @@
-//! What the controller sends to and reads from AWS, in tugboat's own types (no SDK types), so the
-//! planner, the simulator and the real adapter share one vocabulary. Names follow the ECS, ELBv2 and
-//! CloudWatch APIs.
+//! The shared ECS, ELBv2 and CloudWatch vocabulary: what the controller sends to and reads from AWS,
+//! in tugboat's own types (no SDK types), so the planner, the simulator and the real adapter speak
+//! one language. Names follow the ECS, ELBv2 and CloudWatch APIs.
 
 use std::collections::BTreeMap;
 
@@ -83,6 +83,17 @@ impl std::fmt::Display for TaskDefinitionId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}:{}", self.family, self.revision)
     }
+}
+
+/// A revision as the account knows it: `family:revision` and its ARN (which names the account
+/// and region too, so a revision is never confused with one of another account's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisteredRevision {
+    /// `family:revision`.
+    pub id: TaskDefinitionId,
+    /// `arn:aws:ecs:REGION:ACCOUNT:task-definition/FAMILY:REVISION`.
+    pub arn: String,
 }
 
 /// ECS deployment configuration.
@@ -362,5 +373,16 @@ pub struct Datapoint {
     pub value: f64,
 }
 
-/// The answer to one GetMetricData query.
+/// Datapoints per metric.
 pub type MetricSeries = BTreeMap<MetricId, Vec<Datapoint>>;
+
+/// The answer to a GetMetricData request.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MetricData {
+    /// Datapoints of every query that could be asked, oldest first (a metric with no datapoint in
+    /// the window may be missing).
+    pub series: MetricSeries,
+    /// Queries that could not be asked, with why: a target group that does not exist has no
+    /// CloudWatch dimension. Only the services naming it are affected.
+    pub unresolved: BTreeMap<MetricId, String>,
+}

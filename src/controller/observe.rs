@@ -1,0 +1,384 @@
+//! Observing the services due together, with the reads batched the way the APIs allow
+//! (DescribeServices 10 names a call, DescribeTargetGroups [`TARGET_GROUPS_PER_CALL`],
+//! GetMetricData 500 queries a call) and every failure confined to the services it concerns: a
+//! failed DescribeServices call fails its ten services, a target group that does not exist fails
+//! the services naming it, a failed GetMetricData call fails the services with a query in it.
+//! Target health is read only for services whose rollout is being watched.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use crate::cloud::{Cloud, CloudError, Operation};
+use crate::manifest::spec::Http5xxSource;
+use crate::model::aws::{Datapoint, MetricId, TargetGroupDescription};
+use crate::model::{ObservedService, ServiceKey};
+use crate::plan::DesiredService;
+
+/// Target-group names per DescribeTargetGroups call. The API takes a list of names; 20 keeps each
+/// request small (a choice of ours: the API documentation gives no maximum for the list).
+pub const TARGET_GROUPS_PER_CALL: usize = 20;
+/// Minutes of metrics read per service: enough for the longest evaluation window (15 minutes).
+pub const METRIC_MINUTES: u64 = 15;
+/// Without a CPU datapoint to anchor on, the newest minute assumed published is this old (CloudWatch
+/// publication delay: 1 to 3 minutes observed).
+pub const ASSUMED_DELAY_S: u64 = 180;
+/// Queries per GetMetricData call (the API's maximum).
+pub const METRIC_QUERIES_PER_CALL: usize = 500;
+
+/// One service to observe.
+#[derive(Debug, Clone)]
+pub struct Watch {
+    /// Its key.
+    pub key: ServiceKey,
+    /// What the manifest wants of it.
+    pub desired: Arc<DesiredService>,
+    /// Whether a rollout of it is being watched (target health and target 5XX are read).
+    pub rollout_watched: bool,
+}
+
+/// Observes `batch` at `now` (seconds): one result per service, in the same order.
+pub async fn observe<C: Cloud>(
+    cloud: &C,
+    batch: &[Watch],
+    now: u64,
+) -> Vec<Result<ObservedService, CloudError>> {
+    let mut results: Vec<Result<ObservedService, CloudError>> = batch
+        .iter()
+        .map(|_| Ok(ObservedService::default()))
+        .collect();
+    describe_services(cloud, batch, &mut results).await;
+    let groups = describe_target_groups(cloud, batch, &mut results).await;
+    read_metrics(cloud, batch, &groups, &mut results, now).await;
+    read_target_health(cloud, batch, &mut results).await;
+    results
+}
+
+/// Fails result `i` with `error` unless it already failed.
+fn fail(results: &mut [Result<ObservedService, CloudError>], i: usize, error: &CloudError) {
+    if results[i].is_ok() {
+        results[i] = Err(error.clone());
+    }
+}
+
+/// DescribeServices by cluster, ten names a call.
+async fn describe_services<C: Cloud>(
+    cloud: &C,
+    batch: &[Watch],
+    results: &mut [Result<ObservedService, CloudError>],
+) {
+    let mut by_cluster: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, w) in batch.iter().enumerate() {
+        by_cluster.entry(&w.key.cluster).or_default().push(i);
+    }
+    for (cluster, indexes) in by_cluster {
+        for chunk in indexes.chunks(10) {
+            let names: Vec<String> = chunk
+                .iter()
+                .map(|&i| batch[i].key.service.clone())
+                .collect();
+            match cloud.describe_services(cluster, &names).await {
+                Ok(found) => {
+                    for description in found {
+                        let Some(&i) = chunk
+                            .iter()
+                            .find(|&&i| batch[i].key.service == description.service)
+                        else {
+                            continue;
+                        };
+                        if let Ok(o) = &mut results[i] {
+                            o.service = Some(description);
+                        }
+                    }
+                }
+                Err(e) => chunk.iter().for_each(|&i| fail(results, i, &e)),
+            }
+        }
+    }
+}
+
+/// The target groups a service needs described: the ones whose health check its stack keeps,
+/// the one whose load balancer its 5XX scaling reads, and, for a service still to be created,
+/// every one it will be attached to (CreateService would fail on a missing one).
+fn wanted_groups(w: &Watch, exists: bool) -> BTreeSet<&str> {
+    let spec = &w.desired.spec;
+    let lb_sourced = spec
+        .scaling
+        .as_ref()
+        .and_then(|sc| sc.http5xx.as_ref())
+        .is_some_and(|h| h.source == Http5xxSource::LoadBalancer);
+    let mut wanted: BTreeSet<&str> = w.desired.health_checks.keys().map(String::as_str).collect();
+    if lb_sourced && let Some(lb) = spec.load_balancers.first() {
+        wanted.insert(&lb.target_group);
+    }
+    if !exists {
+        wanted.extend(
+            spec.load_balancers
+                .iter()
+                .map(|lb| lb.target_group.as_str()),
+        );
+    }
+    wanted
+}
+
+/// DescribeTargetGroups for what the batch needs, [`TARGET_GROUPS_PER_CALL`] names a call. A
+/// service naming a group that does not exist fails (terminal: fix the name or create it); a
+/// failed call fails the services that wanted one of its groups.
+async fn describe_target_groups<C: Cloud>(
+    cloud: &C,
+    batch: &[Watch],
+    results: &mut [Result<ObservedService, CloudError>],
+) -> BTreeMap<String, TargetGroupDescription> {
+    let wanted: Vec<BTreeSet<&str>> = batch
+        .iter()
+        .zip(results.iter())
+        .map(|(w, r)| match r {
+            Ok(o) => wanted_groups(w, o.service.is_some()),
+            Err(_) => BTreeSet::new(),
+        })
+        .collect();
+    let all: BTreeSet<&str> = wanted.iter().flatten().copied().collect();
+    let all: Vec<String> = all.into_iter().map(str::to_owned).collect();
+    let mut groups: BTreeMap<String, TargetGroupDescription> = BTreeMap::new();
+    for chunk in all.chunks(TARGET_GROUPS_PER_CALL) {
+        match cloud.describe_target_groups(chunk).await {
+            Ok(found) => groups.extend(found),
+            Err(e) => {
+                for (i, names) in wanted.iter().enumerate() {
+                    if chunk.iter().any(|g| names.contains(g.as_str())) {
+                        fail(results, i, &e);
+                    }
+                }
+            }
+        }
+    }
+    for (i, names) in wanted.iter().enumerate() {
+        if let Some(missing) = names.iter().find(|g| !groups.contains_key(**g)) {
+            let error = CloudError::Invalid {
+                operation: Operation::DescribeTargetGroups,
+                message: format!(
+                    "target group `{missing}` does not exist; create it, or fix its name in the stack"
+                ),
+            };
+            fail(results, i, &error);
+            continue;
+        }
+        if let Ok(o) = &mut results[i] {
+            o.health_checks = batch[i]
+                .desired
+                .health_checks
+                .keys()
+                .filter_map(|g| groups.get(g).map(|d| (g.clone(), d.health_check.clone())))
+                .collect();
+        }
+    }
+    groups
+}
+
+/// Which series a metric query fills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Series {
+    Cpu,
+    Http5xx,
+    Target5xx,
+    HealthyHosts,
+}
+
+/// The metric queries of one service that exists.
+fn queries_of(
+    w: &Watch,
+    groups: &BTreeMap<String, TargetGroupDescription>,
+) -> Vec<(Series, MetricId)> {
+    let spec = &w.desired.spec;
+    let mut queries = Vec::new();
+    for lb in &spec.load_balancers {
+        queries.push((
+            Series::HealthyHosts,
+            MetricId::HealthyHosts {
+                target_group: lb.target_group.clone(),
+            },
+        ));
+    }
+    let first_group = spec
+        .load_balancers
+        .first()
+        .map(|lb| lb.target_group.clone());
+    if let Some(scaling) = &spec.scaling {
+        if scaling.cpu.is_some() {
+            queries.push((
+                Series::Cpu,
+                MetricId::ServiceCpu {
+                    cluster: w.key.cluster.clone(),
+                    service: w.key.service.clone(),
+                },
+            ));
+        }
+        if let (Some(http), Some(group)) = (&scaling.http5xx, &first_group) {
+            let metric = match http.source {
+                Http5xxSource::Target => Some(MetricId::Target5xx {
+                    target_group: group.clone(),
+                }),
+                Http5xxSource::LoadBalancer => groups
+                    .get(group)
+                    .and_then(|d| d.load_balancer.clone())
+                    .map(|load_balancer| MetricId::Elb5xx { load_balancer }),
+            };
+            if let Some(metric) = metric {
+                queries.push((Series::Http5xx, metric));
+            }
+        }
+    }
+    if w.rollout_watched
+        && spec.deployment.rollback.max5xx_per_minute.is_some()
+        && let Some(group) = first_group
+    {
+        queries.push((
+            Series::Target5xx,
+            MetricId::Target5xx {
+                target_group: group,
+            },
+        ));
+    }
+    queries
+}
+
+/// GetMetricData for every service that exists: CPU and 5XX for scaled services, target 5XX for
+/// watched rollouts with a 5XX trigger, HealthyHostCount of every target group a service is
+/// behind. Each series ends at the service's newest CPU minute when that is recent.
+async fn read_metrics<C: Cloud>(
+    cloud: &C,
+    batch: &[Watch],
+    groups: &BTreeMap<String, TargetGroupDescription>,
+    results: &mut [Result<ObservedService, CloudError>],
+    now: u64,
+) {
+    let per_service: Vec<Vec<(Series, MetricId)>> = batch
+        .iter()
+        .zip(results.iter())
+        .map(|(w, r)| match r {
+            Ok(o) if o.service.is_some() => queries_of(w, groups),
+            _ => Vec::new(),
+        })
+        .collect();
+    let unique: BTreeSet<&MetricId> = per_service.iter().flatten().map(|(_, m)| m).collect();
+    let unique: Vec<MetricId> = unique.into_iter().cloned().collect();
+    if unique.is_empty() {
+        return;
+    }
+    let start = newest_publishable(now).saturating_sub(METRIC_MINUTES * 60 + 600);
+    let mut series: BTreeMap<MetricId, Vec<Datapoint>> = BTreeMap::new();
+    for chunk in unique.chunks(METRIC_QUERIES_PER_CALL) {
+        match cloud.get_metric_data(chunk, start, now).await {
+            Ok(data) => {
+                series.extend(data.series);
+                for (metric, why) in data.unresolved {
+                    let error = CloudError::Invalid {
+                        operation: Operation::GetMetricData,
+                        message: format!("{why}; create it, or fix its name in the stack"),
+                    };
+                    for (i, queries) in per_service.iter().enumerate() {
+                        if queries.iter().any(|(_, m)| *m == metric) {
+                            fail(results, i, &error);
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                for (i, queries) in per_service.iter().enumerate() {
+                    if queries.iter().any(|(_, m)| chunk.contains(m)) {
+                        fail(results, i, &e);
+                    }
+                }
+            }
+        }
+    }
+    let newest = newest_publishable(now);
+    for (queries, result) in per_service.iter().zip(results.iter_mut()) {
+        let Ok(o) = result else { continue };
+        if queries.is_empty() {
+            continue;
+        }
+        // The windows end at the service's newest CPU minute when that is recent: the freshest the
+        // data can be, whatever the real publication delay.
+        let anchor = queries
+            .iter()
+            .filter(|(s, _)| *s == Series::Cpu)
+            .filter_map(|(_, m)| series.get(m))
+            .filter_map(|points| points.iter().map(|p| p.minute_start).max())
+            .find(|m| m + 600 >= newest)
+            .unwrap_or(newest);
+        o.metrics_anchor = Some(anchor);
+        for (kind, metric) in queries {
+            let points = series.get(metric).map(Vec::as_slice).unwrap_or_default();
+            match (kind, metric) {
+                (Series::Cpu, _) => o.cpu = minutes(points, None, anchor),
+                (Series::Http5xx, _) => o.http_5xx = minutes(points, Some(0.0), anchor),
+                (Series::Target5xx, _) => o.target_5xx = minutes(points, Some(0.0), anchor),
+                (Series::HealthyHosts, MetricId::HealthyHosts { target_group }) => {
+                    // Only a recent value: an old one says nothing about now.
+                    if let Some(p) = points
+                        .iter()
+                        .filter(|p| p.minute_start + 600 >= newest)
+                        .max_by_key(|p| p.minute_start)
+                    {
+                        o.healthy_hosts.insert(target_group.clone(), p.value);
+                    }
+                }
+                (Series::HealthyHosts, _) => {}
+            }
+        }
+    }
+}
+
+/// DescribeTargetHealth, one call per target group, for services whose rollout is watched.
+async fn read_target_health<C: Cloud>(
+    cloud: &C,
+    batch: &[Watch],
+    results: &mut [Result<ObservedService, CloudError>],
+) {
+    for (w, result) in batch.iter().zip(results.iter_mut()) {
+        let Ok(o) = result else { continue };
+        if !(w.rollout_watched
+            && o.service.is_some()
+            && w.desired.spec.deployment.rollback.on_unhealthy_targets)
+        {
+            continue;
+        }
+        let mut targets = BTreeMap::new();
+        for lb in &w.desired.spec.load_balancers {
+            match cloud.describe_target_health(&lb.target_group).await {
+                Ok(health) => {
+                    targets.insert(lb.target_group.clone(), health);
+                }
+                Err(e) => {
+                    *result = Err(e);
+                    break;
+                }
+            }
+        }
+        if let Ok(o) = result {
+            o.targets = Some(targets);
+        }
+    }
+}
+
+/// The newest minute whose datapoint can be published by `now` under the assumed delay: minute
+/// [m, m + 60) closes at m + 60 and is readable from m + 60 + delay.
+pub fn newest_publishable(now: u64) -> u64 {
+    now.saturating_sub(60 + ASSUMED_DELAY_S) / 60 * 60
+}
+
+/// One value per minute for the [`METRIC_MINUTES`] minutes ending at `anchor`, newest last; a
+/// missing minute is `None`, or `missing` for counts CloudWatch reports only when non-zero.
+pub fn minutes(points: &[Datapoint], missing: Option<f64>, anchor: u64) -> Vec<Option<f64>> {
+    (0..METRIC_MINUTES)
+        .rev()
+        .filter_map(|i| anchor.checked_sub(i * 60))
+        .map(|minute| {
+            points
+                .iter()
+                .find(|p| p.minute_start == minute)
+                .map(|p| p.value)
+                .or(missing)
+        })
+        .collect()
+}
