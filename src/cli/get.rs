@@ -17,7 +17,7 @@ use super::{CliError, Context};
 use crate::manifest::spec::{LaunchType, ServiceSpec};
 use crate::model::{ConditionType, ServiceMemory, Stack, StackStatus};
 use crate::plan::render::{digest, render};
-use crate::plan::rollout::condition;
+use crate::plan::rollout::{Condition, condition};
 use crate::store::Store;
 
 /// Arguments of `tug get`.
@@ -72,7 +72,9 @@ pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
     let stacks = store.list().await?;
     let mut memories = std::collections::BTreeMap::new();
     let mut statuses = std::collections::BTreeMap::new();
-    if args.resource == Resource::Stacks && args.output == OutputFormat::Table {
+    if args.resource == Resource::Services
+        || (args.resource == Resource::Stacks && args.output == OutputFormat::Table)
+    {
         for stack in &stacks {
             if let Some(status) = store.load_status(stack.name()).await? {
                 statuses.insert(stack.name().to_owned(), status);
@@ -94,7 +96,7 @@ pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
         (Resource::Services, format) => {
             let rows: Vec<ServiceRow> = stacks
                 .iter()
-                .flat_map(|s| service_rows(s, &memories))
+                .flat_map(|s| service_rows(s, &memories, statuses.get(s.name())))
                 .collect();
             match format {
                 OutputFormat::Table => services_table(&rows),
@@ -180,6 +182,7 @@ fn service_rows<'a>(
         String,
         std::collections::BTreeMap<String, ServiceMemory>,
     >,
+    status: Option<&StackStatus>,
 ) -> Vec<ServiceRow<'a>> {
     let none = ServiceMemory::default();
     stack
@@ -210,10 +213,31 @@ fn service_rows<'a>(
                     .map(|c| c.image.as_str())
                     .collect(),
                 controller_desired_count: memory.desired_count,
-                state: condition(&manifest_digest, memory).as_str(),
+                state: state(
+                    condition(&manifest_digest, memory),
+                    status.and_then(|s| s.services.get(&service.name)),
+                ),
             }
         })
         .collect()
+}
+
+/// What `STATE` says: Ready only when the controller saw the service Ready (its status), never
+/// from memory alone; Degraded when its status says so; otherwise what memory says.
+fn state(remembered: Condition, seen: Option<&crate::model::ServiceStatus>) -> &'static str {
+    let holds = |kind: ConditionType| {
+        seen.and_then(|s| s.condition(kind))
+            .is_some_and(|c| c.status)
+    };
+    if holds(ConditionType::Ready) {
+        Condition::Ready.as_str()
+    } else if holds(ConditionType::Degraded) || remembered == Condition::Degraded {
+        Condition::Degraded.as_str()
+    } else if remembered == Condition::Ready {
+        Condition::Progressing.as_str()
+    } else {
+        remembered.as_str()
+    }
 }
 
 fn services_table(rows: &[ServiceRow]) -> String {

@@ -15,7 +15,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The only API version this build understands.
-pub const API_VERSION: &str = "tugboat/v1";
+pub use crate::model::API_VERSION;
 /// The only kind this build understands.
 pub const KIND_STACK: &str = "Stack";
 

@@ -1,6 +1,9 @@
 //! Desired and observed state types shared by the store, the planner and the cloud adapters, and
 //! the ECS/ELBv2/CloudWatch vocabulary they speak ([`aws`]).
 
+/// The `apiVersion` of every document tugboat reads: stacks, worlds.
+pub const API_VERSION: &str = "tugboat/v1";
+
 pub mod aws;
 mod ids;
 mod memory;

@@ -271,7 +271,7 @@ impl World {
             let message = e.to_string();
             format!("{at}{}", message.lines().next().unwrap_or_default())
         })?;
-        if file.api_version != crate::manifest::spec::API_VERSION || file.kind != "World" {
+        if file.api_version != crate::model::API_VERSION || file.kind != "World" {
             return Err(format!(
                 "expected apiVersion `tugboat/v1` and kind `World`, found `{}` and `{}`",
                 file.api_version, file.kind

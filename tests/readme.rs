@@ -1,0 +1,107 @@
+//! The README's controller walkthrough, run as written: the commands are read from the README
+//! itself (so the test and the text cannot drift apart), and every service must end Ready.
+
+mod support;
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use support::Tug;
+
+/// The `$ tug ...` lines of the README's console block that runs `tug controller --cloud sim`,
+/// as argument lists (comments after `#` dropped).
+fn walkthrough() -> Vec<Vec<String>> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README");
+    let blocks: Vec<&str> = readme.split("```").collect();
+    let block = blocks
+        .iter()
+        .skip(1)
+        .step_by(2)
+        .find(|b| b.contains("$ tug controller --cloud sim"))
+        .expect("the README has a controller walkthrough");
+    block
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("$ tug "))
+        .map(|l| {
+            l.split('#')
+                .next()
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect()
+        })
+        .collect()
+}
+
+/// Polls `probe` every 200 ms for at most `limit` (a bound on waiting, not a timing assertion).
+fn eventually(limit: Duration, mut probe: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if probe() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    false
+}
+
+#[test]
+fn the_readme_controller_walkthrough_ends_with_every_service_ready() {
+    let tug = Tug::new();
+    let steps = walkthrough();
+    assert!(
+        steps.iter().any(|s| s.first().map(String::as_str) == Some("controller")),
+        "{steps:?}"
+    );
+    let mut controller = None;
+    for step in &steps {
+        let mut args: Vec<&str> = step.iter().map(String::as_str).collect();
+        if args.first() == Some(&"controller") {
+            // As written, except on a free port: the test may share the machine.
+            if let Some(at) = args.iter().position(|a| *a == "--listen") {
+                args[at + 1] = "127.0.0.1:0";
+            }
+            let child = tug
+                .command()
+                .args(&args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("the controller starts");
+            controller = Some(child);
+            // What the walkthrough promises: every service of the examples becomes Ready.
+            let ready = eventually(Duration::from_secs(90), || {
+                let run = tug.run(&["get", "services", "-o", "json"]);
+                let Ok(list) = serde_json::from_str::<serde_json::Value>(&run.stdout) else {
+                    return false;
+                };
+                let items = list["items"].as_array().cloned().unwrap_or_default();
+                items.len() == 5 && items.iter().all(|s| s["state"] == "Ready")
+            });
+            let services = tug.run(&["get", "services"]);
+            assert!(ready, "not every service became Ready:\n{}", services.stdout);
+            continue;
+        }
+        let run = tug.run(&args);
+        assert_eq!(
+            run.code,
+            0,
+            "`tug {}` failed:\n{}{}",
+            args.join(" "),
+            run.stdout,
+            run.stderr
+        );
+    }
+    let mut controller = controller.expect("the walkthrough runs the controller");
+    let pid = controller.id().to_string();
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status();
+    let mut status = None;
+    assert!(eventually(Duration::from_secs(30), || {
+        status = controller.try_wait().ok().flatten();
+        status.is_some()
+    }));
+    assert_eq!(status.and_then(|s| s.code()), Some(0));
+}
