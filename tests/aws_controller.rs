@@ -250,3 +250,104 @@ fn the_controller_creates_restores_and_scales_a_service_in_moto_then_stops_on_si
         );
     }
 }
+
+/// Two stacks, one of whose target groups is deleted out of band while the controller runs: the
+/// healthy stack keeps being reconciled (desiredCount changed out of band is put back within a
+/// resync), and the broken one is reported Degraded with what to fix.
+#[test]
+#[ignore = "needs moto: scripts/test starts it and runs these with --include-ignored"]
+fn a_deleted_target_group_fails_only_its_stack_against_moto() {
+    let moto = Moto::get();
+    let fixtures = moto.fixtures("iso", &["iso-ok-tg", "iso-gone-tg"]);
+    let cluster = fixtures["cluster"].as_str().expect("cluster").to_owned();
+    let stack = |name: &str, group: &str| {
+        MANIFEST
+            .replace("name: e2e\n", &format!("name: {name}\n"))
+            .replace("e2e-tg", group)
+            .replace(
+                "- name: web\n      launchType",
+                &format!("- name: {name}-web\n      launchType"),
+            )
+            .replace("family: e2e-web", &format!("family: {name}-web"))
+            .replace("CLUSTER", &cluster)
+            .replace("SUBNET", fixtures["subnets"][0].as_str().expect("subnet"))
+            .replace("GROUP", fixtures["securityGroup"].as_str().expect("sg"))
+    };
+    let tug = Tug::new();
+    let file = tug.write(
+        "two.yaml",
+        &format!("{}\n---\n{}", stack("ok", "iso-ok-tg"), stack("gone", "iso-gone-tg")),
+    );
+    let applied = tug.run(&["apply", "-f", &file]);
+    assert_eq!(applied.code, 0, "{}", applied.stderr);
+    let mut child = tug
+        .command()
+        .args(["controller", "--resync", "1s", "--listen", "127.0.0.1:0"])
+        .envs(moto.env())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("controller starts");
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let config = runtime.block_on(moto.config());
+    let ecs = aws_sdk_ecs::Client::new(&config);
+    let desired = |service: &str| {
+        runtime
+            .block_on(
+                ecs.describe_services()
+                    .cluster(&cluster)
+                    .services(service)
+                    .send(),
+            )
+            .ok()
+            .and_then(|o| o.services().first().map(|s| s.desired_count()))
+    };
+    assert!(
+        eventually(Duration::from_secs(60), || desired("ok-web") == Some(2)
+            && desired("gone-web") == Some(2)),
+        "the services were never created"
+    );
+
+    moto.delete_target_group("iso-gone-tg");
+    let degraded = eventually(Duration::from_secs(30), || {
+        let described = tug.run(&["describe", "service", "gone-web"]);
+        described.stdout.contains("CallRefused")
+            && described
+                .stdout
+                .contains("target group `iso-gone-tg` does not exist")
+    });
+    assert!(
+        degraded,
+        "{}",
+        tug.run(&["describe", "service", "gone-web"]).stdout
+    );
+
+    runtime
+        .block_on(
+            ecs.update_service()
+                .cluster(&cluster)
+                .service("ok-web")
+                .desired_count(5)
+                .send(),
+        )
+        .expect("out-of-band change");
+    assert!(
+        eventually(Duration::from_secs(30), || desired("ok-web") == Some(2)),
+        "the healthy stack was not reconciled beside the broken one"
+    );
+
+    let pid = child.id().to_string();
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status();
+    let mut status = None;
+    assert!(eventually(Duration::from_secs(30), || {
+        status = child.try_wait().ok().flatten();
+        status.is_some()
+    }));
+    assert_eq!(status.and_then(|s| s.code()), Some(0));
+}

@@ -494,6 +494,53 @@ fn a_daemon_killed_at_seeded_points_resumes_from_the_store() {
     println!("{resumed} resumptions from what was observed rather than remembered");
 }
 
+/// A stack naming a target group that was deleted fails alone: the healthy stack beside it keeps
+/// being reconciled (an out-of-band desiredCount change is put back within one resync), and the
+/// broken one is reported Degraded with what to fix.
+#[test]
+fn a_deleted_target_group_fails_only_the_services_naming_it() {
+    let mut all = stacks("manifests/fargate-test1.yaml");
+    all.extend(stacks("manifests/todo.yaml"));
+    let mut simulation = tug(&all, World::default(), LoadTrace::constant(60.0));
+    simulation.run(900, |_| {}).expect("settle");
+    simulation.with_sim(|s| s.delete_target_group("todoFilesTargetGroup"));
+    simulation.run(2 * RESYNC, |_| {}).expect("run");
+    simulation
+        .with_sim(|s| {
+            s.update_service(UpdateServiceInput {
+                cluster: "test1Cluster".into(),
+                service: "test1Service".into(),
+                desired_count: Some(4),
+                ..UpdateServiceInput::default()
+            })
+        })
+        .expect("out of band");
+    simulation.run(RESYNC, |_| {}).expect("run");
+    let desired = simulation
+        .with_sim(|s| s.peek_service("test1Cluster", "test1Service"))
+        .map(|d| d.desired_count);
+    assert_eq!(desired, Some(2), "the healthy stack was not reconciled");
+    // todoMain shares the stack but not the target group: it goes on too.
+    let status = simulation.store().status_of("todo").expect("status");
+    let degraded = |service: &str| {
+        status.services[service]
+            .condition(tugboat::model::ConditionType::Degraded)
+            .cloned()
+            .expect("condition")
+    };
+    let files = degraded("todoFiles");
+    assert!(files.status, "{files:?}");
+    assert_eq!(files.reason, "CallRefused");
+    assert!(
+        files
+            .message
+            .contains("target group `todoFilesTargetGroup` does not exist"),
+        "{}",
+        files.message
+    );
+    assert!(!degraded("todoMain").status, "{:?}", degraded("todoMain"));
+}
+
 /// The first reconcile of a new service whose target group has ELBv2's default health check makes
 /// exactly these calls, verb by verb: the observation, the registration (after looking for a
 /// reusable revision), the creation, and the health check put back.

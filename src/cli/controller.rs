@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::{CliError, Context};
-use crate::cloud::aws::AwsCloud;
+use crate::cloud::aws::{AwsCloud, Scope};
 use crate::cloud::sim::Sim;
 use crate::cloud::sim::load::LoadTrace;
 use crate::cloud::sim::world::World;
@@ -274,9 +274,10 @@ async fn wait_for_stop(mut stopped: watch::Receiver<bool>) {
 }
 
 /// Checks the account before starting: region, credentials, the stacks' clusters and target
-/// groups. What cannot be fixed by waiting (no region, no credentials, a missing cluster, access
-/// denied) stops the controller with what to fix; an account that does not answer in time is
-/// reported and the controller starts anyway, its calls failing and retried per service.
+/// groups. What stops everything (no region, no credentials, access denied) stops the controller
+/// with what to fix; a missing cluster or target group is reported and concerns only the stacks
+/// naming it; an account that does not answer in time is reported and the controller starts
+/// anyway, its calls failing and retried per service.
 async fn preflight(aws: &AwsCloud, store: &AnyStore) -> Result<(), CliError> {
     let stacks = store.list().await?;
     let mut clusters: Vec<String> = stacks.iter().map(|s| s.spec().cluster.clone()).collect();
@@ -294,30 +295,35 @@ async fn preflight(aws: &AwsCloud, store: &AnyStore) -> Result<(), CliError> {
         .collect();
     groups.sort();
     groups.dedup();
-    match aws.preflight(&clusters, &groups).await {
+    let problems = match aws.preflight(&clusters, &groups).await {
         Ok(()) => {
             tracing::info!(
                 clusters = clusters.len(),
                 target_groups = groups.len(),
                 "preflight passed"
             );
-            Ok(())
+            return Ok(());
         }
-        Err(problems) if problems.iter().all(|p| p.transient) => {
-            for p in &problems {
-                tracing::warn!(error = %p, "preflight: AWS did not answer; starting anyway, calls are retried with backoff");
-            }
-            Ok(())
-        }
-        Err(problems) => Err(CliError::Failed(format!(
+        Err(problems) => problems,
+    };
+    let fatal: Vec<String> = problems
+        .iter()
+        .filter(|p| p.scope == Scope::Account)
+        .map(ToString::to_string)
+        .collect();
+    if !fatal.is_empty() {
+        return Err(CliError::Failed(format!(
             "the AWS account is not ready for the controller:\n{}",
-            problems
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n")
-        ))),
+            fatal.join("\n")
+        )));
     }
+    for p in &problems {
+        match p.scope {
+            Scope::Transient => tracing::warn!(error = %p, "preflight: AWS did not answer; starting anyway, calls are retried with backoff"),
+            _ => tracing::warn!(problem = %p, "preflight: the stacks naming it will be reported Degraded until it is fixed; the others are reconciled"),
+        }
+    }
+    Ok(())
 }
 
 /// SIGTERM (ECS stopping the task) or SIGINT (Ctrl-C): finish what is in flight, then stop. A

@@ -5,12 +5,27 @@ with a listener, target groups and an ECS cluster. Uses boto3 (installed with mo
 Usage: python fixtures.py ENDPOINT PREFIX TARGET_GROUP... ; prints JSON:
 {"subnets": [...], "securityGroup": "...", "cluster": "PREFIX-cluster", "loadBalancer": ARN,
  "targetGroups": {NAME: ARN}}
+
+Or: python fixtures.py ENDPOINT --delete-target-group NAME: deletes it (and the listeners that
+forward to it), as someone changing the account out of band would.
 """
 
 import json
 import sys
 
 import boto3
+
+
+def delete_target_group(elb, name: str) -> None:
+    arn = elb.describe_target_groups(Names=[name])["TargetGroups"][0]["TargetGroupArn"]
+    for balancer in elb.describe_load_balancers()["LoadBalancers"]:
+        for listener in elb.describe_listeners(LoadBalancerArn=balancer["LoadBalancerArn"])[
+            "Listeners"
+        ]:
+            if any(a.get("TargetGroupArn") == arn for a in listener["DefaultActions"]):
+                elb.delete_listener(ListenerArn=listener["ListenerArn"])
+    elb.delete_target_group(TargetGroupArn=arn)
+    print(json.dumps({"deleted": arn}))
 
 
 def main() -> None:
@@ -21,6 +36,9 @@ def main() -> None:
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
+    if prefix == "--delete-target-group":
+        delete_target_group(boto3.client("elbv2", **settings), groups[0])
+        return
     ec2 = boto3.client("ec2", **settings)
     elb = boto3.client("elbv2", **settings)
     ecs = boto3.client("ecs", **settings)

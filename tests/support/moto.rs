@@ -51,6 +51,25 @@ impl Moto {
         serde_json::from_slice(&output.stdout).expect("fixtures print JSON")
     }
 
+    /// Deletes a target group (and the listeners forwarding to it) out of band.
+    pub fn delete_target_group(&self, name: &str) {
+        let output = Command::new(&self.python)
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/moto/fixtures.py"
+            ))
+            .arg(&self.url)
+            .arg("--delete-target-group")
+            .arg(name)
+            .output()
+            .expect("python runs");
+        assert!(
+            output.status.success(),
+            "deleting {name} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
     /// An SDK configuration for moto: static test credentials, us-east-1, no retries (a retried
     /// 500 would repeat a side effect).
     pub async fn config(&self) -> aws_config::SdkConfig {

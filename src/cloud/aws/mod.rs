@@ -48,8 +48,20 @@ pub const METRIC_QUERIES_MAX: usize = 500;
 pub struct Problem {
     /// What is wrong and what to fix.
     pub message: String,
-    /// Whether waiting can fix it (AWS did not answer, or answered with a server error).
-    pub transient: bool,
+    /// What it stops.
+    pub scope: Scope,
+}
+
+/// What a preflight problem stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Everything: no region, no credentials, access denied. The controller does not start.
+    Account,
+    /// Only the stacks naming the resource (a missing cluster or target group): they are
+    /// reported Degraded with what to fix; the others go on.
+    Stacks,
+    /// Nothing yet: AWS did not answer (or answered with a server error); calls are retried.
+    Transient,
 }
 
 impl std::fmt::Display for Problem {
@@ -137,7 +149,7 @@ impl AwsCloud {
         let mut problems = Vec::new();
         let fatal = |message: String| Problem {
             message,
-            transient: false,
+            scope: Scope::Account,
         };
         match self.config.region() {
             None => problems.push(fatal(
@@ -163,7 +175,11 @@ impl AwsCloud {
             return Err(problems);
         }
         let failed = |e: CloudError| Problem {
-            transient: e.is_retryable(),
+            scope: if e.is_retryable() {
+                Scope::Transient
+            } else {
+                Scope::Account
+            },
             message: e.to_string(),
         };
         for batch in clusters.chunks(100) {
@@ -180,9 +196,12 @@ impl AwsCloud {
                             c.cluster_name() == Some(name.as_str()) && c.status() == Some("ACTIVE")
                         });
                         if !active {
-                            problems.push(fatal(format!(
-                                "cluster `{name}` does not exist or is not ACTIVE in this account and region"
-                            )));
+                            problems.push(Problem {
+                                message: format!(
+                                    "cluster `{name}` does not exist or is not ACTIVE in this account and region"
+                                ),
+                                scope: Scope::Stacks,
+                            });
                         }
                     }
                 }
@@ -195,7 +214,10 @@ impl AwsCloud {
         match self.describe_target_groups(target_groups).await {
             Ok(found) => {
                 for name in target_groups.iter().filter(|n| !found.contains_key(*n)) {
-                    problems.push(fatal(format!("target group `{name}` does not exist")));
+                    problems.push(Problem {
+                        message: format!("target group `{name}` does not exist"),
+                        scope: Scope::Stacks,
+                    });
                 }
             }
             Err(e) => problems.push(failed(e)),
@@ -718,6 +740,19 @@ impl Cloud for AwsCloud {
                 .target_groups
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
+            // Asked for and not found: deleted since it was resolved, so forget it.
+            for identifier in &identifiers {
+                let found = groups.iter().any(|g| {
+                    if by_arn {
+                        g.target_group_arn() == Some(identifier.as_str())
+                    } else {
+                        g.target_group_name() == Some(identifier.as_str())
+                    }
+                });
+                if !found {
+                    cache.remove(identifier);
+                }
+            }
             for group in groups {
                 let arn = group.target_group_arn().unwrap_or_default().to_owned();
                 let name = group.target_group_name().unwrap_or_default().to_owned();

@@ -318,6 +318,12 @@ impl Sim {
             });
     }
 
+    /// Deletes a target group out of band (someone else's change; the controller never does):
+    /// its targets are gone with it.
+    pub fn delete_target_group(&mut self, name: &str) {
+        self.target_groups.remove(name);
+    }
+
     /// Admits a call through the front door; a refused one becomes the matching error.
     fn call(&mut self, operation: Operation) -> Result<(), CloudError> {
         match self.api.admit(operation, self.now_ms) {
