@@ -276,7 +276,11 @@ fn a_deleted_target_group_fails_only_its_stack_against_moto() {
     let tug = Tug::new();
     let file = tug.write(
         "two.yaml",
-        &format!("{}\n---\n{}", stack("ok", "iso-ok-tg"), stack("gone", "iso-gone-tg")),
+        &format!(
+            "{}\n---\n{}",
+            stack("ok", "iso-ok-tg"),
+            stack("gone", "iso-gone-tg")
+        ),
     );
     let applied = tug.run(&["apply", "-f", &file]);
     assert_eq!(applied.code, 0, "{}", applied.stderr);

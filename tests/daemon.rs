@@ -318,3 +318,105 @@ fn describe_and_rollout_read_the_controllers_memory() {
     tug.run(&["rollout", "status", "nope"])
         .assert_failure(1, "not in any stack");
 }
+
+/// An endpoint that accepts connections and never answers: the daemon still serves `/healthz`,
+/// reports its calls as failing (timeouts), and exits within 25 s of SIGTERM, abandoning the call
+/// that hangs once the drain is over.
+#[test]
+fn a_hung_endpoint_never_blocks_healthz_or_shutdown() {
+    let hung = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+    let endpoint = format!("http://{}", hung.local_addr().expect("address"));
+    // Accept every connection and hold it open, answering nothing.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in hung.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let tug = Tug::new();
+    assert_eq!(
+        tug.run(&["apply", "-f", "manifests/fargate-test1.yaml"])
+            .code,
+        0
+    );
+    let mut child = tug
+        .command()
+        .args([
+            "controller",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+        ])
+        .env("AWS_ENDPOINT_URL", &endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "a")
+        .env("AWS_SECRET_ACCESS_KEY", "b")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        // One attempt per call, so each hung call gives up after the SDK's 10 s attempt timeout.
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("controller starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut address = None;
+    assert!(eventually(Duration::from_secs(10), || {
+        while let Ok(line) = lines_rx.try_recv() {
+            if let Ok(event) = serde_json::from_str::<serde_json::Value>(&line)
+                && let Some(a) = event["fields"]["address"].as_str()
+            {
+                address = Some(a.to_owned());
+            }
+        }
+        address.is_some()
+    }));
+    let address = address.expect("address");
+    assert_eq!(
+        get(&address, "/healthz").0,
+        200,
+        "while the preflight hangs"
+    );
+    let failing = eventually(Duration::from_secs(60), || {
+        let metrics = get(&address, "/metrics").1;
+        metrics
+            .lines()
+            .filter(|l| {
+                l.starts_with("tug_aws_requests_total") && l.contains("outcome=\"timeout\"")
+            })
+            .any(|l| !l.ends_with(" 0"))
+            && metrics.contains("tug_reconcile_total{result=\"error\"} ")
+            && !metrics.contains("tug_reconcile_total{result=\"error\"} 0")
+    });
+    assert!(
+        failing,
+        "calls never reported failing:\n{}",
+        get(&address, "/metrics").1
+    );
+    assert_eq!(get(&address, "/healthz").0, 200, "while calls hang");
+
+    let stop = Instant::now();
+    let pid = child.id().to_string();
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status();
+    let mut status = None;
+    assert!(
+        eventually(Duration::from_secs(40), || {
+            status = child.try_wait().ok().flatten();
+            status.is_some()
+        }),
+        "did not stop"
+    );
+    let took = stop.elapsed();
+    assert_eq!(status.and_then(|s| s.code()), Some(0));
+    assert!(took < Duration::from_secs(25), "stopped after {took:?}");
+}

@@ -4,12 +4,14 @@
 //! Properties: nothing panics; every input is either accepted or refused with at least one
 //! diagnostic; whatever is accepted re-validates and survives a YAML round trip unchanged.
 //!
-//! CI runs a few hundred cases per generator. For a long run, give each generator a time budget
-//! (it then repeats batches of `TUG_FUZZ_CASES`, each with a fresh random seed, until time is up):
+//! CI runs a few hundred cases per generator, from fixed seeds, so a failure there replays. For a
+//! long run, give each generator a time budget (it then repeats batches of `TUG_FUZZ_CASES`, each
+//! with a new seed, until time is up):
 //! `TUG_FUZZ_SECONDS=80 cargo test --release --test fuzz_manifest -- --nocapture --test-threads=1`
+//! Every batch prints its seed; a failure names it, and `TUG_FUZZ_SEED=N` replays that batch.
 
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::{Map, Value as Json};
 
 use tugboat::manifest::{Source, parse_sources, validate};
@@ -298,16 +300,35 @@ fn run(name: &str, strategy: impl Strategy<Value = Vec<u8>>) {
         .ok()
         .and_then(|v| v.parse::<u64>().ok())
         .map(std::time::Duration::from_secs);
+    let replay = std::env::var("TUG_FUZZ_SEED")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok());
+    #[allow(clippy::disallowed_methods)] // a long run explores new seeds: the time picks them
+    let first: u64 = match (replay, budget) {
+        (Some(seed), _) => seed,
+        // CI: fixed seeds, one per generator.
+        (None, None) => name
+            .bytes()
+            .fold(0x5EED, |h, b| h.wrapping_mul(31) ^ u64::from(b)),
+        (None, Some(_)) => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64),
+    };
     let started = std::time::Instant::now();
     let accepted = std::sync::atomic::AtomicUsize::new(0);
     let mut total = 0u64;
-    loop {
-        // `TestRunner::new` seeds from entropy: every batch explores new inputs.
-        let mut runner = TestRunner::new(Config {
-            cases: cases(),
-            failure_persistence: None,
-            ..Config::default()
-        });
+    for batch in 0u64.. {
+        let seed = first.wrapping_add(batch);
+        let mut bytes = [0u8; 32];
+        bytes[..8].copy_from_slice(&seed.to_le_bytes());
+        let mut runner = TestRunner::new_with_rng(
+            Config {
+                cases: cases(),
+                failure_persistence: None,
+                ..Config::default()
+            },
+            TestRng::from_seed(RngAlgorithm::ChaCha, &bytes),
+        );
         let result = runner.run(&strategy, |bytes| {
             if check(&bytes)? {
                 accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -315,15 +336,15 @@ fn run(name: &str, strategy: impl Strategy<Value = Vec<u8>>) {
             Ok(())
         });
         if let Err(e) = result {
-            panic!("{name}: {e}");
+            panic!("{name}: {e}\nreplay with TUG_FUZZ_SEED={seed}");
         }
         total += u64::from(cases());
-        if budget.is_none_or(|b| started.elapsed() >= b) {
+        if replay.is_some() || budget.is_none_or(|b| started.elapsed() >= b) {
             break;
         }
     }
     println!(
-        "{name}: {total} cases ({} accepted and round-tripped), no panic, {:.1} s",
+        "{name}: seeds from {first}; {total} cases ({} accepted and round-tripped), no panic, {:.1} s",
         accepted.into_inner(),
         started.elapsed().as_secs_f64()
     );

@@ -107,7 +107,11 @@ fn imports_run_one_way() {
             }
         }
     }
-    assert!(wrong.is_empty(), "imports against the grain:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "imports against the grain:\n{}",
+        wrong.join("\n")
+    );
 }
 
 #[test]
@@ -141,12 +145,17 @@ fn the_planner_and_the_manifest_layer_are_pure() {
             }
         }
         for used in uses(&code).keys() {
-            if ["cloud", "store", "controller", "simulate", "http", "cli"].contains(&used.as_str()) {
+            if ["cloud", "store", "controller", "simulate", "http", "cli"].contains(&used.as_str())
+            {
                 wrong.push(format!("{}: crate::{used}", path.display()));
             }
         }
     }
-    assert!(wrong.is_empty(), "impure planner or manifest code:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "impure planner or manifest code:\n{}",
+        wrong.join("\n")
+    );
 }
 
 #[test]
@@ -162,7 +171,11 @@ fn the_simulated_world_knows_no_manifest_and_no_planner() {
             }
         }
     }
-    assert!(wrong.is_empty(), "the world knows the controller:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "the world knows the controller:\n{}",
+        wrong.join("\n")
+    );
 }
 
 /// The checks above read the sources; they must find what they look for when it is there.

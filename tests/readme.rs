@@ -11,8 +11,8 @@ use support::Tug;
 /// The `$ tug ...` lines of the README's console block that runs `tug controller --cloud sim`,
 /// as argument lists (comments after `#` dropped).
 fn walkthrough() -> Vec<Vec<String>> {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-        .expect("README");
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
     let blocks: Vec<&str> = readme.split("```").collect();
     let block = blocks
         .iter()
@@ -51,7 +51,9 @@ fn the_readme_controller_walkthrough_ends_with_every_service_ready() {
     let tug = Tug::new();
     let steps = walkthrough();
     assert!(
-        steps.iter().any(|s| s.first().map(String::as_str) == Some("controller")),
+        steps
+            .iter()
+            .any(|s| s.first().map(String::as_str) == Some("controller")),
         "{steps:?}"
     );
     let mut controller = None;
@@ -80,7 +82,11 @@ fn the_readme_controller_walkthrough_ends_with_every_service_ready() {
                 items.len() == 5 && items.iter().all(|s| s["state"] == "Ready")
             });
             let services = tug.run(&["get", "services"]);
-            assert!(ready, "not every service became Ready:\n{}", services.stdout);
+            assert!(
+                ready,
+                "not every service became Ready:\n{}",
+                services.stdout
+            );
             continue;
         }
         let run = tug.run(&args);

@@ -319,8 +319,12 @@ async fn preflight(aws: &AwsCloud, store: &AnyStore) -> Result<(), CliError> {
     }
     for p in &problems {
         match p.scope {
-            Scope::Transient => tracing::warn!(error = %p, "preflight: AWS did not answer; starting anyway, calls are retried with backoff"),
-            _ => tracing::warn!(problem = %p, "preflight: the stacks naming it will be reported Degraded until it is fixed; the others are reconciled"),
+            Scope::Transient => {
+                tracing::warn!(error = %p, "preflight: AWS did not answer; starting anyway, calls are retried with backoff")
+            }
+            _ => {
+                tracing::warn!(problem = %p, "preflight: the stacks naming it will be reported Degraded until it is fixed; the others are reconciled")
+            }
         }
     }
     Ok(())
