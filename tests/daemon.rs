@@ -420,3 +420,44 @@ fn a_hung_endpoint_never_blocks_healthz_or_shutdown() {
     assert_eq!(status.and_then(|s| s.code()), Some(0));
     assert!(took < Duration::from_secs(25), "stopped after {took:?}");
 }
+
+/// `tug controller --cloud sim` keeps its simulated account beside the store: started again, it
+/// resumes that account (the services are there; nothing is created or registered again).
+#[test]
+fn the_simulated_account_survives_a_restart_of_the_controller() {
+    let tug = Tug::new();
+    assert_eq!(tug.run(&["apply", "-f", "manifests/todo.yaml"]).code, 0);
+    let once = || {
+        tug.run(&[
+            "controller",
+            "--cloud",
+            "sim",
+            "--once",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+    };
+    let first = once();
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert!(
+        first.stderr.contains("a new simulated AWS account"),
+        "{}",
+        first.stderr
+    );
+    assert!(first.stderr.contains("kind=Create"), "{}", first.stderr);
+    assert!(tug.store.join("simulated-aws.json").exists());
+    let second = once();
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert!(
+        second
+            .stderr
+            .contains("resuming the simulated AWS account saved beside the store"),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        !second.stderr.contains("kind=Create") && !second.stderr.contains("kind=Register"),
+        "{}",
+        second.stderr
+    );
+}

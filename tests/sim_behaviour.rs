@@ -728,3 +728,29 @@ fn repeating_update_service_starts_no_deployment() {
         RolloutState::Completed
     );
 }
+
+/// A saved account restores whole: after a save and a restore mid-deployment, the account goes on
+/// exactly as the original does, second by second, call by call.
+#[test]
+fn a_saved_account_restores_and_goes_on_as_the_original() {
+    let mut original = steady(Setup::default());
+    deploy(&mut original, "app:2");
+    run_for(&mut original, 30, |_| {});
+    let text = original.save().expect("saves");
+    let mut restored = Sim::restore(&text).expect("restores");
+    assert_eq!(restored.now_ms(), original.now_ms());
+    for sim in [&mut original, &mut restored] {
+        scale(sim, 3);
+    }
+    let mut a = Vec::new();
+    let mut b = Vec::new();
+    run_for(&mut original, 600, |s| a.push(sample(s)));
+    run_for(&mut restored, 600, |s| b.push(sample(s)));
+    assert_eq!(a, b);
+    assert_eq!(
+        original.peek_service(CLUSTER, SERVICE),
+        restored.peek_service(CLUSTER, SERVICE)
+    );
+    assert_eq!(original.api().counts(), restored.api().counts());
+    assert!(Sim::restore("{\"format\": 99, \"sim\": {}}").is_err());
+}

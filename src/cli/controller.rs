@@ -167,33 +167,36 @@ pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
                 Some(path) => {
                     let text = std::fs::read_to_string(path)
                         .map_err(|e| CliError::Rejected(format!("{path}: cannot read: {e}")))?;
-                    LoadTrace::parse(&text)
-                        .map_err(|e| CliError::Rejected(format!("{path}: {e}")))?
+                    Some(
+                        LoadTrace::parse(&text)
+                            .map_err(|e| CliError::Rejected(format!("{path}: {e}")))?,
+                    )
                 }
-                None => LoadTrace::constant(50.0),
+                None => None,
             };
-            let origin = Clock::Wall.now_ms() / 60_000 * 60_000;
-            let clock = Clock::scaled(origin, args.speed);
-            let sim = SimCloud::new(Sim::new(World::default(), load, 1), clock.clone(), origin);
-            tracing::info!(
-                speed = args.speed,
-                "a new simulated AWS account in this process: the store's services are created in it; revisions the controller remembers are registered again"
-            );
+            let saved = saved_account(&store);
+            let sim = open_account(saved.as_deref(), &store, load, args.speed).await;
+            let clock = sim.clock().clone();
             provide_target_groups(&sim, &store).await;
             tokio::spawn(advance_simulation(
                 sim.clone(),
                 store.clone(),
+                saved.clone(),
                 stopped.clone(),
             ));
             let daemon = Daemon {
                 store: store.clone(),
-                cloud: Layered::new(layers(&clock, &metrics), sim),
+                cloud: Layered::new(layers(&clock, &metrics), sim.clone()),
                 clock,
                 metrics: metrics.clone(),
                 readiness,
                 config,
             };
-            run_daemon(daemon, stopped).await.map(Some)
+            let result = run_daemon(daemon, stopped).await.map(Some);
+            if let Some(path) = &saved {
+                save_account(&sim, path);
+            }
+            result
         }
     };
     let _ = stop.send(true);
@@ -370,22 +373,115 @@ async fn provide_target_groups(sim: &SimCloud, store: &AnyStore) {
     }
 }
 
-/// Moves the simulated world along with its clock (so metrics and task lifecycles advance while
-/// the controller waits), and keeps providing target groups for stacks applied meanwhile.
-async fn advance_simulation(sim: SimCloud, store: AnyStore, mut stopped: watch::Receiver<bool>) {
-    let step = Duration::from_millis(100);
-    let mut since_stacks = Duration::ZERO;
-    loop {
-        if since_stacks >= Duration::from_secs(1) {
-            since_stacks = Duration::ZERO;
-            provide_target_groups(&sim, &store).await;
+/// Where the simulated account is kept: beside a file store.
+fn saved_account(store: &AnyStore) -> Option<std::path::PathBuf> {
+    let AnyStore::File(file) = store;
+    Some(file.dir().join("simulated-aws.json"))
+}
+
+/// The simulated account saved beside the store, or a new one (and says which). A new one starts
+/// after everything the store remembers, so the controller's clock never goes back.
+async fn open_account(
+    saved: Option<&std::path::Path>,
+    store: &AnyStore,
+    load: Option<LoadTrace>,
+    speed: f64,
+) -> SimCloud {
+    if let Some(path) = saved {
+        match std::fs::read_to_string(path) {
+            Ok(text) => match SimCloud::restore(&text, speed) {
+                Ok(sim) => {
+                    if let Some(load) = load {
+                        sim.with(|s| s.set_load(load));
+                    }
+                    let (services, at) = sim.with(|s| (s.service_count(), s.now_ms() / 1000));
+                    tracing::info!(
+                        path = %path.display(),
+                        services,
+                        simulated_seconds = at,
+                        speed,
+                        "resuming the simulated AWS account saved beside the store"
+                    );
+                    return sim;
+                }
+                Err(e) => tracing::warn!(
+                    path = %path.display(),
+                    error = %e,
+                    "the saved simulated account cannot be read; starting a new one"
+                ),
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "cannot read the saved simulated account; starting a new one")
+            }
         }
+    }
+    let mut newest_s = 0;
+    if let Ok(stacks) = store.list().await {
+        for stack in &stacks {
+            if let Ok(Some(status)) = store.load_status(stack.name()).await {
+                newest_s = newest_s.max(status.updated_at);
+            }
+        }
+    }
+    let origin = Clock::Wall.now_ms().max((newest_s + 60) * 1000) / 60_000 * 60_000;
+    let clock = Clock::scaled(origin, speed);
+    let sim = SimCloud::new(
+        Sim::new(
+            World::default(),
+            load.unwrap_or_else(|| LoadTrace::constant(50.0)),
+            1,
+        ),
+        clock,
+        origin,
+    );
+    tracing::info!(
+        speed,
+        "a new simulated AWS account: the store's services are created in it, and revisions the controller remembers are registered again"
+    );
+    sim
+}
+
+/// Saves the simulated account (a temporary file renamed over the old one, so a crash leaves one
+/// or the other).
+fn save_account(sim: &SimCloud, path: &std::path::Path) {
+    let written = sim.save().and_then(|text| {
+        let temp = path.with_extension("json.tmp");
+        std::fs::write(&temp, text)
+            .and_then(|()| std::fs::rename(&temp, path))
+            .map_err(|e| e.to_string())
+    });
+    if let Err(e) = written {
+        tracing::warn!(path = %path.display(), error = %e, "cannot save the simulated account");
+    }
+}
+
+/// Moves the simulated world along with its clock (so metrics and task lifecycles advance while
+/// the controller waits), keeps providing target groups for stacks applied meanwhile, and saves
+/// the account every few seconds.
+async fn advance_simulation(
+    sim: SimCloud,
+    store: AnyStore,
+    saved: Option<std::path::PathBuf>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let step = Duration::from_millis(100);
+    let mut ticks: u32 = 0;
+    loop {
         tokio::select! {
             () = tokio::time::sleep(step) => {}
             _ = stopped.wait_for(|stop| *stop) => return,
         }
-        since_stacks += step;
+        ticks = ticks.wrapping_add(1);
         sim.with(|_| {});
+        if ticks.is_multiple_of(10) {
+            provide_target_groups(&sim, &store).await;
+        }
+        if ticks.is_multiple_of(50)
+            && let Some(path) = &saved
+        {
+            save_account(&sim, path);
+        }
     }
 }
 

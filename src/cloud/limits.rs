@@ -3,7 +3,9 @@
 //! Which operation draws from which bucket is [`super::Operation::category`].
 
 /// A throttling category: which bucket an operation draws from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Category {
     /// DescribeServices, ListServices: 100 burst, 20/s.
     ServiceRead,

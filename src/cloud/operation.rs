@@ -6,7 +6,9 @@
 use super::limits::Category;
 
 /// One AWS API operation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum Operation {
     /// ECS RegisterTaskDefinition.
     RegisterTaskDefinition,

@@ -14,6 +14,9 @@
 //!   controller.lock held (advisory file lock) by the running controller for its whole life, with
 //!                   who holds it written inside: a second controller on the same directory is
 //!                   refused, naming the first
+//!   simulated-aws.json
+//!                   with `tug controller --cloud sim` only: the simulated account, saved every
+//!                   few seconds and at shutdown, so a restarted controller finds it again
 //! ```
 //!
 //! `stacks.json` also lists the services the controller still has to take down (`removals`):

@@ -74,6 +74,34 @@ impl SimCloud {
         f(&mut guard)
     }
 
+    /// The account and where it sits on the controller's clock, to restore with
+    /// [`SimCloud::restore`]: a first line with the origin (ms), then the account.
+    ///
+    /// # Errors
+    /// As [`Sim::save`].
+    pub fn save(&self) -> Result<String, String> {
+        let text = self.with(|s| s.save())?;
+        Ok(format!("{}\n{text}", self.origin_ms))
+    }
+
+    /// An account saved by [`SimCloud::save`], going on from where it was saved at `speed`
+    /// (simulated time does not pass while it is not running).
+    ///
+    /// # Errors
+    /// Text that is not a saved account of this version.
+    pub fn restore(text: &str, speed: f64) -> Result<Self, String> {
+        let (origin, account) = text
+            .split_once('\n')
+            .ok_or_else(|| "not a saved simulated account".to_owned())?;
+        let origin_ms: u64 = origin
+            .trim()
+            .parse()
+            .map_err(|_| "not a saved simulated account: no origin".to_owned())?;
+        let sim = Sim::restore(account)?;
+        let clock = Clock::scaled(origin_ms + sim.now_ms(), speed);
+        Ok(Self::new(sim, clock, origin_ms))
+    }
+
     /// Makes one API call: at the clock's time, then waiting out the world's latency for it.
     async fn call<T>(
         &self,

@@ -20,7 +20,7 @@ pub use crate::cloud::limits::Category;
 pub const CALLS_KEPT: usize = 200_000;
 
 /// How a call ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Outcome {
     /// Answered.
@@ -47,25 +47,28 @@ pub struct ApiCall {
 }
 
 /// A token bucket in simulated time.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 struct Bucket {
     tokens: f64,
     updated_ms: u64,
 }
 
 /// Buckets, faults and the call log.
-#[derive(Debug)]
+#[derive(Debug, Serialize, serde::Deserialize)]
 pub struct ApiFront {
     /// The fault settings.
     behaviour: ApiBehaviour,
     /// One bucket per category, created full on first use.
+    #[serde(with = "super::pairs")]
     buckets: BTreeMap<Category, Bucket>,
     /// Its own random stream, so faults do not shift the rest of the world's randomness.
     rng: Rng,
-    /// The most recent calls (at most [`CALLS_KEPT`]), in order.
+    /// The most recent calls (at most [`CALLS_KEPT`]), in order; not saved.
+    #[serde(skip)]
     pub calls: std::collections::VecDeque<ApiCall>,
     /// Calls by operation and outcome, since the start.
-    counts: BTreeMap<&'static str, BTreeMap<Outcome, u64>>,
+    #[serde(with = "super::pairs")]
+    counts: BTreeMap<Operation, BTreeMap<Outcome, u64>>,
 }
 
 impl ApiFront {
@@ -124,7 +127,7 @@ impl ApiFront {
         });
         *self
             .counts
-            .entry(operation.name())
+            .entry(operation)
             .or_default()
             .entry(outcome)
             .or_default() += 1;
@@ -143,7 +146,7 @@ impl ApiFront {
         if let Some(last) = self.calls.back_mut() {
             if let Some(count) = self
                 .counts
-                .get_mut(last.operation.name())
+                .get_mut(&last.operation)
                 .and_then(|c| c.get_mut(&last.outcome))
             {
                 *count = count.saturating_sub(1);
@@ -151,7 +154,7 @@ impl ApiFront {
             last.outcome = Outcome::ClientError;
             *self
                 .counts
-                .entry(last.operation.name())
+                .entry(last.operation)
                 .or_default()
                 .entry(Outcome::ClientError)
                 .or_default() += 1;
@@ -181,7 +184,10 @@ impl ApiFront {
 
     /// Calls by operation and outcome since the start, for summaries.
     pub fn counts(&self) -> BTreeMap<&'static str, BTreeMap<Outcome, u64>> {
-        self.counts.clone()
+        self.counts
+            .iter()
+            .map(|(op, outcomes)| (op.name(), outcomes.clone()))
+            .collect()
     }
 }
 

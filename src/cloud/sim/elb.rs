@@ -14,7 +14,7 @@ use super::world::Failure;
 use super::{SECOND, Sim, TaskState};
 
 /// One registered target.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(super) struct Target {
     /// initial, healthy, unhealthy or draining.
     pub state: TargetState,

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 /// A parsed load trace.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LoadTrace {
     /// Points for every service without its own, sorted by time.
     shared: Vec<(f64, f64)>,

@@ -15,13 +15,15 @@
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
+
 use crate::model::aws::{Datapoint, MetricId};
 
 use super::world::Failure;
 use super::{SECOND, Sim};
 
 /// How samples within a minute combine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 enum Statistic {
     /// Mean of the samples (CPUUtilization, HealthyHostCount).
     Average,
@@ -30,7 +32,7 @@ enum Statistic {
 }
 
 /// The minute being collected for one metric.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 struct Open {
     statistic: Statistic,
     total: f64,
@@ -38,23 +40,30 @@ struct Open {
 }
 
 /// A published datapoint and when it becomes readable.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 struct Published {
     minute_start: u64,
     value: f64,
     visible_at_ms: u64,
 }
 
-/// CloudWatch: open minutes and published datapoints.
-#[derive(Debug, Default)]
+/// CloudWatch: open minutes and published datapoints (the last [`KEPT_S`] seconds of them).
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct MetricStore {
     /// The minute being collected (its start, in seconds).
     minute: u64,
     /// Samples of that minute, per metric.
+    #[serde(with = "super::pairs")]
     open: BTreeMap<MetricId, Open>,
     /// Datapoints per metric, oldest first.
+    #[serde(with = "super::pairs")]
     published: BTreeMap<MetricId, Vec<Published>>,
 }
+
+/// Datapoints kept per metric, in seconds of their minutes: two days, far beyond any window the
+/// controller or the alarms read, so a long-running simulated account does not grow without
+/// bound.
+pub(crate) const KEPT_S: u64 = 2 * 86_400;
 
 impl MetricStore {
     /// Closes the open minute if `t_s` is past it: its datapoints become readable after `delay_ms`.
@@ -77,6 +86,12 @@ impl MetricStore {
                 value,
                 visible_at_ms,
             });
+        }
+        if let Some(oldest) = minute.checked_sub(KEPT_S) {
+            for points in self.published.values_mut() {
+                let old = points.partition_point(|p| p.minute_start < oldest);
+                points.drain(..old);
+            }
         }
         self.minute = minute;
     }

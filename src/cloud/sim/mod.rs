@@ -22,6 +22,8 @@ pub mod world;
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
+
 pub use access::SimCloud;
 pub use ecs::{circuit_breaker_threshold, maximum_total, minimum_healthy};
 
@@ -40,9 +42,43 @@ use world::World;
 
 /// Milliseconds in a simulated second.
 const SECOND: u64 = 1000;
+/// Version of the saved-account layout.
+const SAVED_FORMAT: u32 = 1;
+
+/// What [`Sim::save`] writes.
+#[derive(Serialize)]
+struct Saved<'a> {
+    format: u32,
+    sim: &'a Sim,
+}
+
+/// A map with keys JSON cannot name (tuples, enums), saved as a list of pairs.
+mod pairs {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer, K: Serialize, V: Serialize>(
+        map: &BTreeMap<K, V>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(map.iter())
+    }
+
+    pub fn deserialize<
+        'de,
+        D: Deserializer<'de>,
+        K: Deserialize<'de> + Ord,
+        V: Deserialize<'de>,
+    >(
+        deserializer: D,
+    ) -> Result<BTreeMap<K, V>, D::Error> {
+        Vec::<(K, V)>::deserialize(deserializer).map(|pairs| pairs.into_iter().collect())
+    }
+}
 
 /// Where a task is in its lifecycle (ECS task lastStatus).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum TaskState {
     /// Resources (ENI) being attached.
     Provisioning,
@@ -57,7 +93,7 @@ pub enum TaskState {
 }
 
 /// One task.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Task {
     /// Unique id, also the target id in target groups.
     id: u64,
@@ -80,7 +116,7 @@ struct Task {
 }
 
 /// One deployment of a service.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Deployment {
     /// Unique id.
     id: u64,
@@ -97,7 +133,7 @@ struct Deployment {
 }
 
 /// One service.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Service {
     /// Cluster name.
     cluster: String,
@@ -128,7 +164,7 @@ struct Service {
 }
 
 /// A target group and its targets.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct TargetGroup {
     /// The load balancer in front of it (one per stack in the simulator).
     load_balancer: String,
@@ -141,7 +177,7 @@ struct TargetGroup {
 }
 
 /// EC2 capacity of one cluster: instances and their task slots.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Ec2Cluster {
     /// Instances that accept tasks.
     ready: u32,
@@ -152,7 +188,7 @@ struct Ec2Cluster {
 }
 
 /// Per-second counts of one service, for timelines and invariant checks.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ServiceSample {
     /// Desired count.
     pub desired: u32,
@@ -180,8 +216,10 @@ pub struct ServiceSample {
     pub maximum_percent: u32,
 }
 
-/// The simulated AWS account.
-#[derive(Debug)]
+/// The simulated AWS account. It can be saved and restored whole ([`Sim::save`], [`Sim::restore`]):
+/// `tug controller --cloud sim` keeps it beside its store, so stopping and starting the
+/// controller finds the same account.
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Sim {
     /// Simulated milliseconds since the start.
     now_ms: u64,
@@ -194,10 +232,12 @@ pub struct Sim {
     /// Registered revisions per family.
     task_definitions: BTreeMap<String, Vec<TaskDefinitionInput>>,
     /// Services by (cluster, name).
+    #[serde(with = "pairs")]
     services: BTreeMap<(String, String), Service>,
     /// Live tasks (not yet STOPPED) by id.
     tasks: BTreeMap<u64, Task>,
     /// Ids of each service's live tasks: per-service work stays proportional to that service.
+    #[serde(with = "pairs")]
     by_service: BTreeMap<(String, String), std::collections::BTreeSet<u64>>,
     /// Target groups by name.
     target_groups: BTreeMap<String, TargetGroup>,
@@ -208,6 +248,7 @@ pub struct Sim {
     /// Offered load.
     load: LoadTrace,
     /// Latest per-second sample of each service.
+    #[serde(with = "pairs")]
     samples: BTreeMap<(String, String), ServiceSample>,
     /// Tasks that stopped because they failed, for tests and summaries.
     failed_task_count: u64,
@@ -260,6 +301,48 @@ impl Sim {
     /// Tasks that stopped because they failed (never ran, exited, failed health checks).
     pub fn failed_task_count(&self) -> u64 {
         self.failed_task_count
+    }
+
+    /// The whole account as JSON, to restore later.
+    ///
+    /// # Errors
+    /// Only if a value cannot be encoded (a programming error, reported rather than panicking).
+    pub fn save(&self) -> Result<String, String> {
+        serde_json::to_string(&Saved {
+            format: SAVED_FORMAT,
+            sim: self,
+        })
+        .map_err(|e| e.to_string())
+    }
+
+    /// An account saved by [`Sim::save`].
+    ///
+    /// # Errors
+    /// Text that is not a saved account of this version.
+    pub fn restore(text: &str) -> Result<Sim, String> {
+        #[derive(Deserialize)]
+        struct Loaded {
+            format: u32,
+            sim: Sim,
+        }
+        let loaded: Loaded = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        if loaded.format != SAVED_FORMAT {
+            return Err(format!(
+                "saved in format {}, this build reads format {SAVED_FORMAT}",
+                loaded.format
+            ));
+        }
+        Ok(loaded.sim)
+    }
+
+    /// How many services the account has (deleted ones still draining included).
+    pub fn service_count(&self) -> usize {
+        self.services.len()
+    }
+
+    /// Replaces the offered load (from now on; the trace is indexed by simulated seconds).
+    pub fn set_load(&mut self, load: LoadTrace) {
+        self.load = load;
     }
 
     /// Runs the world forward to `t_ms`: one tick at every whole simulated second on the way, so

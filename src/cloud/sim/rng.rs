@@ -2,7 +2,7 @@
 //! for a seed never changes with a dependency upgrade.
 
 /// Deterministic pseudo-random numbers for one simulation.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Rng {
     /// Generator state; the seed at start.
     state: u64,
