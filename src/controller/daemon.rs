@@ -26,17 +26,15 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::cloud::{Clock, Cloud, CloudError, Operation};
-use crate::model::{
-    DecisionRecord, ObservedService, Removal, ServiceKey, ServiceMemory, ServiceStatus, Stack,
-    StackStatus,
-};
+use crate::model::{DecisionRecord, ServiceKey, ServiceMemory, ServiceStatus, Stack};
 use crate::plan::DesiredService;
 use crate::store::{Store, StoreError};
 
-use super::error_policy::{ErrorPolicy, Verdict};
+use super::error_policy::Verdict;
 use super::metrics::Metrics;
 use super::observe::{Watch, observe};
 use super::reconcile::{Reconciled, reconcile};
+use super::registry::{Entry, Id, Registry, StackState};
 use super::removal;
 use super::scheduler::Scheduler;
 
@@ -57,10 +55,14 @@ pub struct DaemonConfig {
     pub status_ms: u64,
 }
 
-/// Default number of services in flight: 20 is about four seconds of ECS's service-modify refill
-/// (5 per second), so a service waits at most a few seconds between its observation and its calls
-/// in a mass change, and fills DescribeServices' batches of 10 exactly.
-pub const DEFAULT_WORKERS: usize = 20;
+/// Default number of services in flight, and so the largest batch observed together: 50 fills
+/// five DescribeServices calls of 10 exactly, and is about twelve seconds of ECS's
+/// ServiceModify refill at the controller's share (4 per second), the longest a service then waits
+/// between its observation and its calls in a mass change.
+pub const DEFAULT_WORKERS: usize = 50;
+/// While services are in flight, due ones wait until this many can be observed together (one
+/// DescribeServices call's worth).
+const MIN_BATCH: usize = 10;
 /// Default drain on shutdown: below ECS's 30 s stopTimeout, with room for the status write.
 pub const DEFAULT_DRAIN: Duration = Duration::from_secs(20);
 
@@ -140,70 +142,40 @@ pub struct Daemon<S, C> {
     pub config: DaemonConfig,
 }
 
-/// One service the daemon knows of.
-#[derive(Debug, Clone)]
-struct Entry {
-    /// Its stack.
-    stack: String,
-    /// The stack's generation when last read.
+/// One service handed to a batch: what it is observed and reconciled with.
+struct Job {
+    id: Id,
+    watch: Watch,
+    /// The stack generation it is reconciled at.
     generation: u64,
-    /// What the manifest wants; `None` once it left the store.
-    desired: Option<Arc<DesiredService>>,
-    /// The take-down still to do, if it left the store that way.
-    removal: Option<Removal>,
-    /// What the controller remembers of it.
-    memory: ServiceMemory,
-    /// Its last status.
-    status: Option<ServiceStatus>,
-    /// Its failures.
-    policy: ErrorPolicy,
-    /// The stack generation its last successful reconcile acted on.
-    reconciled_generation: Option<u64>,
-}
-
-/// One stack the daemon knows of.
-#[derive(Debug, Clone, Default)]
-struct StackState {
-    /// Its generation.
-    generation: u64,
-    /// Its services, by name.
-    services: Vec<String>,
-    /// Its cluster.
-    cluster: String,
-    /// The status last written.
-    written: Option<StackStatus>,
-    /// A service's status changed since.
-    dirty: bool,
+    memory: Arc<ServiceMemory>,
+    previous: Option<Arc<ServiceStatus>>,
 }
 
 /// What a task of the daemon hands back.
 enum TaskOutput {
-    /// A batch was observed.
-    Observed(Vec<(ServiceKey, u64, Result<ObservedService, CloudError>)>),
-    /// A service was reconciled (with the generation it acted on).
-    Reconciled(ServiceKey, u64, Box<Reconciled>, Duration),
+    /// A batch was observed, then each of its services reconciled (with the generation it acted
+    /// on and how long its reconcile took).
+    Reconciled(Vec<(Id, u64, Reconciled, Duration)>),
     /// A step of a take-down was made.
-    Removed(
-        ServiceKey,
-        Result<(Option<DecisionRecord>, bool), CloudError>,
-    ),
+    Removed(Id, Result<(Option<DecisionRecord>, bool), CloudError>),
 }
 
 /// The loop's state.
 struct Loop<S, C> {
     daemon: Daemon<S, C>,
-    scheduler: Scheduler<ServiceKey>,
-    entries: BTreeMap<ServiceKey, Entry>,
-    stacks: BTreeMap<String, StackState>,
+    scheduler: Scheduler<Id>,
+    /// What the daemon knows of each service and stack.
+    known: Registry,
     tasks: JoinSet<TaskOutput>,
-    /// The keys each task is working on, to fail them if it panics.
-    task_keys: HashMap<tokio::task::Id, Vec<ServiceKey>>,
+    /// The services each task is working on, to fail them if it panics.
+    task_keys: HashMap<tokio::task::Id, Vec<Id>>,
     /// The store revision last read.
     revision: Option<String>,
     /// Stacks whose memory could not be loaded yet: the store is read again at the next watch.
     unloaded: BTreeSet<String>,
     /// Services of the first round not yet reconciled.
-    first_round: Option<BTreeSet<ServiceKey>>,
+    first_round: Option<BTreeSet<Id>>,
     report: Report,
 }
 
@@ -221,8 +193,7 @@ where
         let mut state = Loop {
             daemon: self,
             scheduler: Scheduler::default(),
-            entries: BTreeMap::new(),
-            stacks: BTreeMap::new(),
+            known: Registry::default(),
             tasks: JoinSet::new(),
             task_keys: HashMap::new(),
             revision: None,
@@ -235,7 +206,7 @@ where
         state.revision = state.daemon.store.revision().await.ok();
         let stacks = state.daemon.store.list().await?;
         state.refresh(stacks).await;
-        state.first_round = Some(state.entries.keys().cloned().collect());
+        state.first_round = Some(state.known.entries().map(|(id, _)| id).collect());
         state.check_first_round();
         let config = state.daemon.config.clone();
         let mut next_watch = clock.now_ms() + config.watch_ms;
@@ -253,16 +224,21 @@ where
             if idle && (draining.is_some() || (config.once && state.first_round.is_none())) {
                 break;
             }
-            let free = state.scheduler.running() < config.workers;
+            // Due services wait for room (a finishing task wakes the loop): never a spin.
             let next_due = state
                 .scheduler
                 .next_due()
-                .filter(|_| free && draining.is_none());
-            let dirty = state.stacks.values().any(|s| s.dirty);
+                .filter(|at| draining.is_none() && (*at > now || state.room_for_a_batch(now)));
+            let dirty = state.known.stacks.values().any(|s| s.dirty);
             tokio::select! {
                 biased;
                 joined = state.tasks.join_next_with_id(), if !idle => {
                     state.joined(joined).await;
+                    // Everything else that finished too, before dispatching again: freed slots
+                    // then fill one batch rather than many small ones.
+                    while let Some(more) = state.tasks.try_join_next_with_id() {
+                        state.joined(Some(more)).await;
+                    }
                 }
                 changed = shutdown.changed(), if draining.is_none() => {
                     if changed.is_err() || *shutdown.borrow() {
@@ -291,10 +267,16 @@ where
         state.tasks.abort_all();
         state.write_statuses().await;
         state.report.services = state
-            .entries
-            .values()
-            .filter(|e| e.reconciled_generation.is_some())
+            .known
+            .entries()
+            .filter(|(_, e)| e.reconciled_generation.is_some())
             .count();
+        state.report.failed = state
+            .known
+            .entries()
+            .filter(|(_, e)| e.failing)
+            .map(|(_, e)| e.key.clone())
+            .collect();
         tracing::info!("controller stopped cleanly");
         Ok(state.report)
     }
@@ -354,12 +336,12 @@ where
             let name = stack.name().to_owned();
             present.insert(name.clone());
             let generation = stack.manifest().metadata.generation.unwrap_or(1);
-            let known = self.stacks.get(&name).map(|s| s.generation);
+            let known = self.known.stacks.get(&name).map(|s| s.generation);
             if known == Some(generation) && !self.unloaded.contains(&name) {
                 continue;
             }
             let fresh = known.is_none() || self.unloaded.contains(&name);
-            let (memories, status) = if fresh {
+            let (mut memories, mut status) = if fresh {
                 match (
                     store.load_memory(&name).await,
                     store.load_status(&name).await,
@@ -383,45 +365,44 @@ where
                 .map(|s| s.name.clone())
                 .collect();
             // Services that left this stack (removed from it, or moved to another cluster).
-            if let Some(old) = self.stacks.get(&name) {
-                for gone in old
+            if let Some(old) = self.known.stacks.get(&name) {
+                let gone: Vec<ServiceKey> = old
                     .services
                     .iter()
                     .filter(|s| !services.contains(s) || old.cluster != cluster)
-                {
-                    let key = ServiceKey {
+                    .map(|s| ServiceKey {
                         cluster: old.cluster.clone(),
-                        service: gone.clone(),
-                    };
-                    if let Some(entry) = self.entries.get_mut(&key) {
-                        entry.desired = None;
-                        self.scheduler.schedule(key, now);
-                    }
+                        service: s.clone(),
+                    })
+                    .collect();
+                for key in gone {
+                    self.leave(&key, now);
                 }
             }
+            let written_generation = self
+                .known
+                .stacks
+                .get(&name)
+                .and_then(|s| s.written_generation)
+                .or(status.as_ref().map(|s| s.observed_generation));
             for desired in DesiredService::of_stack(stack) {
                 let key = desired.key();
-                let memory = memories.get(&key.service).cloned();
+                let memory = memories.remove(&key.service);
                 let previous = status
-                    .as_ref()
-                    .and_then(|s| s.services.get(&key.service))
-                    .cloned();
-                let entry = self.entries.entry(key.clone()).or_insert_with(|| Entry {
-                    stack: name.clone(),
-                    generation,
-                    desired: None,
-                    removal: None,
-                    memory: memory.clone().unwrap_or_default(),
-                    status: previous.clone(),
-                    policy: ErrorPolicy::default(),
-                    reconciled_generation: None,
+                    .as_mut()
+                    .and_then(|s| s.services.remove(&key.service));
+                let id = self.known.entry(&key, || {
+                    Entry::new(key.clone(), &name, ServiceMemory::default(), None)
                 });
+                let Some(entry) = self.known.get_mut(id) else {
+                    continue;
+                };
                 if fresh {
                     if let Some(m) = memory {
-                        entry.memory = m;
+                        entry.memory = Arc::new(m);
                     }
-                    if previous.is_some() {
-                        entry.status = previous;
+                    if let Some(p) = previous {
+                        entry.status = Some(Arc::new(p));
                     }
                 }
                 entry.stack.clone_from(&name);
@@ -430,42 +411,35 @@ where
                 // Applied again: a pending take-down of it is void.
                 entry.removal = None;
                 entry.policy.generation_changed(generation);
-                self.scheduler.schedule(key, now);
+                self.scheduler.schedule(id, now);
             }
-            let written = self
-                .stacks
-                .get(&name)
-                .and_then(|s| s.written.clone())
-                .or(status);
-            self.stacks.insert(
+            self.known.stacks.insert(
                 name,
                 StackState {
                     generation,
                     services,
                     cluster,
-                    written,
+                    written_generation,
                     dirty: true,
                 },
             );
         }
         // Stacks deleted from the store: their services leave; their status goes.
         let deleted: Vec<String> = self
+            .known
             .stacks
             .keys()
             .filter(|n| !present.contains(*n))
             .cloned()
             .collect();
         for name in deleted {
-            if let Some(old) = self.stacks.remove(&name) {
+            if let Some(old) = self.known.stacks.remove(&name) {
                 for service in old.services {
                     let key = ServiceKey {
                         cluster: old.cluster.clone(),
                         service,
                     };
-                    if let Some(entry) = self.entries.get_mut(&key) {
-                        entry.desired = None;
-                        self.scheduler.schedule(key, now);
-                    }
+                    self.leave(&key, now);
                 }
             }
             if let Err(e) = store.save_status(&name, None).await {
@@ -480,19 +454,15 @@ where
                         cluster: removal.cluster.clone(),
                         service: removal.service.clone(),
                     };
-                    let entry = self.entries.entry(key.clone()).or_insert_with(|| Entry {
-                        stack: removal.stack.clone(),
-                        generation: 0,
-                        desired: None,
-                        removal: None,
-                        memory: ServiceMemory::default(),
-                        status: None,
-                        policy: ErrorPolicy::default(),
-                        reconciled_generation: None,
+                    let id = self.known.entry(&key, || {
+                        Entry::new(key.clone(), &removal.stack, ServiceMemory::default(), None)
                     });
-                    if entry.desired.is_none() && entry.removal.as_ref() != Some(&removal) {
+                    if let Some(entry) = self.known.get_mut(id)
+                        && entry.desired.is_none()
+                        && entry.removal.as_ref() != Some(&removal)
+                    {
                         entry.removal = Some(removal);
-                        self.scheduler.schedule(key, now);
+                        self.scheduler.schedule(id, now);
                     }
                 }
             }
@@ -500,42 +470,59 @@ where
         }
     }
 
-    /// Hands the services that are due to workers: observation batches, take-down steps.
+    /// A service left the desired state: due now, to be taken down or forgotten.
+    fn leave(&mut self, key: &ServiceKey, now: u64) {
+        if let Some(id) = self.known.id(key)
+            && let Some(entry) = self.known.get_mut(id)
+        {
+            entry.desired = None;
+            self.scheduler.schedule(id, now);
+        }
+    }
+
+    /// Hands the services that are due to workers: batches observed together then reconciled each
+    /// on its own, and take-down steps. While
+    /// other services are in flight, it waits for room for a useful batch (a DescribeServices
+    /// call's worth) rather than observing services one by one as slots free up.
     fn dispatch(&mut self, now: u64) {
+        if !self.room_for_a_batch(now) {
+            return;
+        }
         let free = self
             .daemon
             .config
             .workers
             .saturating_sub(self.scheduler.running());
-        if free == 0 {
-            return;
-        }
-        let mut batch: Vec<(Watch, u64)> = Vec::new();
-        for (key, due) in self.scheduler.pop_due(now, free) {
+        let mut batch: Vec<Job> = Vec::new();
+        for (id, due) in self.scheduler.pop_due(now, free) {
             self.daemon
                 .metrics
                 .queue_latency_seconds
                 .observe(now.saturating_sub(due) as f64 / 1000.0);
-            let Some(entry) = self.entries.get(&key) else {
-                self.scheduler.finish(&key);
+            let Some(entry) = self.known.get(id) else {
+                self.scheduler.finish(&id);
                 continue;
             };
             if let Some(at) = entry.policy.not_before(now) {
-                self.scheduler.finish(&key);
-                self.scheduler.schedule(key, at);
+                self.scheduler.finish(&id);
+                self.scheduler.schedule(id, at);
                 continue;
             }
             match (&entry.desired, &entry.removal) {
-                (Some(desired), _) => batch.push((
-                    Watch {
-                        key: key.clone(),
+                (Some(desired), _) => batch.push(Job {
+                    id,
+                    watch: Watch {
+                        key: entry.key.clone(),
                         desired: desired.clone(),
                         rollout_watched: entry.memory.rollout.is_some(),
                     },
-                    entry.generation,
-                )),
+                    generation: entry.generation,
+                    memory: entry.memory.clone(),
+                    previous: entry.status.clone(),
+                }),
                 (None, Some(removal)) => {
-                    let (daemon, removal, k) = (self.daemon.clone(), removal.clone(), key.clone());
+                    let (daemon, removal, k) =
+                        (self.daemon.clone(), removal.clone(), entry.key.clone());
                     let handle = self.tasks.spawn(async move {
                         let now = daemon.clock.now_s();
                         let result = match removal::step(&daemon.cloud, &removal, now).await {
@@ -548,45 +535,65 @@ where
                             },
                             other => other,
                         };
-                        TaskOutput::Removed(k, result)
+                        TaskOutput::Removed(id, result)
                     });
-                    self.task_keys.insert(handle.id(), vec![key]);
+                    self.task_keys.insert(handle.id(), vec![id]);
                 }
-                (None, None) => self.forget(&key),
+                (None, None) => self.forget(id),
             }
         }
         if batch.is_empty() {
             return;
         }
-        let keys: Vec<ServiceKey> = batch.iter().map(|(w, _)| w.key.clone()).collect();
+        let ids: Vec<Id> = batch.iter().map(|j| j.id).collect();
         let daemon = self.daemon.clone();
         let handle = self.tasks.spawn(async move {
-            let now = daemon.clock.now_s();
-            let (watches, generations): (Vec<Watch>, Vec<u64>) = batch.into_iter().unzip();
-            let observed = observe(&daemon.cloud, &watches, now).await;
-            TaskOutput::Observed(
-                watches
-                    .into_iter()
-                    .zip(generations)
-                    .zip(observed)
-                    .map(|((w, g), o)| (w.key, g, o))
-                    .collect(),
-            )
+            let watches: Vec<Watch> = batch.iter().map(|j| j.watch.clone()).collect();
+            let observed = observe(&daemon.cloud, &watches, daemon.clock.now_s()).await;
+            // Each service on its own from here: its calls, its memory saved right after them.
+            let reconciles = batch.into_iter().zip(observed).map(|(job, observed)| {
+                let daemon = &daemon;
+                async move {
+                    let start = tokio::time::Instant::now();
+                    let result = reconcile(
+                        &daemon.cloud,
+                        &daemon.store,
+                        &job.watch.desired,
+                        observed,
+                        &job.memory,
+                        job.previous.as_deref(),
+                        daemon.clock.now_s(),
+                    )
+                    .await;
+                    (job.id, job.generation, result, start.elapsed())
+                }
+            });
+            TaskOutput::Reconciled(join_all(reconciles.collect()).await)
         });
-        self.task_keys.insert(handle.id(), keys);
+        self.task_keys.insert(handle.id(), ids);
+    }
+
+    /// Whether due services may be handed out now: a slot is free, and either nothing is in
+    /// flight or there is room for a batch worth observing together.
+    fn room_for_a_batch(&self, now: u64) -> bool {
+        let free = self
+            .daemon
+            .config
+            .workers
+            .saturating_sub(self.scheduler.running());
+        let worth = self.scheduler.due_count(now, MIN_BATCH).max(1);
+        free > 0 && (self.scheduler.running() == 0 || free >= worth)
     }
 
     /// A service no longer in the store and with nothing left to take down: forgotten.
-    fn forget(&mut self, key: &ServiceKey) {
-        self.scheduler.finish(key);
-        self.scheduler.cancel(key);
-        if let Some(entry) = self.entries.remove(key) {
-            self.daemon.metrics.forget_service(&key.service);
-            if let Some(stack) = self.stacks.get_mut(&entry.stack) {
-                stack.dirty = true;
-            }
+    fn forget(&mut self, id: Id) {
+        self.scheduler.finish(&id);
+        self.scheduler.cancel(&id);
+        if let Some(entry) = self.known.remove(id) {
+            self.daemon.metrics.forget_service(&entry.key.service);
+            self.known.touch(&entry.stack);
         }
-        self.done_first(key);
+        self.done_first(id);
     }
 
     /// A task ended (or panicked, or was aborted).
@@ -599,192 +606,156 @@ where
             Ok((id, output)) => {
                 self.task_keys.remove(&id);
                 match output {
-                    TaskOutput::Observed(results) => self.reconcile_observed(results),
-                    TaskOutput::Reconciled(key, generation, reconciled, took) => {
-                        self.reconciled(&key, generation, *reconciled, took);
+                    TaskOutput::Reconciled(results) => {
+                        for (id, generation, reconciled, took) in results {
+                            self.reconciled(id, generation, reconciled, took);
+                        }
                     }
-                    TaskOutput::Removed(key, result) => self.removed(&key, result),
+                    TaskOutput::Removed(id, result) => self.removed(id, result),
                 }
             }
             Err(e) => {
-                let keys = self.task_keys.remove(&e.id()).unwrap_or_default();
-                tracing::error!(error = %e, services = keys.len(), "a reconcile task failed; retrying its services with backoff");
+                let ids = self.task_keys.remove(&e.id()).unwrap_or_default();
+                tracing::error!(error = %e, services = ids.len(), "a reconcile task failed; retrying its services with backoff");
                 let error = CloudError::Server {
                     operation: Operation::DescribeServices,
                     message: format!("internal error: {e}"),
                 };
                 let now = self.daemon.clock.now_ms();
-                for key in keys {
-                    self.failed(&key, &error, now);
-                    self.scheduler.finish(&key);
+                for id in ids {
+                    self.scheduler.finish(&id);
+                    self.failed(id, &error, now);
                 }
             }
-        }
-    }
-
-    /// Starts the reconcile of each service of an observed batch.
-    fn reconcile_observed(
-        &mut self,
-        results: Vec<(ServiceKey, u64, Result<ObservedService, CloudError>)>,
-    ) {
-        for (key, generation, observed) in results {
-            let Some(entry) = self.entries.get(&key) else {
-                self.scheduler.finish(&key);
-                continue;
-            };
-            let Some(desired) = entry.desired.clone() else {
-                // Left the store while it was being observed: due again, for its take-down.
-                self.scheduler.finish(&key);
-                self.scheduler.schedule(key, self.daemon.clock.now_ms());
-                continue;
-            };
-            let (daemon, memory, previous, k) = (
-                self.daemon.clone(),
-                entry.memory.clone(),
-                entry.status.clone(),
-                key.clone(),
-            );
-            let handle = self.tasks.spawn(async move {
-                let start = tokio::time::Instant::now();
-                let now = daemon.clock.now_s();
-                let result = reconcile(
-                    &daemon.cloud,
-                    &daemon.store,
-                    &desired,
-                    observed,
-                    &memory,
-                    previous.as_ref(),
-                    now,
-                )
-                .await;
-                TaskOutput::Reconciled(k, generation, Box::new(result), start.elapsed())
-            });
-            self.task_keys.insert(handle.id(), vec![key]);
         }
     }
 
     /// A service was reconciled: remember, report, schedule its next look.
-    fn reconciled(&mut self, key: &ServiceKey, generation: u64, r: Reconciled, took: Duration) {
+    fn reconciled(&mut self, id: Id, generation: u64, r: Reconciled, took: Duration) {
         let now = self.daemon.clock.now_ms();
         let metrics = self.daemon.metrics.clone();
         metrics.reconcile_seconds.observe(took.as_secs_f64());
-        self.scheduler.finish(key);
-        let Some(entry) = self.entries.get_mut(key) else {
+        self.scheduler.finish(&id);
+        let Some(entry) = self.known.get_mut(id) else {
             return;
         };
-        log_decisions(&metrics, key, &entry.memory, &r.memory);
+        log_decisions(&metrics, &entry.key, &entry.memory, &r.memory);
         if let Some(live) = &r.status.live {
-            let gauge = |state: &str, value: u32| {
-                metrics
-                    .service_tasks
-                    .with_label_values(&[&key.service, state])
-                    .set(i64::from(value));
-            };
-            gauge("desired", live.desired_count);
-            gauge("running", live.running_count);
-            if let Some(healthy) = r.healthy {
-                gauge("healthy", healthy);
+            let counts = (live.desired_count, live.running_count, r.healthy);
+            if entry.gauges != Some(counts) {
+                entry.gauges = Some(counts);
+                let gauge = |state: &str, value: u32| {
+                    metrics
+                        .service_tasks
+                        .with_label_values(&[&entry.key.service, state])
+                        .set(i64::from(value));
+                };
+                gauge("desired", counts.0);
+                gauge("running", counts.1);
+                if let Some(healthy) = counts.2 {
+                    gauge("healthy", healthy);
+                }
             }
         }
-        let save_error = r.save_error.clone();
-        if entry.status.as_ref() != Some(&r.status)
-            && let Some(stack) = self.stacks.get_mut(&entry.stack)
-        {
-            stack.dirty = true;
+        let changed = entry.status.as_deref() != Some(&r.status);
+        if changed {
+            entry.status = Some(Arc::new(r.status));
         }
-        entry.status = Some(r.status);
-        entry.memory = r.memory;
+        entry.memory = Arc::new(r.memory);
+        let stack = changed.then(|| entry.stack.clone());
         let resync = self.daemon.config.resync_ms;
-        match r.error {
-            None if save_error.is_some() => {
+        match (r.error, r.save_error) {
+            (None, Some(save_error)) => {
                 // What it did is remembered in this process only: back off and save again.
-                metrics.reconciles.with_label_values(&["error"]).inc();
-                self.report.failed.insert(key.clone());
-                let delay = match entry.policy.failed_with(true, key, generation, now) {
+                metrics.reconciles_error.inc();
+                entry.failing = true;
+                let delay = match entry.policy.failed_with(true, &entry.key, generation, now) {
                     Verdict::RetryAfter(ms) | Verdict::Parked(ms) => ms,
                 };
-                tracing::warn!(service = %key, error = save_error.as_deref().unwrap_or_default(), retry_in_ms = delay, "cannot save the controller's memory; trying again with backoff");
-                self.scheduler.schedule(key.clone(), now + delay);
+                tracing::warn!(service = %entry.key, error = %save_error, retry_in_ms = delay, "cannot save the controller's memory; trying again with backoff");
+                self.scheduler.schedule(id, now + delay);
             }
-            None => {
+            (None, None) => {
                 entry.policy.succeeded(now);
+                entry.failing = false;
                 entry.reconciled_generation = Some(generation);
-                self.report.failed.remove(key);
-                metrics.reconciles.with_label_values(&["ok"]).inc();
-                let next = r
-                    .requeue_after
-                    .map_or(resync, |s| s.saturating_mul(1000).min(resync));
-                self.scheduler.schedule(key.clone(), now + next);
+                metrics.reconciles_ok.inc();
+                let next = match r.requeue_after {
+                    Some(s) if s.saturating_mul(1000) < resync => now + s * 1000,
+                    // The periodic resync, on a grid of its period: services that are steady
+                    // fall due at the same moments, and so are observed together.
+                    _ => (now + resync) / resync.max(1) * resync.max(1),
+                };
+                self.scheduler.schedule(id, next);
             }
-            Some(e) => self.failed(key, &e, now),
+            (Some(e), _) => self.failed(id, &e, now),
         }
-        self.done_first(key);
+        if let Some(stack) = stack {
+            self.known.touch(&stack);
+        }
+        self.done_first(id);
     }
 
     /// Backs off or parks a service whose reconcile failed.
-    fn failed(&mut self, key: &ServiceKey, error: &CloudError, now: u64) {
-        self.daemon
-            .metrics
-            .reconciles
-            .with_label_values(&["error"])
-            .inc();
-        self.report.failed.insert(key.clone());
-        let Some(entry) = self.entries.get_mut(key) else {
+    fn failed(&mut self, id: Id, error: &CloudError, now: u64) {
+        self.daemon.metrics.reconciles_error.inc();
+        let Some(entry) = self.known.get_mut(id) else {
             return;
         };
-        match entry.policy.failed(error, key, entry.generation, now) {
+        entry.failing = true;
+        match entry
+            .policy
+            .failed(error, &entry.key, entry.generation, now)
+        {
             Verdict::RetryAfter(ms) => {
-                tracing::warn!(service = %key, error = %error, retry_in_ms = ms, "a call failed; backing this service off");
-                self.scheduler.schedule(key.clone(), now + ms);
+                tracing::warn!(service = %entry.key, error = %error, retry_in_ms = ms, "a call failed; backing this service off");
+                self.scheduler.schedule(id, now + ms);
             }
             Verdict::Parked(ms) => {
-                tracing::warn!(service = %key, error = %error, "a call was refused; this service waits for its stack to change");
-                self.scheduler.schedule(key.clone(), now + ms);
+                tracing::warn!(service = %entry.key, error = %error, "a call was refused; this service waits for its stack to change");
+                self.scheduler.schedule(id, now + ms);
             }
         }
-        self.done_first(key);
+        self.done_first(id);
     }
 
     /// A take-down step ended.
-    fn removed(
-        &mut self,
-        key: &ServiceKey,
-        result: Result<(Option<DecisionRecord>, bool), CloudError>,
-    ) {
+    fn removed(&mut self, id: Id, result: Result<(Option<DecisionRecord>, bool), CloudError>) {
         let now = self.daemon.clock.now_ms();
-        self.scheduler.finish(key);
+        self.scheduler.finish(&id);
         match result {
             Ok((decision, done)) => {
-                if let Some(d) = &decision {
-                    self.daemon.metrics.count(d);
-                    log_decision(key, d);
-                }
-                let applied_again = self.entries.get_mut(key).is_some_and(|entry| {
+                let applied_again = self.known.get_mut(id).is_some_and(|entry| {
+                    if let Some(d) = &decision {
+                        self.daemon.metrics.count(d);
+                        log_decision(&entry.key, d);
+                    }
                     entry.policy.succeeded(now);
+                    entry.failing = false;
                     if done {
                         entry.removal = None;
                     }
                     entry.desired.is_some()
                 });
                 if done && !applied_again {
-                    self.forget(key);
+                    self.forget(id);
                 } else if done {
-                    self.scheduler.schedule(key.clone(), now);
-                    self.done_first(key);
+                    self.scheduler.schedule(id, now);
+                    self.done_first(id);
                 } else {
                     // Deleting waits for ECS to take the new count.
-                    self.scheduler.schedule(key.clone(), now + 5_000);
-                    self.done_first(key);
+                    self.scheduler.schedule(id, now + 5_000);
+                    self.done_first(id);
                 }
             }
-            Err(e) => self.failed(key, &e, now),
+            Err(e) => self.failed(id, &e, now),
         }
     }
 
     /// One service of the first round is done; the last one makes the daemon ready.
-    fn done_first(&mut self, key: &ServiceKey) {
+    fn done_first(&mut self, id: Id) {
         if let Some(round) = self.first_round.as_mut() {
-            round.remove(key);
+            round.remove(&id);
         }
         self.check_first_round();
     }
@@ -797,7 +768,7 @@ where
                 .first_round
                 .store(true, Ordering::Relaxed);
             tracing::info!(
-                services = self.entries.len(),
+                services = self.known.len(),
                 "first round of reconciles done: ready"
             );
         }
@@ -807,50 +778,20 @@ where
     async fn write_statuses(&mut self) {
         let now = self.daemon.clock.now_s();
         let names: Vec<String> = self
+            .known
             .stacks
             .iter()
             .filter(|(_, s)| s.dirty)
             .map(|(n, _)| n.clone())
             .collect();
         for name in names {
-            let Some(stack) = self.stacks.get(&name) else {
+            let Some(status) = self.known.stack_status(&name, now) else {
                 continue;
-            };
-            let mut services = BTreeMap::new();
-            let mut observed_generation = Some(stack.generation);
-            for service in &stack.services {
-                let key = ServiceKey {
-                    cluster: stack.cluster.clone(),
-                    service: service.clone(),
-                };
-                let entry = self.entries.get(&key);
-                if let Some(status) = entry.and_then(|e| e.status.clone()) {
-                    services.insert(service.clone(), status);
-                }
-                let reconciled = entry.and_then(|e| e.reconciled_generation);
-                observed_generation = observed_generation.zip(reconciled).map(|(a, b)| a.min(b));
-            }
-            let observed_generation = observed_generation
-                .or(stack.written.as_ref().map(|w| w.observed_generation))
-                .unwrap_or(0);
-            let unchanged = stack.written.as_ref().is_some_and(|w| {
-                w.services == services && w.observed_generation == observed_generation
-            });
-            if unchanged {
-                if let Some(s) = self.stacks.get_mut(&name) {
-                    s.dirty = false;
-                }
-                continue;
-            }
-            let status = StackStatus {
-                observed_generation,
-                updated_at: now,
-                services,
             };
             match self.daemon.store.save_status(&name, Some(&status)).await {
                 Ok(()) => {
-                    if let Some(s) = self.stacks.get_mut(&name) {
-                        s.written = Some(status);
+                    if let Some(s) = self.known.stacks.get_mut(&name) {
+                        s.written_generation = Some(status.observed_generation);
                         s.dirty = false;
                     }
                 }
@@ -860,6 +801,35 @@ where
             }
         }
     }
+}
+
+/// Runs every future of `futures` at once, on the task that awaits this (no task per future), and
+/// returns their outputs in order.
+async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut pending: Vec<Option<std::pin::Pin<Box<F>>>> =
+        futures.into_iter().map(|f| Some(Box::pin(f))).collect();
+    let mut outputs: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut done = true;
+        for (slot, output) in pending.iter_mut().zip(outputs.iter_mut()) {
+            if let Some(future) = slot {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => {
+                        *output = Some(value);
+                        *slot = None;
+                    }
+                    std::task::Poll::Pending => done = false,
+                }
+            }
+        }
+        if done {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
 }
 
 /// Logs and counts the decisions `after` added to `before`.

@@ -27,6 +27,10 @@ pub struct Metrics {
     registry: Registry,
     /// `tug_reconcile_total{result}`: ok | error.
     pub reconciles: IntCounterVec,
+    /// `tug_reconcile_total{result="ok"}`, looked up once.
+    pub reconciles_ok: IntCounter,
+    /// `tug_reconcile_total{result="error"}`, looked up once.
+    pub reconciles_error: IntCounter,
     /// `tug_reconcile_duration_seconds`.
     pub reconcile_seconds: Histogram,
     /// `tug_drift_corrections_total{field}`.
@@ -137,6 +141,8 @@ impl Metrics {
         registry.register(Box::new(queue_latency_seconds.clone()))?;
         let metrics = Self {
             registry,
+            reconciles_ok: reconciles.with_label_values(&["ok"]),
+            reconciles_error: reconciles.with_label_values(&["error"]),
             reconciles,
             reconcile_seconds,
             drift_corrections,

@@ -8,6 +8,7 @@
 //! - [`observe`]: reading the services due together, batched, failures confined per service.
 //! - [`reconcile`]: one service: plan (pure), act, save memory, say when to look again.
 //! - [`error_policy`]: backoff for retryable errors, parking for terminal ones.
+//! - [`registry`]: what the daemon knows of each service and stack, each service by number.
 //! - [`status`]: the conditions and observations written to the store.
 //! - [`removal`]: taking down services that left the desired state.
 //! - [`metrics`]: the Prometheus metrics of design.md §6; [`metered`] counts every cloud call.
@@ -18,6 +19,7 @@ pub mod metered;
 pub mod metrics;
 pub mod observe;
 pub mod reconcile;
+pub mod registry;
 pub mod removal;
 pub mod scheduler;
 pub mod status;

@@ -3,7 +3,8 @@
 //! GetMetricData 500 queries a call) and every failure confined to the services it concerns: a
 //! failed DescribeServices call fails its ten services, a target group that does not exist fails
 //! the services naming it, a failed GetMetricData call fails the services with a query in it.
-//! Target health is read only for services whose rollout is being watched.
+//! Target health is read only for services whose rollout is being watched. Each call is awaited
+//! through a box, so the batch's future does not carry every layer of every call inline.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -76,7 +77,7 @@ async fn describe_services<C: Cloud>(
                 .iter()
                 .map(|&i| batch[i].key.service.clone())
                 .collect();
-            match cloud.describe_services(cluster, &names).await {
+            match Box::pin(cloud.describe_services(cluster, &names)).await {
                 Ok(found) => {
                     for description in found {
                         let Some(&i) = chunk
@@ -140,7 +141,7 @@ async fn describe_target_groups<C: Cloud>(
     let all: Vec<String> = all.into_iter().map(str::to_owned).collect();
     let mut groups: BTreeMap<String, TargetGroupDescription> = BTreeMap::new();
     for chunk in all.chunks(TARGET_GROUPS_PER_CALL) {
-        match cloud.describe_target_groups(chunk).await {
+        match Box::pin(cloud.describe_target_groups(chunk)).await {
             Ok(found) => groups.extend(found),
             Err(e) => {
                 for (i, names) in wanted.iter().enumerate() {
@@ -267,7 +268,7 @@ async fn read_metrics<C: Cloud>(
     let start = newest_publishable(now).saturating_sub(METRIC_MINUTES * 60 + 600);
     let mut series: BTreeMap<MetricId, Vec<Datapoint>> = BTreeMap::new();
     for chunk in unique.chunks(METRIC_QUERIES_PER_CALL) {
-        match cloud.get_metric_data(chunk, start, now).await {
+        match Box::pin(cloud.get_metric_data(chunk, start, now)).await {
             Ok(data) => {
                 series.extend(data.series);
                 for (metric, why) in data.unresolved {
@@ -345,7 +346,7 @@ async fn read_target_health<C: Cloud>(
         }
         let mut targets = BTreeMap::new();
         for lb in &w.desired.spec.load_balancers {
-            match cloud.describe_target_health(&lb.target_group).await {
+            match Box::pin(cloud.describe_target_health(&lb.target_group)).await {
                 Ok(health) => {
                     targets.insert(lb.target_group.clone(), health);
                 }

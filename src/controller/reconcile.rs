@@ -8,6 +8,9 @@
 //! has no idempotency token, so a revision must never be forgotten), and the family's latest
 //! revision is reused when it renders the same, so a crash between registering and saving never
 //! leaves a duplicate behind.
+//!
+//! Every call is awaited through a box: a steady service makes none, and its reconcile's future
+//! then stays small instead of carrying the state of every layer of every call it might make.
 
 use std::collections::BTreeSet;
 
@@ -59,13 +62,14 @@ pub async fn reconcile<C: Cloud, S: Store>(
         store,
         desired,
         memory: memory.clone(),
-        saved: memory.clone(),
+        loaded: memory,
+        saved: None,
         calls: 0,
         save_error: None,
         seen: BTreeSet::new(),
         after: None,
     };
-    let (error, requeue_after, observed) = match observed {
+    let (error, requeue_after, mut observed) = match observed {
         Err(e) => (Some(e), None, ObservedService::default()),
         Ok(observed) => {
             let (error, requeue) = run.act(&observed, now).await;
@@ -73,9 +77,16 @@ pub async fn reconcile<C: Cloud, S: Store>(
         }
     };
     run.save().await;
-    let live = run.after.as_ref().or(observed.service.as_ref()).or(previous
-        .and_then(|p| p.live.as_ref())
-        .filter(|_| error.is_some()));
+    let healthy = healthy_tasks(&observed);
+    let live = run
+        .after
+        .take()
+        .or_else(|| observed.service.take())
+        .or_else(|| {
+            previous
+                .and_then(|p| p.live.clone())
+                .filter(|_| error.is_some())
+        });
     let mut status = service_status(
         desired,
         &run.memory,
@@ -94,7 +105,7 @@ pub async fn reconcile<C: Cloud, S: Store>(
         save_error: run.save_error,
         requeue_after,
         status,
-        healthy: healthy_tasks(&observed),
+        healthy,
         calls: run.calls,
     }
 }
@@ -130,8 +141,10 @@ struct Run<'a, C, S> {
     desired: &'a DesiredService,
     /// Memory as it stands.
     memory: ServiceMemory,
-    /// Memory as last saved.
-    saved: ServiceMemory,
+    /// Memory as the reconcile found it (saved already).
+    loaded: &'a ServiceMemory,
+    /// Memory as this reconcile last saved it, if it did.
+    saved: Option<ServiceMemory>,
     calls: u32,
     save_error: Option<String>,
     /// Revisions known to exist in this reconcile (observed, looked up, or registered).
@@ -172,17 +185,17 @@ impl<C: Cloud, S: Store> Run<'_, C, S> {
                 .collect();
             if !registrations.is_empty() {
                 for (definition, digest) in registrations {
-                    if let Err(e) = self.register(definition, &digest, now).await {
+                    if let Err(e) = Box::pin(self.register(definition, &digest, now)).await {
                         return (Some(e), requeue);
                     }
                 }
                 continue;
             }
             // The plan's memory holds its decisions; it stands once every call has succeeded.
-            match self.missing_revision(&plan.actions).await {
+            match Box::pin(self.missing_revision(&plan.actions)).await {
                 Err(e) => return (Some(e), requeue),
                 Ok(Some(lost)) => {
-                    if let Err(e) = self.register_again(&lost, now).await {
+                    if let Err(e) = Box::pin(self.register_again(&lost, now)).await {
                         return (Some(e), requeue);
                     }
                     continue;
@@ -195,19 +208,19 @@ impl<C: Cloud, S: Store> Run<'_, C, S> {
                     // Handled above: a plan that registers is planned again.
                     Action::RegisterTaskDefinition { .. } => Ok(()),
                     Action::CreateService(input) => {
-                        self.cloud.create_service(input).await.map(|d| {
+                        Box::pin(self.cloud.create_service(input)).await.map(|d| {
                             self.after = Some(d);
                         })
                     }
                     Action::UpdateService(input) => {
-                        self.cloud.update_service(input).await.map(|d| {
+                        Box::pin(self.cloud.update_service(input)).await.map(|d| {
                             self.after = Some(d);
                         })
                     }
                     Action::ModifyTargetGroup {
                         target_group,
                         health,
-                    } => self.cloud.modify_target_group(&target_group, health).await,
+                    } => Box::pin(self.cloud.modify_target_group(&target_group, health)).await,
                 };
                 if let Err(e) = result {
                     return (Some(e), requeue);
@@ -237,10 +250,11 @@ impl<C: Cloud, S: Store> Run<'_, C, S> {
                 .unwrap_or_else(|| self.desired.spec.task_definition.clone())
         };
         self.calls += 1;
-        if let Some((latest, existing)) = self
-            .cloud
-            .describe_latest_task_definition(&definition.family)
-            .await?
+        if let Some((latest, existing)) = Box::pin(
+            self.cloud
+                .describe_latest_task_definition(&definition.family),
+        )
+        .await?
             && render_digest(&existing) == digest
         {
             self.memory.record(decision(
@@ -255,7 +269,7 @@ impl<C: Cloud, S: Store> Run<'_, C, S> {
             return Ok(());
         }
         self.calls += 1;
-        let registered = self.cloud.register_task_definition(definition).await?;
+        let registered = Box::pin(self.cloud.register_task_definition(definition)).await?;
         self.memory.record(decision(
             now,
             DecisionKind::Register,
@@ -284,7 +298,7 @@ impl<C: Cloud, S: Store> Run<'_, C, S> {
                 continue;
             }
             self.calls += 1;
-            match self.cloud.describe_task_definition(id).await? {
+            match Box::pin(self.cloud.describe_task_definition(id)).await? {
                 Some(found) => {
                     self.seen.insert(found.id);
                 }
@@ -321,12 +335,12 @@ impl<C: Cloud, S: Store> Run<'_, C, S> {
     ) -> Result<(), CloudError> {
         self.memory.forget_revision(lost);
         let definition = match digest {
-            Some(d) if *d == self.desired.digest => Some(self.desired.definition.clone()),
-            Some(d) => self
-                .memory
-                .sources
-                .get(d)
-                .map(|source| self.desired.with_task_definition(source.clone()).definition),
+            Some(d) if *d == self.desired.digest => Some(self.desired.definition()),
+            Some(d) => self.memory.sources.get(d).map(|source| {
+                self.desired
+                    .with_task_definition(source.clone())
+                    .definition()
+            }),
             None => None,
         };
         let Some((definition, digest)) = definition
@@ -348,21 +362,20 @@ impl<C: Cloud, S: Store> Run<'_, C, S> {
                 "remembered revision {lost} no longer exists: registering its definition again"
             ),
         ));
-        self.register(definition, &digest, now).await
+        Box::pin(self.register(definition, &digest, now)).await
     }
 
     /// Saves the memory if it changed since it was last saved.
     async fn save(&mut self) {
-        if self.memory == self.saved {
+        if self.memory == *self.saved.as_ref().unwrap_or(self.loaded) {
             return;
         }
-        match self
-            .store
-            .save_memory(&self.desired.stack, &self.desired.spec.name, &self.memory)
-            .await
-        {
+        let saving =
+            self.store
+                .save_memory(&self.desired.stack, &self.desired.spec.name, &self.memory);
+        match Box::pin(saving).await {
             Ok(()) => {
-                self.saved = self.memory.clone();
+                self.saved = Some(self.memory.clone());
                 self.save_error = None;
             }
             Err(e) => self.save_error = Some(e.to_string()),

@@ -87,6 +87,15 @@ impl<K: Ord + Clone> Scheduler<K> {
         self.queue.first().map(|(at, _)| *at)
     }
 
+    /// How many waiting keys are due by `now_ms`, counting up to `cap`.
+    pub fn due_count(&self, now_ms: u64, cap: usize) -> usize {
+        self.queue
+            .iter()
+            .take_while(|(at, _)| *at <= now_ms)
+            .take(cap)
+            .count()
+    }
+
     /// Keys waiting (not running).
     pub fn waiting(&self) -> usize {
         self.queue.len()
@@ -140,6 +149,8 @@ mod tests {
         for (i, k) in ["c", "a", "b", "d"].into_iter().enumerate() {
             s.schedule(k, i as u64);
         }
+        assert_eq!(s.due_count(2, 10), 3);
+        assert_eq!(s.due_count(2, 2), 2);
         assert_eq!(s.pop_due(2, 2), vec![("c", 0), ("a", 1)]);
         assert_eq!(s.pop_due(2, 5), vec![("b", 2)]);
         assert_eq!(s.running(), 3);

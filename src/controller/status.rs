@@ -30,7 +30,7 @@ pub fn timestamp(seconds: u64) -> String {
 pub fn service_status(
     desired: &DesiredService,
     memory: &ServiceMemory,
-    live: Option<&ServiceDescription>,
+    live: Option<ServiceDescription>,
     observed: &ObservedService,
     error: Option<&CloudError>,
     previous: Option<&ServiceStatus>,
@@ -51,7 +51,7 @@ pub fn service_status(
             .is_some_and(|g| g.id == s.task_definition && g.digest == desired.digest)
     };
 
-    let ready = match (live, rollout) {
+    let ready = match (live.as_ref(), rollout) {
         (None, _) => (
             false,
             "NotCreated",
@@ -90,7 +90,7 @@ pub fn service_status(
         ),
     };
 
-    let progressing = match (&memory.rollout, live) {
+    let progressing = match (&memory.rollout, live.as_ref()) {
         (Some(r), _) if r.rollback => (
             true,
             "RollingBack",
@@ -181,7 +181,7 @@ pub fn service_status(
     let skip = memory.decisions.len().saturating_sub(STATUS_DECISIONS);
     ServiceStatus {
         conditions,
-        live: live.cloned(),
+        live,
         health_checks,
         recent_decisions: memory.decisions[skip..].to_vec(),
     }

@@ -131,17 +131,18 @@ pub struct ServiceMemory {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub serving_since: Option<u64>,
     /// Revisions the controller registered or reused, by digest: a definition is registered
-    /// once. A hint: a revision that no longer exists is registered again.
-    pub ledger: BTreeMap<String, TaskDefinitionId>,
-    /// The ARN of each revision of the ledger (by `family:revision`), where known.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub arns: BTreeMap<String, String>,
+    /// once. A hint: a revision that no longer exists is registered again. Shared until changed.
+    pub ledger: Arc<BTreeMap<String, TaskDefinitionId>>,
+    /// The ARN of each revision of the ledger (by `family:revision`), where known. Shared until
+    /// changed.
+    #[serde(default, skip_serializing_if = "no_arns")]
+    pub arns: Arc<BTreeMap<String, String>>,
     /// The last revision that completed a rollout and stayed healthy.
     pub verified_good: Option<Revision>,
     /// The rollout being watched.
     pub rollout: Option<RolloutMemory>,
-    /// Digests whose rollout failed: not retried until the manifest changes.
-    pub failed_digests: BTreeSet<String>,
+    /// Digests whose rollout failed: not retried until the manifest changes. Shared until changed.
+    pub failed_digests: Arc<BTreeSet<String>>,
     /// Recent decisions, oldest first. Shared until changed, so copying memory is cheap.
     pub decisions: Arc<Vec<DecisionRecord>>,
     /// The manifest's task definition behind each of the newest [`SOURCES_KEPT`] revisions, by
@@ -153,6 +154,10 @@ pub struct ServiceMemory {
 
 fn is_empty(sources: &Arc<BTreeMap<String, TaskDefinitionSpec>>) -> bool {
     sources.is_empty()
+}
+
+fn no_arns(arns: &Arc<BTreeMap<String, String>>) -> bool {
+    arns.is_empty()
 }
 
 impl ServiceMemory {
@@ -181,19 +186,28 @@ impl ServiceMemory {
         if self.sources.get(&digest) != Some(source) {
             Arc::make_mut(&mut self.sources).insert(digest.clone(), source.clone());
         }
-        if let Some(old) = self.ledger.insert(digest, revision.id.clone())
-            && old != revision.id
+        if self.ledger.get(&digest) != Some(&revision.id)
+            && let Some(old) = Arc::make_mut(&mut self.ledger).insert(digest, revision.id.clone())
         {
-            self.arns.remove(&old.to_string());
+            Arc::make_mut(&mut self.arns).remove(&old.to_string());
         }
-        self.arns.insert(revision.id.to_string(), revision.arn);
+        if self.arns.get(&revision.id.to_string()) != Some(&revision.arn) {
+            Arc::make_mut(&mut self.arns).insert(revision.id.to_string(), revision.arn);
+        }
         self.prune();
     }
 
     /// Forgets a revision the account no longer has (deleted, or the account's state was lost).
     pub fn forget_revision(&mut self, id: &TaskDefinitionId) {
-        self.ledger.retain(|_, kept| kept != id);
-        self.arns.remove(&id.to_string());
+        Arc::make_mut(&mut self.ledger).retain(|_, kept| kept != id);
+        Arc::make_mut(&mut self.arns).remove(&id.to_string());
+    }
+
+    /// Records that the rollout of `digest` failed: it is not retried until the manifest changes.
+    pub fn fail(&mut self, digest: &str) {
+        if !self.failed_digests.contains(digest) {
+            Arc::make_mut(&mut self.failed_digests).insert(digest.to_owned());
+        }
     }
 
     /// The record of the ledger's revision of `digest`, if there is one.
@@ -229,8 +243,8 @@ impl ServiceMemory {
         by_age.sort();
         let excess = self.ledger.len().saturating_sub(SOURCES_KEPT);
         for (_, old) in by_age.into_iter().take(excess) {
-            if let Some(id) = self.ledger.remove(&old) {
-                self.arns.remove(&id.to_string());
+            if let Some(id) = Arc::make_mut(&mut self.ledger).remove(&old) {
+                Arc::make_mut(&mut self.arns).remove(&id.to_string());
             }
             if self.sources.contains_key(&old) {
                 Arc::make_mut(&mut self.sources).remove(&old);
@@ -277,7 +291,7 @@ mod tests {
         };
         memory.remember("d1".into(), revision.clone(), &source);
         memory.verified_good = memory.revision_of("d1");
-        memory.failed_digests.insert("d0".into());
+        memory.fail("d0");
         memory.record(DecisionRecord {
             at: 1,
             kind: DecisionKind::Register,

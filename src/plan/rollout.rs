@@ -201,7 +201,7 @@ fn watch(
     });
     if let Some(why) = why {
         if !rollout.rollback {
-            memory.failed_digests.insert(rollout.target.digest.clone());
+            memory.fail(&rollout.target.digest);
         }
         return roll_back(memory, rollout, &why, now);
     }

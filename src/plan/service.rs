@@ -34,9 +34,8 @@ pub struct DesiredService {
     pub spec: ServiceSpec,
     /// Health-check settings the stack keeps on the target groups this service uses.
     pub health_checks: BTreeMap<String, HealthCheckSettings>,
-    /// The task definition the spec renders to, tagged as tugboat's.
-    pub definition: TaskDefinitionInput,
-    /// Its digest: the identity of the manifest's revision.
+    /// The digest of the task definition the spec renders to: the identity of the manifest's
+    /// revision (rendered once, when the stack is read).
     pub digest: String,
 }
 
@@ -75,17 +74,22 @@ impl DesiredService {
         spec: ServiceSpec,
         health_checks: BTreeMap<String, HealthCheckSettings>,
     ) -> Self {
-        let mut definition = render(&spec, None);
-        let digest = digest(&definition);
-        definition.tags = managed_tags(stack);
+        let digest = digest(&render(&spec, None));
         Self {
             stack: stack.to_owned(),
             cluster: cluster.to_owned(),
             spec,
             health_checks,
-            definition,
             digest,
         }
+    }
+
+    /// The task definition the spec renders to, tagged as tugboat's: what is registered (rendered
+    /// again when needed, which is rarely, rather than kept for every service).
+    pub fn definition(&self) -> TaskDefinitionInput {
+        let mut definition = render(&self.spec, None);
+        definition.tags = managed_tags(&self.stack);
+        definition
     }
 
     /// The same service with another task definition (a scheduled deployment's image, an undo).
@@ -182,7 +186,7 @@ pub fn plan_service(
     let Some(service) = &observed.service else {
         match memory.revision_of(digest) {
             None => actions.push(Action::RegisterTaskDefinition {
-                definition: desired.definition.clone(),
+                definition: desired.definition(),
                 digest: digest.clone(),
             }),
             Some(target) => {
@@ -223,7 +227,7 @@ pub fn plan_service(
     let step = rollout::step(spec, digest, observed, service, &mut memory, now);
     if step.register {
         actions.push(Action::RegisterTaskDefinition {
-            definition: desired.definition.clone(),
+            definition: desired.definition(),
             digest: digest.clone(),
         });
     }
@@ -283,11 +287,7 @@ pub fn plan_service(
     };
     memory.desired_count = Some(count);
 
-    let mut update = UpdateServiceInput {
-        cluster: desired.cluster.clone(),
-        service: spec.name.clone(),
-        ..UpdateServiceInput::default()
-    };
+    let mut desired_count = None;
     if service.desired_count != count {
         if previous.is_some_and(|p| p != service.desired_count) {
             memory.record(decision(now, DecisionKind::DriftCorrection, Some("desired_count"), format!(
@@ -295,9 +295,10 @@ pub fn plan_service(
                 service.desired_count
             )));
         }
-        update.desired_count = Some(count);
+        desired_count = Some(count);
     }
     let config = deployment_configuration(spec);
+    let mut deployment_configuration = None;
     if let Some(seen) = service.deployment_configuration
         && seen != config
     {
@@ -313,16 +314,17 @@ pub fn plan_service(
                 config.maximum_percent
             ),
         ));
-        update.deployment_configuration = Some(config);
+        deployment_configuration = Some(config);
     }
-    if let Some(revision) = step.deploy {
-        update.task_definition = Some(revision.id);
-    }
-    if update.desired_count.is_some()
-        || update.deployment_configuration.is_some()
-        || update.task_definition.is_some()
-    {
-        actions.push(Action::UpdateService(update));
+    let task_definition = step.deploy.map(|revision| revision.id);
+    if desired_count.is_some() || deployment_configuration.is_some() || task_definition.is_some() {
+        actions.push(Action::UpdateService(UpdateServiceInput {
+            cluster: desired.cluster.clone(),
+            service: spec.name.clone(),
+            desired_count,
+            task_definition,
+            deployment_configuration,
+        }));
     }
     let requeue_after = [rollout::next_look(desired, &memory, now), scaling_look]
         .into_iter()

@@ -60,10 +60,10 @@ pub(crate) struct MetricStore {
     published: BTreeMap<MetricId, Vec<Published>>,
 }
 
-/// Datapoints kept per metric, in seconds of their minutes: two days, far beyond any window the
-/// controller or the alarms read, so a long-running simulated account does not grow without
-/// bound.
-pub(crate) const KEPT_S: u64 = 2 * 86_400;
+/// Datapoints kept per metric, in seconds of their minutes: six hours, far beyond any window the
+/// controller or the alarms read (15 minutes), so a long-running simulated account does not grow
+/// without bound.
+pub(crate) const KEPT_S: u64 = 6 * 3_600;
 
 impl MetricStore {
     /// Closes the open minute if `t_s` is past it: its datapoints become readable after `delay_ms`.

@@ -335,6 +335,12 @@ impl Sim {
         Ok(loaded.sim)
     }
 
+    /// Turns the documented API throttling on or off (setups that must be quick turn it off).
+    pub fn set_throttling(&mut self, on: bool) {
+        self.world.api.throttling = on;
+        self.api.set_throttling(on);
+    }
+
     /// How many services the account has (deleted ones still draining included).
     pub fn service_count(&self) -> usize {
         self.services.len()
