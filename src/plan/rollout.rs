@@ -191,11 +191,14 @@ fn watch(
         && now >= rollout.started_at + u64::from(spec.deployment.progress_deadline_seconds);
     let why = rollback_trigger(spec, observed, service, rollout).or_else(|| {
         overdue.then(|| {
+            // The new revision's own tasks, not the old ones still draining beside them.
+            let running = service
+                .deployments
+                .first()
+                .map_or(service.running_count, |d| d.running_count);
             format!(
-                "not complete after the {} s progress deadline ({} of {} tasks running)",
-                spec.deployment.progress_deadline_seconds,
-                service.running_count,
-                service.desired_count
+                "not complete after the {} s progress deadline ({running} of {} tasks of {} running)",
+                spec.deployment.progress_deadline_seconds, service.desired_count, rollout.target.id
             )
         })
     });
@@ -437,5 +440,694 @@ pub fn condition(manifest_digest: &str, memory: &ServiceMemory) -> Condition {
         Condition::Pending
     } else {
         Condition::Progressing
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The rollout state machine, one table row per transition: the memory it starts from, what
+    //! ECS and the target groups report, the time; then what it asks for and the memory it leaves.
+
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::manifest::{Source, parse_sources};
+    use crate::model::aws::TaskDefinitionId;
+    use crate::model::aws::{DeploymentController, DeploymentDescription, TargetHealth};
+
+    const STACK: &str = "
+apiVersion: tugboat/v1
+kind: Stack
+metadata: {name: app}
+spec:
+  cluster: c
+  targetGroups:
+    - {name: tg, healthCheck: {path: /, intervalSeconds: 10}}
+  services:
+    - name: web
+      launchType: FARGATE
+      desiredCount: 4
+      taskDefinition:
+        family: app
+        cpu: 256
+        memory: 512
+        containers: [{name: web, image: 'web:1', portMappings: [{containerPort: 80}]}]
+      network: {subnets: [subnet-0123abcd]}
+      loadBalancers: [{targetGroup: tg, containerName: web, containerPort: 80}]
+      deployment: {progressDeadlineSeconds: 600, rollback: {max5xxPerMinute: 10}}
+";
+
+    fn desired() -> DesiredService {
+        let stacks = parse_sources(&[Source {
+            name: "app.yaml".into(),
+            bytes: STACK.as_bytes().to_vec(),
+        }])
+        .expect("the test's stack is valid");
+        DesiredService::of_stack(&stacks[0]).remove(0)
+    }
+
+    fn id(revision: u32) -> TaskDefinitionId {
+        TaskDefinitionId {
+            family: "app".into(),
+            revision,
+        }
+    }
+
+    fn revision(digest: &str, number: u32) -> Revision {
+        Revision {
+            digest: digest.into(),
+            id: id(number),
+            arn: Some(format!(
+                "arn:aws:ecs:us-east-1:123456789012:task-definition/app:{number}"
+            )),
+        }
+    }
+
+    /// Memory that knows digests d1 (revision 1) and d2 (revision 2), verified good as given,
+    /// watching the given rollout, with these digests failed.
+    fn memory(
+        verified: Option<(&str, u32)>,
+        rollout: Option<(&str, u32, u64, Option<u64>, bool)>,
+        failed: &[&str],
+    ) -> ServiceMemory {
+        let mut m = ServiceMemory::default();
+        for (digest, number) in [("d1", 1), ("d2", 2)] {
+            Arc::make_mut(&mut m.ledger).insert(digest.into(), id(number));
+            let r = revision(digest, number);
+            Arc::make_mut(&mut m.arns).insert(r.id.to_string(), r.arn.unwrap_or_default());
+        }
+        m.verified_good = verified.map(|(d, n)| revision(d, n));
+        m.rollout = rollout.map(|(d, n, started_at, completed_at, rollback)| RolloutMemory {
+            target: revision(d, n),
+            started_at,
+            completed_at,
+            rollback,
+        });
+        for digest in failed {
+            m.fail(digest);
+        }
+        m
+    }
+
+    /// What ECS reports: the primary deployment's revision, its state, tasks running of desired,
+    /// whether an older deployment is still draining, failed tasks.
+    #[derive(Clone, Copy)]
+    struct Ecs {
+        on: u32,
+        state: RolloutState,
+        running: u32,
+        draining_old: bool,
+        failed_tasks: u32,
+    }
+
+    const STEADY_ON_1: Ecs = Ecs {
+        on: 1,
+        state: RolloutState::Completed,
+        running: 4,
+        draining_old: false,
+        failed_tasks: 0,
+    };
+    const STEADY_ON_2: Ecs = Ecs {
+        on: 2,
+        ..STEADY_ON_1
+    };
+    const ROLLING_TO_2: Ecs = Ecs {
+        on: 2,
+        state: RolloutState::InProgress,
+        running: 2,
+        draining_old: true,
+        failed_tasks: 0,
+    };
+
+    fn described(ecs: Ecs) -> ServiceDescription {
+        let deployment = |on: u32, state, running| DeploymentDescription {
+            id: format!("ecs-svc/{on}"),
+            status: if on == ecs.on { "PRIMARY" } else { "ACTIVE" }.into(),
+            task_definition: id(on),
+            desired_count: 4,
+            running_count: running,
+            pending_count: 0,
+            failed_tasks: if on == ecs.on { ecs.failed_tasks } else { 0 },
+            rollout_state: state,
+            rollout_state_reason: if state == RolloutState::Failed {
+                "tasks failed to start".into()
+            } else {
+                String::new()
+            },
+        };
+        let mut deployments = vec![deployment(ecs.on, ecs.state, ecs.running)];
+        if ecs.draining_old {
+            deployments.push(deployment(ecs.on - 1, RolloutState::Completed, 2));
+        }
+        ServiceDescription {
+            cluster: "c".into(),
+            service: "web".into(),
+            status: "ACTIVE".into(),
+            desired_count: 4,
+            running_count: ecs.running + if ecs.draining_old { 2 } else { 0 },
+            pending_count: 0,
+            task_definition: id(ecs.on),
+            deployment_configuration: None,
+            deployment_controller: DeploymentController::Ecs,
+            deployments,
+            load_balancers: Vec::new(),
+            tags: Default::default(),
+        }
+    }
+
+    /// Targets' states and the newest minute's target 5XX.
+    fn observed(targets: &[TargetState], target_5xx: Option<f64>) -> ObservedService {
+        ObservedService {
+            targets: (!targets.is_empty()).then(|| {
+                [(
+                    "tg".to_owned(),
+                    targets
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &state)| TargetHealth {
+                            task_id: format!("t{i}"),
+                            state,
+                        })
+                        .collect(),
+                )]
+                .into()
+            }),
+            target_5xx: target_5xx.map(Some).into_iter().collect(),
+            ..ObservedService::default()
+        }
+    }
+
+    struct Case {
+        name: &'static str,
+        /// The manifest's digest.
+        digest: &'static str,
+        memory: ServiceMemory,
+        ecs: Ecs,
+        targets: &'static [TargetState],
+        target_5xx: Option<f64>,
+        now: u64,
+        // What it asks for.
+        deploy: Option<u32>,
+        register: bool,
+        in_progress: bool,
+        /// The decision it records, and words its reason must contain.
+        decided: &'static [(DecisionKind, &'static str)],
+        // The memory it leaves: the rollout (target revision, completed at, rollback), the
+        // verified-good revision, the failed digests.
+        rollout: Option<(u32, Option<u64>, bool)>,
+        verified: Option<u32>,
+        failed: &'static [&'static str],
+    }
+
+    use RolloutState::Failed;
+    use TargetState::{Healthy, Initial, Unhealthy};
+
+    fn cases() -> Vec<Case> {
+        let row = |name, digest, memory, ecs| Case {
+            name,
+            digest,
+            memory,
+            ecs,
+            targets: &[],
+            target_5xx: None,
+            now: 1_000,
+            deploy: None,
+            register: false,
+            in_progress: false,
+            decided: &[],
+            rollout: None,
+            verified: None,
+            failed: &[],
+        };
+        vec![
+            Case {
+                register: true,
+                verified: Some(1),
+                ..row(
+                    "a new digest is registered before anything else",
+                    "d3",
+                    memory(Some(("d1", 1)), None, &[]),
+                    STEADY_ON_1,
+                )
+            },
+            Case {
+                deploy: Some(2),
+                in_progress: true,
+                decided: &[(DecisionKind::RolloutStart, "running app:1")],
+                rollout: Some((2, None, false)),
+                verified: Some(1),
+                ..row(
+                    "a registered digest not running starts a rollout",
+                    "d2",
+                    memory(Some(("d1", 1)), None, &[]),
+                    STEADY_ON_1,
+                )
+            },
+            Case {
+                verified: Some(2),
+                ..row(
+                    "the verified revision running steady needs nothing",
+                    "d2",
+                    memory(Some(("d2", 2)), None, &[]),
+                    STEADY_ON_2,
+                )
+            },
+            Case {
+                in_progress: true,
+                decided: &[
+                    (
+                        DecisionKind::RolloutStart,
+                        "already deployed but not yet verified",
+                    ),
+                    (DecisionKind::RolloutComplete, "verifying for 60 s"),
+                ],
+                rollout: Some((2, Some(1_000), false)),
+                ..row(
+                    "an adopted, unverified revision is watched and completes when steady",
+                    "d2",
+                    memory(None, None, &[]),
+                    STEADY_ON_2,
+                )
+            },
+            Case {
+                in_progress: true,
+                decided: &[(DecisionKind::RolloutStart, "not yet verified")],
+                rollout: Some((1, None, false)),
+                verified: Some(1),
+                ..row(
+                    "verified good is the digest's, not the number's: a reset account's app:1 is not verified",
+                    "d2",
+                    {
+                        let mut m = memory(None, None, &[]);
+                        // The old d1 was verified as app:1; after a reset d2 registered as app:1.
+                        Arc::make_mut(&mut m.ledger).insert("d2".into(), id(1));
+                        m.verified_good = Some(revision("d1", 1));
+                        m
+                    },
+                    Ecs {
+                        on: 1,
+                        ..ROLLING_TO_2
+                    },
+                )
+            },
+            Case {
+                in_progress: true,
+                targets: &[Healthy, Healthy, Initial],
+                rollout: Some((2, None, false)),
+                verified: Some(1),
+                ..row(
+                    "a rollout still replacing tasks is waited for",
+                    "d2",
+                    memory(Some(("d1", 1)), Some(("d2", 2, 900, None, false)), &[]),
+                    ROLLING_TO_2,
+                )
+            },
+            Case {
+                in_progress: true,
+                decided: &[(DecisionKind::RolloutComplete, "4 tasks running")],
+                rollout: Some((2, Some(1_000), false)),
+                verified: Some(1),
+                ..row(
+                    "a steady rollout completes",
+                    "d2",
+                    memory(Some(("d1", 1)), Some(("d2", 2, 900, None, false)), &[]),
+                    STEADY_ON_2,
+                )
+            },
+            Case {
+                in_progress: true,
+                decided: &[(DecisionKind::RolloutComplete, "reached steady state")],
+                rollout: Some((2, Some(1_000), false)),
+                verified: Some(1),
+                ..row(
+                    "steady when looked at after the deadline: complete, not failed",
+                    "d2",
+                    memory(Some(("d1", 1)), Some(("d2", 2, 100, None, false)), &[]),
+                    STEADY_ON_2,
+                )
+            },
+            Case {
+                in_progress: true,
+                rollout: Some((2, Some(970), false)),
+                verified: Some(1),
+                ..row(
+                    "a completed rollout is verified only after 60 s",
+                    "d2",
+                    memory(Some(("d1", 1)), Some(("d2", 2, 900, Some(970), false)), &[]),
+                    STEADY_ON_2,
+                )
+            },
+            Case {
+                decided: &[(DecisionKind::RolloutVerified, "verified good")],
+                verified: Some(2),
+                ..row(
+                    "60 s healthy after completing: verified good, the rollout ends",
+                    "d2",
+                    memory(Some(("d1", 1)), Some(("d2", 2, 900, Some(940), false)), &[]),
+                    STEADY_ON_2,
+                )
+            },
+            Case {
+                deploy: Some(1),
+                in_progress: true,
+                decided: &[(
+                    DecisionKind::Rollback,
+                    "600 s progress deadline (2 of 4 tasks of app:2 running)",
+                )],
+                rollout: Some((1, None, true)),
+                verified: Some(1),
+                failed: &["d2"],
+                ..row(
+                    "not steady at the progress deadline: back to verified good",
+                    "d2",
+                    memory(Some(("d1", 1)), Some(("d2", 2, 400, None, false)), &[]),
+                    ROLLING_TO_2,
+                )
+            },
+            Case {
+                deploy: Some(1),
+                in_progress: true,
+                decided: &[(
+                    DecisionKind::Rollback,
+                    "ECS marked the deployment FAILED: tasks failed to start",
+                )],
+                rollout: Some((1, None, true)),
+                verified: Some(1),
+                failed: &["d2"],
+                ..row(
+                    "ECS's deployment FAILED rolls back",
+                    "d2",
+                    memory(Some(("d1", 1)), Some(("d2", 2, 900, None, false)), &[]),
+                    Ecs {
+                        state: Failed,
+                        ..ROLLING_TO_2
+                    },
+                )
+            },
+            Case {
+                deploy: Some(1),
+                in_progress: true,
+                decided: &[(DecisionKind::Rollback, "3 tasks of app:2 failed")],
+                rollout: Some((1, None, true)),
+                verified: Some(1),
+                failed: &["d2"],
+                ..row(
+                    "failed tasks at the circuit-breaker threshold roll back",
+                    "d2",
+                    memory(Some(("d1", 1)), Some(("d2", 2, 900, None, false)), &[]),
+                    Ecs {
+                        failed_tasks: 3,
+                        ..ROLLING_TO_2
+                    },
+                )
+            },
+            Case {
+                in_progress: true,
+                rollout: Some((2, None, false)),
+                verified: Some(1),
+                ..row(
+                    "failed tasks below the threshold are tolerated",
+                    "d2",
+                    memory(Some(("d1", 1)), Some(("d2", 2, 900, None, false)), &[]),
+                    Ecs {
+                        failed_tasks: 2,
+                        ..ROLLING_TO_2
+                    },
+                )
+            },
+            Case {
+                deploy: Some(1),
+                in_progress: true,
+                targets: &[Healthy, Unhealthy],
+                decided: &[(
+                    DecisionKind::Rollback,
+                    "1 target unhealthy during the rollout",
+                )],
+                rollout: Some((1, None, true)),
+                verified: Some(1),
+                failed: &["d2"],
+                ..row(
+                    "an unhealthy new target rolls back",
+                    "d2",
+                    memory(Some(("d1", 1)), Some(("d2", 2, 900, None, false)), &[]),
+                    ROLLING_TO_2,
+                )
+            },
+            Case {
+                deploy: Some(1),
+                in_progress: true,
+                target_5xx: Some(25.0),
+                decided: &[(
+                    DecisionKind::Rollback,
+                    "25 target 5XX in the last minute, above max5xxPerMinute 10",
+                )],
+                rollout: Some((1, None, true)),
+                verified: Some(1),
+                failed: &["d2"],
+                ..row(
+                    "5XX above the limit rolls back, even after completing",
+                    "d2",
+                    memory(Some(("d1", 1)), Some(("d2", 2, 900, Some(950), false)), &[]),
+                    STEADY_ON_2,
+                )
+            },
+            Case {
+                in_progress: true,
+                target_5xx: Some(10.0),
+                rollout: Some((2, None, false)),
+                verified: Some(1),
+                ..row(
+                    "5XX at the limit is tolerated",
+                    "d2",
+                    memory(Some(("d1", 1)), Some(("d2", 2, 900, None, false)), &[]),
+                    ROLLING_TO_2,
+                )
+            },
+            Case {
+                in_progress: true,
+                targets: &[Unhealthy],
+                decided: &[(
+                    DecisionKind::Hold,
+                    "no verified-good revision to roll back to; holding",
+                )],
+                failed: &["d2"],
+                ..row(
+                    "a failure with nothing verified to go back to holds",
+                    "d2",
+                    memory(None, Some(("d2", 2, 900, None, false)), &[]),
+                    ROLLING_TO_2,
+                )
+            },
+            Case {
+                in_progress: true,
+                targets: &[Unhealthy],
+                decided: &[(DecisionKind::Hold, "the rollback to app:1 is failing too")],
+                verified: Some(1),
+                failed: &["d2"],
+                ..row(
+                    "a failing rollback holds for an operator and fails no more digests",
+                    "d2",
+                    memory(Some(("d1", 1)), Some(("d1", 1, 900, None, true)), &["d2"]),
+                    Ecs {
+                        on: 1,
+                        ..ROLLING_TO_2
+                    },
+                )
+            },
+            Case {
+                deploy: Some(1),
+                in_progress: true,
+                decided: &[(DecisionKind::DriftCorrection, "back to verified-good app:1")],
+                verified: Some(1),
+                failed: &["d2"],
+                ..row(
+                    "a failed digest found running (set out of band) goes back to verified good",
+                    "d2",
+                    memory(Some(("d1", 1)), None, &["d2"]),
+                    STEADY_ON_2,
+                )
+            },
+            Case {
+                decided: &[(DecisionKind::Hold, "not retried until the manifest changes")],
+                verified: Some(1),
+                failed: &["d2"],
+                ..row(
+                    "a failed digest is not retried",
+                    "d2",
+                    memory(Some(("d1", 1)), None, &["d2"]),
+                    STEADY_ON_1,
+                )
+            },
+            Case {
+                deploy: Some(2),
+                in_progress: true,
+                rollout: Some((2, None, false)),
+                verified: Some(1),
+                ..row(
+                    "a rollout's service pointed elsewhere out of band is pointed back",
+                    "d2",
+                    memory(Some(("d1", 1)), Some(("d2", 2, 900, None, false)), &[]),
+                    STEADY_ON_1,
+                )
+            },
+            Case {
+                register: true,
+                in_progress: true,
+                verified: Some(1),
+                ..row(
+                    "a manifest changed mid-rollout starts over toward the new digest",
+                    "d3",
+                    memory(Some(("d1", 1)), Some(("d2", 2, 900, None, false)), &[]),
+                    ROLLING_TO_2,
+                )
+            },
+            Case {
+                in_progress: true,
+                rollout: Some((1, None, true)),
+                verified: Some(1),
+                failed: &["d2"],
+                ..row(
+                    "a manifest changed mid-rollback lets the rollback finish first",
+                    "d3",
+                    memory(Some(("d1", 1)), Some(("d1", 1, 900, None, true)), &["d2"]),
+                    Ecs {
+                        on: 1,
+                        ..ROLLING_TO_2
+                    },
+                )
+            },
+        ]
+    }
+
+    #[test]
+    fn rollout_state_machine() {
+        let desired = desired();
+        for case in cases() {
+            let mut memory = case.memory.clone();
+            let decisions_before = memory.decisions.len();
+            let step = step(
+                &desired.spec,
+                case.digest,
+                &observed(case.targets, case.target_5xx),
+                &described(case.ecs),
+                &mut memory,
+                case.now,
+            );
+            let name = case.name;
+            assert_eq!(
+                step.deploy.as_ref().map(|r| r.id.revision),
+                case.deploy,
+                "{name}: deploy"
+            );
+            assert_eq!(step.register, case.register, "{name}: register");
+            assert_eq!(step.in_progress, case.in_progress, "{name}: in progress");
+            let new: Vec<&DecisionRecord> = memory.decisions[decisions_before..].iter().collect();
+            assert_eq!(new.len(), case.decided.len(), "{name}: decisions {new:?}");
+            for (record, (kind, words)) in new.iter().zip(case.decided) {
+                assert_eq!(record.kind, *kind, "{name}: decision kind");
+                assert!(
+                    record.reason.contains(words),
+                    "{name}: reason {:?} should say {words:?}",
+                    record.reason
+                );
+                assert!(
+                    !record.reason.contains(": ;") && !record.reason.ends_with(": "),
+                    "{name}: no empty reason after a colon"
+                );
+            }
+            assert_eq!(
+                memory
+                    .rollout
+                    .as_ref()
+                    .map(|r| (r.target.id.revision, r.completed_at, r.rollback)),
+                case.rollout,
+                "{name}: rollout left"
+            );
+            assert_eq!(
+                memory.verified_good.as_ref().map(|r| r.id.revision),
+                case.verified,
+                "{name}: verified good"
+            );
+            let failed: Vec<&str> = memory.failed_digests.iter().map(String::as_str).collect();
+            assert_eq!(failed, case.failed, "{name}: failed digests");
+        }
+    }
+
+    #[test]
+    fn a_hold_is_recorded_once_while_nothing_changes() {
+        let desired = desired();
+        let mut memory = memory(Some(("d1", 1)), None, &["d2"]);
+        for now in [1_000, 1_030, 1_060] {
+            step(
+                &desired.spec,
+                "d2",
+                &observed(&[], None),
+                &described(STEADY_ON_1),
+                &mut memory,
+                now,
+            );
+        }
+        let holds = memory
+            .decisions
+            .iter()
+            .filter(|d| d.kind == DecisionKind::Hold)
+            .count();
+        assert_eq!(holds, 1);
+    }
+
+    #[test]
+    fn the_next_look_is_the_next_health_check_or_the_deadline_whichever_is_first() {
+        let desired = desired();
+        // (rollout started, completed, now) -> seconds until the next look; the target group
+        // checks every 10 s, the progress deadline is 600 s, verification 60 s.
+        type Started = Option<(u64, Option<u64>)>;
+        let table: [(Started, u64, Option<u64>); 6] = [
+            (None, 1_000, None),
+            (Some((1_000, None)), 1_000, Some(10)),
+            (Some((1_000, None)), 1_595, Some(5)),
+            (Some((1_000, None)), 1_700, Some(1)),
+            (Some((1_000, Some(1_200))), 1_255, Some(5)),
+            (Some((1_000, Some(1_200))), 1_210, Some(10)),
+        ];
+        for (rollout, now, expected) in table {
+            let memory = memory(
+                None,
+                rollout.map(|(started, completed)| ("d2", 2, started, completed, false)),
+                &[],
+            );
+            assert_eq!(
+                next_look(&desired, &memory, now),
+                expected,
+                "rollout {rollout:?} at {now}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_condition_follows_memory() {
+        let table = [
+            (memory(None, None, &[]), "d2", Condition::Pending),
+            (memory(Some(("d2", 2)), None, &[]), "d2", Condition::Ready),
+            (
+                memory(Some(("d2", 2)), Some(("d2", 2, 1, None, false)), &[]),
+                "d2",
+                Condition::Progressing,
+            ),
+            (
+                memory(Some(("d1", 1)), None, &["d2"]),
+                "d2",
+                Condition::Degraded,
+            ),
+        ];
+        for (mut memory, digest, expected) in table {
+            if expected == Condition::Progressing {
+                memory.record(decision(1, DecisionKind::RolloutStart, None, "x".into()));
+            }
+            assert_eq!(
+                condition(digest, &memory),
+                expected,
+                "{digest} {expected:?}"
+            );
+        }
     }
 }
