@@ -276,7 +276,8 @@ fn parse_document(schema: &serde_json::Value, document: &Node) -> Result<Stack, 
 /// Makes the defaults that depend on other fields explicit, so the stored spec is the effective one.
 fn normalised(mut manifest: StackManifest) -> StackManifest {
     for service in &mut manifest.spec.services {
-        service.task_definition.network_mode = Some(rules::effective_network_mode(service));
+        let network_mode = rules::effective_network_mode(service);
+        std::sync::Arc::make_mut(&mut service.task_definition).network_mode = Some(network_mode);
         if let Some(cpu) = service.scaling.as_mut().and_then(|s| s.cpu.as_mut())
             && cpu.target_percent.is_none()
         {

@@ -166,7 +166,7 @@ pub struct ServiceSpec {
     #[schemars(range(max = 5000))]
     pub desired_count: u32,
     /// The task definition the controller registers (a new revision only when it changes).
-    pub task_definition: TaskDefinitionSpec,
+    pub task_definition: std::sync::Arc<TaskDefinitionSpec>,
     /// awsvpc networking; required for FARGATE and for the `awsvpc` network mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<NetworkSpec>,

@@ -149,10 +149,10 @@ pub struct ServiceMemory {
     /// digest: what `tug rollout undo` puts back, and what a lost revision is registered again
     /// from. Shared until changed.
     #[serde(default, skip_serializing_if = "is_empty")]
-    pub sources: Arc<BTreeMap<String, TaskDefinitionSpec>>,
+    pub sources: Arc<BTreeMap<String, Arc<TaskDefinitionSpec>>>,
 }
 
-fn is_empty(sources: &Arc<BTreeMap<String, TaskDefinitionSpec>>) -> bool {
+fn is_empty(sources: &Arc<BTreeMap<String, Arc<TaskDefinitionSpec>>>) -> bool {
     sources.is_empty()
 }
 
@@ -169,7 +169,7 @@ impl ServiceMemory {
         &mut self,
         digest: String,
         revision: RegisteredRevision,
-        source: &TaskDefinitionSpec,
+        source: &Arc<TaskDefinitionSpec>,
     ) {
         let record = Revision::of(digest.clone(), revision.clone());
         for slot in [
@@ -183,7 +183,13 @@ impl ServiceMemory {
                 *slot = record.clone();
             }
         }
-        if self.sources.get(&digest) != Some(source) {
+        // The desired state's own copy, shared rather than kept twice (memory read back from the
+        // store holds an equal, separate one until then).
+        if !self
+            .sources
+            .get(&digest)
+            .is_some_and(|kept| Arc::ptr_eq(kept, source))
+        {
             Arc::make_mut(&mut self.sources).insert(digest.clone(), source.clone());
         }
         if self.ledger.get(&digest) != Some(&revision.id)
@@ -289,7 +295,7 @@ mod tests {
             task_role_arn: None,
             containers: Vec::new(),
         };
-        memory.remember("d1".into(), revision.clone(), &source);
+        memory.remember("d1".into(), revision.clone(), &Arc::new(source));
         memory.verified_good = memory.revision_of("d1");
         memory.fail("d0");
         memory.record(DecisionRecord {

@@ -95,7 +95,7 @@ impl DesiredService {
     /// The same service with another task definition (a scheduled deployment's image, an undo).
     pub fn with_task_definition(
         &self,
-        task_definition: crate::manifest::spec::TaskDefinitionSpec,
+        task_definition: std::sync::Arc<crate::manifest::spec::TaskDefinitionSpec>,
     ) -> Self {
         let mut spec = self.spec.clone();
         spec.task_definition = task_definition;

@@ -514,7 +514,7 @@ fn with_image(stack: &Stack, service: &str, image: &str) -> Result<Stack, Simula
         .iter_mut()
         .find(|s| s.name == service)
         .and_then(|s| {
-            s.task_definition
+            std::sync::Arc::make_mut(&mut s.task_definition)
                 .containers
                 .iter_mut()
                 .find(|c| c.essential)
