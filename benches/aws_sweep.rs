@@ -19,7 +19,6 @@ mod moto;
 mod support;
 
 use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -35,44 +34,10 @@ use tugboat::store::{MemoryStore, Store};
 const SERVICES: usize = 100;
 const SWEEPS: usize = 10;
 
-struct Server(Option<Child>);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(child) = &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn moto() -> (Moto, Server) {
+fn moto() -> (Moto, support::Server) {
     let python = concat!(env!("CARGO_MANIFEST_DIR"), "/target/moto-venv/bin/python").to_owned();
-    if let Ok(url) = std::env::var("TUG_MOTO_URL") {
-        return (Moto { url, python }, Server(None));
-    }
-    let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/target/moto-venv/bin");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port");
-    let child = Command::new(format!("{venv}/moto_server"))
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .env("MOTO_ECS_SERVICE_RUNNING", "2")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("moto_server (run scripts/test once to install it under target/moto-venv)");
-    let url = format!("http://127.0.0.1:{port}");
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "moto never started"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    (Moto { url, python }, Server(Some(child)))
+    let (url, server) = support::moto_server();
+    (Moto { url, python }, server)
 }
 
 fn calls(metrics: &Metrics) -> BTreeMap<&'static str, u64> {

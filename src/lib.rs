@@ -7,17 +7,18 @@
 //! - [`model`]: the types shared by every other module: [`model::Stack`], ids, the controller's
 //!   memory of a service, the status it reports, pending removals.
 //! - [`store`]: where desired state, memory and status live between commands and across controller
-//!   restarts; the [`store::Store`] trait and its file implementation (the embedded default).
+//!   restarts; the [`store::Store`] trait, its file implementation (the embedded default), the
+//!   DynamoDB one shared by every `tug` and controller, and an in-memory one for simulations.
 //! - [`cloud`]: the AWS operations tugboat performs, behind the [`cloud::Cloud`] trait;
 //!   [`cloud::aws`] is the real adapter (aws-sdk-*), [`cloud::sim`] the simulated AWS (ECS, target
 //!   groups, CloudWatch, EC2 capacity) in virtual time, [`cloud::limiter`] the shared rate limit.
 //! - [`plan`]: the pure planner (no I/O, no clock, no async): drift, scaling, rollouts, rendering.
 //! - [`controller`]: reconciling (observe through the cloud, plan, act), the daemon loop, status,
-//!   taking down removed services, metrics.
+//!   taking down removed services, metrics, leader election on the store.
+//! - [`simulate`]: the daemon against the simulated AWS in virtual time, for `tug simulate`,
+//!   `tug demo` and the scenario tests.
 //! - [`http`]: `/metrics`, `/healthz`, `/readyz`.
 //! - [`cli`]: one module per verb of `tug`; `main.rs` only parses arguments and calls in here.
-//!
-//! Still to come, in the places design.md reserves for them: the DynamoDB store and leader election.
 
 #![forbid(unsafe_code)]
 

@@ -68,14 +68,39 @@ fn eventually(limit: Duration, mut probe: impl FnMut() -> bool) -> bool {
 #[test]
 #[ignore = "needs moto: scripts/test starts it and runs these with --include-ignored"]
 fn the_controller_creates_restores_and_scales_a_service_in_moto_then_stops_on_sigterm() {
+    scenario(&Moto::get(), "e2e", None);
+}
+
+/// The same scenario with the store in DynamoDB (moto's): the table made by `tug store init`,
+/// the stack applied by another process, the controller holding the lease.
+#[test]
+#[ignore = "needs moto: scripts/test starts it and runs these with --include-ignored"]
+fn the_same_scenario_runs_on_a_dynamodb_store_applied_from_another_process() {
     let moto = Moto::get();
-    let fixtures = moto.fixtures("e2e", &["e2e-tg"]);
+    let uri = format!("dynamodb://e2e-{}", std::process::id());
+    scenario(&moto, "e2e-ddb", Some(&uri));
+}
+
+/// Create, drift restored, CPU scale-out, SIGTERM: names start with `prefix`; the store is a
+/// directory, or `uri`.
+fn scenario(moto: &Moto, prefix: &str, uri: Option<&str>) {
+    let fixtures = moto.fixtures(prefix, &[&format!("{prefix}-tg")]);
     let cluster = fixtures["cluster"].as_str().expect("cluster").to_owned();
     let manifest = MANIFEST
+        .replace("e2e", prefix)
         .replace("CLUSTER", &cluster)
         .replace("SUBNET", fixtures["subnets"][0].as_str().expect("subnet"))
         .replace("GROUP", fixtures["securityGroup"].as_str().expect("sg"));
-    let tug = Tug::new();
+    let tug = match uri {
+        Some(uri) => {
+            let tug = Tug::on(uri, moto.env());
+            let init = tug.run(&["store", "init", uri]);
+            assert_eq!(init.code, 0, "{}", init.stderr);
+            assert!(init.stdout.contains("created"), "{}", init.stdout);
+            tug
+        }
+        None => Tug::new(),
+    };
     let file = tug.write("e2e.yaml", &manifest);
     let applied = tug.run(&["apply", "-f", &file]);
     assert_eq!(applied.code, 0, "{}", applied.stderr);
@@ -134,7 +159,7 @@ fn the_controller_creates_restores_and_scales_a_service_in_moto_then_stops_on_si
     let td = runtime
         .block_on(
             ecs.describe_task_definition()
-                .task_definition("e2e-web")
+                .task_definition(format!("{prefix}-web"))
                 .send(),
         )
         .expect("task definition");
@@ -144,10 +169,11 @@ fn the_controller_creates_restores_and_scales_a_service_in_moto_then_stops_on_si
         td.container_definitions()[0].image(),
         Some("123456789012.dkr.ecr.us-east-1.amazonaws.com/web:1.0.0")
     );
+    let group = format!("{prefix}-tg");
     assert!(
         eventually(Duration::from_secs(30), || {
             runtime
-                .block_on(elb.describe_target_groups().names("e2e-tg").send())
+                .block_on(elb.describe_target_groups().names(&group).send())
                 .ok()
                 .and_then(|o| {
                     o.target_groups().first().map(|g| {
@@ -216,7 +242,11 @@ fn the_controller_creates_restores_and_scales_a_service_in_moto_then_stops_on_si
 
     // One revision only: nothing was registered twice.
     let revisions = runtime
-        .block_on(ecs.list_task_definitions().family_prefix("e2e-web").send())
+        .block_on(
+            ecs.list_task_definitions()
+                .family_prefix(format!("{prefix}-web"))
+                .send(),
+        )
         .expect("list");
     assert_eq!(revisions.task_definition_arns().len(), 1);
 

@@ -3,48 +3,25 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use support::Tug;
+use support::controller::{Controller, eventually, get};
 
-/// GET over plain HTTP/1.1; (status, body).
-fn get(address: &str, path: &str) -> (u16, String) {
-    let Ok(mut stream) = TcpStream::connect(address) else {
-        return (0, String::new());
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let _ = write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
-    );
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
-}
-
-/// Polls `probe` every 100 ms for at most `limit` (a bound on waiting, not a timing assertion).
-fn eventually(limit: Duration, mut probe: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if probe() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    false
-}
+/// A simulated controller, quick and logging JSON.
+const SIM: [&str; 9] = [
+    "--cloud",
+    "sim",
+    "--resync",
+    "2s",
+    "--speed",
+    "20",
+    "--log-format",
+    "json",
+    "--listen=127.0.0.1:0",
+];
 
 #[test]
 fn the_daemon_serves_metrics_acts_on_apply_and_stops_cleanly() {
@@ -460,4 +437,55 @@ fn the_simulated_account_survives_a_restart_of_the_controller() {
         "{}",
         second.stderr
     );
+}
+
+/// Two controllers on one file store: the second waits as a candidate (acting on nothing, not
+/// ready, `tug_leader` 0) and takes over when the first exits.
+#[test]
+fn a_second_controller_on_a_store_waits_as_a_candidate_and_takes_over() {
+    let tug = Tug::new();
+    assert_eq!(tug.run(&["apply", "-f", "manifests/app.yaml"]).code, 0);
+    let mut first = Controller::start(&tug, &SIM, &[]);
+    assert!(
+        eventually(Duration::from_secs(30), || get(&first.address, "/readyz").0
+            == 200),
+        "the first controller never became ready: {:?}",
+        first.seen
+    );
+    assert_eq!(first.metric("tug_leader"), Some(1.0));
+    let mut second = Controller::start(&tug, &SIM, &[]);
+    assert!(
+        eventually(Duration::from_secs(10), || second
+            .logged("waiting as a candidate")),
+        "{:?}",
+        second.seen
+    );
+    assert_eq!(second.metric("tug_leader"), Some(0.0));
+    assert_ne!(get(&second.address, "/readyz").0, 200);
+    assert!(
+        !second.logged("kind="),
+        "a candidate decided something: {:?}",
+        second.seen
+    );
+    assert!(first.logged("holding the store's controller lock"));
+    assert_eq!(first.terminate(), 0);
+    assert!(
+        eventually(Duration::from_secs(15), || second.metric("tug_leader")
+            == Some(1.0)),
+        "the candidate never took over: {:?}",
+        second.seen
+    );
+    assert!(
+        eventually(Duration::from_secs(30), || get(&second.address, "/readyz")
+            .0
+            == 200),
+        "the new leader never became ready: {:?}",
+        second.seen
+    );
+    assert!(
+        second.logged("resuming the simulated AWS account"),
+        "{:?}",
+        second.seen
+    );
+    assert_eq!(second.terminate(), 0);
 }

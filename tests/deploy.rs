@@ -118,9 +118,11 @@ fn the_task_serves_labels_and_probes_the_controllers_port() {
         "PROMETHEUS_EXPORTER_PORT: \"9464\"",
         "PROMETHEUS_EXPORTER_PATH: /metrics",
         "/usr/local/bin/tug, probe, \"http://127.0.0.1:9464/healthz\"",
-        "MaximumPercent: 100",
-        "MinimumHealthyPercent: 0",
-        "DesiredCount: 1",
+        // Two controllers, one leader: a deployment keeps one running throughout.
+        "MaximumPercent: 200",
+        "MinimumHealthyPercent: 50",
+        "DesiredCount: 2",
+        "TUG_STORE, Value: !Sub \"dynamodb://${TableName}\"",
         "--log-format, json",
     ] {
         assert!(

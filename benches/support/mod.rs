@@ -69,3 +69,44 @@ pub fn generate(services: usize, desired: u32) -> String {
     }
     text
 }
+
+/// A moto server that goes away when dropped (when this benchmark started it).
+pub struct Server(Option<std::process::Child>);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The moto server in `TUG_MOTO_URL`, or one started from `target/moto-venv` (which
+/// `scripts/test` installs): its URL.
+pub fn moto_server() -> (String, Server) {
+    if let Ok(url) = std::env::var("TUG_MOTO_URL") {
+        return (url, Server(None));
+    }
+    let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/target/moto-venv/bin");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let child = std::process::Command::new(format!("{venv}/moto_server"))
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .env("MOTO_ECS_SERVICE_RUNNING", "2")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("moto_server (run scripts/test once to install it under target/moto-venv)");
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "moto never started"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    (format!("http://127.0.0.1:{port}"), Server(Some(child)))
+}

@@ -20,6 +20,7 @@ use crate::cloud::sim::world::World;
 use crate::cloud::{Clock, Cloud, Layered, SimCloud};
 use crate::controller::daemon::{DEFAULT_WORKERS, Daemon, DaemonConfig, Readiness};
 use crate::controller::layers;
+use crate::controller::lease::{self, Backend, Fence, Leadership};
 use crate::controller::metrics::Metrics;
 use crate::http;
 use crate::store::{AnyStore, Store};
@@ -124,12 +125,27 @@ pub enum LogFormat {
 pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
     init_logging(args.log_format);
     let store = context.store()?;
-    let _lock = hold_store(&store, context)?;
     let metrics = Metrics::new().map_err(|e| CliError::Failed(format!("metrics: {e}")))?;
     let readiness = Arc::new(Readiness::default());
     let (stop, stopped) = watch::channel(false);
     tokio::spawn(signals(stop.clone()));
     let server = serve_endpoints(&args, &metrics, &readiness, stopped.clone()).await?;
+    // Every controller is a candidate; only the one holding the lease acts.
+    let leadership = Leadership::new();
+    let backend = match &store {
+        AnyStore::File(file) => Backend::Directory(file.clone()),
+        AnyStore::DynamoDb(table) => Backend::Table(table.clone()),
+    };
+    // The campaign outlives the daemon's drain: the lease is renewed until the last reconcile
+    // in flight has finished, and given up only then.
+    let (release, released) = watch::channel(false);
+    let campaign = tokio::spawn(lease::campaign(
+        backend,
+        holder(context),
+        leadership.clone(),
+        metrics.clone(),
+        released,
+    ));
     let config = DaemonConfig {
         resync_ms: u64::try_from(args.resync.as_millis()).unwrap_or(u64::MAX),
         workers: args.workers,
@@ -152,13 +168,16 @@ pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
                     let clock = Clock::Wall;
                     let daemon = Daemon {
                         store: store.clone(),
-                        cloud: Layered::new(layers(&clock, &metrics), aws),
+                        cloud: Layered::new(
+                            layers(&clock, &metrics),
+                            Layered::new(Fence(leadership.clone()), aws),
+                        ),
                         clock,
                         metrics: metrics.clone(),
                         readiness,
                         config,
                     };
-                    run_daemon(daemon, stopped).await.map(Some)
+                    run_led(daemon, &leadership, stopped).await
                 }
             }
         }
@@ -174,6 +193,18 @@ pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
                 }
                 None => None,
             };
+            // The simulated account lives with the leader: a candidate neither runs nor saves it.
+            tokio::select! {
+                biased;
+                () = wait_for_stop(stopped.clone()) => {
+                    let _ = stop.send(true);
+                    let _ = release.send(true);
+                    let _ = campaign.await;
+                    let _ = server.await;
+                    return Ok(ExitCode::SUCCESS);
+                }
+                () = leadership.leading() => {}
+            }
             let saved = saved_account(&store);
             let sim = open_account(saved.as_deref(), &store, load, args.speed).await;
             let clock = sim.clock().clone();
@@ -186,13 +217,16 @@ pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
             ));
             let daemon = Daemon {
                 store: store.clone(),
-                cloud: Layered::new(layers(&clock, &metrics), sim.clone()),
+                cloud: Layered::new(
+                    layers(&clock, &metrics),
+                    Layered::new(Fence(leadership.clone()), sim.clone()),
+                ),
                 clock,
                 metrics: metrics.clone(),
                 readiness,
                 config,
             };
-            let result = run_daemon(daemon, stopped).await.map(Some);
+            let result = run_led(daemon, &leadership, stopped).await;
             if let Some(path) = &saved {
                 save_account(&sim, path);
             }
@@ -200,6 +234,8 @@ pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
         }
     };
     let _ = stop.send(true);
+    let _ = release.send(true);
+    let _ = campaign.await;
     let _ = server.await;
     match result? {
         Some(report) if args.once && !report.failed.is_empty() => {
@@ -231,22 +267,43 @@ where
         .map_err(|e| CliError::Failed(e.to_string()))
 }
 
-/// Takes the file store's controller lock for this process's life, so a second controller on the
-/// same directory is refused (naming this one) instead of both acting.
-fn hold_store(
-    store: &AnyStore,
-    context: &Context,
-) -> Result<Option<crate::store::file::ControllerLock>, CliError> {
-    let AnyStore::File(file) = store;
+/// Runs the daemon whenever this process holds the lease, until `stopped`: a term that ends
+/// (deposed, or a renewal that did not come in time) abandons the reconciles in flight at once
+/// and waits as a candidate again. `None` when stopped before or between terms.
+async fn run_led<S, C>(
+    daemon: Daemon<S, C>,
+    leadership: &Leadership,
+    stopped: watch::Receiver<bool>,
+) -> Result<Option<crate::controller::daemon::Report>, CliError>
+where
+    S: Store + Clone + 'static,
+    C: Cloud + Clone + 'static,
+{
+    loop {
+        tokio::select! {
+            biased;
+            () = wait_for_stop(stopped.clone()) => return Ok(None),
+            () = leadership.leading() => {}
+        }
+        tokio::select! {
+            result = run_daemon(daemon.clone(), stopped.clone()) => return result.map(Some),
+            () = leadership.lost() => {
+                tracing::warn!("no longer the leader: the reconciles in flight are abandoned; waiting as a candidate");
+            }
+        }
+    }
+}
+
+/// Who this controller is, as the lease and the store's lock record it.
+fn holder(context: &Context) -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_owned())
         .unwrap_or_else(|_| "this host".to_owned());
-    let holder = format!(
+    format!(
         "tug controller, pid {} on {host}, since {}",
         std::process::id(),
         humantime::format_rfc3339_seconds(context.now)
-    );
-    Ok(Some(file.lock_controller(&holder)?))
+    )
 }
 
 /// Binds the listener and serves the endpoints until `stopped`.
@@ -375,8 +432,10 @@ async fn provide_target_groups(sim: &SimCloud, store: &AnyStore) {
 
 /// Where the simulated account is kept: beside a file store.
 fn saved_account(store: &AnyStore) -> Option<std::path::PathBuf> {
-    let AnyStore::File(file) = store;
-    Some(file.dir().join("simulated-aws.json"))
+    match store {
+        AnyStore::File(file) => Some(file.dir().join("simulated-aws.json")),
+        AnyStore::DynamoDb(_) => None,
+    }
 }
 
 /// The simulated account saved beside the store, or a new one (and says which). A new one starts

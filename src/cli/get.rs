@@ -40,6 +40,9 @@ pub enum Resource {
     /// Services of every stack, one row each.
     #[value(alias = "service", alias = "svc")]
     Services,
+    /// The controller holding the store's lease (the one acting).
+    #[value(alias = "controller")]
+    Controllers,
 }
 
 /// One row of `tug get services -o json`: stable field names for scripts.
@@ -69,6 +72,10 @@ struct ServiceRow<'a> {
 /// [`CliError::Failed`] when the store cannot be read.
 pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
     let store = context.store()?;
+    if args.resource == Resource::Controllers {
+        emit(&controllers(&store, args.output, context.now).await?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let stacks = store.list().await?;
     let mut memories = std::collections::BTreeMap::new();
     let mut statuses = std::collections::BTreeMap::new();
@@ -93,6 +100,7 @@ pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
         (Resource::Stacks, OutputFormat::Table) => stacks_table(&stacks, &statuses, context.now),
         (Resource::Stacks, OutputFormat::Json) => stacks_json(&stacks)?,
         (Resource::Stacks, OutputFormat::Yaml) => stacks_yaml(&stacks)?,
+        (Resource::Controllers, _) => String::new(),
         (Resource::Services, format) => {
             let rows: Vec<ServiceRow> = stacks
                 .iter()
@@ -107,6 +115,72 @@ pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
     };
     emit(&text)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// One row of `tug get controllers`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ControllerRow {
+    /// Who (pid, host, since), as it wrote itself down.
+    holder: String,
+    /// How it holds the store: `lease` (DynamoDB) or `lock` (a file store).
+    by: &'static str,
+    /// When it last renewed its lease, by its own clock (RFC 3339); `None` for a lock.
+    renewed_at: Option<String>,
+    /// How long the lease lasts without renewal, seconds.
+    lease_seconds: Option<u64>,
+}
+
+async fn controllers(
+    store: &crate::store::AnyStore,
+    output: OutputFormat,
+    now: SystemTime,
+) -> Result<String, CliError> {
+    let rows: Vec<ControllerRow> = match store {
+        crate::store::AnyStore::File(file) => file
+            .controller_holder()?
+            .map(|holder| ControllerRow {
+                holder,
+                by: "lock",
+                renewed_at: None,
+                lease_seconds: None,
+            })
+            .into_iter()
+            .collect(),
+        crate::store::AnyStore::DynamoDb(table) => table
+            .read_lease()
+            .await?
+            .map(|lease| ControllerRow {
+                holder: lease.holder,
+                by: "lease",
+                renewed_at: Some(lease.renewed_at),
+                lease_seconds: Some(lease.lease_ms / 1000),
+            })
+            .into_iter()
+            .collect(),
+    };
+    Ok(match output {
+        OutputFormat::Json => json(&list("ControllerList", &rows))?,
+        OutputFormat::Yaml => yaml(&list("ControllerList", &rows))?,
+        OutputFormat::Table if rows.is_empty() => {
+            "No controller holds the store (none runs, or every one is a candidate).\n".to_owned()
+        }
+        OutputFormat::Table => table(
+            &["HOLDER", "BY", "LAST-RENEWAL"],
+            &rows
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.holder.clone(),
+                        r.by.to_owned(),
+                        r.renewed_at
+                            .as_deref()
+                            .map_or_else(|| "-".to_owned(), |at| format!("{} ago", age(at, now))),
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        ),
+    })
 }
 
 #[derive(Serialize)]

@@ -16,6 +16,7 @@ mod probe;
 mod rollout;
 mod schema;
 mod simulate;
+mod store;
 mod validate;
 
 use std::process::ExitCode;
@@ -69,6 +70,8 @@ pub enum Command {
     Rollout(rollout::Args),
     /// GET a local HTTP endpoint; exit 0 on 200 (the controller container's health check).
     Probe(probe::Args),
+    /// Create a DynamoDB store (`init`), or copy one store into another (`copy`).
+    Store(store::Args),
 }
 
 /// Why a command failed, and so its exit code.
@@ -171,6 +174,7 @@ async fn dispatch(command: Command, context: &Context) -> Result<ExitCode, CliEr
         Command::Describe(args) => describe::run(args, context).await,
         Command::Rollout(args) => rollout::run(args, context).await,
         Command::Probe(args) => probe::run(&args),
+        Command::Store(args) => store::run(args).await,
     }
 }
 

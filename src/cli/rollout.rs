@@ -180,22 +180,19 @@ async fn undo(service: &str, to: Option<u32>, context: &Context) -> Result<(), C
             "service {service}: the service changed since {target_id} (launch type or network mode), so its definition no longer renders the same; edit the manifest instead"
         )));
     }
-    // The stack must not have changed since it was read (a concurrent apply would be undone).
+    // Written only if the stack is still at the generation it was read at (a compare-and-swap in
+    // the store): a concurrent apply is never undone.
     let store = context.store()?;
-    let generation_of = |s: &crate::model::Stack| s.manifest().metadata.generation;
-    if store
-        .get(found.stack.name())
-        .await?
-        .as_ref()
-        .map(generation_of)
-        != Some(generation_of(&found.stack))
-    {
-        return Err(CliError::Failed(format!(
-            "stack/{} changed while the undo was prepared; run it again",
-            found.stack.name()
-        )));
-    }
-    let applied = store.apply(vec![restored], context.now, false).await?;
+    let read_at = found.stack.manifest().metadata.generation.unwrap_or(1);
+    let applied = match store.replace_stack(restored, read_at, context.now).await {
+        Ok(applied) => vec![applied],
+        Err(crate::store::StoreError::Changed { name, .. }) => {
+            return Err(CliError::Failed(format!(
+                "stack/{name} changed while the undo was prepared; run it again"
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let generation = applied
         .first()
         .and_then(|a| a.stack.manifest().metadata.generation)

@@ -15,6 +15,7 @@
 
 pub mod daemon;
 pub mod error_policy;
+pub mod lease;
 pub mod metered;
 pub mod metrics;
 pub mod observe;

@@ -1,4 +1,4 @@
-//! Store errors: each says which file or stack, and whether trying again can help.
+//! Store errors: each says which file, table or stack, and whether trying again can help.
 
 use std::path::PathBuf;
 
@@ -54,6 +54,50 @@ pub enum StoreError {
         /// The missing names.
         names: Vec<String>,
     },
+    /// A remote store (DynamoDB) refused or failed a request.
+    #[error("store {store}: {action}: {message}")]
+    Remote {
+        /// The store URI.
+        store: String,
+        /// What was being done ("cannot read stack `web`").
+        action: String,
+        /// The service's answer, each cause once.
+        message: String,
+        /// Whether trying again can help (throttling, a 5xx, a timeout).
+        retryable: bool,
+    },
+    /// The change cannot be written in one transaction; nothing was written.
+    #[error("{message}")]
+    TooLarge {
+        /// Which limit, by how much, and what to do.
+        message: String,
+    },
+    /// A stack changed between being read and being written (a compare-and-swap lost).
+    #[error(
+        "stack/{name} changed since it was read (generation {expected}, now {found}); run the command again"
+    )]
+    Changed {
+        /// The stack.
+        name: String,
+        /// The generation it was read at.
+        expected: u64,
+        /// The generation stored now (0: deleted).
+        found: u64,
+    },
+    /// Concurrent writers kept winning the race for the store.
+    #[error("store {store}: {attempts} attempts lost the race to other writers; try again")]
+    Contended {
+        /// The store URI.
+        store: String,
+        /// How many times the change was re-read and re-merged.
+        attempts: u32,
+    },
+    /// A write made under a controller lease that another controller now holds: refused.
+    #[error("store {store}: this controller no longer holds the lease; the write was refused")]
+    NotLeader {
+        /// The store URI.
+        store: String,
+    },
     /// The store URI names something this build cannot open.
     #[error("store {uri}: {reason}")]
     Unsupported {
@@ -75,9 +119,14 @@ impl StoreError {
                     | std::io::ErrorKind::WouldBlock
                     | std::io::ErrorKind::TimedOut
             ),
+            StoreError::Remote { retryable, .. } => *retryable,
+            StoreError::Contended { .. } => true,
             StoreError::Corrupt { .. }
             | StoreError::Conflict { .. }
             | StoreError::NotFound { .. }
+            | StoreError::TooLarge { .. }
+            | StoreError::Changed { .. }
+            | StoreError::NotLeader { .. }
             | StoreError::Unsupported { .. } => false,
         }
     }
@@ -86,7 +135,10 @@ impl StoreError {
     pub fn is_user_error(&self) -> bool {
         matches!(
             self,
-            StoreError::Conflict { .. } | StoreError::NotFound { .. }
+            StoreError::Conflict { .. }
+                | StoreError::NotFound { .. }
+                | StoreError::TooLarge { .. }
+                | StoreError::Changed { .. }
         )
     }
 }

@@ -38,7 +38,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Applied, ApplyOutcome, Store, StoreError, merge, pending_removals};
+use super::{Applied, ApplyOutcome, Store, StoreError, check_generation, merge, pending_removals};
 use crate::manifest::spec::StackManifest;
 use crate::model::{Removal, ServiceMemory, Stack, StackStatus};
 
@@ -418,6 +418,26 @@ impl FileStore {
         })
     }
 
+    fn replace_stack_blocking(
+        &self,
+        stack: Stack,
+        generation: u64,
+        now: SystemTime,
+    ) -> Result<Applied, StoreError> {
+        self.locked(|| {
+            let before = self.read_all()?;
+            check_generation(&before.stacks, stack.name(), generation)?;
+            let one = merge(&before.stacks, vec![stack], now)?.remove(0);
+            if one.outcome != ApplyOutcome::Unchanged {
+                let mut stacks = before.stacks.clone();
+                stacks.retain(|s| s.name() != one.stack.name());
+                stacks.push(one.stack.clone());
+                self.replace(before, stacks, now)?;
+            }
+            Ok(one)
+        })
+    }
+
     fn delete_blocking(
         &self,
         names: &[String],
@@ -450,6 +470,37 @@ impl FileStore {
             }
             Ok(removed)
         })
+    }
+}
+
+impl FileStore {
+    /// Who holds the controller lock now, as it wrote itself down; `None` when no controller
+    /// holds it.
+    ///
+    /// # Errors
+    /// The lock file exists but cannot be opened.
+    pub fn controller_holder(&self) -> Result<Option<String>, StoreError> {
+        let path = self.dir.join("controller.lock");
+        let file = match OpenOptions::new().read(true).write(true).open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(StoreError::Io {
+                    path,
+                    action: "cannot open lock",
+                    source,
+                });
+            }
+        };
+        match file.try_lock() {
+            // Free: nobody holds it (taking it for a moment is harmless; dropping releases it).
+            Ok(()) => Ok(None),
+            Err(_) => Ok(Some(
+                fs::read_to_string(&path)
+                    .map(|h| h.trim().to_owned())
+                    .unwrap_or_default(),
+            )),
+        }
     }
 }
 
@@ -566,6 +617,30 @@ impl Store for FileStore {
         blocking(move || store.delete_blocking(&names, now, dry_run)).await
     }
 
+    async fn replace_stack(
+        &self,
+        stack: Stack,
+        generation: u64,
+        now: SystemTime,
+    ) -> Result<Applied, StoreError> {
+        let store = self.clone();
+        blocking(move || store.replace_stack_blocking(stack, generation, now)).await
+    }
+
+    async fn import(&self, stacks: Vec<Stack>, removals: Vec<Removal>) -> Result<(), StoreError> {
+        let store = self.clone();
+        blocking(move || {
+            store.locked(|| {
+                let before = store.read_all()?;
+                if !before.stacks.is_empty() || !before.removals.is_empty() {
+                    return Err(super::not_empty(&format!("file://{}", store.dir.display())));
+                }
+                store.write(&Contents { stacks, removals })
+            })
+        })
+        .await
+    }
+
     async fn removals(&self) -> Result<Vec<Removal>, StoreError> {
         let store = self.clone();
         blocking(move || store.read_removals()).await
@@ -620,6 +695,11 @@ impl Store for FileStore {
         let store = self.clone();
         let stack = stack.to_owned();
         blocking(move || store.load_memory_blocking(&stack)).await
+    }
+
+    async fn forget_memory(&self, stack: &str, service: &str) -> Result<(), StoreError> {
+        let path = self.memory_dir(stack).join(format!("{service}.json"));
+        blocking(move || remove_if_present(&path)).await
     }
 
     async fn save_memory(

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use super::{Applied, ApplyOutcome, Store, StoreError, merge, pending_removals};
+use super::{Applied, ApplyOutcome, Store, StoreError, check_generation, merge, pending_removals};
 use crate::model::{DecisionRecord, Removal, ServiceMemory, Stack, StackStatus};
 
 /// Everything the store holds.
@@ -146,6 +146,42 @@ impl Store for MemoryStore {
         })
     }
 
+    async fn replace_stack(
+        &self,
+        stack: Stack,
+        generation: u64,
+        now: SystemTime,
+    ) -> Result<Applied, StoreError> {
+        self.with(|c| {
+            check_generation(&c.stacks, stack.name(), generation)?;
+            let one = merge(&c.stacks, vec![stack], now)?.remove(0);
+            if one.outcome != ApplyOutcome::Unchanged {
+                let mut after = c.stacks.clone();
+                after.retain(|s| s.name() != one.stack.name());
+                after.push(one.stack.clone());
+                after.sort_by(|a, b| a.name().cmp(b.name()));
+                c.removals =
+                    pending_removals(&c.stacks, &after, std::mem::take(&mut c.removals), now);
+                c.stacks = after;
+                c.revision += 1;
+            }
+            Ok(one)
+        })
+    }
+
+    async fn import(&self, stacks: Vec<Stack>, removals: Vec<Removal>) -> Result<(), StoreError> {
+        self.with(|c| {
+            if !c.stacks.is_empty() || !c.removals.is_empty() {
+                return Err(super::not_empty("the in-memory store"));
+            }
+            c.stacks = stacks;
+            c.stacks.sort_by(|a, b| a.name().cmp(b.name()));
+            c.removals = removals;
+            c.revision += 1;
+            Ok(())
+        })
+    }
+
     async fn removals(&self) -> Result<Vec<Removal>, StoreError> {
         Ok(self.with(|c| c.removals.clone()))
     }
@@ -160,6 +196,11 @@ impl Store for MemoryStore {
             c.memory
                 .remove(&(removal.stack.clone(), removal.service.clone()));
         });
+        Ok(())
+    }
+
+    async fn forget_memory(&self, stack: &str, service: &str) -> Result<(), StoreError> {
+        self.with(|c| c.memory.remove(&(stack.to_owned(), service.to_owned())));
         Ok(())
     }
 

@@ -1,10 +1,12 @@
 //! Where desired state lives: stacks with their generations, for the CLI and the controller.
 //!
 //! [`Store`] is the interface; [`FileStore`] (`file://DIR`, the embedded default) implements it on a
-//! local directory. A DynamoDB implementation (`dynamodb://TABLE`) is reserved for high availability.
+//! local directory, [`DynamoDbStore`] (`dynamodb://TABLE`) on a DynamoDB table that every `tug` and
+//! every controller can reach, and [`MemoryStore`] in process memory (simulations).
 //! Beside the desired state: the controller's memory and status, and the services it still has to
 //! take down (see [`pending_removals`] and [`file`]).
 
+pub mod dynamodb;
 mod error;
 pub mod file;
 pub mod memory;
@@ -14,6 +16,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::SystemTime;
 
+pub use dynamodb::DynamoDbStore;
 pub use error::StoreError;
 pub use file::FileStore;
 pub use memory::MemoryStore;
@@ -93,6 +96,30 @@ pub trait Store: Send + Sync {
         dry_run: bool,
     ) -> impl Future<Output = Result<Vec<Stack>, StoreError>> + Send;
 
+    /// Writes `stack` in place of the stored one only if the stored one is still at
+    /// `generation`: a compare-and-swap (`tug rollout undo`), so a concurrent apply is never
+    /// undone. The generation goes up as in an apply.
+    ///
+    /// # Errors
+    /// [`StoreError::Changed`] when the stored stack moved on (or is gone); I/O or corruption.
+    fn replace_stack(
+        &self,
+        stack: Stack,
+        generation: u64,
+        now: SystemTime,
+    ) -> impl Future<Output = Result<Applied, StoreError>> + Send;
+
+    /// Writes `stacks` exactly as given (bookkeeping included) and `removals` into an empty
+    /// store, in one step: the commit point of `tug store copy`.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when the store already holds stacks or removals; I/O.
+    fn import(
+        &self,
+        stacks: Vec<Stack>,
+        removals: Vec<Removal>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// Services the controller still has to take down.
     ///
     /// # Errors
@@ -143,6 +170,16 @@ pub trait Store: Send + Sync {
         stack: &str,
     ) -> impl Future<Output = Result<BTreeMap<String, ServiceMemory>, StoreError>> + Send;
 
+    /// Forgets one service's memory (none saved is fine).
+    ///
+    /// # Errors
+    /// The store cannot be written.
+    fn forget_memory(
+        &self,
+        stack: &str,
+        service: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// Saves one service's memory, atomically.
     ///
     /// # Errors
@@ -155,11 +192,66 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
+/// Everything a store holds, read at once: what `tug store copy` moves and verifies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Everything {
+    /// Every stack, bookkeeping included.
+    pub stacks: Vec<Stack>,
+    /// Pending removals.
+    pub removals: Vec<Removal>,
+    /// Memory by stack (including stacks that are gone but have removals pending), then service.
+    pub memory: BTreeMap<String, BTreeMap<String, ServiceMemory>>,
+    /// Status by stack.
+    pub status: BTreeMap<String, StackStatus>,
+}
+
+impl Everything {
+    /// Reads it all from `store`.
+    ///
+    /// # Errors
+    /// Anything the reads return.
+    pub async fn read<S: Store>(store: &S) -> Result<Self, StoreError> {
+        let stacks = store.list().await?;
+        let removals = store.removals().await?;
+        let mut names: Vec<String> = stacks.iter().map(|s| s.name().to_owned()).collect();
+        names.extend(removals.iter().map(|r| r.stack.clone()));
+        names.sort();
+        names.dedup();
+        let mut memory = BTreeMap::new();
+        let mut status = BTreeMap::new();
+        for name in &names {
+            let kept = store.load_memory(name).await?;
+            if !kept.is_empty() {
+                memory.insert(name.clone(), kept);
+            }
+            if let Some(s) = store.load_status(name).await? {
+                status.insert(name.clone(), s);
+            }
+        }
+        Ok(Self {
+            stacks,
+            removals,
+            memory,
+            status,
+        })
+    }
+
+    /// Whether there is nothing in it.
+    pub fn is_empty(&self) -> bool {
+        self.stacks.is_empty()
+            && self.removals.is_empty()
+            && self.memory.is_empty()
+            && self.status.is_empty()
+    }
+}
+
 /// The store chosen by `--store` / `TUG_STORE`.
 #[derive(Debug, Clone)]
 pub enum AnyStore {
     /// `file://DIR`.
     File(FileStore),
+    /// `dynamodb://TABLE`.
+    DynamoDb(DynamoDbStore),
 }
 
 impl AnyStore {
@@ -170,11 +262,7 @@ impl AnyStore {
     pub fn open(uri: &StoreUri) -> Result<Self, StoreError> {
         match uri {
             StoreUri::File(dir) => Ok(AnyStore::File(FileStore::new(dir.clone()))),
-            StoreUri::DynamoDb(table) => Err(StoreError::Unsupported {
-                uri: format!("dynamodb://{table}"),
-                reason: "the DynamoDB store is not part of this build yet; use file://DIR"
-                    .to_owned(),
-            }),
+            StoreUri::DynamoDb(table) => Ok(AnyStore::DynamoDb(DynamoDbStore::new(table.clone()))),
         }
     }
 }
@@ -183,11 +271,13 @@ impl Store for AnyStore {
     async fn list(&self) -> Result<Vec<Stack>, StoreError> {
         match self {
             AnyStore::File(s) => s.list().await,
+            AnyStore::DynamoDb(s) => s.list().await,
         }
     }
     async fn get(&self, name: &str) -> Result<Option<Stack>, StoreError> {
         match self {
             AnyStore::File(s) => s.get(name).await,
+            AnyStore::DynamoDb(s) => s.get(name).await,
         }
     }
     async fn apply(
@@ -198,6 +288,7 @@ impl Store for AnyStore {
     ) -> Result<Vec<Applied>, StoreError> {
         match self {
             AnyStore::File(s) => s.apply(stacks, now, dry_run).await,
+            AnyStore::DynamoDb(s) => s.apply(stacks, now, dry_run).await,
         }
     }
     async fn delete(
@@ -208,21 +299,42 @@ impl Store for AnyStore {
     ) -> Result<Vec<Stack>, StoreError> {
         match self {
             AnyStore::File(s) => s.delete(names, now, dry_run).await,
+            AnyStore::DynamoDb(s) => s.delete(names, now, dry_run).await,
+        }
+    }
+    async fn replace_stack(
+        &self,
+        stack: Stack,
+        generation: u64,
+        now: SystemTime,
+    ) -> Result<Applied, StoreError> {
+        match self {
+            AnyStore::File(s) => s.replace_stack(stack, generation, now).await,
+            AnyStore::DynamoDb(s) => s.replace_stack(stack, generation, now).await,
+        }
+    }
+    async fn import(&self, stacks: Vec<Stack>, removals: Vec<Removal>) -> Result<(), StoreError> {
+        match self {
+            AnyStore::File(s) => s.import(stacks, removals).await,
+            AnyStore::DynamoDb(s) => s.import(stacks, removals).await,
         }
     }
     async fn removals(&self) -> Result<Vec<Removal>, StoreError> {
         match self {
             AnyStore::File(s) => s.removals().await,
+            AnyStore::DynamoDb(s) => s.removals().await,
         }
     }
     async fn finish_removal(&self, removal: &Removal) -> Result<(), StoreError> {
         match self {
             AnyStore::File(s) => s.finish_removal(removal).await,
+            AnyStore::DynamoDb(s) => s.finish_removal(removal).await,
         }
     }
     async fn load_status(&self, stack: &str) -> Result<Option<StackStatus>, StoreError> {
         match self {
             AnyStore::File(s) => s.load_status(stack).await,
+            AnyStore::DynamoDb(s) => s.load_status(stack).await,
         }
     }
     async fn save_status(
@@ -232,11 +344,13 @@ impl Store for AnyStore {
     ) -> Result<(), StoreError> {
         match self {
             AnyStore::File(s) => s.save_status(stack, status).await,
+            AnyStore::DynamoDb(s) => s.save_status(stack, status).await,
         }
     }
     async fn revision(&self) -> Result<String, StoreError> {
         match self {
             AnyStore::File(s) => s.revision().await,
+            AnyStore::DynamoDb(s) => s.revision().await,
         }
     }
     async fn load_memory(
@@ -245,6 +359,13 @@ impl Store for AnyStore {
     ) -> Result<BTreeMap<String, ServiceMemory>, StoreError> {
         match self {
             AnyStore::File(s) => s.load_memory(stack).await,
+            AnyStore::DynamoDb(s) => s.load_memory(stack).await,
+        }
+    }
+    async fn forget_memory(&self, stack: &str, service: &str) -> Result<(), StoreError> {
+        match self {
+            AnyStore::File(s) => s.forget_memory(stack, service).await,
+            AnyStore::DynamoDb(s) => s.forget_memory(stack, service).await,
         }
     }
     async fn save_memory(
@@ -255,6 +376,7 @@ impl Store for AnyStore {
     ) -> Result<(), StoreError> {
         match self {
             AnyStore::File(s) => s.save_memory(stack, service, memory).await,
+            AnyStore::DynamoDb(s) => s.save_memory(stack, service, memory).await,
         }
     }
 }
@@ -329,6 +451,35 @@ pub fn merge(
             },
         )
         .collect())
+}
+
+/// The refusal of an import into a store that is not empty.
+pub fn not_empty(store: &str) -> StoreError {
+    StoreError::Conflict {
+        message: format!(
+            "{store} already holds stacks or removals; copy into an empty store (or delete its stacks first)"
+        ),
+    }
+}
+
+/// The compare-and-swap's test: the stored stack `name` is still at `generation`.
+///
+/// # Errors
+/// [`StoreError::Changed`] with the generation found (0 when the stack is gone).
+pub fn check_generation(stored: &[Stack], name: &str, generation: u64) -> Result<(), StoreError> {
+    let found = stored
+        .iter()
+        .find(|s| s.name() == name)
+        .map_or(0, |s| s.manifest().metadata.generation.unwrap_or(1));
+    if found == generation {
+        Ok(())
+    } else {
+        Err(StoreError::Changed {
+            name: name.to_owned(),
+            expected: generation,
+            found,
+        })
+    }
 }
 
 /// The removals pending after desired state goes from `before` to `after`: `existing` ones, plus

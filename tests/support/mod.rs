@@ -2,6 +2,7 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod controller;
 pub mod moto;
 
 use std::collections::BTreeMap;
@@ -17,6 +18,8 @@ pub struct Tug {
     pub store: PathBuf,
     /// Scratch space for files the test writes.
     pub scratch: PathBuf,
+    /// Another store than the directory (`dynamodb://TABLE`), and the environment to reach it.
+    pub remote: Option<(String, Vec<(&'static str, String)>)>,
 }
 
 /// What one run of `tug` did.
@@ -48,7 +51,15 @@ impl Tug {
             _temp: temp,
             store,
             scratch,
+            remote: None,
         }
+    }
+
+    /// Runs against the store `uri` (`dynamodb://TABLE`), with `env` (moto's endpoint and keys).
+    pub fn on(uri: &str, env: Vec<(&'static str, String)>) -> Self {
+        let mut tug = Self::new();
+        tug.remote = Some((uri.to_owned(), env));
+        tug
     }
 
     /// Runs against an existing store directory (which the caller keeps alive).
@@ -64,6 +75,11 @@ impl Tug {
             .env("TUG_STORE", format!("file://{}", self.store.display()))
             .env_remove("XDG_STATE_HOME")
             .current_dir(env!("CARGO_MANIFEST_DIR"));
+        if let Some((uri, env)) = &self.remote {
+            command
+                .env("TUG_STORE", uri)
+                .envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+        }
         command
     }
 

@@ -94,6 +94,24 @@ pub mod timeouts {
     pub const OPERATION: Duration = Duration::from_secs(18);
 }
 
+/// The SDK configuration from the standard chain (environment, profile, the ECS task role), with
+/// [`timeouts`] on every call. `retries: false` turns the SDK's retries off (tests against moto,
+/// where a retried 500 would repeat a side effect).
+pub async fn sdk_config(retries: bool) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(
+        aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(timeouts::CONNECT)
+            .read_timeout(timeouts::READ)
+            .operation_attempt_timeout(timeouts::ATTEMPT)
+            .operation_timeout(timeouts::OPERATION)
+            .build(),
+    );
+    if !retries {
+        loader = loader.retry_config(aws_config::retry::RetryConfig::disabled());
+    }
+    loader.load().await
+}
+
 /// The AWS account, through the SDK. Cheap to clone: the clients and the cache are shared.
 #[derive(Debug, Clone)]
 pub struct AwsCloud {
@@ -109,19 +127,7 @@ impl AwsCloud {
     /// Loads configuration from the standard chain. `retries: false` turns the SDK's retries off
     /// (tests against moto, where a retried 500 would repeat a side effect).
     pub async fn from_env(retries: bool) -> Self {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .timeout_config(
-                aws_config::timeout::TimeoutConfig::builder()
-                    .connect_timeout(timeouts::CONNECT)
-                    .read_timeout(timeouts::READ)
-                    .operation_attempt_timeout(timeouts::ATTEMPT)
-                    .operation_timeout(timeouts::OPERATION)
-                    .build(),
-            );
-        if !retries {
-            loader = loader.retry_config(aws_config::retry::RetryConfig::disabled());
-        }
-        Self::new(loader.load().await)
+        Self::new(sdk_config(retries).await)
     }
 
     /// An adapter over an SDK configuration.
