@@ -191,7 +191,7 @@ fn sweep(url: &str, pid: u32) {
     // Steady: every service adopted, its revision verified, nothing left to write.
     let setup = std::time::Instant::now();
     loop {
-        runtime.block_on(tokio::time::sleep(Duration::from_secs(2)));
+        runtime.block_on(async { tokio::time::sleep(Duration::from_secs(2)).await });
         let memory = runtime
             .block_on(store.load_memory("big"))
             .unwrap_or_default();

@@ -468,6 +468,16 @@ fn a_second_controller_on_a_store_waits_as_a_candidate_and_takes_over() {
         second.seen
     );
     assert!(first.logged("holding the store's controller lock"));
+    // A one-off round does not wait for the running controller: it says who to look for.
+    tug.run(&[
+        "controller",
+        "--cloud",
+        "sim",
+        "--once",
+        "--listen",
+        "127.0.0.1:0",
+    ])
+    .assert_failure(2, "another controller holds the store's lease");
     assert_eq!(first.terminate(), 0);
     assert!(
         eventually(Duration::from_secs(15), || second.metric("tug_leader")

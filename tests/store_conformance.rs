@@ -812,3 +812,35 @@ async fn a_stack_larger_than_an_item_is_split_and_read_back_whole() {
         1
     );
 }
+
+/// An apply that cannot fit one DynamoDB transaction (100 actions) is refused before anything
+/// is sent, with the limit it exceeds.
+#[tokio::test]
+#[ignore = "needs moto: scripts/test starts it and runs these with --include-ignored"]
+async fn an_apply_too_big_for_one_transaction_is_refused_up_front() {
+    let moto = Moto::get();
+    let client = aws_sdk_dynamodb::Client::new(&moto.config().await);
+    let store = DynamoDbStore::with_client(format!("limits-{}", std::process::id()), client);
+    store
+        .create_table(Duration::from_secs(30))
+        .await
+        .expect("table");
+    let many: Vec<Stack> = (0..120)
+        .map(|i| stack(&format!("s{i}"), "c1", &[&format!("svc{i}")], false, "1"))
+        .collect();
+    let error = store.apply(many, at(0), false).await.expect_err("too many");
+    assert!(matches!(error, StoreError::TooLarge { .. }), "{error}");
+    assert!(
+        error.to_string().contains("above its limit of 100"),
+        "{error}"
+    );
+    assert!(
+        store.list().await.expect("list").is_empty(),
+        "nothing written"
+    );
+    assert_eq!(
+        store.requests().get("TransactWriteItems"),
+        None,
+        "nothing sent"
+    );
+}

@@ -136,6 +136,12 @@ pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
         AnyStore::File(file) => Backend::Directory(file.clone()),
         AnyStore::DynamoDb(table) => Backend::Table(table.clone()),
     };
+    // `--once` acts only as the leader, and does not wait for a running one to stop: a lock is
+    // free at once or held; a lease may need a whole lease and a renewal to be taken over.
+    let patience = args.once.then(|| match &store {
+        AnyStore::File(_) => Duration::from_secs(3),
+        AnyStore::DynamoDb(_) => Duration::from_millis(lease::LEASE_MS + lease::RENEW_EVERY_MS),
+    });
     // The campaign outlives the daemon's drain: the lease is renewed until the last reconcile
     // in flight has finished, and given up only then.
     let (release, released) = watch::channel(false);
@@ -177,7 +183,7 @@ pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
                         readiness,
                         config,
                     };
-                    run_led(daemon, &leadership, stopped).await
+                    run_led(daemon, &leadership, patience, stopped).await
                 }
             }
         }
@@ -194,16 +200,13 @@ pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
                 None => None,
             };
             // The simulated account lives with the leader: a candidate neither runs nor saves it.
-            tokio::select! {
-                biased;
-                () = wait_for_stop(stopped.clone()) => {
-                    let _ = stop.send(true);
-                    let _ = release.send(true);
-                    let _ = campaign.await;
-                    let _ = server.await;
-                    return Ok(ExitCode::SUCCESS);
-                }
-                () = leadership.leading() => {}
+            let leading = lead(&leadership, patience, stopped.clone()).await;
+            if !matches!(leading, Ok(true)) {
+                let _ = stop.send(true);
+                let _ = release.send(true);
+                let _ = campaign.await;
+                let _ = server.await;
+                return leading.map(|_| ExitCode::SUCCESS);
             }
             let saved = saved_account(&store);
             let sim = open_account(saved.as_deref(), &store, load, args.speed).await;
@@ -226,7 +229,7 @@ pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
                 readiness,
                 config,
             };
-            let result = run_led(daemon, &leadership, stopped).await;
+            let result = run_led(daemon, &leadership, patience, stopped).await;
             if let Some(path) = &saved {
                 save_account(&sim, path);
             }
@@ -273,6 +276,7 @@ where
 async fn run_led<S, C>(
     daemon: Daemon<S, C>,
     leadership: &Leadership,
+    patience: Option<Duration>,
     stopped: watch::Receiver<bool>,
 ) -> Result<Option<crate::controller::daemon::Report>, CliError>
 where
@@ -280,16 +284,33 @@ where
     C: Cloud + Clone + 'static,
 {
     loop {
-        tokio::select! {
-            biased;
-            () = wait_for_stop(stopped.clone()) => return Ok(None),
-            () = leadership.leading() => {}
+        if !lead(leadership, patience, stopped.clone()).await? {
+            return Ok(None);
         }
         tokio::select! {
             result = run_daemon(daemon.clone(), stopped.clone()) => return result.map(Some),
             () = leadership.lost() => {
                 tracing::warn!("no longer the leader: the reconciles in flight are abandoned; waiting as a candidate");
             }
+        }
+    }
+}
+
+/// Waits until this process leads (`true`) or is stopped (`false`); with `patience`, gives up
+/// after that long (`--once` does not wait for a running controller to stop).
+async fn lead(
+    leadership: &Leadership,
+    patience: Option<Duration>,
+    stopped: watch::Receiver<bool>,
+) -> Result<bool, CliError> {
+    tokio::select! {
+        biased;
+        () = wait_for_stop(stopped) => Ok(false),
+        () = leadership.leading() => Ok(true),
+        () = tokio::time::sleep(patience.unwrap_or_default()), if patience.is_some() => {
+            Err(CliError::Failed(
+                "another controller holds the store's lease (`tug get controllers` names it); --once acts only as the leader".to_owned(),
+            ))
         }
     }
 }

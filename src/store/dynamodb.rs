@@ -529,11 +529,30 @@ impl DynamoDbStore {
             None => delete_action(&self.table, pk, sk).map_err(Refused::into_error)?,
         };
         match self.fence_check()? {
-            Some(check) => match self.transact(vec![check, write], &action).await {
-                Ok(()) => Ok(()),
-                Err(Refused::Race { .. }) => Err(StoreError::NotLeader { store: self.uri() }),
-                Err(Refused::Error(e)) => Err(e),
-            },
+            Some(check) => {
+                let used = self.fenced_on();
+                match self.transact(vec![check, write.clone()], &action).await {
+                    Ok(()) => Ok(()),
+                    // A renewal moved the record version while the write was on its way: the
+                    // lease is still this process's, so the write goes again under the new one.
+                    Err(Refused::Race { .. })
+                        if self.fenced_on().is_some() && self.fenced_on() != used =>
+                    {
+                        let Some(check) = self.fence_check()? else {
+                            return Err(StoreError::NotLeader { store: self.uri() });
+                        };
+                        match self.transact(vec![check, write], &action).await {
+                            Ok(()) => Ok(()),
+                            Err(Refused::Race { .. }) => {
+                                Err(StoreError::NotLeader { store: self.uri() })
+                            }
+                            Err(Refused::Error(e)) => Err(e),
+                        }
+                    }
+                    Err(Refused::Race { .. }) => Err(StoreError::NotLeader { store: self.uri() }),
+                    Err(Refused::Error(e)) => Err(e),
+                }
+            }
             None => {
                 if let Some(put) = write.put {
                     self.send("PutItem")

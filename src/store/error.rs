@@ -120,13 +120,13 @@ impl StoreError {
                     | std::io::ErrorKind::TimedOut
             ),
             StoreError::Remote { retryable, .. } => *retryable,
-            StoreError::Contended { .. } => true,
+            // Refused while the lease moved on: the next leader (or this one, renewed) retries.
+            StoreError::Contended { .. } | StoreError::NotLeader { .. } => true,
             StoreError::Corrupt { .. }
             | StoreError::Conflict { .. }
             | StoreError::NotFound { .. }
             | StoreError::TooLarge { .. }
             | StoreError::Changed { .. }
-            | StoreError::NotLeader { .. }
             | StoreError::Unsupported { .. } => false,
         }
     }
