@@ -518,6 +518,25 @@ async fn the_dynamodb_store_conforms() {
         count: Default::default(),
     };
     conforms(&tables).await;
+    // A stack whose parts are gone (deleted by hand): corrupt, not a race to retry for ever.
+    let store = tables.fresh().await;
+    store
+        .apply(vec![stack("web", "c1", &["web"], false, "1")], at(0), false)
+        .await
+        .expect("applied");
+    tables
+        .client
+        .delete_item()
+        .table_name(store.table())
+        .key("pk", AttributeValue::S("stack/web".into()))
+        .key("sk", AttributeValue::S("part/0000".into()))
+        .send()
+        .await
+        .expect("deleted");
+    let fresh = DynamoDbStore::with_client(store.table().to_owned(), tables.client.clone());
+    let error = fresh.list().await.expect_err("parts missing");
+    assert!(matches!(error, StoreError::Corrupt { .. }), "{error}");
+    assert!(error.to_string().contains("missing or newer"), "{error}");
     // The table is what `tug store init` promises, and a second init leaves it alone.
     let store = tables.fresh().await;
     assert_eq!(

@@ -235,20 +235,55 @@ impl DynamoDbStore {
         Ok(Snapshot { revision, index })
     }
 
-    /// Every stack of the index, each read (or taken from the cache) at its version.
-    async fn read_stacks(&self, read: &Snapshot) -> Result<Vec<Stack>, StoreError> {
-        let mut stacks = Vec::with_capacity(read.index.stacks.len());
-        for (name, entry) in &read.index.stacks {
-            stacks.push(self.read_stack(name, *entry).await?);
+    /// The index and every stack it lists, as of one revision: read again when a writer moved a
+    /// stack on between the two reads.
+    async fn consistent(&self) -> Result<(Snapshot, Vec<Stack>), StoreError> {
+        let mut moved_at = None;
+        for _ in 0..ATTEMPTS {
+            let read = self.read_index().await?;
+            if let Some(stacks) = self.read_stacks(&read).await? {
+                return Ok((read, stacks));
+            }
+            // The same revision twice with parts that do not match it: nobody is writing, the
+            // parts are missing or ahead of the index.
+            if moved_at == Some(read.revision) {
+                return Err(self.corrupt(
+                    "tugboat/index",
+                    format!(
+                        "revision {} lists a stack whose parts are missing or newer than it",
+                        read.revision
+                    ),
+                ));
+            }
+            moved_at = Some(read.revision);
         }
-        Ok(stacks)
+        Err(StoreError::Contended {
+            store: self.uri(),
+            attempts: ATTEMPTS,
+        })
     }
 
-    async fn read_stack(&self, name: &str, entry: Entry) -> Result<Stack, StoreError> {
+    /// Every stack of the index, each read (or taken from the cache) at its version; `None` when
+    /// one has moved on since the index was read.
+    async fn read_stacks(&self, read: &Snapshot) -> Result<Option<Vec<Stack>>, StoreError> {
+        let mut stacks = Vec::with_capacity(read.index.stacks.len());
+        for (name, entry) in &read.index.stacks {
+            match self.read_stack(name, *entry).await? {
+                Some(stack) => stacks.push(stack),
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(stacks))
+    }
+
+    /// One stack at the version the index gave; `None` when it has moved on since (its parts are
+    /// newer, or gone: a transaction writes the index and the parts together, so the parts are
+    /// never older than an index read before them).
+    async fn read_stack(&self, name: &str, entry: Entry) -> Result<Option<Stack>, StoreError> {
         if let Some((version, stack)) = self.cached(name)
             && version == entry.version
         {
-            return Ok(stack);
+            return Ok(Some(stack));
         }
         let what = stack_key(name);
         let mut parts: Vec<(String, u64, Vec<u8>)> = Vec::new();
@@ -280,6 +315,9 @@ impl DynamoDbStore {
             }
         }
         parts.sort_by(|a, b| a.0.cmp(&b.0));
+        if parts.is_empty() || parts.iter().any(|p| p.1 > entry.version) {
+            return Ok(None);
+        }
         let expected: Vec<String> = (0..entry.parts).map(part_key).collect();
         let found: Vec<&String> = parts.iter().map(|p| &p.0).collect();
         if found
@@ -314,7 +352,7 @@ impl DynamoDbStore {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(name.to_owned(), (entry.version, stack.clone()));
-        Ok(stack)
+        Ok(Some(stack))
     }
 
     fn cached(&self, name: &str) -> Option<(u64, Stack)> {
@@ -593,8 +631,7 @@ impl DynamoDbStore {
         extra: impl Fn() -> Result<Vec<TransactWriteItem>, StoreError>,
     ) -> Result<T, StoreError> {
         for _ in 0..ATTEMPTS {
-            let read = self.read_index().await?;
-            let stored = self.read_stacks(&read).await?;
+            let (read, stored) = self.consistent().await?;
             let (write, result) = change(&stored, &read.index.removals)?;
             let Some((stacks, removals)) = write else {
                 return Ok(result);
@@ -842,16 +879,23 @@ impl Refused {
 
 impl Store for DynamoDbStore {
     async fn list(&self) -> Result<Vec<Stack>, StoreError> {
-        let read = self.read_index().await?;
-        self.read_stacks(&read).await
+        self.consistent().await.map(|(_, stacks)| stacks)
     }
 
     async fn get(&self, name: &str) -> Result<Option<Stack>, StoreError> {
-        let read = self.read_index().await?;
-        match read.index.stacks.get(name) {
-            Some(entry) => self.read_stack(name, *entry).await.map(Some),
-            None => Ok(None),
+        for _ in 0..ATTEMPTS {
+            let read = self.read_index().await?;
+            let Some(entry) = read.index.stacks.get(name) else {
+                return Ok(None);
+            };
+            if let Some(stack) = self.read_stack(name, *entry).await? {
+                return Ok(Some(stack));
+            }
         }
+        Err(StoreError::Contended {
+            store: self.uri(),
+            attempts: ATTEMPTS,
+        })
     }
 
     async fn apply(
