@@ -388,6 +388,11 @@ fn a_leader_cut_off_from_the_store_stops_before_its_lease_expires() {
         "{:?}",
         leader.seen
     );
+    assert_ne!(
+        support::controller::get(&leader.address, "/readyz").0,
+        200,
+        "a deposed leader is not ready"
+    );
     // Deposed, it sends nothing that changes the account, although ECS is reachable.
     let before = mutating_calls(&leader);
     runtime

@@ -290,6 +290,7 @@ where
         tokio::select! {
             result = run_daemon(daemon.clone(), stopped.clone()) => return result.map(Some),
             () = leadership.lost() => {
+                daemon.readiness.reset();
                 tracing::warn!("no longer the leader: the reconciles in flight are abandoned; waiting as a candidate");
             }
         }

@@ -113,10 +113,16 @@ impl Readiness {
         self.first_round.load(Ordering::Relaxed) && !self.store_failing.load(Ordering::Relaxed)
     }
 
+    /// Back to not ready: a controller that stopped leading has reconciled nothing since, and
+    /// is ready again after its next term's first round.
+    pub fn reset(&self) {
+        self.first_round.store(false, Ordering::Relaxed);
+    }
+
     /// Why not, in words (empty when ready).
     pub fn why_not(&self) -> &'static str {
         if !self.first_round.load(Ordering::Relaxed) {
-            "the first round of reconciles is not done yet"
+            "the first round of reconciles is not done yet (or this controller is a candidate)"
         } else if self.store_failing.load(Ordering::Relaxed) {
             "the store does not answer"
         } else {
