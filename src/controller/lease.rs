@@ -245,7 +245,10 @@ async fn campaign_table(
                 let left = (renewed + Duration::from_millis(RENEW_DEADLINE_MS))
                     .saturating_duration_since(now);
                 // The fence moves to the new version only once it is written: writes in flight
-                // meanwhile carry the old one, which holds until the renewal lands.
+                // meanwhile carry the old one, which holds until the renewal lands. Freshness
+                // counts from when the renewal was sent, never from when its answer came back:
+                // a candidate may have seen the new version as early as that.
+                let sent = Instant::now();
                 let outcome =
                     tokio::time::timeout(left, table.write_lease(Some(rv), &record)).await;
                 let now = Instant::now();
@@ -254,9 +257,9 @@ async fn campaign_table(
                         table.fence(Some(next.clone()));
                         leadership.set(Term::Leader {
                             record_version: next.clone(),
-                            fresh_until: now + Duration::from_millis(RENEW_DEADLINE_MS),
+                            fresh_until: sent + Duration::from_millis(RENEW_DEADLINE_MS),
                         });
-                        mine = Some((next, now));
+                        mine = Some((next, sent));
                     }
                     Ok(Ok(false)) => {
                         tracing::warn!(
