@@ -594,6 +594,7 @@ async fn a_deposed_leaders_late_writes_are_refused() {
         record_version: version.into(),
         lease_ms: 15_000,
         renewed_at: "2026-12-02T00:00:00Z".into(),
+        since: "2026-12-02T00:00:00Z".into(),
     };
     assert!(
         old.write_lease(None, &record("old", "v1"))

@@ -322,7 +322,7 @@ fn holder(context: &Context) -> String {
         .map(|h| h.trim().to_owned())
         .unwrap_or_else(|_| "this host".to_owned());
     format!(
-        "tug controller, pid {} on {host}, since {}",
+        "tug controller, pid {} on {host}, started {}",
         std::process::id(),
         humantime::format_rfc3339_seconds(context.now)
     )

@@ -125,6 +125,8 @@ struct ControllerRow {
     holder: String,
     /// How it holds the store: `lease` (DynamoDB) or `lock` (a file store).
     by: &'static str,
+    /// When it took the lease (or the lock), by its own clock (RFC 3339).
+    since: Option<String>,
     /// When it last renewed its lease, by its own clock (RFC 3339); `None` for a lock.
     renewed_at: Option<String>,
     /// How long the lease lasts without renewal, seconds.
@@ -139,9 +141,10 @@ async fn controllers(
     let rows: Vec<ControllerRow> = match store {
         crate::store::AnyStore::File(file) => file
             .controller_holder()?
-            .map(|holder| ControllerRow {
+            .map(|(holder, since)| ControllerRow {
                 holder,
                 by: "lock",
+                since: since.map(|t| humantime::format_rfc3339_seconds(t).to_string()),
                 renewed_at: None,
                 lease_seconds: None,
             })
@@ -153,6 +156,7 @@ async fn controllers(
             .map(|lease| ControllerRow {
                 holder: lease.holder,
                 by: "lease",
+                since: Some(lease.since).filter(|s| !s.is_empty()),
                 renewed_at: Some(lease.renewed_at),
                 lease_seconds: Some(lease.lease_ms / 1000),
             })
@@ -166,13 +170,14 @@ async fn controllers(
             "No controller holds the store (none runs, or every one is a candidate).\n".to_owned()
         }
         OutputFormat::Table => table(
-            &["HOLDER", "BY", "LAST-RENEWAL"],
+            &["HOLDER", "BY", "SINCE", "LAST-RENEWAL"],
             &rows
                 .iter()
                 .map(|r| {
                     vec![
                         r.holder.clone(),
                         r.by.to_owned(),
+                        r.since.clone().unwrap_or_else(|| "-".to_owned()),
                         r.renewed_at
                             .as_deref()
                             .map_or_else(|| "-".to_owned(), |at| format!("{} ago", age(at, now))),

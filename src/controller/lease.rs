@@ -218,6 +218,8 @@ async fn campaign_table(
     // What a candidate saw: the record version and when (on this process's clock) it first saw it.
     let mut seen: Option<(Option<String>, Instant)> = None;
     let mut mine: Option<(String, Instant)> = None;
+    // When this process took the lease, for people (`tug get controllers`).
+    let mut since = String::new();
     loop {
         let now = Instant::now();
         match &mine {
@@ -230,6 +232,7 @@ async fn campaign_table(
                         fresh_until: now + Duration::from_millis(RENEW_DEADLINE_MS),
                     });
                     became(&metrics, true);
+                    since = wall_time();
                     mine = Some((rv, now));
                 }
             }
@@ -241,6 +244,7 @@ async fn campaign_table(
                     record_version: next.clone(),
                     lease_ms: LEASE_MS,
                     renewed_at: wall_time(),
+                    since: since.clone(),
                 };
                 let left = (renewed + Duration::from_millis(RENEW_DEADLINE_MS))
                     .saturating_duration_since(now);
@@ -351,6 +355,7 @@ async fn try_take(
         record_version: rv.clone(),
         lease_ms: LEASE_MS,
         renewed_at: wall_time(),
+        since: wall_time(),
     };
     match table.write_lease(version.as_deref(), &record).await {
         Ok(true) => Some(rv),

@@ -107,6 +107,8 @@ pub struct LeaseRecord {
     pub lease_ms: u64,
     /// When it was last renewed, by the holder's clock (shown to people, never compared).
     pub renewed_at: String,
+    /// When the holder took it, by its clock (shown to people, never compared).
+    pub since: String,
 }
 
 /// Why a transaction did not happen.
@@ -678,6 +680,7 @@ impl DynamoDbStore {
             lease_ms: number(&item, "lease_ms")
                 .ok_or_else(|| self.corrupt("tugboat/lease", "no lease_ms".into()))?,
             renewed_at: field("renewed_at")?,
+            since: text(&item, "since").unwrap_or_default(),
         }))
     }
 
@@ -705,6 +708,7 @@ impl DynamoDbStore {
             "renewed_at".into(),
             AttributeValue::S(record.renewed_at.clone()),
         );
+        item.insert("since".into(), AttributeValue::S(record.since.clone()));
         let request = self
             .send("PutItem")
             .await

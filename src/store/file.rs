@@ -474,12 +474,12 @@ impl FileStore {
 }
 
 impl FileStore {
-    /// Who holds the controller lock now, as it wrote itself down; `None` when no controller
-    /// holds it.
+    /// Who holds the controller lock now, as it wrote itself down, and since when (the time it
+    /// wrote that, on taking the lock); `None` when no controller holds it.
     ///
     /// # Errors
     /// The lock file exists but cannot be opened.
-    pub fn controller_holder(&self) -> Result<Option<String>, StoreError> {
+    pub fn controller_holder(&self) -> Result<Option<(String, Option<SystemTime>)>, StoreError> {
         let path = self.dir.join("controller.lock");
         let file = match OpenOptions::new().read(true).write(true).open(&path) {
             Ok(file) => file,
@@ -495,11 +495,12 @@ impl FileStore {
         match file.try_lock() {
             // Free: nobody holds it (taking it for a moment is harmless; dropping releases it).
             Ok(()) => Ok(None),
-            Err(_) => Ok(Some(
+            Err(_) => Ok(Some((
                 fs::read_to_string(&path)
                     .map(|h| h.trim().to_owned())
                     .unwrap_or_default(),
-            )),
+                file.metadata().and_then(|m| m.modified()).ok(),
+            ))),
         }
     }
 }
