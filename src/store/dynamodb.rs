@@ -38,7 +38,10 @@ use aws_sdk_dynamodb::types::{
 use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 
-use super::{Applied, ApplyOutcome, Store, StoreError, check_generation, merge, pending_removals};
+use super::{
+    Applied, ApplyOutcome, Store, StoreError, check_generation, merge, pending_removals,
+    split_deleted, with_applied,
+};
 use crate::manifest::spec::StackManifest;
 use crate::model::{Removal, ServiceMemory, Stack, StackStatus};
 
@@ -237,6 +240,35 @@ impl DynamoDbStore {
         Ok(Snapshot { revision, index })
     }
 
+    /// Every item of partition `pk`, strongly consistent, page after page.
+    async fn partition(
+        &self,
+        pk: &str,
+        action: impl Fn() -> String,
+    ) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let answer = self
+                .send("Query")
+                .await
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| self.remote(action(), e))?;
+            items.extend(answer.items.unwrap_or_default());
+            start = answer.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
     /// The index and every stack it lists, as of one revision: read again when a writer moved a
     /// stack on between the two reads.
     async fn consistent(&self) -> Result<(Snapshot, Vec<Stack>), StoreError> {
@@ -289,32 +321,16 @@ impl DynamoDbStore {
         }
         let what = stack_key(name);
         let mut parts: Vec<(String, u64, Vec<u8>)> = Vec::new();
-        let mut start = None;
-        loop {
-            let answer = self
-                .send("Query")
-                .await
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", AttributeValue::S(what.clone()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| self.remote(format!("cannot read stack `{name}`"), e))?;
-            for item in answer.items.unwrap_or_default() {
-                let sk = text(&item, "sk").unwrap_or_default();
-                let version = number(&item, "version").unwrap_or(0);
-                let Some(AttributeValue::B(data)) = item.get("data") else {
-                    return Err(self.corrupt(&what, format!("{sk} has no data")));
-                };
-                parts.push((sk, version, data.clone().into_inner()));
-            }
-            start = answer.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
+        for item in self
+            .partition(&what, || format!("cannot read stack `{name}`"))
+            .await?
+        {
+            let sk = text(&item, "sk").unwrap_or_default();
+            let version = number(&item, "version").unwrap_or(0);
+            let Some(AttributeValue::B(data)) = item.get("data") else {
+                return Err(self.corrupt(&what, format!("{sk} has no data")));
+            };
+            parts.push((sk, version, data.clone().into_inner()));
         }
         parts.sort_by(|a, b| a.0.cmp(&b.0));
         if parts.is_empty() || parts.iter().any(|p| p.1 > entry.version) {
@@ -914,12 +930,7 @@ impl Store for DynamoDbStore {
                 if dry_run || applied.iter().all(|a| a.outcome == ApplyOutcome::Unchanged) {
                     return Ok((None, applied));
                 }
-                let mut stacks = stored.to_vec();
-                for a in &applied {
-                    stacks.retain(|s| s.name() != a.stack.name());
-                    stacks.push(a.stack.clone());
-                }
-                stacks.sort_by(|a, b| a.name().cmp(b.name()));
+                let stacks = with_applied(stored, &applied);
                 let removals = pending_removals(stored, &stacks, removals.to_vec(), now);
                 Ok((Some((stacks, removals)), applied))
             },
@@ -936,18 +947,7 @@ impl Store for DynamoDbStore {
     ) -> Result<Vec<Stack>, StoreError> {
         self.change(
             |stored, removals| {
-                let missing: Vec<String> = names
-                    .iter()
-                    .filter(|n| !stored.iter().any(|s| s.name() == n.as_str()))
-                    .cloned()
-                    .collect();
-                if !missing.is_empty() {
-                    return Err(StoreError::NotFound { names: missing });
-                }
-                let (removed, kept): (Vec<Stack>, Vec<Stack>) = stored
-                    .iter()
-                    .cloned()
-                    .partition(|s| names.iter().any(|n| n == s.name()));
+                let (removed, kept) = split_deleted(stored, names)?;
                 if dry_run {
                     return Ok((None, removed));
                 }
@@ -974,10 +974,7 @@ impl Store for DynamoDbStore {
                 if one.outcome == ApplyOutcome::Unchanged {
                     return Ok((None, one));
                 }
-                let mut stacks = stored.to_vec();
-                stacks.retain(|s| s.name() != name);
-                stacks.push(one.stack.clone());
-                stacks.sort_by(|a, b| a.name().cmp(b.name()));
+                let stacks = with_applied(stored, std::slice::from_ref(&one));
                 let removals = pending_removals(stored, &stacks, removals.to_vec(), now);
                 Ok((Some((stacks, removals)), one))
             },
@@ -1094,32 +1091,14 @@ impl Store for DynamoDbStore {
     ) -> Result<BTreeMap<String, ServiceMemory>, StoreError> {
         let pk = memory_key(stack);
         let mut memories = BTreeMap::new();
-        let mut start = None;
-        loop {
-            let answer = self
-                .send("Query")
-                .await
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| {
-                    self.remote(format!("cannot read the memory of stack `{stack}`"), e)
-                })?;
-            for item in answer.items.unwrap_or_default() {
-                let service = text(&item, "sk").unwrap_or_default();
-                let memory: ServiceMemory =
-                    decode(&item).map_err(|m| self.corrupt(&format!("{pk}/{service}"), m))?;
-                memories.insert(service, memory);
-            }
-            start = answer.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
+        for item in self
+            .partition(&pk, || format!("cannot read the memory of stack `{stack}`"))
+            .await?
+        {
+            let service = text(&item, "sk").unwrap_or_default();
+            let memory: ServiceMemory =
+                decode(&item).map_err(|m| self.corrupt(&format!("{pk}/{service}"), m))?;
+            memories.insert(service, memory);
         }
         Ok(memories)
     }

@@ -38,7 +38,10 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Applied, ApplyOutcome, Store, StoreError, check_generation, merge, pending_removals};
+use super::{
+    Applied, ApplyOutcome, Store, StoreError, check_generation, merge, pending_removals,
+    split_deleted, with_applied,
+};
 use crate::manifest::spec::StackManifest;
 use crate::model::{Removal, ServiceMemory, Stack, StackStatus};
 
@@ -408,11 +411,7 @@ impl FileStore {
             if applied.iter().all(|a| a.outcome == ApplyOutcome::Unchanged) {
                 return Ok(applied);
             }
-            let mut stacks = before.stacks.clone();
-            for a in &applied {
-                stacks.retain(|s| s.name() != a.stack.name());
-                stacks.push(a.stack.clone());
-            }
+            let stacks = with_applied(&before.stacks, &applied);
             self.replace(before, stacks, now)?;
             Ok(applied)
         })
@@ -429,9 +428,7 @@ impl FileStore {
             check_generation(&before.stacks, stack.name(), generation)?;
             let one = merge(&before.stacks, vec![stack], now)?.remove(0);
             if one.outcome != ApplyOutcome::Unchanged {
-                let mut stacks = before.stacks.clone();
-                stacks.retain(|s| s.name() != one.stack.name());
-                stacks.push(one.stack.clone());
+                let stacks = with_applied(&before.stacks, std::slice::from_ref(&one));
                 self.replace(before, stacks, now)?;
             }
             Ok(one)
@@ -444,26 +441,12 @@ impl FileStore {
         now: SystemTime,
         dry_run: bool,
     ) -> Result<Vec<Stack>, StoreError> {
-        let run = |stored: Vec<Stack>| {
-            let missing: Vec<String> = names
-                .iter()
-                .filter(|n| !stored.iter().any(|s| s.name() == n.as_str()))
-                .cloned()
-                .collect();
-            if !missing.is_empty() {
-                return Err(StoreError::NotFound { names: missing });
-            }
-            let (removed, kept): (Vec<Stack>, Vec<Stack>) = stored
-                .into_iter()
-                .partition(|s| names.iter().any(|n| n == s.name()));
-            Ok((removed, kept))
-        };
         if dry_run {
-            return run(self.read()?).map(|(removed, _)| removed);
+            return split_deleted(&self.read()?, names).map(|(removed, _)| removed);
         }
         self.locked(|| {
             let before = self.read_all()?;
-            let (removed, kept) = run(before.stacks.clone())?;
+            let (removed, kept) = split_deleted(&before.stacks, names)?;
             self.replace(before, kept, now)?;
             for stack in &removed {
                 remove_if_present(&self.status_path(stack.name()))?;

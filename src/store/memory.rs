@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use super::{Applied, ApplyOutcome, Store, StoreError, check_generation, merge, pending_removals};
+use super::{
+    Applied, ApplyOutcome, Store, StoreError, check_generation, merge, pending_removals,
+    split_deleted, with_applied,
+};
 use crate::model::{DecisionRecord, Removal, ServiceMemory, Stack, StackStatus};
 
 /// Everything the store holds.
@@ -100,12 +103,7 @@ impl Store for MemoryStore {
             if dry_run || applied.iter().all(|a| a.outcome == ApplyOutcome::Unchanged) {
                 return Ok(applied);
             }
-            let mut after = c.stacks.clone();
-            for a in &applied {
-                after.retain(|s| s.name() != a.stack.name());
-                after.push(a.stack.clone());
-            }
-            after.sort_by(|a, b| a.name().cmp(b.name()));
+            let after = with_applied(&c.stacks, &applied);
             c.removals = pending_removals(&c.stacks, &after, std::mem::take(&mut c.removals), now);
             c.stacks = after;
             c.revision += 1;
@@ -120,19 +118,7 @@ impl Store for MemoryStore {
         dry_run: bool,
     ) -> Result<Vec<Stack>, StoreError> {
         self.with(|c| {
-            let missing: Vec<String> = names
-                .iter()
-                .filter(|n| !c.stacks.iter().any(|s| s.name() == n.as_str()))
-                .cloned()
-                .collect();
-            if !missing.is_empty() {
-                return Err(StoreError::NotFound { names: missing });
-            }
-            let (removed, kept): (Vec<Stack>, Vec<Stack>) = c
-                .stacks
-                .iter()
-                .cloned()
-                .partition(|s| names.iter().any(|n| n == s.name()));
+            let (removed, kept) = split_deleted(&c.stacks, names)?;
             if dry_run {
                 return Ok(removed);
             }
@@ -156,10 +142,7 @@ impl Store for MemoryStore {
             check_generation(&c.stacks, stack.name(), generation)?;
             let one = merge(&c.stacks, vec![stack], now)?.remove(0);
             if one.outcome != ApplyOutcome::Unchanged {
-                let mut after = c.stacks.clone();
-                after.retain(|s| s.name() != one.stack.name());
-                after.push(one.stack.clone());
-                after.sort_by(|a, b| a.name().cmp(b.name()));
+                let after = with_applied(&c.stacks, std::slice::from_ref(&one));
                 c.removals =
                     pending_removals(&c.stacks, &after, std::mem::take(&mut c.removals), now);
                 c.stacks = after;

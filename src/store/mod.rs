@@ -453,6 +453,40 @@ pub fn merge(
         .collect())
 }
 
+/// The stored stacks with the applied ones in their place (or added), sorted by name.
+pub fn with_applied(stored: &[Stack], applied: &[Applied]) -> Vec<Stack> {
+    let mut stacks: Vec<Stack> = stored
+        .iter()
+        .filter(|s| !applied.iter().any(|a| a.stack.name() == s.name()))
+        .cloned()
+        .collect();
+    stacks.extend(applied.iter().map(|a| a.stack.clone()));
+    stacks.sort_by(|a, b| a.name().cmp(b.name()));
+    stacks
+}
+
+/// A delete of `names` from `stored`: (the stacks removed, the stacks kept).
+///
+/// # Errors
+/// [`StoreError::NotFound`] naming every missing stack (then nothing is deleted).
+pub fn split_deleted(
+    stored: &[Stack],
+    names: &[String],
+) -> Result<(Vec<Stack>, Vec<Stack>), StoreError> {
+    let missing: Vec<String> = names
+        .iter()
+        .filter(|n| !stored.iter().any(|s| s.name() == n.as_str()))
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        return Err(StoreError::NotFound { names: missing });
+    }
+    Ok(stored
+        .iter()
+        .cloned()
+        .partition(|s| names.iter().any(|n| n == s.name())))
+}
+
 /// The refusal of an import into a store that is not empty.
 pub fn not_empty(store: &str) -> StoreError {
     StoreError::Conflict {
