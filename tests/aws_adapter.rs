@@ -390,3 +390,164 @@ fn errors_are_classified_retryable_or_terminal() {
         assert!(error.is_retryable(), "{error}");
     });
 }
+
+/// Every container and service field of the every-field example, sent as ECS's API defines it and
+/// read back by moto (which keeps container definitions as sent): the same digest, so no
+/// spurious registration; the service's platform version and tag propagation as sent at
+/// creation, and its placement and ECS Exec settings as UpdateService sent them.
+#[test]
+#[ignore = "needs moto: scripts/test starts it and runs these with --include-ignored"]
+fn every_task_definition_and_service_field_is_sent_and_read_back() {
+    let moto = Moto::get();
+    let fixtures = moto.fixtures("every", &["every-tg"]);
+    runtime().block_on(async {
+        let config = moto.config().await;
+        let aws = AwsCloud::new(config.clone());
+        let ecs = aws_sdk_ecs::Client::new(&config);
+        let stack = stack("tests/fixtures/valid/every-field.yaml");
+        for service in &stack.spec().services {
+            let mut rendered = render(service, None);
+            rendered.family = format!("every-{}", rendered.family);
+            let registered = aws
+                .register_task_definition(rendered.clone())
+                .await
+                .expect("registered");
+            let (_, read) = aws
+                .describe_latest_task_definition(&rendered.family)
+                .await
+                .expect("described")
+                .expect("exists");
+            assert_eq!(digest(&read), digest(&rendered), "{read:#?}\n{rendered:#?}");
+            let td = ecs
+                .describe_task_definition()
+                .task_definition(registered.id.to_string())
+                .send()
+                .await
+                .expect("sdk describe");
+            let container = &td
+                .task_definition()
+                .expect("definition")
+                .container_definitions()[0];
+            match service.name.as_str() {
+                "web" => {
+                    assert_eq!(container.secrets().len(), 2);
+                    assert!(
+                        container
+                            .secrets()
+                            .iter()
+                            .any(|s| s.name() == "DATABASE_PASSWORD"
+                                && s.value_from().starts_with("arn:aws:secretsmanager:")),
+                        "{:?}",
+                        container.secrets()
+                    );
+                    assert!(
+                        container
+                            .environment()
+                            .iter()
+                            .all(|e| e.name() != Some("DATABASE_PASSWORD")),
+                        "a secret is never sent as plain environment"
+                    );
+                    let log = container.log_configuration().expect("log configuration");
+                    assert_eq!(log.log_driver().as_str(), "awslogs");
+                    assert_eq!(
+                        log.options()
+                            .and_then(|o| o.get("awslogs-stream-prefix"))
+                            .map(String::as_str),
+                        Some("web")
+                    );
+                    let check = container.health_check().expect("health check");
+                    assert_eq!(check.command()[0], "CMD-SHELL");
+                    assert_eq!(
+                        (
+                            check.interval(),
+                            check.timeout(),
+                            check.retries(),
+                            check.start_period()
+                        ),
+                        (Some(15), Some(5), Some(3), Some(20)),
+                        "ECS's defaults sent explicitly"
+                    );
+                    assert_eq!(container.stop_timeout(), Some(20));
+                    assert_eq!(container.depends_on()[0].container_name(), "migrate");
+                    assert_eq!(container.depends_on()[0].condition().as_str(), "SUCCESS");
+                    assert_eq!(container.ulimits()[0].name().as_str(), "nofile");
+                    assert_eq!(container.readonly_root_filesystem(), Some(true));
+                    assert_eq!(container.user(), Some("1000:1000"));
+                }
+                _ => assert_eq!(container.ulimits()[0].hard_limit(), 8192),
+            }
+        }
+
+        // The Fargate service: capacity providers instead of a launch type.
+        let cluster = fixtures["cluster"].as_str().expect("cluster").to_owned();
+        let mut web = stack.spec().services[0].clone();
+        web.load_balancers[0].target_group = "every-tg".into();
+        let id = aws
+            .register_task_definition(render(&web, None))
+            .await
+            .expect("registered")
+            .id;
+        let mut input = create_input(&cluster, &web, id, 1);
+        input.network = Some(NetworkInput {
+            subnets: vec![fixtures["subnets"][0].as_str().expect("subnet").to_owned()],
+            security_groups: vec![fixtures["securityGroup"].as_str().expect("sg").to_owned()],
+            assign_public_ip: false,
+        });
+        assert_eq!(input.options.capacity_provider_strategy.len(), 2);
+        assert_eq!(
+            input.tags.get("team").map(String::as_str),
+            Some("payments"),
+            "the manifest's service tags"
+        );
+        aws.create_service(input.clone()).await.expect("created");
+        let seen = ecs
+            .describe_services()
+            .cluster(&cluster)
+            .services("web")
+            .include(aws_sdk_ecs::types::ServiceField::Tags)
+            .send()
+            .await
+            .expect("sdk describe");
+        let service = &seen.services()[0];
+        assert_eq!(service.platform_version(), Some("1.4.0"));
+        assert_eq!(
+            service.propagate_tags().map(|p| p.as_str()),
+            Some("SERVICE")
+        );
+        assert!(
+            service
+                .tags()
+                .iter()
+                .any(|t| t.key() == Some("cost-center"))
+        );
+
+        // moto keeps what UpdateService sends: the options as absolute values.
+        let mut options = input.options.clone();
+        options.enable_execute_command = false;
+        options.platform_version = Some("1.3.0".into());
+        let updated = aws
+            .update_service(UpdateServiceInput {
+                cluster: cluster.clone(),
+                service: "web".into(),
+                options: Some(options.clone()),
+                ..UpdateServiceInput::default()
+            })
+            .await
+            .expect("updated");
+        let reported = updated.options.expect("options reported after an update");
+        assert_eq!(reported.platform_version.as_deref(), Some("1.3.0"));
+        assert!(!reported.enable_execute_command);
+        assert_eq!(options.drift(&reported), Vec::<&str>::new(), "{reported:?}");
+        assert_eq!(
+            input.options.drift(&reported),
+            vec!["platformVersion", "enableExecuteCommand"]
+        );
+
+        // The deregistration delay: ELBv2's default, then what tugboat sets.
+        assert_eq!(aws.describe_deregistration_delay("every-tg").await, Ok(300));
+        aws.modify_deregistration_delay("every-tg", 10)
+            .await
+            .expect("modified");
+        assert_eq!(aws.describe_deregistration_delay("every-tg").await, Ok(10));
+    });
+}

@@ -350,3 +350,37 @@ fn usage_errors_exit_two() {
     assert_eq!(tug.run(&["frobnicate"]).code, 2);
     assert_eq!(tug.run(&["get", "pods"]).code, 2);
 }
+
+/// The store holds every spec and the controller's memory: files its owner's only, and a
+/// credential-looking environment value warned about (pointing to `secrets`), not refused.
+#[test]
+fn store_files_are_private_and_credentials_in_environment_are_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let tug = Tug::new();
+    let text = stack("shop", "web", 1).replace(
+        "memory: 256}",
+        "memory: 256, environment: {DB_PASSWORD: hunter2, MODE: prod}}",
+    );
+    let path = tug.write("s.yaml", &text);
+    let applied = tug.run(&["apply", "-f", &path]);
+    assert_eq!(applied.code, 0, "{}", applied.stderr);
+    assert!(
+        applied.stderr.contains("warning: ")
+            && applied
+                .stderr
+                .contains("environment.DB_PASSWORD: `DB_PASSWORD` looks like a credential")
+            && applied.stderr.contains("move it to `secrets`"),
+        "{}",
+        applied.stderr
+    );
+    assert!(!applied.stderr.contains("MODE"), "{}", applied.stderr);
+    let files = tug.snapshot();
+    assert!(!files.is_empty());
+    for file in files.keys() {
+        let mode = std::fs::metadata(file)
+            .expect("metadata")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{} is {:o}", file.display(), mode);
+    }
+}

@@ -194,11 +194,10 @@ fn status_reports_ready_once_the_revision_is_verified_and_degraded_after_a_rollb
             .map_or(0, |o| o.values().sum::<u64>())
     });
     let now = h.sim.clock().now_s();
-    let watches = [Watch {
-        key: desired[0].key(),
-        desired: Arc::new(desired[0].clone()),
-        rollout_watched: false,
-    }];
+    let watches = [Watch::new(
+        Arc::new(desired[0].clone()),
+        &tugboat::model::ServiceMemory::default(),
+    )];
     let observed = h.runtime.block_on(observe(&h.sim, &watches, now));
     let observed = observed[0].as_ref().expect("observed");
     assert_eq!(

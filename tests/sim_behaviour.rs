@@ -77,6 +77,7 @@ fn steady(setup: Setup) -> Sim {
         task_definition: td,
         desired_count: setup.desired,
         launch_type: setup.launch_type.into(),
+        options: Default::default(),
         deployment_configuration: DeploymentConfiguration {
             minimum_healthy_percent: setup.min,
             maximum_percent: setup.max,
@@ -431,6 +432,7 @@ fn ec2_tasks_stay_pending_without_room() {
         task_definition: td,
         desired_count: 2,
         launch_type: "EC2".into(),
+        options: Default::default(),
         deployment_configuration: DeploymentConfiguration {
             minimum_healthy_percent: 100,
             maximum_percent: 200,
@@ -554,6 +556,7 @@ fn task_sets_hold_their_scale_of_desired_rounded_up() {
         task_definition: blue.clone(),
         desired_count: 4,
         launch_type: "FARGATE".into(),
+        options: Default::default(),
         deployment_configuration: DeploymentConfiguration {
             minimum_healthy_percent: 100,
             maximum_percent: 200,
@@ -649,6 +652,7 @@ async fn the_simulator_works_behind_the_cloud_trait() {
             task_definition: td,
             desired_count: 1,
             launch_type: "FARGATE".into(),
+            options: Default::default(),
             deployment_configuration: DeploymentConfiguration {
                 minimum_healthy_percent: 100,
                 maximum_percent: 200,

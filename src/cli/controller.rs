@@ -528,7 +528,9 @@ async fn open_account(
 fn save_account(sim: &SimCloud, path: &std::path::Path) {
     let written = sim.save().and_then(|text| {
         let temp = path.with_extension("json.tmp");
-        std::fs::write(&temp, text)
+        // The account holds every revision's environment: its owner's only, like the store.
+        crate::store::file::private_file(&temp)
+            .and_then(|mut file| std::io::Write::write_all(&mut file, text.as_bytes()))
             .and_then(|()| std::fs::rename(&temp, path))
             .map_err(|e| e.to_string())
     });

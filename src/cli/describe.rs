@@ -124,7 +124,7 @@ fn describe(found: &Found, wall: std::time::SystemTime) -> String {
     field("Cluster", stack.spec().cluster.clone());
     field(
         "Launch type",
-        match spec.launch_type {
+        match spec.launch() {
             LaunchType::Fargate => "FARGATE",
             LaunchType::Ec2 => "EC2",
         }

@@ -195,6 +195,12 @@ fn describe(action: &Action, live: Option<&ServiceDescription>) -> String {
             }
             format!("would update: {}", parts.join(", "))
         }
+        Action::ModifyDeregistrationDelay {
+            target_group,
+            seconds,
+        } => format!(
+            "target group {target_group}: would set its deregistration delay to {seconds} s"
+        ),
         Action::ModifyTargetGroup {
             target_group,
             health,

@@ -278,7 +278,7 @@ fn service_rows<'a>(
                 stack: stack.name(),
                 cluster: &stack.spec().cluster,
                 name: &service.name,
-                launch_type: service.launch_type,
+                launch_type: service.launch(),
                 desired_count: service.desired_count,
                 min_tasks: service.scaling.as_ref().map(|s| s.min_tasks),
                 max_tasks: service.scaling.as_ref().map(|s| s.max_tasks),

@@ -24,7 +24,7 @@ use std::time::SystemTime;
 
 use clap::{Parser, Subcommand};
 
-use crate::manifest::{Diagnostic, load_sources, parse_sources};
+use crate::manifest::{Diagnostic, load_sources, parse_sources_warning};
 use crate::model::Stack;
 use crate::store::{AnyStore, StoreError, StoreUri, default_store_uri};
 pub use output::OutputFormat;
@@ -201,5 +201,9 @@ fn report(error: &CliError) -> ExitCode {
 /// Loads and validates the `-f` paths: every stack, or every problem.
 fn read_manifests(paths: &[String]) -> Result<Vec<Stack>, CliError> {
     let sources = load_sources(paths).map_err(CliError::Invalid)?;
-    parse_sources(&sources).map_err(CliError::Invalid)
+    let (stacks, warnings) = parse_sources_warning(&sources);
+    for warning in warnings {
+        eprintln!("warning: {warning}");
+    }
+    stacks.map_err(CliError::Invalid)
 }

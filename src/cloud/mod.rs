@@ -169,6 +169,20 @@ pub trait Cloud: Send + Sync {
         names: &[String],
     ) -> impl Future<Output = Result<BTreeMap<String, TargetGroupDescription>, CloudError>> + Send;
 
+    /// DescribeTargetGroupAttributes: the deregistration delay in seconds
+    /// (`deregistration_delay.timeout_seconds`). One call per target group.
+    fn describe_deregistration_delay(
+        &self,
+        target_group: &str,
+    ) -> impl Future<Output = Result<u32, CloudError>> + Send;
+
+    /// ModifyTargetGroupAttributes: sets the deregistration delay.
+    fn modify_deregistration_delay(
+        &self,
+        target_group: &str,
+        seconds: u32,
+    ) -> impl Future<Output = Result<(), CloudError>> + Send;
+
     /// GetMetricData for minutes starting in [start_s, end_s), at most 500 queries per call. A
     /// query that cannot be asked (a target group that does not exist) is reported in
     /// [`MetricData::unresolved`] and fails nothing else.
@@ -291,6 +305,24 @@ impl<L: Layer, C: Cloud> Cloud for Layered<L, C> {
     ) -> Result<(), CloudError> {
         let call = self.inner.modify_target_group(target_group, health);
         self.layer.around(Operation::ModifyTargetGroup, call).await
+    }
+    async fn describe_deregistration_delay(&self, target_group: &str) -> Result<u32, CloudError> {
+        let call = self.inner.describe_deregistration_delay(target_group);
+        self.layer
+            .around(Operation::DescribeTargetGroupAttributes, call)
+            .await
+    }
+    async fn modify_deregistration_delay(
+        &self,
+        target_group: &str,
+        seconds: u32,
+    ) -> Result<(), CloudError> {
+        let call = self
+            .inner
+            .modify_deregistration_delay(target_group, seconds);
+        self.layer
+            .around(Operation::ModifyTargetGroupAttributes, call)
+            .await
     }
     async fn describe_target_groups(
         &self,

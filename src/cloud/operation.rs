@@ -40,13 +40,17 @@ pub enum Operation {
     ModifyTargetGroup,
     /// ELBv2 DescribeTargetGroups.
     DescribeTargetGroups,
+    /// ELBv2 DescribeTargetGroupAttributes (the deregistration delay).
+    DescribeTargetGroupAttributes,
+    /// ELBv2 ModifyTargetGroupAttributes.
+    ModifyTargetGroupAttributes,
     /// CloudWatch GetMetricData.
     GetMetricData,
 }
 
 impl Operation {
     /// Every operation.
-    pub const ALL: [Operation; 16] = [
+    pub const ALL: [Operation; 18] = [
         Operation::RegisterTaskDefinition,
         Operation::DescribeTaskDefinition,
         Operation::CreateService,
@@ -62,12 +66,14 @@ impl Operation {
         Operation::DescribeTargetHealth,
         Operation::ModifyTargetGroup,
         Operation::DescribeTargetGroups,
+        Operation::DescribeTargetGroupAttributes,
+        Operation::ModifyTargetGroupAttributes,
         Operation::GetMetricData,
     ];
 
     /// The operations of the [`super::Cloud`] trait and the preflight: what the controller calls,
     /// and so the label sets its request metrics start with.
-    pub const CONTROLLER: [Operation; 11] = [
+    pub const CONTROLLER: [Operation; 13] = [
         Operation::RegisterTaskDefinition,
         Operation::DescribeTaskDefinition,
         Operation::CreateService,
@@ -78,6 +84,8 @@ impl Operation {
         Operation::DescribeTargetHealth,
         Operation::ModifyTargetGroup,
         Operation::DescribeTargetGroups,
+        Operation::DescribeTargetGroupAttributes,
+        Operation::ModifyTargetGroupAttributes,
         Operation::GetMetricData,
     ];
 
@@ -99,6 +107,8 @@ impl Operation {
             Operation::DescribeTargetHealth => "DescribeTargetHealth",
             Operation::ModifyTargetGroup => "ModifyTargetGroup",
             Operation::DescribeTargetGroups => "DescribeTargetGroups",
+            Operation::DescribeTargetGroupAttributes => "DescribeTargetGroupAttributes",
+            Operation::ModifyTargetGroupAttributes => "ModifyTargetGroupAttributes",
             Operation::GetMetricData => "GetMetricData",
         }
     }
@@ -114,7 +124,9 @@ impl Operation {
         match self {
             Operation::DescribeTargetHealth
             | Operation::ModifyTargetGroup
-            | Operation::DescribeTargetGroups => "elbv2",
+            | Operation::DescribeTargetGroups
+            | Operation::DescribeTargetGroupAttributes
+            | Operation::ModifyTargetGroupAttributes => "elbv2",
             Operation::GetMetricData => "cloudwatch",
             _ => "ecs",
         }
@@ -139,7 +151,9 @@ impl Operation {
             Operation::GetMetricData => Category::CloudWatch,
             Operation::DescribeTargetHealth
             | Operation::ModifyTargetGroup
-            | Operation::DescribeTargetGroups => Category::Elb,
+            | Operation::DescribeTargetGroups
+            | Operation::DescribeTargetGroupAttributes
+            | Operation::ModifyTargetGroupAttributes => Category::Elb,
             Operation::CreateService
             | Operation::UpdateService
             | Operation::DeleteService
@@ -160,6 +174,7 @@ impl Operation {
                 | Operation::DescribeTaskSets
                 | Operation::DescribeTargetHealth
                 | Operation::DescribeTargetGroups
+                | Operation::DescribeTargetGroupAttributes
                 | Operation::GetMetricData
         )
     }

@@ -517,11 +517,7 @@ where
             match (&entry.desired, &entry.removal) {
                 (Some(desired), _) => batch.push(Job {
                     id,
-                    watch: Watch {
-                        key: entry.key.clone(),
-                        desired: desired.clone(),
-                        rollout_watched: entry.memory.rollout.is_some(),
-                    },
+                    watch: Watch::new(desired.clone(), &entry.memory),
                     generation: entry.generation,
                     memory: entry.memory.clone(),
                     previous: entry.status.clone(),

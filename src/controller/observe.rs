@@ -35,6 +35,28 @@ pub struct Watch {
     pub desired: Arc<DesiredService>,
     /// Whether a rollout of it is being watched (target health and target 5XX are read).
     pub rollout_watched: bool,
+    /// Whether its target groups' deregistration delays are read: during a rollout, and while
+    /// the manifest's value is not the one last confirmed.
+    pub read_delays: bool,
+}
+
+impl Watch {
+    /// A watch of `desired` given what the controller remembers of it.
+    pub fn new(desired: Arc<DesiredService>, memory: &crate::model::ServiceMemory) -> Self {
+        let rollout_watched = memory.rollout.is_some();
+        let read_delays = !desired.deregistration_delays.is_empty()
+            && (rollout_watched
+                || desired
+                    .deregistration_delays
+                    .iter()
+                    .any(|(g, s)| memory.deregistration_delays.get(g) != Some(s)));
+        Self {
+            key: desired.key(),
+            desired,
+            rollout_watched,
+            read_delays,
+        }
+    }
 }
 
 /// Observes `batch` at `now` (seconds): one result per service, in the same order.
@@ -51,7 +73,36 @@ pub async fn observe<C: Cloud>(
     let groups = describe_target_groups(cloud, batch, &mut results).await;
     read_metrics(cloud, batch, &groups, &mut results, now).await;
     read_target_health(cloud, batch, &mut results).await;
+    read_delays(cloud, batch, &mut results).await;
     results
+}
+
+/// DescribeTargetGroupAttributes, one call per target group, for the services that asked.
+async fn read_delays<C: Cloud>(
+    cloud: &C,
+    batch: &[Watch],
+    results: &mut [Result<ObservedService, CloudError>],
+) {
+    for (w, result) in batch.iter().zip(results.iter_mut()) {
+        if result.is_err() || !w.read_delays {
+            continue;
+        }
+        let mut delays = BTreeMap::new();
+        for group in w.desired.deregistration_delays.keys() {
+            match Box::pin(cloud.describe_deregistration_delay(group)).await {
+                Ok(seconds) => {
+                    delays.insert(group.clone(), seconds);
+                }
+                Err(e) => {
+                    *result = Err(e);
+                    break;
+                }
+            }
+        }
+        if let Ok(o) = result {
+            o.deregistration_delays = delays;
+        }
+    }
 }
 
 /// Fails result `i` with `error` unless it already failed.

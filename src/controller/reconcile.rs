@@ -221,6 +221,16 @@ impl<C: Cloud, S: Store> Run<'_, C, S> {
                         target_group,
                         health,
                     } => Box::pin(self.cloud.modify_target_group(&target_group, health)).await,
+                    Action::ModifyDeregistrationDelay {
+                        target_group,
+                        seconds,
+                    } => {
+                        Box::pin(
+                            self.cloud
+                                .modify_deregistration_delay(&target_group, seconds),
+                        )
+                        .await
+                    }
                 };
                 if let Err(e) = result {
                     return (Some(e), requeue);

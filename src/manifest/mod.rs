@@ -116,12 +116,28 @@ impl fmt::Display for Diagnostic {
 /// # Errors
 /// The diagnostics, in file order.
 pub fn parse_sources(sources: &[Source]) -> Result<Vec<Stack>, Vec<Diagnostic>> {
+    parse_sources_warning(sources).0
+}
+
+/// [`parse_sources`], with the warnings about the valid documents: things that work and should
+/// not be done (a credential in `environment`), printed by the commands and never fatal.
+pub fn parse_sources_warning(
+    sources: &[Source],
+) -> (Result<Vec<Stack>, Vec<Diagnostic>>, Vec<Diagnostic>) {
     let schema = schema::stack_schema();
     let mut diagnostics = Vec::new();
+    let mut warnings = Vec::new();
     let mut parsed: Vec<(Stack, &str, Node)> = Vec::new();
     for source in sources {
         let (stacks, problems) = parse_one(schema, source);
         diagnostics.extend(problems);
+        for (stack, document) in &stacks {
+            warnings.extend(
+                rules::credential_warnings(stack.spec())
+                    .into_iter()
+                    .map(|w| Diagnostic::from_issue(&source.name, document, w)),
+            );
+        }
         parsed.extend(
             stacks
                 .into_iter()
@@ -129,11 +145,12 @@ pub fn parse_sources(sources: &[Source]) -> Result<Vec<Stack>, Vec<Diagnostic>> 
         );
     }
     cross_document_rules(&parsed, &mut diagnostics);
-    if diagnostics.is_empty() {
+    let result = if diagnostics.is_empty() {
         Ok(parsed.into_iter().map(|(stack, _, _)| stack).collect())
     } else {
         Err(diagnostics)
-    }
+    };
+    (result, warnings)
 }
 
 /// Validates a manifest that did not come from text (the store's contents): the same structural
@@ -276,6 +293,10 @@ fn parse_document(schema: &serde_json::Value, document: &Node) -> Result<Stack, 
 /// Makes the defaults that depend on other fields explicit, so the stored spec is the effective one.
 fn normalised(mut manifest: StackManifest) -> StackManifest {
     for service in &mut manifest.spec.services {
+        // ECS's default launch type, unless capacity providers say where tasks run.
+        if service.capacity_provider_strategy.is_empty() {
+            service.launch_type.get_or_insert(spec::LaunchType::Ec2);
+        }
         let network_mode = rules::effective_network_mode(service);
         std::sync::Arc::make_mut(&mut service.task_definition).network_mode = Some(network_mode);
         if let Some(cpu) = service.scaling.as_mut().and_then(|s| s.cpu.as_mut())

@@ -8,8 +8,10 @@ use std::collections::BTreeMap;
 use super::Issue;
 use super::node::FieldPath;
 use super::spec::{
-    ContainerSpec, CpuScaling, DeploymentSpec, LaunchType, NetworkMode, NetworkSpec, ScalingSpec,
-    ServiceSpec, StackManifest, TargetGroupSpec, TaskDefinitionSpec,
+    ContainerSpec, CpuScaling, DependencyCondition, DeploymentSpec, LaunchType,
+    LogConfigurationSpec, LogDriver, NetworkMode, NetworkSpec, PlacementConstraintType,
+    PlacementStrategyType, ScalingSpec, SecretSpec, ServiceSpec, StackManifest, TargetGroupSpec,
+    TaskDefinitionSpec, UlimitName,
 };
 
 /// Every rule over one stack document.
@@ -120,13 +122,13 @@ fn service_rules(service: &ServiceSpec, path: &FieldPath, issues: &mut Vec<Issue
     }
     let task = &service.task_definition;
     let task_path = path.key("taskDefinition");
-    task_definition(task, service.launch_type, &task_path, issues);
+    task_definition(task, service.launch(), &task_path, issues);
 
     let mode = effective_network_mode(service);
     match (&service.network, mode) {
         (None, NetworkMode::Awsvpc) => issues.push(Issue::new(
             path.key("network"),
-            if service.launch_type == LaunchType::Fargate {
+            if service.launch() == LaunchType::Fargate {
                 "FARGATE services need `network` (subnets, securityGroups) because they use the awsvpc network mode".to_owned()
             } else {
                 "the awsvpc network mode needs `network` (subnets, securityGroups)".to_owned()
@@ -220,11 +222,210 @@ fn service_rules(service: &ServiceSpec, path: &FieldPath, issues: &mut Vec<Issue
         }
     }
 
+    placement_rules(service, path, issues);
+
     let deployment = path.key("deployment");
     deployment_rules(service, &deployment, issues);
     if let Some(scaling) = &service.scaling {
         scaling_rules(service, scaling, &path.key("scaling"), issues);
     }
+}
+
+/// Launch type against capacity providers, and placement only where ECS places (EC2).
+fn placement_rules(service: &ServiceSpec, path: &FieldPath, issues: &mut Vec<Issue>) {
+    let providers = &service.capacity_provider_strategy;
+    let providers_path = path.key("capacityProviderStrategy");
+    if !providers.is_empty() && service.launch_type.is_some() {
+        issues.push(Issue::new(
+            path.key("launchType"),
+            "launchType and capacityProviderStrategy are mutually exclusive (ECS refuses both); remove launchType, the capacity providers say where tasks run".to_owned(),
+        ));
+    }
+    for (i, name) in first_duplicates(providers.iter().map(|p| p.capacity_provider.as_str())) {
+        issues.push(Issue::new(
+            providers_path.index(i).key("capacityProvider"),
+            format!("capacity provider `{name}` is listed twice"),
+        ));
+    }
+    if providers.iter().filter(|p| p.base > 0).count() > 1 {
+        issues.push(Issue::new(
+            providers_path.clone(),
+            "only one capacity provider of a strategy may have a base".to_owned(),
+        ));
+    }
+    if !providers.is_empty() && providers.iter().all(|p| p.weight == 0) {
+        issues.push(Issue::new(
+            providers_path.index(0).key("weight"),
+            "at least one capacity provider needs a weight above 0, or no task beyond the base is ever placed".to_owned(),
+        ));
+    }
+    let fargate = providers
+        .iter()
+        .filter(|p| p.capacity_provider.starts_with("FARGATE"))
+        .count();
+    if fargate > 0 && fargate < providers.len() {
+        issues.push(Issue::new(
+            providers_path.clone(),
+            "a strategy cannot mix FARGATE providers with Auto Scaling group providers".to_owned(),
+        ));
+    }
+    let fargate = service.launch() == LaunchType::Fargate;
+    if fargate && !service.placement_strategy.is_empty() {
+        issues.push(Issue::new(
+            path.key("placementStrategy"),
+            "placementStrategy applies only to EC2: Fargate places tasks itself".to_owned(),
+        ));
+    }
+    if fargate && !service.placement_constraints.is_empty() {
+        issues.push(Issue::new(
+            path.key("placementConstraints"),
+            "placementConstraints apply only to EC2: Fargate places tasks itself".to_owned(),
+        ));
+    }
+    if !fargate && service.platform_version.is_some() {
+        issues.push(Issue::new(
+            path.key("platformVersion"),
+            "platformVersion applies only to Fargate".to_owned(),
+        ));
+    }
+    for (i, strategy) in service.placement_strategy.iter().enumerate() {
+        let field_path = path.key("placementStrategy").index(i).key("field");
+        let field = strategy.field.as_deref();
+        let problem = match (strategy.kind, field) {
+            (PlacementStrategyType::Random, Some(_)) => {
+                Some("`random` takes no field".to_owned())
+            }
+            (PlacementStrategyType::Binpack, Some("cpu" | "memory")) => None,
+            (PlacementStrategyType::Binpack, _) => {
+                Some("`binpack` needs field `cpu` or `memory`".to_owned())
+            }
+            (PlacementStrategyType::Spread, Some(f))
+                if f == "instanceId"
+                    || f == "host"
+                    || f.strip_prefix("attribute:").is_some_and(|a| !a.is_empty()) =>
+            {
+                None
+            }
+            (PlacementStrategyType::Spread, _) => Some(
+                "`spread` needs field `instanceId`, `host` or `attribute:NAME` (e.g. `attribute:ecs.availability-zone`)".to_owned(),
+            ),
+            (PlacementStrategyType::Random, None) => None,
+        };
+        if let Some(message) = problem {
+            issues.push(Issue::new(field_path, message));
+        }
+    }
+    for (i, constraint) in service.placement_constraints.iter().enumerate() {
+        let at = path.key("placementConstraints").index(i).key("expression");
+        match (constraint.kind, constraint.expression.as_deref()) {
+            (PlacementConstraintType::DistinctInstance, Some(_)) => issues.push(Issue::new(
+                at,
+                "`distinctInstance` takes no expression".to_owned(),
+            )),
+            (PlacementConstraintType::MemberOf, None) => issues.push(Issue::new(
+                at,
+                "`memberOf` needs an expression, e.g. `attribute:ecs.instance-type =~ t3.*`"
+                    .to_owned(),
+            )),
+            (PlacementConstraintType::MemberOf, Some(e)) => {
+                if let Err(message) = cluster_query_shape(e) {
+                    issues.push(Issue::new(at, message));
+                }
+            }
+            (PlacementConstraintType::DistinctInstance, None) => {}
+        }
+    }
+}
+
+/// A shape check of an ECS cluster query expression: `SUBJECT OPERATOR VALUE` terms joined by
+/// `and`/`or`, with balanced parentheses. ECS evaluates the expression; this catches typos early.
+fn cluster_query_shape(expression: &str) -> Result<(), String> {
+    let mut depth = 0i32;
+    for c in expression.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            _ => {}
+        }
+        if depth < 0 {
+            return Err(format!("unbalanced `)` in expression `{expression}`"));
+        }
+    }
+    if depth != 0 {
+        return Err(format!("unbalanced `(` in expression `{expression}`"));
+    }
+    let cleaned = expression.replace(['(', ')'], " ");
+    let words: Vec<&str> = cleaned.split_whitespace().collect();
+    const OPERATORS: [&str; 12] = [
+        "==",
+        "equals",
+        "!=",
+        "not_equals",
+        ">",
+        ">=",
+        "<",
+        "<=",
+        "exists",
+        "!exists",
+        "=~",
+        "!~",
+    ];
+    let operator_at = |w: &str| OPERATORS.contains(&w) || w == "in" || w == "not_in";
+    let mut terms = 0;
+    let mut i = 0;
+    while i < words.len() {
+        let subject = words[i];
+        if !(subject.starts_with("attribute:")
+            || matches!(
+                subject,
+                "agentConnected"
+                    | "agentVersion"
+                    | "attribute"
+                    | "ec2InstanceId"
+                    | "registeredAt"
+                    | "runningTasksCount"
+                    | "task:group"
+            ))
+        {
+            return Err(format!(
+                "`{subject}` in `{expression}` is not a cluster query subject (attribute:NAME, ec2InstanceId, runningTasksCount, task:group...)"
+            ));
+        }
+        let Some(operator) = words.get(i + 1).copied().filter(|w| operator_at(w)) else {
+            return Err(format!(
+                "expected an operator (==, !=, =~, in, exists...) after `{subject}` in `{expression}`"
+            ));
+        };
+        i += 2;
+        if !operator.ends_with("exists") {
+            if words.get(i).is_none_or(|w| matches!(*w, "and" | "or")) {
+                return Err(format!(
+                    "expected a value after `{subject} {operator}` in `{expression}`"
+                ));
+            }
+            i += 1;
+            // `in [a, b]`: a list may span words.
+            if words[i - 1].starts_with('[') {
+                while i < words.len() && !words[i - 1].ends_with(']') {
+                    i += 1;
+                }
+            }
+        }
+        terms += 1;
+        match words.get(i) {
+            None => break,
+            Some(&("and" | "or")) if i + 1 < words.len() => i += 1,
+            Some(other) => {
+                return Err(format!(
+                    "expected `and` or `or` before `{other}` in `{expression}`"
+                ));
+            }
+        }
+    }
+    if terms == 0 {
+        return Err("the expression is empty".to_owned());
+    }
+    Ok(())
 }
 
 fn task_definition(
@@ -396,6 +597,362 @@ fn container_rules(
             ));
         }
     }
+    secret_rules(&container.secrets, &path.key("secrets"), issues);
+    for (i, secret) in container.secrets.iter().enumerate() {
+        if container.environment.contains_key(&secret.name) {
+            issues.push(Issue::new(
+                path.key("secrets").index(i).key("name"),
+                format!(
+                    "`{}` is both an environment variable and a secret; keep it only in secrets",
+                    secret.name
+                ),
+            ));
+        }
+    }
+    let needs_role = !container.secrets.is_empty()
+        || container.log_configuration.as_ref().is_some_and(|l| {
+            !l.secret_options.is_empty()
+                || (launch == LaunchType::Fargate && l.log_driver == LogDriver::Awslogs)
+        });
+    if needs_role && task.execution_role_arn.is_none() {
+        issues.push(Issue::new(
+            path.key(if container.secrets.is_empty() { "logConfiguration" } else { "secrets" }),
+            "ECS reads secrets and (on Fargate) writes awslogs with the task's execution role: set taskDefinition.executionRoleArn".to_owned(),
+        ));
+    }
+    if let Some(log) = &container.log_configuration {
+        log_rules(log, launch, &path.key("logConfiguration"), issues);
+    }
+    if let Some(check) = &container.health_check {
+        let at = path.key("healthCheck");
+        if !matches!(
+            check.command.first().map(String::as_str),
+            Some("CMD" | "CMD-SHELL")
+        ) {
+            issues.push(Issue::new(
+                at.key("command").index(0),
+                "a health-check command starts with `CMD` (then the executable and its arguments) or `CMD-SHELL` (then one shell command line)".to_owned(),
+            ));
+        }
+        if check.command.iter().skip(1).all(|a| a.trim().is_empty()) {
+            issues.push(Issue::new(
+                at.key("command"),
+                "the health-check command has nothing to run after CMD or CMD-SHELL".to_owned(),
+            ));
+        }
+        if check.timeout >= check.interval {
+            issues.push(Issue::new(
+                at.key("timeout"),
+                format!(
+                    "timeout ({} s) must be less than interval ({} s), or checks overlap",
+                    check.timeout, check.interval
+                ),
+            ));
+        }
+    }
+    if launch == LaunchType::Fargate
+        && let Some(t) = container.stop_timeout.filter(|t| *t > 120)
+    {
+        issues.push(Issue::new(
+            path.key("stopTimeout"),
+            format!("Fargate allows a stopTimeout of at most 120 s, not {t}"),
+        ));
+    }
+    dependency_rules(container, task, &path.key("dependsOn"), issues);
+    let ulimits = path.key("ulimits");
+    for (i, name) in first_duplicates(container.ulimits.iter().map(|u| u.name.as_str())) {
+        issues.push(Issue::new(
+            ulimits.index(i).key("name"),
+            format!("ulimit `{name}` is set twice"),
+        ));
+    }
+    for (i, limit) in container.ulimits.iter().enumerate() {
+        if limit.soft_limit > limit.hard_limit {
+            issues.push(Issue::new(
+                ulimits.index(i).key("softLimit"),
+                format!(
+                    "softLimit ({}) must not exceed hardLimit ({})",
+                    limit.soft_limit, limit.hard_limit
+                ),
+            ));
+        }
+        if launch == LaunchType::Fargate && limit.name != UlimitName::Nofile {
+            issues.push(Issue::new(
+                ulimits.index(i).key("name"),
+                format!(
+                    "Fargate lets a task override only the `nofile` ulimit, not `{}`",
+                    limit.name.as_str()
+                ),
+            ));
+        }
+    }
+    if let Some(user) = &container.user
+        && (user.chars().any(char::is_whitespace)
+            || user.split(':').count() > 2
+            || user.split(':').any(str::is_empty))
+    {
+        issues.push(Issue::new(
+            path.key("user"),
+            format!("user `{user}` must be `user`, `user:group`, `uid` or `uid:gid`"),
+        ));
+    }
+}
+
+/// Names unique, values Secrets Manager or Parameter Store ARNs.
+fn secret_rules(secrets: &[SecretSpec], path: &FieldPath, issues: &mut Vec<Issue>) {
+    for (i, name) in first_duplicates(secrets.iter().map(|s| s.name.as_str())) {
+        issues.push(Issue::new(
+            path.index(i).key("name"),
+            format!("secret `{name}` is listed twice"),
+        ));
+    }
+    for (i, secret) in secrets.iter().enumerate() {
+        let from = &secret.value_from;
+        let secrets_manager = is_arn(from, "secretsmanager")
+            && from.split(':').nth(5) == Some("secret")
+            && from.splitn(7, ':').nth(6).is_some_and(|n| !n.is_empty());
+        let parameter = is_arn(from, "ssm")
+            && from
+                .splitn(6, ':')
+                .nth(5)
+                .is_some_and(|r| r.strip_prefix("parameter/").is_some_and(|n| !n.is_empty()));
+        if !(secrets_manager || parameter) {
+            issues.push(Issue::new(
+                path.index(i).key("valueFrom"),
+                format!(
+                    "`{from}` is not a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME) or an SSM parameter ARN (arn:aws:ssm:REGION:ACCOUNT:parameter/NAME)"
+                ),
+            ));
+        }
+    }
+}
+
+/// The options each log driver needs and knows (ECS's and Docker's documentation), and the
+/// drivers Fargate supports.
+fn log_rules(
+    log: &LogConfigurationSpec,
+    launch: LaunchType,
+    path: &FieldPath,
+    issues: &mut Vec<Issue>,
+) {
+    let driver = log.log_driver;
+    if launch == LaunchType::Fargate
+        && !matches!(
+            driver,
+            LogDriver::Awslogs | LogDriver::Splunk | LogDriver::Awsfirelens
+        )
+    {
+        issues.push(Issue::new(
+            path.key("logDriver"),
+            format!(
+                "Fargate supports the awslogs, splunk and awsfirelens log drivers, not {}",
+                driver.as_str()
+            ),
+        ));
+    }
+    let (required, known): (&[&str], &[&str]) = match driver {
+        LogDriver::Awslogs => (
+            if launch == LaunchType::Fargate {
+                &["awslogs-group", "awslogs-region", "awslogs-stream-prefix"]
+            } else {
+                &["awslogs-group", "awslogs-region"]
+            },
+            &[
+                "awslogs-group",
+                "awslogs-region",
+                "awslogs-stream-prefix",
+                "awslogs-create-group",
+                "awslogs-datetime-format",
+                "awslogs-multiline-pattern",
+                "awslogs-endpoint",
+                "mode",
+                "max-buffer-size",
+            ],
+        ),
+        LogDriver::Splunk => (&["splunk-url"], &[]),
+        _ => (&[], &[]),
+    };
+    let secret_names: Vec<&str> = log.secret_options.iter().map(|s| s.name.as_str()).collect();
+    for option in required {
+        if !log.options.contains_key(*option) && !secret_names.contains(option) {
+            issues.push(Issue::new(
+                path.key("options"),
+                format!(
+                    "the {} log driver needs the `{option}` option",
+                    driver.as_str()
+                ),
+            ));
+        }
+    }
+    if !known.is_empty() {
+        for option in log.options.keys().filter(|k| !known.contains(&k.as_str())) {
+            let mut message = format!(
+                "`{option}` is not an option of the {} log driver",
+                driver.as_str()
+            );
+            if let Some(near) = super::suggest::closest(option, known.iter().copied()) {
+                message.push_str(&format!("; did you mean `{near}`?"));
+            }
+            issues.push(Issue::new(path.key("options").key(option), message));
+        }
+    }
+    if driver == LogDriver::Awslogs {
+        if let Some(mode) = log
+            .options
+            .get("mode")
+            .filter(|m| !matches!(m.as_str(), "blocking" | "non-blocking"))
+        {
+            issues.push(Issue::new(
+                path.key("options").key("mode"),
+                format!("awslogs mode `{mode}` must be `blocking` or `non-blocking`"),
+            ));
+        }
+        if let Some(create) = log
+            .options
+            .get("awslogs-create-group")
+            .filter(|v| !matches!(v.as_str(), "true" | "false"))
+        {
+            issues.push(Issue::new(
+                path.key("options").key("awslogs-create-group"),
+                format!("awslogs-create-group `{create}` must be `true` or `false`"),
+            ));
+        }
+    }
+    secret_rules(&log.secret_options, &path.key("secretOptions"), issues);
+}
+
+/// Dependencies name other containers of the task, in conditions they can meet, without a cycle.
+fn dependency_rules(
+    container: &ContainerSpec,
+    task: &TaskDefinitionSpec,
+    path: &FieldPath,
+    issues: &mut Vec<Issue>,
+) {
+    for (i, name) in first_duplicates(
+        container
+            .depends_on
+            .iter()
+            .map(|d| d.container_name.as_str()),
+    ) {
+        issues.push(Issue::new(
+            path.index(i).key("containerName"),
+            format!("container `{name}` is listed twice"),
+        ));
+    }
+    for (i, dependency) in container.depends_on.iter().enumerate() {
+        let at = path.index(i);
+        let name = &dependency.container_name;
+        if *name == container.name {
+            issues.push(Issue::new(
+                at.key("containerName"),
+                "a container cannot depend on itself".to_owned(),
+            ));
+            continue;
+        }
+        let Some(other) = task.containers.iter().find(|c| &c.name == name) else {
+            let names: Vec<&str> = task.containers.iter().map(|c| c.name.as_str()).collect();
+            let mut message = format!("no container named `{name}` in the task definition");
+            if let Some(near) = super::suggest::closest(name, names.iter().copied()) {
+                message.push_str(&format!("; did you mean `{near}`?"));
+            }
+            issues.push(Issue::new(at.key("containerName"), message));
+            continue;
+        };
+        match dependency.condition {
+            DependencyCondition::Healthy if other.health_check.is_none() => issues.push(Issue::new(
+                at.key("condition"),
+                format!("HEALTHY needs a healthCheck on container `{name}`"),
+            )),
+            DependencyCondition::Complete | DependencyCondition::Success if other.essential => {
+                issues.push(Issue::new(
+                    at.key("condition"),
+                    format!(
+                        "{} waits for `{name}` to exit, but it is essential (its exit stops the task); mark it essential: false",
+                        dependency.condition.as_str()
+                    ),
+                ))
+            }
+            _ => {}
+        }
+        if reaches(task, name, &container.name) {
+            issues.push(Issue::new(
+                at.key("containerName"),
+                format!(
+                    "`{}` and `{name}` depend on each other: neither could start",
+                    container.name
+                ),
+            ));
+        }
+    }
+}
+
+/// Whether `from` depends, directly or not, on `to`.
+fn reaches(task: &TaskDefinitionSpec, from: &str, to: &str) -> bool {
+    let mut stack = vec![from];
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(name) = stack.pop() {
+        if name == to {
+            return true;
+        }
+        if !seen.insert(name) {
+            continue;
+        }
+        if let Some(c) = task.containers.iter().find(|c| c.name == name) {
+            stack.extend(c.depends_on.iter().map(|d| d.container_name.as_str()));
+        }
+    }
+    false
+}
+
+/// Environment variables that look like credentials, by name or by value: they belong in
+/// `secrets`, not in plain text in the store and every revision.
+pub fn credential_warnings(spec: &super::spec::StackSpec) -> Vec<Issue> {
+    const NAMES: [&str; 9] = [
+        "PASSWORD",
+        "PASSWD",
+        "SECRET",
+        "TOKEN",
+        "API_KEY",
+        "APIKEY",
+        "ACCESS_KEY",
+        "PRIVATE_KEY",
+        "CREDENTIAL",
+    ];
+    let mut warnings = Vec::new();
+    for (s, service) in spec.services.iter().enumerate() {
+        for (c, container) in service.task_definition.containers.iter().enumerate() {
+            for (name, value) in &container.environment {
+                let upper = name.to_ascii_uppercase();
+                let by_name = NAMES.iter().any(|n| upper.contains(n));
+                let by_value = looks_like_aws_key(value) || value.contains("-----BEGIN");
+                if (by_name && !value.is_empty()) || by_value {
+                    warnings.push(Issue::new(
+                        FieldPath::default()
+                            .key("spec")
+                            .key("services")
+                            .index(s)
+                            .key("taskDefinition")
+                            .key("containers")
+                            .index(c)
+                            .key("environment")
+                            .key(name),
+                        format!(
+                            "`{name}` looks like a credential: environment values are kept in plain text in the store and in every revision; move it to `secrets` (valueFrom: a Secrets Manager or SSM Parameter Store ARN)"
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    warnings
+}
+
+fn looks_like_aws_key(value: &str) -> bool {
+    value.len() == 20
+        && (value.starts_with("AKIA") || value.starts_with("ASIA"))
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
 fn network_rules(network: &NetworkSpec, path: &FieldPath, issues: &mut Vec<Issue>) {
@@ -575,7 +1132,7 @@ pub fn effective_network_mode(service: &ServiceSpec) -> NetworkMode {
     service
         .task_definition
         .network_mode
-        .unwrap_or(match service.launch_type {
+        .unwrap_or(match service.launch() {
             LaunchType::Fargate => NetworkMode::Awsvpc,
             LaunchType::Ec2 => NetworkMode::Bridge,
         })

@@ -90,6 +90,11 @@ pub struct TargetGroupSpec {
     /// Health-check settings; ELBv2 defaults apply to omitted fields.
     #[serde(default)]
     pub health_check: HealthCheck,
+    /// Seconds a deregistered target keeps serving in-flight requests before it is removed
+    /// (ELBv2: 0 to 3600, default 300). Every rollout and scale-in waits this long per task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = 3600))]
+    pub deregistration_delay_seconds: Option<u32>,
 }
 
 /// ELBv2 target-group health-check settings, with ELBv2's defaults and ranges.
@@ -158,9 +163,34 @@ pub struct ServiceSpec {
     /// Service name: 1 to 255 letters, digits, `-` and `_`, unique in the cluster.
     #[schemars(length(min = 1, max = 255))]
     pub name: String,
-    /// Where tasks run. ECS's default is EC2.
-    #[serde(default)]
-    pub launch_type: LaunchType,
+    /// Where tasks run. ECS's default is EC2. Not with `capacityProviderStrategy`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch_type: Option<LaunchType>,
+    /// Capacity providers the tasks are placed through, instead of a launch type.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20))]
+    pub capacity_provider_strategy: Vec<CapacityProviderStrategyItem>,
+    /// How tasks are spread over container instances (EC2 only), applied in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 5))]
+    pub placement_strategy: Vec<PlacementStrategySpec>,
+    /// Rules every placement must obey (EC2 only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 10))]
+    pub placement_constraints: Vec<PlacementConstraintSpec>,
+    /// Fargate platform version, e.g. `1.4.0`; ECS's default is `LATEST`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 32))]
+    pub platform_version: Option<String>,
+    /// Allow `aws ecs execute-command` into the tasks.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub enable_execute_command: bool,
+    /// Copy the service's or the task definition's tags onto each task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub propagate_tags: Option<PropagateTags>,
+    /// Tags put on the service (beside tugboat's own `tugboat:` tags).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
     /// The starting task count; with `scaling`, the controller owns the count afterwards.
     #[serde(default = "defaults::desired_count")]
     #[schemars(range(max = 5000))]
@@ -180,6 +210,105 @@ pub struct ServiceSpec {
     /// Automatic scaling; without it the count stays at `desiredCount`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scaling: Option<ScalingSpec>,
+}
+
+impl ServiceSpec {
+    /// Where the tasks run: the launch type, or what the capacity providers stand for (the
+    /// `FARGATE` and `FARGATE_SPOT` providers are Fargate; any other is an Auto Scaling group's EC2).
+    pub fn launch(&self) -> LaunchType {
+        match self.launch_type {
+            Some(launch) => launch,
+            None if self
+                .capacity_provider_strategy
+                .iter()
+                .any(|p| p.capacity_provider.starts_with("FARGATE")) =>
+            {
+                LaunchType::Fargate
+            }
+            None => LaunchType::Ec2,
+        }
+    }
+}
+
+/// One capacity provider of a service's strategy (ECS's semantics: `base` tasks first, the rest
+/// split by `weight`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CapacityProviderStrategyItem {
+    /// Capacity provider name: `FARGATE`, `FARGATE_SPOT`, or one of the cluster's.
+    #[schemars(length(min = 1, max = 255))]
+    pub capacity_provider: String,
+    /// Relative share of the tasks beyond the bases (0 to 1000, ECS default 0).
+    #[serde(default)]
+    #[schemars(range(max = 1000))]
+    pub weight: u32,
+    /// Tasks placed on this provider before any weight applies (0 to 100000; one provider only).
+    #[serde(default)]
+    #[schemars(range(max = 100000))]
+    pub base: u32,
+}
+
+/// One placement strategy (ECS's `type` and `field`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlacementStrategySpec {
+    /// `random`, `spread` (over `field`) or `binpack` (on `field`: `cpu` or `memory`).
+    #[serde(rename = "type")]
+    pub kind: PlacementStrategyType,
+    /// `spread`: `instanceId`, `host` or `attribute:NAME` (e.g. `attribute:ecs.availability-zone`);
+    /// `binpack`: `cpu` or `memory`; `random`: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 255))]
+    pub field: Option<String>,
+}
+
+/// ECS placement strategy types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PlacementStrategyType {
+    /// Anywhere that fits.
+    Random,
+    /// Evenly over the values of `field`.
+    Spread,
+    /// On as few instances as possible, by the least remaining `field`.
+    Binpack,
+}
+
+/// One placement constraint (ECS's `type` and `expression`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlacementConstraintSpec {
+    /// `distinctInstance` (one task per instance) or `memberOf` (instances matching `expression`).
+    #[serde(rename = "type")]
+    pub kind: PlacementConstraintType,
+    /// `memberOf`: a cluster query expression, e.g. `attribute:ecs.instance-type =~ t3.*`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 2000))]
+    pub expression: Option<String>,
+}
+
+/// ECS placement constraint types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum PlacementConstraintType {
+    /// Every task on a different instance.
+    DistinctInstance,
+    /// Only instances the expression matches.
+    MemberOf,
+}
+
+/// Whose tags ECS copies onto the tasks it starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum PropagateTags {
+    /// The service's tags.
+    #[serde(rename = "SERVICE")]
+    Service,
+    /// The task definition's tags.
+    #[serde(rename = "TASK_DEFINITION")]
+    TaskDefinition,
+    /// None (ECS's default).
+    #[serde(rename = "NONE")]
+    None,
 }
 
 /// ECS launch type.
@@ -221,6 +350,10 @@ pub struct TaskDefinitionSpec {
     /// The containers (1 to 10).
     #[schemars(length(min = 1, max = 10))]
     pub containers: Vec<ContainerSpec>,
+    /// Tags put on each registered revision (beside tugboat's own `tugboat:` tags); with
+    /// `propagateTags: TASK_DEFINITION` they reach the tasks too.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
 }
 
 /// Docker network mode of a task definition.
@@ -272,6 +405,235 @@ pub struct ContainerSpec {
     /// Overrides the image's command.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<Vec<String>>,
+    /// Environment variables read from Secrets Manager or SSM Parameter Store when the task
+    /// starts: never in the manifest, the store or the revision in plain text.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
+    pub secrets: Vec<SecretSpec>,
+    /// Where the container's output goes (every seed sends it to CloudWatch Logs with `awslogs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_configuration: Option<LogConfigurationSpec>,
+    /// Docker health check run inside the container; ECS replaces a task whose essential
+    /// container turns unhealthy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<ContainerHealthCheck>,
+    /// Seconds between SIGTERM and SIGKILL when the container is stopped (ECS default 30;
+    /// Fargate at most 120).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 3600))]
+    pub stop_timeout: Option<u32>,
+    /// Containers that must reach a condition before this one starts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 10))]
+    pub depends_on: Vec<ContainerDependency>,
+    /// Resource limits (`nofile` and the like).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20))]
+    pub ulimits: Vec<UlimitSpec>,
+    /// Mount the root filesystem read-only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub readonly_root_filesystem: bool,
+    /// User (and group) the container runs as: `user`, `user:group`, `uid`, `uid:gid`...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 255))]
+    pub user: Option<String>,
+}
+
+/// One secret: an environment variable whose value ECS reads from `valueFrom` at start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretSpec {
+    /// The variable's name.
+    #[schemars(length(min = 1, max = 255))]
+    pub name: String,
+    /// A Secrets Manager secret ARN (optionally with `:json-key:version-stage:version-id`) or an
+    /// SSM Parameter Store parameter ARN.
+    #[schemars(length(min = 20, max = 2048))]
+    pub value_from: String,
+}
+
+/// A container's log configuration (ECS's `logDriver`, `options`, `secretOptions`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LogConfigurationSpec {
+    /// The log driver.
+    pub log_driver: LogDriver,
+    /// The driver's options (for `awslogs`: `awslogs-group`, `awslogs-region`,
+    /// `awslogs-stream-prefix`...).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
+    /// Options whose values come from Secrets Manager or SSM (a Splunk token, say).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20))]
+    pub secret_options: Vec<SecretSpec>,
+}
+
+/// Log drivers ECS accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum LogDriver {
+    /// CloudWatch Logs.
+    #[serde(rename = "awslogs")]
+    Awslogs,
+    /// FireLens (Fluent Bit or Fluentd as a sidecar).
+    #[serde(rename = "awsfirelens")]
+    Awsfirelens,
+    /// Splunk HTTP Event Collector.
+    #[serde(rename = "splunk")]
+    Splunk,
+    /// Fluentd (EC2 only).
+    #[serde(rename = "fluentd")]
+    Fluentd,
+    /// Graylog Extended Log Format (EC2 only).
+    #[serde(rename = "gelf")]
+    Gelf,
+    /// systemd journal (EC2 only).
+    #[serde(rename = "journald")]
+    Journald,
+    /// Docker's JSON files on the instance (EC2 only).
+    #[serde(rename = "json-file")]
+    JsonFile,
+    /// syslog (EC2 only).
+    #[serde(rename = "syslog")]
+    Syslog,
+}
+
+impl LogDriver {
+    /// ECS's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Awslogs => "awslogs",
+            Self::Awsfirelens => "awsfirelens",
+            Self::Splunk => "splunk",
+            Self::Fluentd => "fluentd",
+            Self::Gelf => "gelf",
+            Self::Journald => "journald",
+            Self::JsonFile => "json-file",
+            Self::Syslog => "syslog",
+        }
+    }
+}
+
+/// A container health check (Docker's HEALTHCHECK, as ECS runs it), with ECS's defaults and ranges.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ContainerHealthCheck {
+    /// `["CMD", "executable", "arg"...]` or `["CMD-SHELL", "command line"]`.
+    #[schemars(length(min = 2, max = 100))]
+    pub command: Vec<String>,
+    /// Seconds between checks (ECS: 5 to 300, default 30).
+    #[serde(default = "defaults::interval")]
+    #[schemars(range(min = 5, max = 300))]
+    pub interval: u32,
+    /// Seconds a check may take (ECS: 2 to 60, default 5).
+    #[serde(default = "defaults::timeout")]
+    #[schemars(range(min = 2, max = 60))]
+    pub timeout: u32,
+    /// Consecutive failures that make the container unhealthy (ECS: 1 to 10, default 3).
+    #[serde(default = "defaults::retries")]
+    #[schemars(range(min = 1, max = 10))]
+    pub retries: u32,
+    /// Seconds after start during which failures do not count (ECS: 0 to 300, default 0).
+    #[serde(default)]
+    #[schemars(range(max = 300))]
+    pub start_period: u32,
+}
+
+/// One container dependency (ECS's `containerName` and `condition`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ContainerDependency {
+    /// Another container of the task.
+    #[schemars(length(min = 1, max = 255))]
+    pub container_name: String,
+    /// What it must have done first.
+    pub condition: DependencyCondition,
+}
+
+/// ECS container dependency conditions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DependencyCondition {
+    /// Started.
+    Start,
+    /// Ran to completion (any exit code); not for an essential container.
+    Complete,
+    /// Exited 0; not for an essential container.
+    Success,
+    /// Passed its health check (it needs one).
+    Healthy,
+}
+
+impl DependencyCondition {
+    /// ECS's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Start => "START",
+            Self::Complete => "COMPLETE",
+            Self::Success => "SUCCESS",
+            Self::Healthy => "HEALTHY",
+        }
+    }
+}
+
+/// One resource limit (ECS's `name`, `softLimit`, `hardLimit`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UlimitSpec {
+    /// The limit.
+    pub name: UlimitName,
+    /// The soft limit (at most `hardLimit`).
+    #[schemars(range(max = 2147483647))]
+    pub soft_limit: u32,
+    /// The hard limit.
+    #[schemars(range(max = 2147483647))]
+    pub hard_limit: u32,
+}
+
+/// ulimit names ECS accepts.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+#[allow(missing_docs)]
+pub enum UlimitName {
+    Core,
+    Cpu,
+    Data,
+    Fsize,
+    Locks,
+    Memlock,
+    Msgqueue,
+    Nice,
+    Nofile,
+    Nproc,
+    Rss,
+    Rtprio,
+    Rttime,
+    Sigpending,
+    Stack,
+}
+
+impl UlimitName {
+    /// ECS's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Core => "core",
+            Self::Cpu => "cpu",
+            Self::Data => "data",
+            Self::Fsize => "fsize",
+            Self::Locks => "locks",
+            Self::Memlock => "memlock",
+            Self::Msgqueue => "msgqueue",
+            Self::Nice => "nice",
+            Self::Nofile => "nofile",
+            Self::Nproc => "nproc",
+            Self::Rss => "rss",
+            Self::Rtprio => "rtprio",
+            Self::Rttime => "rttime",
+            Self::Sigpending => "sigpending",
+            Self::Stack => "stack",
+        }
+    }
 }
 
 /// One port mapping of a container.
@@ -507,6 +869,9 @@ pub(crate) mod defaults {
     }
     pub fn one() -> u32 {
         1
+    }
+    pub fn retries() -> u32 {
+        3
     }
     pub fn minimum_healthy_percent() -> u32 {
         100

@@ -68,7 +68,64 @@ pub struct ContainerInput {
     /// Command, replacing the image's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<Vec<String>>,
+    /// Secrets by variable name: the ARN ECS reads each value from.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secrets: BTreeMap<String, String>,
+    /// Log driver and options.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_configuration: Option<LogConfiguration>,
+    /// Docker health check, ECS's defaults filled in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<ContainerHealthCheckInput>,
+    /// Seconds between SIGTERM and SIGKILL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<u32>,
+    /// Conditions on other containers, by container name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub depends_on: BTreeMap<String, String>,
+    /// Resource limits by name: (soft, hard).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ulimits: BTreeMap<String, (u32, u32)>,
+    /// Read-only root filesystem.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub readonly_root_filesystem: bool,
+    /// User the container runs as.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
+
+/// A container's log configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogConfiguration {
+    /// `awslogs`, `splunk`...
+    pub log_driver: String,
+    /// Driver options.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
+    /// Options read from Secrets Manager or SSM, by option name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secret_options: BTreeMap<String, String>,
+}
+
+/// A container health check with every value explicit.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerHealthCheckInput {
+    /// `CMD` or `CMD-SHELL` and its arguments.
+    pub command: Vec<String>,
+    /// Seconds between checks.
+    pub interval: u32,
+    /// Seconds a check may take.
+    pub timeout: u32,
+    /// Failures before unhealthy.
+    pub retries: u32,
+    /// Grace seconds after start.
+    pub start_period: u32,
+}
+
+/// ECS's container health-check defaults, filled in on both sides of a comparison.
+pub const CONTAINER_HEALTH_DEFAULTS: (u32, u32, u32, u32) = (30, 5, 3, 0);
 
 /// A registered revision: `family:revision`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -120,6 +177,68 @@ pub enum DeploymentController {
     External,
 }
 
+/// Service settings beyond the count, the revision and the deployment: where and how tasks are
+/// placed and tagged. Set at creation and kept in place by UpdateService.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceOptions {
+    /// Capacity providers (instead of a launch type): (name, weight, base).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capacity_provider_strategy: Vec<(String, u32, u32)>,
+    /// Placement strategies, in order: (type, field).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub placement_strategy: Vec<(String, Option<String>)>,
+    /// Placement constraints: (type, expression).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub placement_constraints: Vec<(String, Option<String>)>,
+    /// Fargate platform version; `None` for ECS's default (`LATEST`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_version: Option<String>,
+    /// ECS Exec allowed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub enable_execute_command: bool,
+    /// `SERVICE`, `TASK_DEFINITION` or `NONE`.
+    pub propagate_tags: String,
+}
+
+impl ServiceOptions {
+    /// What differs between the wanted options (`self`) and the reported ones, as field names;
+    /// ECS's defaults compare equal to an unset field, and a service that names no capacity
+    /// provider accepts whatever the cluster's default strategy gave it.
+    pub fn drift(&self, reported: &ServiceOptions) -> Vec<&'static str> {
+        let mut fields = Vec::new();
+        if !self.capacity_provider_strategy.is_empty()
+            && self.capacity_provider_strategy != reported.capacity_provider_strategy
+        {
+            fields.push("capacityProviderStrategy");
+        }
+        if self.placement_strategy != reported.placement_strategy {
+            fields.push("placementStrategy");
+        }
+        if self.placement_constraints != reported.placement_constraints {
+            fields.push("placementConstraints");
+        }
+        let version = |v: &Option<String>| v.clone().filter(|v| v != "LATEST");
+        if version(&self.platform_version) != version(&reported.platform_version) {
+            fields.push("platformVersion");
+        }
+        if self.enable_execute_command != reported.enable_execute_command {
+            fields.push("enableExecuteCommand");
+        }
+        let propagate = |p: &str| {
+            if p.is_empty() {
+                "NONE".to_owned()
+            } else {
+                p.to_owned()
+            }
+        };
+        if propagate(&self.propagate_tags) != propagate(&reported.propagate_tags) {
+            fields.push("propagateTags");
+        }
+        fields
+    }
+}
+
 /// A service's attachment to a target group.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -144,8 +263,11 @@ pub struct CreateServiceInput {
     pub task_definition: TaskDefinitionId,
     /// Desired task count.
     pub desired_count: u32,
-    /// `FARGATE` or `EC2`.
+    /// `FARGATE` or `EC2`: where the tasks run (not sent when `options` names capacity providers).
     pub launch_type: String,
+    /// Placement, platform version, ECS Exec, tag propagation.
+    #[serde(default)]
+    pub options: ServiceOptions,
     /// Rolling-update bounds and circuit breaker.
     pub deployment_configuration: DeploymentConfiguration,
     /// ECS or EXTERNAL.
@@ -191,6 +313,9 @@ pub struct UpdateServiceInput {
     pub task_definition: Option<TaskDefinitionId>,
     /// New deployment configuration.
     pub deployment_configuration: Option<DeploymentConfiguration>,
+    /// New placement, platform version, ECS Exec and tag-propagation settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<ServiceOptions>,
 }
 
 /// ECS's rollout state of a deployment.
@@ -256,6 +381,10 @@ pub struct ServiceDescription {
     pub deployments: Vec<DeploymentDescription>,
     /// Target groups.
     pub load_balancers: Vec<LoadBalancerInput>,
+    /// Placement and the rest, as reported; `None` when the answer left them out (then they are
+    /// not compared).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<ServiceOptions>,
     /// The service's tags.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,

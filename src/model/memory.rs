@@ -150,6 +150,11 @@ pub struct ServiceMemory {
     /// from. Shared until changed.
     #[serde(default, skip_serializing_if = "is_empty")]
     pub sources: Arc<BTreeMap<String, Arc<TaskDefinitionSpec>>>,
+    /// The deregistration delay last confirmed on each target group (read or set): while the
+    /// manifest's value equals it, the attribute is read again only during a rollout (one call
+    /// per target group, from the ELB bucket every other ELB call shares).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub deregistration_delays: BTreeMap<String, u32>,
 }
 
 fn is_empty(sources: &Arc<BTreeMap<String, Arc<TaskDefinitionSpec>>>) -> bool {
@@ -294,6 +299,7 @@ mod tests {
             execution_role_arn: None,
             task_role_arn: None,
             containers: Vec::new(),
+            tags: BTreeMap::new(),
         };
         memory.remember("d1".into(), revision.clone(), &Arc::new(source));
         memory.verified_good = memory.revision_of("d1");

@@ -13,6 +13,8 @@ pub struct ObservedService {
     pub targets: Option<BTreeMap<String, Vec<TargetHealth>>>,
     /// Health-check settings of the stack's target groups.
     pub health_checks: BTreeMap<String, HealthCheckSettings>,
+    /// Deregistration delays read (only when [`crate::controller::observe::Watch`] asked).
+    pub deregistration_delays: BTreeMap<String, u32>,
     /// Published average CPU per minute, newest last (`None` for a missing minute).
     pub cpu: Vec<Option<f64>>,
     /// Published 5XX per minute from the source the scaling section names, newest last.

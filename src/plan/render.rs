@@ -3,10 +3,11 @@
 use sha2::{Digest, Sha256};
 
 use crate::manifest::rules::effective_network_mode;
-use crate::model::aws::{ContainerInput, TaskDefinitionInput};
-use std::collections::BTreeMap;
+use crate::model::aws::{
+    ContainerHealthCheckInput, ContainerInput, LogConfiguration, TaskDefinitionInput,
+};
 
-use crate::manifest::spec::{LaunchType, NetworkMode, PortProtocol, ServiceSpec};
+use crate::manifest::spec::{ContainerSpec, LaunchType, NetworkMode, PortProtocol, ServiceSpec};
 
 /// The task definition a service's spec renders to; `image` replaces the first essential
 /// container's image (a deployment of a new version).
@@ -25,13 +26,13 @@ pub fn render(service: &ServiceSpec, image: Option<&str>) -> TaskDefinitionInput
             NetworkMode::None => "none",
         }
         .to_owned(),
-        requires_compatibilities: match service.launch_type {
+        requires_compatibilities: match service.launch() {
             LaunchType::Fargate => vec!["FARGATE".to_owned()],
             LaunchType::Ec2 => Vec::new(),
         },
         execution_role_arn: task.execution_role_arn.clone(),
         task_role_arn: task.task_role_arn.clone(),
-        tags: BTreeMap::new(),
+        tags: task.tags.clone(),
         containers: task
             .containers
             .iter()
@@ -70,9 +71,51 @@ pub fn render(service: &ServiceSpec, image: Option<&str>) -> TaskDefinitionInput
                     memory_reservation: c.memory_reservation,
                     environment: c.environment.clone(),
                     command: c.command.clone(),
+                    ..extras(c)
                 }
             })
             .collect(),
+    }
+}
+
+/// The container fields beyond image, ports and resources, with ECS's defaults made explicit.
+fn extras(c: &ContainerSpec) -> ContainerInput {
+    ContainerInput {
+        secrets: c
+            .secrets
+            .iter()
+            .map(|s| (s.name.clone(), s.value_from.clone()))
+            .collect(),
+        log_configuration: c.log_configuration.as_ref().map(|l| LogConfiguration {
+            log_driver: l.log_driver.as_str().to_owned(),
+            options: l.options.clone(),
+            secret_options: l
+                .secret_options
+                .iter()
+                .map(|s| (s.name.clone(), s.value_from.clone()))
+                .collect(),
+        }),
+        health_check: c.health_check.as_ref().map(|h| ContainerHealthCheckInput {
+            command: h.command.clone(),
+            interval: h.interval,
+            timeout: h.timeout,
+            retries: h.retries,
+            start_period: h.start_period,
+        }),
+        stop_timeout: c.stop_timeout,
+        depends_on: c
+            .depends_on
+            .iter()
+            .map(|d| (d.container_name.clone(), d.condition.as_str().to_owned()))
+            .collect(),
+        ulimits: c
+            .ulimits
+            .iter()
+            .map(|u| (u.name.as_str().to_owned(), (u.soft_limit, u.hard_limit)))
+            .collect(),
+        readonly_root_filesystem: c.readonly_root_filesystem,
+        user: c.user.clone(),
+        ..ContainerInput::default()
     }
 }
 

@@ -591,6 +591,7 @@ spec:
             deployment_controller: DeploymentController::Ecs,
             deployments,
             load_balancers: Vec::new(),
+            options: None,
             tags: Default::default(),
         }
     }

@@ -13,7 +13,8 @@ use std::collections::BTreeMap;
 use crate::manifest::spec::{HealthCheck, LaunchType, ServiceSpec};
 use crate::model::aws::{
     CreateServiceInput, DeploymentConfiguration, DeploymentController, HealthCheckSettings,
-    LoadBalancerInput, NetworkInput, TaskDefinitionInput, UpdateServiceInput, managed_tags,
+    LoadBalancerInput, NetworkInput, ServiceOptions, TaskDefinitionInput, UpdateServiceInput,
+    managed_tags,
 };
 use crate::model::{
     DecisionKind, ObservedService, RolloutMemory, ServiceKey, ServiceMemory, Stack,
@@ -34,6 +35,8 @@ pub struct DesiredService {
     pub spec: ServiceSpec,
     /// Health-check settings the stack keeps on the target groups this service uses.
     pub health_checks: BTreeMap<String, HealthCheckSettings>,
+    /// Deregistration delays (seconds) the stack sets on the target groups this service uses.
+    pub deregistration_delays: BTreeMap<String, u32>,
     /// The digest of the task definition the spec renders to: the identity of the manifest's
     /// revision (rendered once, when the stack is read).
     pub digest: String,
@@ -50,6 +53,11 @@ impl DesiredService {
             .iter()
             .map(|g| (g.name.as_str(), health_settings(&g.health_check)))
             .collect();
+        let delays: BTreeMap<&str, u32> = stack
+            .target_groups
+            .iter()
+            .filter_map(|g| Some((g.name.as_str(), g.deregistration_delay_seconds?)))
+            .collect();
         stack
             .services
             .iter()
@@ -62,7 +70,19 @@ impl DesiredService {
                         Some((lb.target_group.clone(), check.clone()))
                     })
                     .collect();
-                DesiredService::new(name, &stack.cluster, spec.clone(), health_checks)
+                let mut desired =
+                    DesiredService::new(name, &stack.cluster, spec.clone(), health_checks);
+                desired.deregistration_delays = spec
+                    .load_balancers
+                    .iter()
+                    .filter_map(|lb| {
+                        Some((
+                            lb.target_group.clone(),
+                            *delays.get(lb.target_group.as_str())?,
+                        ))
+                    })
+                    .collect();
+                desired
             })
             .collect()
     }
@@ -80,6 +100,7 @@ impl DesiredService {
             cluster: cluster.to_owned(),
             spec,
             health_checks,
+            deregistration_delays: BTreeMap::new(),
             digest,
         }
     }
@@ -88,7 +109,7 @@ impl DesiredService {
     /// again when needed, which is rarely, rather than kept for every service).
     pub fn definition(&self) -> TaskDefinitionInput {
         let mut definition = render(&self.spec, None);
-        definition.tags = managed_tags(&self.stack);
+        definition.tags.extend(managed_tags(&self.stack));
         definition
     }
 
@@ -99,7 +120,9 @@ impl DesiredService {
     ) -> Self {
         let mut spec = self.spec.clone();
         spec.task_definition = task_definition;
-        Self::new(&self.stack, &self.cluster, spec, self.health_checks.clone())
+        let mut desired = Self::new(&self.stack, &self.cluster, spec, self.health_checks.clone());
+        desired.deregistration_delays = self.deregistration_delays.clone();
+        desired
     }
 
     /// The key the service is known by in its cluster.
@@ -136,6 +159,13 @@ pub enum Action {
     CreateService(CreateServiceInput),
     /// Update the service (absolute values: safe to repeat).
     UpdateService(UpdateServiceInput),
+    /// Set a target group's deregistration delay.
+    ModifyDeregistrationDelay {
+        /// Target group name.
+        target_group: String,
+        /// Seconds.
+        seconds: u32,
+    },
     /// Put a target group's health check back.
     ModifyTargetGroup {
         /// Target group name.
@@ -211,7 +241,7 @@ pub fn plan_service(
                     rollback: false,
                 });
                 let mut input = create_input(&desired.cluster, spec, id, count);
-                input.tags = managed_tags(&desired.stack);
+                input.tags.extend(managed_tags(&desired.stack));
                 input.client_token = client_token(&input, now);
                 actions.insert(0, Action::CreateService(input));
             }
@@ -316,14 +346,33 @@ pub fn plan_service(
         ));
         deployment_configuration = Some(config);
     }
+    let mut options = None;
+    if let Some(seen) = &service.options {
+        let want = service_options(spec);
+        let drifted = want.drift(seen);
+        if !drifted.is_empty() {
+            memory.record(decision(
+                now,
+                DecisionKind::DriftCorrection,
+                Some("service_options"),
+                format!("{} changed out of band; restored", drifted.join(", ")),
+            ));
+            options = Some(want);
+        }
+    }
     let task_definition = step.deploy.map(|revision| revision.id);
-    if desired_count.is_some() || deployment_configuration.is_some() || task_definition.is_some() {
+    if desired_count.is_some()
+        || deployment_configuration.is_some()
+        || task_definition.is_some()
+        || options.is_some()
+    {
         actions.push(Action::UpdateService(UpdateServiceInput {
             cluster: desired.cluster.clone(),
             service: spec.name.clone(),
             desired_count,
             task_definition,
             deployment_configuration,
+            options,
         }));
     }
     let requeue_after = [rollout::next_look(desired, &memory, now), scaling_look]
@@ -376,6 +425,24 @@ fn health_check_drift(
     actions: &mut Vec<Action>,
     now: u64,
 ) {
+    for (group, want) in &desired.deregistration_delays {
+        let Some(have) = observed.deregistration_delays.get(group) else {
+            continue;
+        };
+        if have != want {
+            memory.record(decision(
+                now,
+                DecisionKind::DriftCorrection,
+                Some("deregistration_delay"),
+                format!("target group {group} deregistration delay was {have} s; set to {want} s"),
+            ));
+            actions.push(Action::ModifyDeregistrationDelay {
+                target_group: group.clone(),
+                seconds: *want,
+            });
+        }
+        memory.deregistration_delays.insert(group.clone(), *want);
+    }
     for (group, want) in &desired.health_checks {
         let Some(have) = observed.health_checks.get(group) else {
             continue;
@@ -418,11 +485,12 @@ pub fn create_input(
         service: spec.name.clone(),
         task_definition,
         desired_count,
-        launch_type: match spec.launch_type {
+        launch_type: match spec.launch() {
             LaunchType::Fargate => "FARGATE",
             LaunchType::Ec2 => "EC2",
         }
         .to_owned(),
+        options: service_options(spec),
         deployment_configuration: deployment_configuration(spec),
         deployment_controller: DeploymentController::Ecs,
         load_balancers: spec
@@ -440,14 +508,164 @@ pub fn create_input(
             security_groups: n.security_groups.clone(),
             assign_public_ip: n.assign_public_ip,
         }),
-        tags: BTreeMap::new(),
+        tags: spec.tags.clone(),
         client_token: String::new(),
+    }
+}
+
+/// The placement, platform, ECS Exec and tag-propagation settings a spec stands for.
+pub fn service_options(spec: &ServiceSpec) -> ServiceOptions {
+    use crate::manifest::spec::{PlacementConstraintType, PlacementStrategyType, PropagateTags};
+    ServiceOptions {
+        capacity_provider_strategy: spec
+            .capacity_provider_strategy
+            .iter()
+            .map(|p| (p.capacity_provider.clone(), p.weight, p.base))
+            .collect(),
+        placement_strategy: spec
+            .placement_strategy
+            .iter()
+            .map(|p| {
+                let kind = match p.kind {
+                    PlacementStrategyType::Random => "random",
+                    PlacementStrategyType::Spread => "spread",
+                    PlacementStrategyType::Binpack => "binpack",
+                };
+                (kind.to_owned(), p.field.clone())
+            })
+            .collect(),
+        placement_constraints: spec
+            .placement_constraints
+            .iter()
+            .map(|p| {
+                let kind = match p.kind {
+                    PlacementConstraintType::DistinctInstance => "distinctInstance",
+                    PlacementConstraintType::MemberOf => "memberOf",
+                };
+                (kind.to_owned(), p.expression.clone())
+            })
+            .collect(),
+        platform_version: spec.platform_version.clone(),
+        enable_execute_command: spec.enable_execute_command,
+        propagate_tags: match spec.propagate_tags {
+            Some(PropagateTags::Service) => "SERVICE",
+            Some(PropagateTags::TaskDefinition) => "TASK_DEFINITION",
+            Some(PropagateTags::None) | None => "NONE",
+        }
+        .to_owned(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn every_field() -> Vec<DesiredService> {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/valid/every-field.yaml"
+        );
+        let stacks = crate::manifest::parse_sources(&[crate::manifest::Source {
+            name: path.into(),
+            bytes: std::fs::read(path).expect("fixture"),
+        }])
+        .expect("valid");
+        DesiredService::of_stack(&stacks[0])
+    }
+
+    /// The deregistration delay is read only while unconfirmed or during a rollout, set when it
+    /// differs, and confirmed in memory either way; placement and the rest are put back when
+    /// changed out of band, and left alone when AWS does not report them.
+    #[test]
+    fn target_group_delays_and_service_options_are_kept() {
+        let web = &every_field()[0];
+        assert_eq!(web.deregistration_delays.get("webTargetGroup"), Some(&10));
+        let mut memory = ServiceMemory::default();
+        let watch =
+            crate::controller::observe::Watch::new(std::sync::Arc::new(web.clone()), &memory);
+        assert!(watch.read_delays, "never confirmed: read");
+
+        let mut reported = service_options(&web.spec);
+        reported.enable_execute_command = false;
+        reported.platform_version = Some("LATEST".into());
+        let described = crate::model::aws::ServiceDescription {
+            cluster: web.cluster.clone(),
+            service: "web".into(),
+            status: "ACTIVE".into(),
+            desired_count: 2,
+            running_count: 2,
+            pending_count: 0,
+            task_definition: crate::model::aws::TaskDefinitionId {
+                family: "web".into(),
+                revision: 1,
+            },
+            deployment_configuration: None,
+            deployment_controller: DeploymentController::Ecs,
+            deployments: Vec::new(),
+            load_balancers: Vec::new(),
+            options: Some(reported),
+            tags: BTreeMap::new(),
+        };
+        let observed = ObservedService {
+            service: Some(described.clone()),
+            deregistration_delays: BTreeMap::from([("webTargetGroup".to_owned(), 300)]),
+            ..ObservedService::default()
+        };
+        memory.desired_count = Some(2);
+        let plan = plan_service(web, &observed, &memory, 1_000);
+        assert!(
+            plan.actions.contains(&Action::ModifyDeregistrationDelay {
+                target_group: "webTargetGroup".into(),
+                seconds: 10
+            }),
+            "{:?}",
+            plan.actions
+        );
+        let update = plan.actions.iter().find_map(|a| match a {
+            Action::UpdateService(u) => Some(u),
+            _ => None,
+        });
+        let options = update
+            .and_then(|u| u.options.clone())
+            .expect("options restored");
+        assert!(options.enable_execute_command);
+        assert_eq!(options.platform_version.as_deref(), Some("1.4.0"));
+        let reasons: Vec<&str> = plan
+            .memory
+            .decisions
+            .iter()
+            .map(|d| d.reason.as_str())
+            .collect();
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r.contains("deregistration delay was 300 s; set to 10 s")),
+            "{reasons:?}"
+        );
+        assert!(reasons.iter().any(|r| r.starts_with("platformVersion, enableExecuteCommand changed out of band")), "{reasons:?}");
+
+        // Confirmed: no more reads outside rollouts, and nothing to do.
+        let confirmed = plan.memory.clone();
+        let watch =
+            crate::controller::observe::Watch::new(std::sync::Arc::new(web.clone()), &confirmed);
+        assert!(!watch.read_delays);
+        let quiet = ObservedService {
+            service: Some(crate::model::aws::ServiceDescription {
+                options: None,
+                ..described
+            }),
+            ..ObservedService::default()
+        };
+        let plan = plan_service(web, &quiet, &confirmed, 1_030);
+        assert!(
+            !plan.actions.iter().any(|a| matches!(
+                a,
+                Action::ModifyDeregistrationDelay { .. } | Action::UpdateService(_)
+            )),
+            "{:?}",
+            plan.actions
+        );
+    }
 
     #[test]
     fn client_tokens_hold_for_one_decision_and_change_for_the_next() {
@@ -460,6 +678,7 @@ mod tests {
             },
             desired_count: 2,
             launch_type: "FARGATE".into(),
+            options: ServiceOptions::default(),
             deployment_configuration: DeploymentConfiguration {
                 minimum_healthy_percent: 50,
                 maximum_percent: 200,

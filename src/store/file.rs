@@ -248,7 +248,7 @@ impl FileStore {
         match status {
             Some(status) => {
                 let dir = self.dir.join("status");
-                fs::create_dir_all(&dir).map_err(|source| StoreError::Io {
+                private_dir(&dir).map_err(|source| StoreError::Io {
                     path: dir,
                     action: "cannot create",
                     source,
@@ -342,7 +342,7 @@ impl FileStore {
         memory: &ServiceMemory,
     ) -> Result<(), StoreError> {
         let dir = self.memory_dir(stack);
-        fs::create_dir_all(&dir).map_err(|source| StoreError::Io {
+        private_dir(&dir).map_err(|source| StoreError::Io {
             path: dir.clone(),
             action: "cannot create",
             source,
@@ -352,22 +352,26 @@ impl FileStore {
 
     /// Runs `change` with the writer lock held. The store directory is created if needed.
     fn locked<T>(&self, change: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
-        fs::create_dir_all(&self.dir).map_err(|source| StoreError::Io {
+        private_dir(&self.dir).map_err(|source| StoreError::Io {
             path: self.dir.clone(),
             action: "cannot create",
             source,
         })?;
         let lock_path = self.dir.join("lock");
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|source| StoreError::Io {
-                path: lock_path.clone(),
-                action: "cannot open lock",
-                source,
-            })?;
+        let lock = {
+            use std::os::unix::fs::OpenOptionsExt;
+            OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .mode(0o600)
+                .open(&lock_path)
+        }
+        .map_err(|source| StoreError::Io {
+            path: lock_path.clone(),
+            action: "cannot open lock",
+            source,
+        })?;
         let mut waited = Duration::ZERO;
         loop {
             match lock.try_lock() {
@@ -503,23 +507,27 @@ impl FileStore {
     /// # Errors
     /// [`StoreError::ControllerRunning`] naming the holder when another controller has it; I/O.
     pub fn lock_controller(&self, holder: &str) -> Result<ControllerLock, StoreError> {
-        fs::create_dir_all(&self.dir).map_err(|source| StoreError::Io {
+        private_dir(&self.dir).map_err(|source| StoreError::Io {
             path: self.dir.clone(),
             action: "cannot create",
             source,
         })?;
         let path = self.dir.join("controller.lock");
-        let mut file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(&path)
-            .map_err(|source| StoreError::Io {
-                path: path.clone(),
-                action: "cannot open lock",
-                source,
-            })?;
+        let mut file = {
+            use std::os::unix::fs::OpenOptionsExt;
+            OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .read(true)
+                .write(true)
+                .mode(0o600)
+                .open(&path)
+        }
+        .map_err(|source| StoreError::Io {
+            path: path.clone(),
+            action: "cannot open lock",
+            source,
+        })?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
@@ -711,6 +719,27 @@ fn remove_if_present(path: &Path) -> Result<(), StoreError> {
     }
 }
 
+/// Creates `dir` and its missing parents readable by their owner only (0700): the store holds
+/// every stack's spec and the controller's memory.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+/// Creates (or truncates) `path` for writing, readable and writable by its owner only (0600).
+pub fn private_file(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+}
+
 /// Replaces `target` with `value` as pretty JSON, atomically: a temporary file beside it, fsync,
 /// rename, then fsync of the directory, so a crash leaves the old contents or the new, never half.
 fn write_json(target: &Path, value: &impl Serialize) -> Result<(), StoreError> {
@@ -734,7 +763,7 @@ fn write_json(target: &Path, value: &impl Serialize) -> Result<(), StoreError> {
         }
     };
     let result = (|| {
-        let mut out = File::create(&temp).map_err(io(&temp, "cannot write"))?;
+        let mut out = private_file(&temp).map_err(io(&temp, "cannot write"))?;
         out.write_all(&bytes).map_err(io(&temp, "cannot write"))?;
         out.sync_all().map_err(io(&temp, "cannot sync"))?;
         drop(out);

@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use aws_sdk_ecs::types as ecs;
 
 use crate::model::aws::{
-    ContainerInput, DeploymentConfiguration, DeploymentController, DeploymentDescription,
-    LoadBalancerInput, RolloutState, ServiceDescription, TaskDefinitionId, TaskDefinitionInput,
+    CONTAINER_HEALTH_DEFAULTS, ContainerHealthCheckInput, ContainerInput, DeploymentConfiguration,
+    DeploymentController, DeploymentDescription, LoadBalancerInput, LogConfiguration, RolloutState,
+    ServiceDescription, ServiceOptions, TaskDefinitionId, TaskDefinitionInput,
 };
 
 /// `family:revision` from a task-definition ARN (or from `family:revision` itself).
@@ -117,6 +118,7 @@ pub fn service(cluster: &str, s: &ecs::Service) -> ServiceDescription {
                 container_port: lb.container_port().map_or(0, count),
             })
             .collect(),
+        options: service_options(s),
         tags: s
             .tags()
             .iter()
@@ -198,11 +200,148 @@ pub fn definition(td: &ecs::TaskDefinition) -> TaskDefinitionInput {
                         })
                         .collect::<BTreeMap<_, _>>(),
                     command: Some(c.command().to_vec()).filter(|c| !c.is_empty()),
+                    ..container_extras(c)
                 }
             })
             .collect(),
         tags: BTreeMap::new(),
     }
+}
+
+fn secrets(list: &[ecs::Secret]) -> BTreeMap<String, String> {
+    list.iter()
+        .map(|s| (s.name().to_owned(), s.value_from().to_owned()))
+        .collect()
+}
+
+/// The container fields beyond image, ports and resources, ECS's defaults made explicit the way
+/// [`crate::plan::render`] does.
+fn container_extras(c: &ecs::ContainerDefinition) -> ContainerInput {
+    let (interval, timeout, retries, start_period) = CONTAINER_HEALTH_DEFAULTS;
+    let value =
+        |n: Option<i32>, default: u32| n.and_then(|n| u32::try_from(n).ok()).unwrap_or(default);
+    ContainerInput {
+        secrets: secrets(c.secrets()),
+        log_configuration: c.log_configuration().map(|l| LogConfiguration {
+            log_driver: l.log_driver().as_str().to_owned(),
+            options: l
+                .options()
+                .map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default(),
+            secret_options: secrets(l.secret_options()),
+        }),
+        health_check: c.health_check().map(|h| ContainerHealthCheckInput {
+            command: h.command().to_vec(),
+            interval: value(h.interval(), interval),
+            timeout: value(h.timeout(), timeout),
+            retries: value(h.retries(), retries),
+            start_period: value(h.start_period(), start_period),
+        }),
+        stop_timeout: c.stop_timeout().and_then(|n| u32::try_from(n).ok()),
+        depends_on: c
+            .depends_on()
+            .iter()
+            .map(|d| {
+                (
+                    d.container_name().to_owned(),
+                    d.condition().as_str().to_owned(),
+                )
+            })
+            .collect(),
+        ulimits: c
+            .ulimits()
+            .iter()
+            .map(|u| {
+                let limit = |n: i32| u32::try_from(n).unwrap_or(0);
+                (
+                    u.name().as_str().to_owned(),
+                    (limit(u.soft_limit()), limit(u.hard_limit())),
+                )
+            })
+            .collect(),
+        readonly_root_filesystem: c.readonly_root_filesystem().unwrap_or(false),
+        user: c.user().filter(|u| !u.is_empty()).map(str::to_owned),
+        ..ContainerInput::default()
+    }
+}
+
+fn ecs_secrets(map: &BTreeMap<String, String>) -> Option<Vec<ecs::Secret>> {
+    let list: Vec<ecs::Secret> = map
+        .iter()
+        .filter_map(|(name, from)| {
+            ecs::Secret::builder()
+                .name(name)
+                .value_from(from)
+                .build()
+                .ok()
+        })
+        .collect();
+    (!list.is_empty()).then_some(list)
+}
+
+/// Sets the fields of [`container_extras`] on a container definition being built.
+fn with_extras(
+    b: ecs::builders::ContainerDefinitionBuilder,
+    c: &ContainerInput,
+) -> ecs::builders::ContainerDefinitionBuilder {
+    let signed = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
+    let log = c.log_configuration.as_ref().and_then(|l| {
+        ecs::LogConfiguration::builder()
+            .log_driver(ecs::LogDriver::from(l.log_driver.as_str()))
+            .set_options(
+                Some(
+                    l.options
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                )
+                .filter(|o: &std::collections::HashMap<String, String>| !o.is_empty()),
+            )
+            .set_secret_options(ecs_secrets(&l.secret_options))
+            .build()
+            .ok()
+    });
+    let health = c.health_check.as_ref().and_then(|h| {
+        ecs::HealthCheck::builder()
+            .set_command(Some(h.command.clone()))
+            .interval(signed(h.interval))
+            .timeout(signed(h.timeout))
+            .retries(signed(h.retries))
+            .start_period(signed(h.start_period))
+            .build()
+            .ok()
+    });
+    let depends: Vec<ecs::ContainerDependency> = c
+        .depends_on
+        .iter()
+        .filter_map(|(name, condition)| {
+            ecs::ContainerDependency::builder()
+                .container_name(name)
+                .condition(ecs::ContainerCondition::from(condition.as_str()))
+                .build()
+                .ok()
+        })
+        .collect();
+    let ulimits: Vec<ecs::Ulimit> = c
+        .ulimits
+        .iter()
+        .filter_map(|(name, (soft, hard))| {
+            ecs::Ulimit::builder()
+                .name(ecs::UlimitName::from(name.as_str()))
+                .soft_limit(signed(*soft))
+                .hard_limit(signed(*hard))
+                .build()
+                .ok()
+        })
+        .collect();
+    b.set_secrets(ecs_secrets(&c.secrets))
+        .set_log_configuration(log)
+        .set_health_check(health)
+        .set_stop_timeout(c.stop_timeout.map(signed))
+        .set_depends_on(Some(depends).filter(|d| !d.is_empty()))
+        .set_ulimits(Some(ulimits).filter(|u| !u.is_empty()))
+        .set_readonly_root_filesystem(c.readonly_root_filesystem.then_some(true))
+        .set_user(c.user.clone())
 }
 
 /// RegisterTaskDefinition's container definitions for a rendered definition.
@@ -236,9 +375,110 @@ pub fn container_definitions(input: &TaskDefinitionInput) -> Vec<ecs::ContainerD
             for (name, value) in &c.environment {
                 b = b.environment(ecs::KeyValuePair::builder().name(name).value(value).build());
             }
-            b.build()
+            with_extras(b, c).build()
         })
         .collect()
+}
+
+/// CreateService's and UpdateService's capacity provider strategy; `None` for none.
+pub fn capacity_providers(
+    options: &ServiceOptions,
+) -> Option<Vec<ecs::CapacityProviderStrategyItem>> {
+    let signed = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
+    let items: Vec<_> = options
+        .capacity_provider_strategy
+        .iter()
+        .filter_map(|(name, weight, base)| {
+            ecs::CapacityProviderStrategyItem::builder()
+                .capacity_provider(name)
+                .weight(signed(*weight))
+                .base(signed(*base))
+                .build()
+                .ok()
+        })
+        .collect();
+    (!items.is_empty()).then_some(items)
+}
+
+/// Placement strategies; `None` for none.
+pub fn placement_strategy(options: &ServiceOptions) -> Option<Vec<ecs::PlacementStrategy>> {
+    let items: Vec<_> = options
+        .placement_strategy
+        .iter()
+        .map(|(kind, field)| {
+            ecs::PlacementStrategy::builder()
+                .r#type(ecs::PlacementStrategyType::from(kind.as_str()))
+                .set_field(field.clone())
+                .build()
+        })
+        .collect();
+    (!items.is_empty()).then_some(items)
+}
+
+/// Placement constraints; `None` for none.
+pub fn placement_constraints(options: &ServiceOptions) -> Option<Vec<ecs::PlacementConstraint>> {
+    let items: Vec<_> = options
+        .placement_constraints
+        .iter()
+        .map(|(kind, expression)| {
+            ecs::PlacementConstraint::builder()
+                .r#type(ecs::PlacementConstraintType::from(kind.as_str()))
+                .set_expression(expression.clone())
+                .build()
+        })
+        .collect();
+    (!items.is_empty()).then_some(items)
+}
+
+/// A service's options as DescribeServices reports them. `None` when the answer says nothing of
+/// them (moto reports neither placement nor ECS Exec), so that absence is never taken for drift.
+fn service_options(s: &ecs::Service) -> Option<ServiceOptions> {
+    let count = |n: i32| u32::try_from(n).unwrap_or(0);
+    s.propagate_tags.as_ref()?;
+    s.placement_strategy.as_ref()?;
+    Some(ServiceOptions {
+        capacity_provider_strategy: s
+            .capacity_provider_strategy()
+            .iter()
+            .map(|p| {
+                (
+                    p.capacity_provider().to_owned(),
+                    count(p.weight()),
+                    count(p.base()),
+                )
+            })
+            .collect(),
+        placement_strategy: s
+            .placement_strategy()
+            .iter()
+            .map(|p| {
+                (
+                    p.r#type()
+                        .map(|t| t.as_str().to_owned())
+                        .unwrap_or_default(),
+                    p.field().map(str::to_owned),
+                )
+            })
+            .collect(),
+        placement_constraints: s
+            .placement_constraints()
+            .iter()
+            .map(|p| {
+                (
+                    p.r#type()
+                        .map(|t| t.as_str().to_owned())
+                        .unwrap_or_default(),
+                    p.expression().map(str::to_owned),
+                )
+            })
+            .collect(),
+        platform_version: s.platform_version().map(str::to_owned),
+        enable_execute_command: s.enable_execute_command(),
+        propagate_tags: s
+            .propagate_tags()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_default(),
+    })
 }
 
 /// ECS tags for a map.
@@ -307,6 +547,7 @@ mod tests {
             "manifests/fargate-test1.yaml",
             "manifests/todo.yaml",
             "manifests/hello-world.yaml",
+            "tests/fixtures/valid/every-field.yaml",
         ] {
             let text =
                 std::fs::read(format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))).expect("manifest");
@@ -338,6 +579,21 @@ mod tests {
                             c.port_mappings = Some(ports);
                             c.environment.get_or_insert_with(Vec::new);
                             c.mount_points = Some(Vec::new());
+                            // Unset is false; AWS may report either.
+                            c.readonly_root_filesystem.get_or_insert(false);
+                            // AWS leaves out the health check's values equal to its defaults.
+                            if let Some(h) = c.health_check.as_mut() {
+                                for (value, default) in [
+                                    (&mut h.interval, 30),
+                                    (&mut h.timeout, 5),
+                                    (&mut h.retries, 3),
+                                    (&mut h.start_period, 0),
+                                ] {
+                                    if *value == Some(default) {
+                                        *value = None;
+                                    }
+                                }
+                            }
                             c
                         })
                         .collect();

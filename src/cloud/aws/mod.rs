@@ -390,6 +390,9 @@ impl AwsCloud {
     }
 }
 
+/// The target-group attribute holding the deregistration delay.
+const DEREGISTRATION_DELAY: &str = "deregistration_delay.timeout_seconds";
+
 /// A registered revision as the account reports it.
 fn registered(td: &ecs::TaskDefinition, family: &str) -> RegisteredRevision {
     let id = TaskDefinitionId {
@@ -542,6 +545,12 @@ impl Cloud for AwsCloud {
             .build()
             .map_err(|e| invalid(OP, e))?;
         let has_load_balancers = !load_balancers.is_empty();
+        let options = &input.options;
+        // ECS refuses a launch type beside a capacity provider strategy.
+        let launch_type = options
+            .capacity_provider_strategy
+            .is_empty()
+            .then(|| ecs::LaunchType::from(input.launch_type.as_str()));
         let out = self
             .ecs
             .create_service()
@@ -549,7 +558,13 @@ impl Cloud for AwsCloud {
             .service_name(&input.service)
             .task_definition(input.task_definition.to_string())
             .desired_count(signed(input.desired_count))
-            .launch_type(ecs::LaunchType::from(input.launch_type.as_str()))
+            .set_launch_type(launch_type)
+            .set_capacity_provider_strategy(convert::capacity_providers(options))
+            .set_placement_strategy(convert::placement_strategy(options))
+            .set_placement_constraints(convert::placement_constraints(options))
+            .set_platform_version(options.platform_version.clone())
+            .enable_execute_command(options.enable_execute_command)
+            .propagate_tags(ecs::PropagateTags::from(options.propagate_tags.as_str()))
             .deployment_configuration(ecs_deployment_configuration(
                 &input.deployment_configuration,
             ))
@@ -573,7 +588,7 @@ impl Cloud for AwsCloud {
         input: UpdateServiceInput,
     ) -> Result<ServiceDescription, CloudError> {
         const OP: Operation = Operation::UpdateService;
-        let out = self
+        let request = self
             .ecs
             .update_service()
             .cluster(&input.cluster)
@@ -585,10 +600,23 @@ impl Cloud for AwsCloud {
                     .deployment_configuration
                     .as_ref()
                     .map(ecs_deployment_configuration),
-            )
-            .send()
-            .await
-            .map_err(|e| classify(OP, e))?;
+            );
+        let request = match &input.options {
+            None => request,
+            // Absolute values: an empty list clears what was set out of band.
+            Some(options) => request
+                .set_capacity_provider_strategy(convert::capacity_providers(options))
+                .set_placement_strategy(Some(
+                    convert::placement_strategy(options).unwrap_or_default(),
+                ))
+                .set_placement_constraints(Some(
+                    convert::placement_constraints(options).unwrap_or_default(),
+                ))
+                .set_platform_version(options.platform_version.clone())
+                .enable_execute_command(options.enable_execute_command)
+                .propagate_tags(ecs::PropagateTags::from(options.propagate_tags.as_str())),
+        };
+        let out = request.send().await.map_err(|e| classify(OP, e))?;
         described(OP, &input.cluster, out.service())
     }
 
@@ -792,6 +820,47 @@ impl Cloud for AwsCloud {
             }
         }
         Ok(found)
+    }
+
+    async fn describe_deregistration_delay(&self, target_group: &str) -> Result<u32, CloudError> {
+        const OP: Operation = Operation::DescribeTargetGroupAttributes;
+        let info = self.target_group(target_group, OP).await?;
+        let out = self
+            .elb
+            .describe_target_group_attributes()
+            .target_group_arn(info.arn)
+            .send()
+            .await
+            .map_err(|e| classify(OP, e))?;
+        // ELBv2's default when the attribute is not reported.
+        Ok(out
+            .attributes()
+            .iter()
+            .find(|a| a.key() == Some(DEREGISTRATION_DELAY))
+            .and_then(|a| a.value()?.parse().ok())
+            .unwrap_or(300))
+    }
+
+    async fn modify_deregistration_delay(
+        &self,
+        target_group: &str,
+        seconds: u32,
+    ) -> Result<(), CloudError> {
+        const OP: Operation = Operation::ModifyTargetGroupAttributes;
+        let info = self.target_group(target_group, OP).await?;
+        self.elb
+            .modify_target_group_attributes()
+            .target_group_arn(info.arn)
+            .attributes(
+                elb::TargetGroupAttribute::builder()
+                    .key(DEREGISTRATION_DELAY)
+                    .value(seconds.to_string())
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| classify(OP, e))?;
+        Ok(())
     }
 
     async fn get_metric_data(

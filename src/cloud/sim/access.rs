@@ -184,6 +184,18 @@ impl Cloud for SimCloud {
     ) -> Result<BTreeMap<String, TargetGroupDescription>, CloudError> {
         self.call(|s| s.describe_target_groups(names)).await
     }
+    async fn describe_deregistration_delay(&self, target_group: &str) -> Result<u32, CloudError> {
+        self.call(|s| s.describe_deregistration_delay(target_group))
+            .await
+    }
+    async fn modify_deregistration_delay(
+        &self,
+        target_group: &str,
+        seconds: u32,
+    ) -> Result<(), CloudError> {
+        self.call(|s| s.modify_deregistration_delay(target_group, seconds))
+            .await
+    }
     async fn get_metric_data(
         &self,
         queries: &[MetricId],

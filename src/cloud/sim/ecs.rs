@@ -447,6 +447,7 @@ impl Sim {
                 deployment_controller: DeploymentController::Ecs,
                 deployments: Vec::new(),
                 load_balancers: Vec::new(),
+                options: None,
                 tags: std::collections::BTreeMap::new(),
             };
         };
@@ -508,6 +509,7 @@ impl Sim {
                 })
                 .collect(),
             load_balancers: service.load_balancers.clone(),
+            options: Some(service.options.clone()),
             tags: service.tags.clone(),
         }
     }

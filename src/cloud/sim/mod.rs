@@ -161,6 +161,9 @@ struct Service {
     draining: bool,
     /// Tags given at creation.
     tags: BTreeMap<String, String>,
+    /// Placement, platform version, ECS Exec, tag propagation: kept and reported, not modelled.
+    #[serde(default)]
+    options: crate::model::aws::ServiceOptions,
 }
 
 /// A target group and its targets.
@@ -600,6 +603,7 @@ impl Sim {
                 stale: None,
                 draining: false,
                 tags: input.tags,
+                options: input.options,
             },
         );
         Ok(self.describe(&key))
@@ -656,6 +660,9 @@ impl Sim {
                 message: "service vanished".into(),
             });
         };
+        if let Some(options) = input.options {
+            service.options = options;
+        }
         if let Some(count) = input.desired_count {
             service.desired_count = count;
         }
@@ -767,6 +774,43 @@ impl Sim {
         match self.target_groups.get_mut(target_group) {
             Some(group) => {
                 group.health = health;
+                Ok(())
+            }
+            None => Err(self.client_error(OP, format!("target group {target_group} not found"))),
+        }
+    }
+
+    /// DescribeTargetGroupAttributes' `deregistration_delay.timeout_seconds`.
+    ///
+    /// # Errors
+    /// Unknown target group, throttling, faults.
+    pub fn describe_deregistration_delay(&mut self, target_group: &str) -> Result<u32, CloudError> {
+        const OP: Operation = Operation::DescribeTargetGroupAttributes;
+        self.call(OP)?;
+        self.api.about(target_group.to_owned());
+        match self.target_groups.get(target_group) {
+            Some(group) => {
+                Ok(u32::try_from(group.deregistration_delay_ms / SECOND).unwrap_or(u32::MAX))
+            }
+            None => Err(self.client_error(OP, format!("target group {target_group} not found"))),
+        }
+    }
+
+    /// ModifyTargetGroupAttributes: a new deregistration delay, for targets deregistered from now on.
+    ///
+    /// # Errors
+    /// Unknown target group, throttling, faults.
+    pub fn modify_deregistration_delay(
+        &mut self,
+        target_group: &str,
+        seconds: u32,
+    ) -> Result<(), CloudError> {
+        const OP: Operation = Operation::ModifyTargetGroupAttributes;
+        self.call(OP)?;
+        self.api.about(target_group.to_owned());
+        match self.target_groups.get_mut(target_group) {
+            Some(group) => {
+                group.deregistration_delay_ms = u64::from(seconds) * SECOND;
                 Ok(())
             }
             None => Err(self.client_error(OP, format!("target group {target_group} not found"))),
