@@ -193,6 +193,13 @@ fn describe(action: &Action, live: Option<&ServiceDescription>) -> String {
                     c.minimum_healthy_percent, c.maximum_percent
                 ));
             }
+            if let Some(options) = &update.options {
+                let fields = match live.and_then(|l| l.options.as_ref()) {
+                    Some(seen) => options.drift(seen).join(", "),
+                    None => "placement and service settings".to_owned(),
+                };
+                parts.push(format!("{fields} put back as the manifest says"));
+            }
             format!("would update: {}", parts.join(", "))
         }
         Action::ModifyDeregistrationDelay {

@@ -316,6 +316,10 @@ pub struct UpdateServiceInput {
     /// New placement, platform version, ECS Exec and tag-propagation settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options: Option<ServiceOptions>,
+    /// Which of `options` to send, by field name (`placementStrategy`...); empty sends them all.
+    /// Only what drifted is sent, so a Fargate service is never sent an (empty) placement list.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub option_fields: Vec<String>,
 }
 
 /// ECS's rollout state of a deployment.

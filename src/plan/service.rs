@@ -347,10 +347,16 @@ pub fn plan_service(
         deployment_configuration = Some(config);
     }
     let mut options = None;
+    let mut option_fields = Vec::new();
     if let Some(seen) = &service.options {
-        let want = service_options(spec);
+        let mut want = service_options(spec);
         let drifted = want.drift(seen);
         if !drifted.is_empty() {
+            // Unset means ECS's default: put that back explicitly.
+            if want.platform_version.is_none() {
+                want.platform_version = Some("LATEST".to_owned());
+            }
+            option_fields = drifted.iter().map(|f| (*f).to_owned()).collect();
             memory.record(decision(
                 now,
                 DecisionKind::DriftCorrection,
@@ -373,6 +379,7 @@ pub fn plan_service(
             task_definition,
             deployment_configuration,
             options,
+            option_fields,
         }));
     }
     let requeue_after = [rollout::next_look(desired, &memory, now), scaling_look]

@@ -603,18 +603,36 @@ impl Cloud for AwsCloud {
             );
         let request = match &input.options {
             None => request,
-            // Absolute values: an empty list clears what was set out of band.
-            Some(options) => request
-                .set_capacity_provider_strategy(convert::capacity_providers(options))
-                .set_placement_strategy(Some(
-                    convert::placement_strategy(options).unwrap_or_default(),
-                ))
-                .set_placement_constraints(Some(
-                    convert::placement_constraints(options).unwrap_or_default(),
-                ))
-                .set_platform_version(options.platform_version.clone())
-                .enable_execute_command(options.enable_execute_command)
-                .propagate_tags(ecs::PropagateTags::from(options.propagate_tags.as_str())),
+            Some(options) => {
+                let send = |field: &str| {
+                    input.option_fields.is_empty() || input.option_fields.iter().any(|f| f == field)
+                };
+                let mut r = request;
+                if send("capacityProviderStrategy") {
+                    r = r.set_capacity_provider_strategy(convert::capacity_providers(options));
+                }
+                // Absolute values: an empty list clears what was set out of band.
+                if send("placementStrategy") {
+                    r = r.set_placement_strategy(Some(
+                        convert::placement_strategy(options).unwrap_or_default(),
+                    ));
+                }
+                if send("placementConstraints") {
+                    r = r.set_placement_constraints(Some(
+                        convert::placement_constraints(options).unwrap_or_default(),
+                    ));
+                }
+                if send("platformVersion") {
+                    r = r.set_platform_version(options.platform_version.clone());
+                }
+                if send("enableExecuteCommand") {
+                    r = r.enable_execute_command(options.enable_execute_command);
+                }
+                if send("propagateTags") {
+                    r = r.propagate_tags(ecs::PropagateTags::from(options.propagate_tags.as_str()));
+                }
+                r
+            }
         };
         let out = request.send().await.map_err(|e| classify(OP, e))?;
         described(OP, &input.cluster, out.service())
