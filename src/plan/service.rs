@@ -632,6 +632,14 @@ mod tests {
             Action::UpdateService(u) => Some(u),
             _ => None,
         });
+        assert_eq!(
+            update.map(|u| u.option_fields.clone()),
+            Some(vec![
+                "platformVersion".to_owned(),
+                "enableExecuteCommand".to_owned()
+            ]),
+            "only what drifted is sent"
+        );
         let options = update
             .and_then(|u| u.options.clone())
             .expect("options restored");
