@@ -456,7 +456,7 @@ fn diff_reports_what_the_controller_would_change_on_the_live_service() {
     for expected in [
         "live stack/fargate-test1 (as the controller reported it 1970-01-01T",
         "test1Service: taskDefinition: would register a new revision of test1TaskDefinition",
-        "test1Service: would update: deployment min/max 50%/100% -> 0%/100%",
+        "test1Service: would update: deployment ROLLING 50%/100% -> ROLLING 0%/100%",
     ] {
         assert!(
             diff.stdout.contains(expected),

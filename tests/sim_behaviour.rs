@@ -79,10 +79,8 @@ fn steady(setup: Setup) -> Sim {
         launch_type: setup.launch_type.into(),
         options: Default::default(),
         deployment_configuration: DeploymentConfiguration {
-            minimum_healthy_percent: setup.min,
-            maximum_percent: setup.max,
-            circuit_breaker: true,
             rollback: true,
+            ..DeploymentConfiguration::rolling(setup.min, setup.max)
         },
         deployment_controller: DeploymentController::Ecs,
         load_balancers: if setup.load_balanced {
@@ -90,6 +88,7 @@ fn steady(setup: Setup) -> Sim {
                 target_group: GROUP.into(),
                 container_name: "app".into(),
                 container_port: 80,
+                advanced: None,
             }]
         } else {
             Vec::new()
@@ -434,10 +433,8 @@ fn ec2_tasks_stay_pending_without_room() {
         launch_type: "EC2".into(),
         options: Default::default(),
         deployment_configuration: DeploymentConfiguration {
-            minimum_healthy_percent: 100,
-            maximum_percent: 200,
             circuit_breaker: false,
-            rollback: false,
+            ..DeploymentConfiguration::rolling(100, 200)
         },
         deployment_controller: DeploymentController::Ecs,
         load_balancers: Vec::new(),
@@ -558,16 +555,15 @@ fn task_sets_hold_their_scale_of_desired_rounded_up() {
         launch_type: "FARGATE".into(),
         options: Default::default(),
         deployment_configuration: DeploymentConfiguration {
-            minimum_healthy_percent: 100,
-            maximum_percent: 200,
             circuit_breaker: false,
-            rollback: false,
+            ..DeploymentConfiguration::rolling(100, 200)
         },
         deployment_controller: DeploymentController::External,
         load_balancers: vec![LoadBalancerInput {
             target_group: GROUP.into(),
             container_name: "app".into(),
             container_port: 80,
+            advanced: None,
         }],
         health_check_grace_period_seconds: 0,
         network: None,
@@ -654,16 +650,15 @@ async fn the_simulator_works_behind_the_cloud_trait() {
             launch_type: "FARGATE".into(),
             options: Default::default(),
             deployment_configuration: DeploymentConfiguration {
-                minimum_healthy_percent: 100,
-                maximum_percent: 200,
-                circuit_breaker: true,
                 rollback: true,
+                ..DeploymentConfiguration::rolling(100, 200)
             },
             deployment_controller: DeploymentController::Ecs,
             load_balancers: vec![LoadBalancerInput {
                 target_group: GROUP.into(),
                 container_name: "app".into(),
                 container_port: 80,
+                advanced: None,
             }],
             health_check_grace_period_seconds: 0,
             network: None,

@@ -184,14 +184,10 @@ fn describe(action: &Action, live: Option<&ServiceDescription>) -> String {
                 parts.push(format!("taskDefinition {was} -> {td} (a rollout)"));
             }
             if let Some(c) = &update.deployment_configuration {
-                let was = live.and_then(|l| l.deployment_configuration).map_or_else(
-                    || "?".to_owned(),
-                    |c| format!("{}%/{}%", c.minimum_healthy_percent, c.maximum_percent),
-                );
-                parts.push(format!(
-                    "deployment min/max {was} -> {}%/{}%",
-                    c.minimum_healthy_percent, c.maximum_percent
-                ));
+                let was = live
+                    .and_then(|l| l.deployment_configuration.as_ref())
+                    .map_or_else(|| "?".to_owned(), |c| c.summary());
+                parts.push(format!("deployment {was} -> {}", c.summary()));
             }
             if let Some(options) = &update.options {
                 let fields = match live.and_then(|l| l.options.as_ref()) {

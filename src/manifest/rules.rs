@@ -71,6 +71,28 @@ pub fn check(stack: &StackManifest, issues: &mut Vec<Issue>) {
     }
     for (i, service) in stack.spec.services.iter().enumerate() {
         service_rules(service, &services.index(i), issues);
+        for (l, lb) in service.load_balancers.iter().enumerate() {
+            let Some(alternate) = &lb.alternate_target_group else {
+                continue;
+            };
+            if !stack
+                .spec
+                .target_groups
+                .iter()
+                .any(|g| &g.name == alternate)
+            {
+                issues.push(Issue::new(
+                    services
+                        .index(i)
+                        .key("loadBalancers")
+                        .index(l)
+                        .key("alternateTargetGroup"),
+                    format!(
+                        "alternate target group `{alternate}` is not declared in the stack's targetGroups; declare it there so its health check is kept like the production one's"
+                    ),
+                ));
+            }
+        }
     }
 }
 
@@ -1019,6 +1041,7 @@ fn deployment_rules(service: &ServiceSpec, path: &FieldPath, issues: &mut Vec<Is
         ));
     }
     let has_lb = !service.load_balancers.is_empty();
+    strategy_rules(service, path, issues);
     if deployment.health_check_grace_period_seconds > 0 && !has_lb {
         issues.push(Issue::new(
             path.key("healthCheckGracePeriodSeconds"),
@@ -1032,6 +1055,148 @@ fn deployment_rules(service: &ServiceSpec, path: &FieldPath, issues: &mut Vec<Is
                 .to_owned(),
         ));
     }
+}
+
+/// A traffic-shifting strategy needs, on every load balancer, the alternate target group, the
+/// production listener rule and the role ECS shifts traffic with; a rolling one takes none of them.
+/// Its bakes must fit in the progress deadline, or the rollout would be abandoned while baking.
+fn strategy_rules(service: &ServiceSpec, path: &FieldPath, issues: &mut Vec<Issue>) {
+    let deployment = &service.deployment;
+    let rolling = deployment.strategy.is_rolling();
+    let strategy_path = path.key("strategy");
+    let lbs = FieldPath(path.0[..path.0.len().saturating_sub(1)].to_vec()).key("loadBalancers");
+    if !rolling && service.load_balancers.is_empty() {
+        issues.push(Issue::new(
+            strategy_path.clone(),
+            format!(
+                "the {} strategy shifts load-balancer traffic: the service needs loadBalancers, each with alternateTargetGroup, productionListenerRule and roleArn",
+                deployment.strategy.ecs_name()
+            ),
+        ));
+    }
+    for (i, lb) in service.load_balancers.iter().enumerate() {
+        let at = lbs.index(i);
+        let advanced = [
+            ("alternateTargetGroup", lb.alternate_target_group.as_ref()),
+            (
+                "productionListenerRule",
+                lb.production_listener_rule.as_ref(),
+            ),
+            ("roleArn", lb.role_arn.as_ref()),
+        ];
+        if rolling {
+            let set: Vec<&str> = advanced
+                .iter()
+                .filter(|(_, v)| v.is_some())
+                .map(|(k, _)| *k)
+                .chain(lb.test_listener_rule.as_ref().map(|_| "testListenerRule"))
+                .collect();
+            if let Some(first) = set.first() {
+                issues.push(Issue::new(
+                    at.key(first),
+                    format!(
+                        "{} appl{} only to the canary, linear and blueGreen strategies; this service's deployment is rolling",
+                        set.join(", "),
+                        if set.len() == 1 { "ies" } else { "y" }
+                    ),
+                ));
+            }
+            continue;
+        }
+        for (field, value) in advanced {
+            if value.is_none() {
+                issues.push(Issue::new(
+                    at.clone(),
+                    format!(
+                        "the {} strategy needs `{field}` on every load balancer",
+                        deployment.strategy.ecs_name()
+                    ),
+                ));
+            }
+        }
+        if let Some(alternate) = &lb.alternate_target_group {
+            if *alternate == lb.target_group {
+                issues.push(Issue::new(
+                    at.key("alternateTargetGroup"),
+                    "alternateTargetGroup must differ from targetGroup: green and blue are registered apart".to_owned(),
+                ));
+            } else if !is_target_group(alternate) {
+                issues.push(Issue::new(
+                    at.key("alternateTargetGroup"),
+                    target_group_message(alternate),
+                ));
+            }
+        }
+        for (field, value) in [
+            ("productionListenerRule", &lb.production_listener_rule),
+            ("testListenerRule", &lb.test_listener_rule),
+        ] {
+            if let Some(rule) = value.as_deref().filter(|r| !is_listener_rule(r)) {
+                issues.push(Issue::new(
+                    at.key(field),
+                    format!(
+                        "`{rule}` is not a listener rule ARN (arn:aws:elasticloadbalancing:REGION:ACCOUNT:listener-rule/app/...) or listener ARN"
+                    ),
+                ));
+            }
+        }
+        if let Some(role) = lb.role_arn.as_deref().filter(|r| !is_role_arn(r)) {
+            issues.push(Issue::new(
+                at.key("roleArn"),
+                format!("`{role}` is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)"),
+            ));
+        }
+    }
+    let bake_seconds: u64 = crate::model::aws::Strategy::of(&deployment.strategy)
+        .steps()
+        .iter()
+        .map(|(_, minutes)| u64::from(*minutes) * 60)
+        .sum();
+    if bake_seconds > 0 && bake_seconds >= u64::from(deployment.progress_deadline_seconds) {
+        issues.push(Issue::new(
+            path.key("progressDeadlineSeconds"),
+            format!(
+                "the strategy bakes for {bake_seconds} s in all, not less than progressDeadlineSeconds ({}): the rollout would be rolled back while baking; raise progressDeadlineSeconds above {bake_seconds} plus the time tasks take to start",
+                deployment.progress_deadline_seconds
+            ),
+        ));
+    }
+    if let Some(breaker) = &deployment.circuit_breaker {
+        let at = path.key("circuitBreaker");
+        match (breaker.failed_tasks, breaker.failed_percent) {
+            (Some(_), Some(_)) => issues.push(Issue::new(
+                at.key("failedPercent"),
+                "give failedTasks or failedPercent, not both".to_owned(),
+            )),
+            (None, None) if breaker.reset_on_healthy_task.is_none() => issues.push(Issue::new(
+                at,
+                "circuitBreaker needs failedTasks, failedPercent or resetOnHealthyTask".to_owned(),
+            )),
+            _ => {}
+        }
+    }
+    let alarms = path.key("rollback").key("alarms");
+    for (i, name) in first_duplicates(deployment.rollback.alarms.iter().map(String::as_str)) {
+        issues.push(Issue::new(
+            alarms.index(i),
+            format!("alarm `{name}` is listed twice"),
+        ));
+    }
+    for (i, name) in deployment.rollback.alarms.iter().enumerate() {
+        if name.is_empty() || name.len() > 255 || name.chars().any(char::is_control) {
+            issues.push(Issue::new(
+                alarms.index(i),
+                format!("`{name}` is not a CloudWatch alarm name (1 to 255 printable characters)"),
+            ));
+        }
+    }
+}
+
+fn is_listener_rule(s: &str) -> bool {
+    is_arn(s, "elasticloadbalancing")
+        && s.split(':')
+            .nth(5)
+            .is_some_and(|r| r.starts_with("listener-rule/") || r.starts_with("listener/"))
 }
 
 /// Tasks a rolling deployment can replace at once: floor(N x max%) - ceil(N x min%), ECS's rounding.

@@ -692,6 +692,26 @@ pub struct LoadBalancerSpec {
     /// A port that container maps.
     #[schemars(range(min = 1, max = 65535))]
     pub container_port: u32,
+    /// Blue/green, canary and linear: the target group the new revision's tasks (green) are
+    /// registered in while the old ones (blue) keep `targetGroup`; declared in the stack's
+    /// `targetGroups` too, so its health check is kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 2048))]
+    pub alternate_target_group: Option<String>,
+    /// Blue/green, canary and linear: the listener rule (ALB) or listener (NLB) whose forward
+    /// weights ECS shifts from `targetGroup` to `alternateTargetGroup`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 20, max = 2048))]
+    pub production_listener_rule: Option<String>,
+    /// Optional: a listener rule that sends test traffic to green before production is shifted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 20, max = 2048))]
+    pub test_listener_rule: Option<String>,
+    /// The IAM role ECS assumes to change the listener rules (the
+    /// `AmazonECSInfrastructureRolePolicyForLoadBalancers` managed policy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 20, max = 2048))]
+    pub role_arn: Option<String>,
 }
 
 /// Rolling-deployment bounds (ECS's semantics and defaults) and tugboat's rollback triggers.
@@ -717,6 +737,13 @@ pub struct DeploymentSpec {
     /// What makes a rollout roll back.
     #[serde(default)]
     pub rollback: RollbackSpec,
+    /// How ECS replaces tasks: `rolling` (the default), or shifting traffic from the old tasks
+    /// (blue) to a full set of new ones (green) with `canary`, `linear` or `blueGreen`.
+    #[serde(default, skip_serializing_if = "DeploymentStrategy::is_rolling")]
+    pub strategy: DeploymentStrategy,
+    /// ECS's deployment circuit breaker: how many failed tasks fail a deployment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub circuit_breaker: Option<CircuitBreakerSpec>,
 }
 
 impl Default for DeploymentSpec {
@@ -727,8 +754,103 @@ impl Default for DeploymentSpec {
             health_check_grace_period_seconds: 0,
             progress_deadline_seconds: defaults::progress_deadline(),
             rollback: RollbackSpec::default(),
+            strategy: DeploymentStrategy::default(),
+            circuit_breaker: None,
         }
     }
+}
+
+/// ECS's deployment strategies (`deploymentConfiguration.strategy`), one key each.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub enum DeploymentStrategy {
+    /// Replace tasks in batches within minimumHealthyPercent and maximumPercent.
+    #[default]
+    Rolling,
+    /// Start green at full size, send `percent` of production traffic to it for `bakeMinutes`,
+    /// then all of it.
+    Canary(CanaryStrategy),
+    /// Start green at full size, shift `stepPercent` more of production traffic every
+    /// `stepBakeMinutes`.
+    Linear(LinearStrategy),
+    /// Start green at full size, shift all production traffic at once, keep blue for `bakeMinutes`.
+    BlueGreen(BlueGreenStrategy),
+}
+
+impl DeploymentStrategy {
+    /// Whether this is ECS's rolling update.
+    pub fn is_rolling(&self) -> bool {
+        matches!(self, Self::Rolling)
+    }
+
+    /// ECS's name for it.
+    pub fn ecs_name(&self) -> &'static str {
+        match self {
+            Self::Rolling => "ROLLING",
+            Self::Canary(_) => "CANARY",
+            Self::Linear(_) => "LINEAR",
+            Self::BlueGreen(_) => "BLUE_GREEN",
+        }
+    }
+}
+
+/// A canary deployment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CanaryStrategy {
+    /// Percent of production traffic green gets first (ECS: 0.1 to 100).
+    #[schemars(range(min = 0.1, max = 100.0))]
+    pub percent: f64,
+    /// Minutes at that percent before the rest shifts (ECS: 0 to 1440).
+    #[schemars(range(max = 1440))]
+    pub bake_minutes: u32,
+    /// Minutes blue is kept after all traffic is on green, for an instant rollback (ECS: 0 to 1440).
+    #[serde(default)]
+    #[schemars(range(max = 1440))]
+    pub final_bake_minutes: u32,
+}
+
+/// A linear deployment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LinearStrategy {
+    /// Percent of production traffic shifted per step (ECS: 3 to 100).
+    #[schemars(range(min = 3.0, max = 100.0))]
+    pub step_percent: f64,
+    /// Minutes between steps (ECS: 0 to 1440).
+    #[schemars(range(max = 1440))]
+    pub step_bake_minutes: u32,
+    /// Minutes blue is kept after the last step (ECS: 0 to 1440).
+    #[serde(default)]
+    #[schemars(range(max = 1440))]
+    pub final_bake_minutes: u32,
+}
+
+/// A blue/green deployment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BlueGreenStrategy {
+    /// Minutes blue is kept after all traffic is on green, for an instant rollback (ECS: 0 to 1440).
+    #[schemars(range(max = 1440))]
+    pub bake_minutes: u32,
+}
+
+/// The circuit breaker's threshold (ECS's `thresholdConfiguration`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CircuitBreakerSpec {
+    /// Fail the deployment after this many failed tasks (ECS's default: half the desired count,
+    /// at least 3, at most 200).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 200))]
+    pub failed_tasks: Option<u32>,
+    /// Or after this percent of the desired count has failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100))]
+    pub failed_percent: Option<u32>,
+    /// Start the count again each time a task turns healthy (ECS's `resetOnHealthyTask`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset_on_healthy_task: Option<bool>,
 }
 
 /// Rollback triggers of a rollout (the progress deadline is one too).
@@ -742,6 +864,11 @@ pub struct RollbackSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 1000000000))]
     pub max5xx_per_minute: Option<u32>,
+    /// CloudWatch alarms that roll the deployment back when they go to ALARM (ECS's
+    /// `deploymentConfiguration.alarms`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 10))]
+    pub alarms: Vec<String>,
 }
 
 impl Default for RollbackSpec {
@@ -749,6 +876,7 @@ impl Default for RollbackSpec {
         Self {
             on_unhealthy_targets: true,
             max5xx_per_minute: None,
+            alarms: Vec::new(),
         }
     }
 }

@@ -170,6 +170,45 @@ impl<'s> Checker<'s> {
             self.check(only, node, path, issues);
             return;
         }
+        // An externally tagged enum (`rolling`, or `{canary: {...}}`): the branch the key or the
+        // word names is the one to report against; anything else is one of the names.
+        fn tag<'j>(b: &&'j Json) -> Option<&'j str> {
+            b.get("const").and_then(Json::as_str).or_else(|| {
+                match b
+                    .get("required")
+                    .and_then(Json::as_array)
+                    .map(Vec::as_slice)
+                {
+                    Some([key]) => key.as_str(),
+                    _ => None,
+                }
+            })
+        }
+        let tags: Vec<&str> = others.iter().filter_map(tag).collect();
+        if tags.len() == others.len() {
+            let named = match &node.value {
+                Value::Str(word) => Some(word.as_str()),
+                Value::Map(entries) if entries.len() == 1 => match &entries[0].0.value {
+                    Value::Str(key) => Some(key.as_str()),
+                    _ => None,
+                },
+                _ => None,
+            };
+            if let Some(branch) = named.and_then(|n| others.iter().find(|b| tag(b) == Some(n))) {
+                self.check(branch, node, path, issues);
+                return;
+            }
+            let mut message = format!(
+                "expected one of {} (a word, or a mapping with one of them as its only key), found {}",
+                tags.join(", "),
+                show_node(node)
+            );
+            if let Some(near) = named.and_then(|n| closest(n, tags.iter().copied())) {
+                message.push_str(&format!("; did you mean `{near}`?"));
+            }
+            issues.push(Issue::at(path.clone(), node.at, message));
+            return;
+        }
         let mut first_errors = None;
         for branch in others {
             let mut trial = Vec::new();

@@ -154,7 +154,7 @@ pub struct RegisteredRevision {
 }
 
 /// ECS deployment configuration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeploymentConfiguration {
     /// Lower bound on healthy tasks, percent of desired, rounded up.
@@ -165,6 +165,193 @@ pub struct DeploymentConfiguration {
     pub circuit_breaker: bool,
     /// With the circuit breaker: roll back to the last COMPLETED deployment when it trips.
     pub rollback: bool,
+    /// ROLLING, or a traffic-shifting strategy with its steps and bakes.
+    #[serde(default, skip_serializing_if = "Strategy::is_rolling")]
+    pub strategy: Strategy,
+    /// The circuit breaker's threshold (`COUNT`, `BOUNDED_PERCENT`... and its value); `None`
+    /// for ECS's default (half the desired count, within 3 and 200).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_threshold: Option<(String, u32)>,
+    /// The circuit breaker's `resetOnHealthyTask`; `None` for ECS's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset_on_healthy_task: Option<bool>,
+    /// CloudWatch alarms that fail (and roll back) a deployment.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alarms: Vec<String>,
+}
+
+impl DeploymentConfiguration {
+    /// A rolling configuration with these bounds and the circuit breaker on, without rollback
+    /// (tugboat chooses where to roll back to).
+    pub fn rolling(minimum_healthy_percent: u32, maximum_percent: u32) -> Self {
+        Self {
+            minimum_healthy_percent,
+            maximum_percent,
+            circuit_breaker: true,
+            rollback: false,
+            strategy: Strategy::Rolling,
+            failure_threshold: None,
+            reset_on_healthy_task: None,
+            alarms: Vec::new(),
+        }
+    }
+}
+
+impl DeploymentConfiguration {
+    /// Whether the reported configuration `seen` is this one: unset optional fields (the
+    /// circuit breaker's threshold and reset) accept ECS's defaults, whatever they are reported as.
+    pub fn satisfied_by(&self, seen: &DeploymentConfiguration) -> bool {
+        self.minimum_healthy_percent == seen.minimum_healthy_percent
+            && self.maximum_percent == seen.maximum_percent
+            && self.circuit_breaker == seen.circuit_breaker
+            && self.rollback == seen.rollback
+            && self.strategy == seen.strategy
+            && self
+                .failure_threshold
+                .as_ref()
+                .is_none_or(|t| seen.failure_threshold.as_ref() == Some(t))
+            && self
+                .reset_on_healthy_task
+                .is_none_or(|r| seen.reset_on_healthy_task == Some(r))
+            && self.alarms == seen.alarms
+    }
+
+    /// In a few words: `ROLLING 100%/200%`, `CANARY 10% for 5 min, bake 0 min`...
+    pub fn summary(&self) -> String {
+        let bounds = format!(
+            "{}%/{}%",
+            self.minimum_healthy_percent, self.maximum_percent
+        );
+        let mut text = match &self.strategy {
+            Strategy::Rolling => format!("ROLLING {bounds}"),
+            Strategy::BlueGreen { bake_minutes } => format!("BLUE_GREEN, bake {bake_minutes} min"),
+            Strategy::Canary {
+                percent,
+                canary_bake_minutes,
+                bake_minutes,
+            } => {
+                format!("CANARY {percent}% for {canary_bake_minutes} min, bake {bake_minutes} min")
+            }
+            Strategy::Linear {
+                step_percent,
+                step_bake_minutes,
+                bake_minutes,
+            } => format!(
+                "LINEAR {step_percent}% every {step_bake_minutes} min, bake {bake_minutes} min"
+            ),
+        };
+        if !self.circuit_breaker {
+            text.push_str(", circuit breaker off");
+        }
+        if !self.alarms.is_empty() {
+            text.push_str(&format!(", alarms {}", self.alarms.join(",")));
+        }
+        text
+    }
+}
+
+/// ECS's `deploymentConfiguration.strategy` and the fields that go with it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Strategy {
+    /// Tasks replaced in batches.
+    #[default]
+    Rolling,
+    /// All traffic shifted to green at once; blue kept `bake_minutes`.
+    BlueGreen {
+        /// `bakeTimeInMinutes`.
+        bake_minutes: u32,
+    },
+    /// `percent` of traffic for `canary_bake_minutes`, then the rest; blue kept `bake_minutes`.
+    Canary {
+        /// `canaryConfiguration.canaryPercent`.
+        percent: f64,
+        /// `canaryConfiguration.canaryBakeTimeInMinutes`.
+        canary_bake_minutes: u32,
+        /// `bakeTimeInMinutes`.
+        bake_minutes: u32,
+    },
+    /// `step_percent` more traffic every `step_bake_minutes`; blue kept `bake_minutes`.
+    Linear {
+        /// `linearConfiguration.stepPercent`.
+        step_percent: f64,
+        /// `linearConfiguration.stepBakeTimeInMinutes`.
+        step_bake_minutes: u32,
+        /// `bakeTimeInMinutes`.
+        bake_minutes: u32,
+    },
+}
+
+impl Strategy {
+    /// The strategy a manifest's `deployment.strategy` stands for.
+    pub fn of(spec: &crate::manifest::spec::DeploymentStrategy) -> Self {
+        use crate::manifest::spec::DeploymentStrategy as S;
+        match spec {
+            S::Rolling => Self::Rolling,
+            S::BlueGreen(b) => Self::BlueGreen {
+                bake_minutes: b.bake_minutes,
+            },
+            S::Canary(c) => Self::Canary {
+                percent: c.percent,
+                canary_bake_minutes: c.bake_minutes,
+                bake_minutes: c.final_bake_minutes,
+            },
+            S::Linear(l) => Self::Linear {
+                step_percent: l.step_percent,
+                step_bake_minutes: l.step_bake_minutes,
+                bake_minutes: l.final_bake_minutes,
+            },
+        }
+    }
+
+    /// Whether this is the rolling update.
+    pub fn is_rolling(&self) -> bool {
+        matches!(self, Self::Rolling)
+    }
+
+    /// ECS's name.
+    pub fn ecs_name(&self) -> &'static str {
+        match self {
+            Self::Rolling => "ROLLING",
+            Self::BlueGreen { .. } => "BLUE_GREEN",
+            Self::Canary { .. } => "CANARY",
+            Self::Linear { .. } => "LINEAR",
+        }
+    }
+
+    /// The production traffic share green gets, step by step, each with the minutes it is held
+    /// (the last step is 100 % held for the final bake); empty for a rolling update.
+    pub fn steps(&self) -> Vec<(f64, u32)> {
+        match *self {
+            Self::Rolling => Vec::new(),
+            Self::BlueGreen { bake_minutes } => vec![(100.0, bake_minutes)],
+            Self::Canary {
+                percent,
+                canary_bake_minutes,
+                bake_minutes,
+            } => {
+                if percent >= 100.0 {
+                    vec![(100.0, canary_bake_minutes.max(bake_minutes))]
+                } else {
+                    vec![(percent, canary_bake_minutes), (100.0, bake_minutes)]
+                }
+            }
+            Self::Linear {
+                step_percent,
+                step_bake_minutes,
+                bake_minutes,
+            } => {
+                let mut steps = Vec::new();
+                let mut share = 0.0;
+                while share + step_percent < 100.0 - 1e-9 {
+                    share += step_percent;
+                    steps.push((share, step_bake_minutes));
+                }
+                steps.push((100.0, bake_minutes));
+                steps
+            }
+        }
+    }
 }
 
 /// How a service's deployments are driven.
@@ -249,6 +436,24 @@ pub struct LoadBalancerInput {
     pub container_name: String,
     /// Its port.
     pub container_port: u32,
+    /// Blue/green, canary, linear: where green registers, and how ECS shifts traffic to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advanced: Option<AdvancedLoadBalancer>,
+}
+
+/// ECS's `loadBalancers[].advancedConfiguration`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdvancedLoadBalancer {
+    /// The alternate target group (green's), by name.
+    pub alternate_target_group: String,
+    /// The production listener rule (or listener) ARN.
+    pub production_listener_rule: String,
+    /// The test listener rule ARN, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_listener_rule: Option<String>,
+    /// The role ECS changes the rules with.
+    pub role_arn: String,
 }
 
 /// CreateService's input.

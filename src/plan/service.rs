@@ -12,9 +12,9 @@ use std::collections::BTreeMap;
 
 use crate::manifest::spec::{HealthCheck, LaunchType, ServiceSpec};
 use crate::model::aws::{
-    CreateServiceInput, DeploymentConfiguration, DeploymentController, HealthCheckSettings,
-    LoadBalancerInput, NetworkInput, ServiceOptions, TaskDefinitionInput, UpdateServiceInput,
-    managed_tags,
+    AdvancedLoadBalancer, CreateServiceInput, DeploymentConfiguration, DeploymentController,
+    HealthCheckSettings, LoadBalancerInput, NetworkInput, ServiceOptions, Strategy,
+    TaskDefinitionInput, UpdateServiceInput, managed_tags,
 };
 use crate::model::{
     DecisionKind, ObservedService, RolloutMemory, ServiceKey, ServiceMemory, Stack,
@@ -188,15 +188,56 @@ pub struct Plan {
     pub requeue_after: Option<u64>,
 }
 
-/// The deployment configuration tugboat keeps on its services: the manifest's bounds; ECS's circuit
-/// breaker stops a doomed deployment early, and tugboat (not ECS) chooses where to roll back to.
+/// The deployment configuration tugboat keeps on its services: the manifest's bounds and
+/// strategy; ECS's circuit breaker (and the named alarms) stop a doomed deployment early. A rolling
+/// update is not rolled back by ECS: tugboat chooses where to roll back to (the verified-good
+/// revision). A traffic-shifting strategy is: ECS's rollback shifts traffic back to blue, which is
+/// still running, without starting a task, and that is the point of the strategy.
 pub fn deployment_configuration(spec: &ServiceSpec) -> DeploymentConfiguration {
+    let deployment = &spec.deployment;
+    let strategy = Strategy::of(&deployment.strategy);
+    let breaker = deployment.circuit_breaker.as_ref();
     DeploymentConfiguration {
-        minimum_healthy_percent: spec.deployment.minimum_healthy_percent,
-        maximum_percent: spec.deployment.maximum_percent,
-        circuit_breaker: true,
-        rollback: false,
+        rollback: !strategy.is_rolling(),
+        strategy,
+        failure_threshold: breaker.and_then(|b| {
+            b.failed_tasks
+                .map(|n| ("COUNT".to_owned(), n))
+                .or_else(|| b.failed_percent.map(|p| ("BOUNDED_PERCENT".to_owned(), p)))
+        }),
+        reset_on_healthy_task: breaker.and_then(|b| b.reset_on_healthy_task),
+        alarms: deployment.rollback.alarms.clone(),
+        ..DeploymentConfiguration::rolling(
+            deployment.minimum_healthy_percent,
+            deployment.maximum_percent,
+        )
     }
+}
+
+/// CreateService's load balancers for a spec, with the advanced configuration of a
+/// traffic-shifting strategy.
+pub fn load_balancers(spec: &ServiceSpec) -> Vec<LoadBalancerInput> {
+    spec.load_balancers
+        .iter()
+        .map(|lb| LoadBalancerInput {
+            target_group: lb.target_group.clone(),
+            container_name: lb.container_name.clone(),
+            container_port: lb.container_port,
+            advanced: match (
+                &lb.alternate_target_group,
+                &lb.production_listener_rule,
+                &lb.role_arn,
+            ) {
+                (Some(alternate), Some(rule), Some(role)) => Some(AdvancedLoadBalancer {
+                    alternate_target_group: alternate.clone(),
+                    production_listener_rule: rule.clone(),
+                    test_listener_rule: lb.test_listener_rule.clone(),
+                    role_arn: role.clone(),
+                }),
+                _ => None,
+            },
+        })
+        .collect()
 }
 
 /// Plans one service.
@@ -329,19 +370,17 @@ pub fn plan_service(
     }
     let config = deployment_configuration(spec);
     let mut deployment_configuration = None;
-    if let Some(seen) = service.deployment_configuration
-        && seen != config
+    if let Some(seen) = &service.deployment_configuration
+        && !config.satisfied_by(seen)
     {
         memory.record(decision(
             now,
             DecisionKind::DriftCorrection,
             Some("deployment"),
             format!(
-                "deployment configuration was min {}% / max {}%; restored to {}% / {}%",
-                seen.minimum_healthy_percent,
-                seen.maximum_percent,
-                config.minimum_healthy_percent,
-                config.maximum_percent
+                "deployment configuration was {}; restored to {}",
+                seen.summary(),
+                config.summary()
             ),
         ));
         deployment_configuration = Some(config);
@@ -500,15 +539,7 @@ pub fn create_input(
         options: service_options(spec),
         deployment_configuration: deployment_configuration(spec),
         deployment_controller: DeploymentController::Ecs,
-        load_balancers: spec
-            .load_balancers
-            .iter()
-            .map(|lb| LoadBalancerInput {
-                target_group: lb.target_group.clone(),
-                container_name: lb.container_name.clone(),
-                container_port: lb.container_port,
-            })
-            .collect(),
+        load_balancers: load_balancers(spec),
         health_check_grace_period_seconds: spec.deployment.health_check_grace_period_seconds,
         network: spec.network.as_ref().map(|n| NetworkInput {
             subnets: n.subnets.clone(),
@@ -694,12 +725,7 @@ mod tests {
             desired_count: 2,
             launch_type: "FARGATE".into(),
             options: ServiceOptions::default(),
-            deployment_configuration: DeploymentConfiguration {
-                minimum_healthy_percent: 50,
-                maximum_percent: 200,
-                circuit_breaker: true,
-                rollback: false,
-            },
+            deployment_configuration: DeploymentConfiguration::rolling(50, 200),
             deployment_controller: DeploymentController::Ecs,
             load_balancers: Vec::new(),
             health_check_grace_period_seconds: 0,

@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 use aws_sdk_ecs::types as ecs;
 
 use crate::model::aws::{
-    CONTAINER_HEALTH_DEFAULTS, ContainerHealthCheckInput, ContainerInput, DeploymentConfiguration,
-    DeploymentController, DeploymentDescription, LoadBalancerInput, LogConfiguration, RolloutState,
-    ServiceDescription, ServiceOptions, TaskDefinitionId, TaskDefinitionInput,
+    AdvancedLoadBalancer, CONTAINER_HEALTH_DEFAULTS, ContainerHealthCheckInput, ContainerInput,
+    DeploymentConfiguration, DeploymentController, DeploymentDescription, LoadBalancerInput,
+    LogConfiguration, RolloutState, ServiceDescription, ServiceOptions, Strategy, TaskDefinitionId,
+    TaskDefinitionInput,
 };
 
 /// `family:revision` from a task-definition ARN (or from `family:revision` itself).
@@ -103,6 +104,17 @@ pub fn service(cluster: &str, s: &ecs::Service) -> ServiceDescription {
             maximum_percent: c.maximum_percent().map_or(200, count),
             circuit_breaker: breaker.is_some_and(ecs::DeploymentCircuitBreaker::enable),
             rollback: breaker.is_some_and(ecs::DeploymentCircuitBreaker::rollback),
+            strategy: strategy(c),
+            failure_threshold: breaker
+                .and_then(ecs::DeploymentCircuitBreaker::threshold_configuration)
+                .map(|t| (t.r#type().as_str().to_owned(), count(t.value()))),
+            reset_on_healthy_task: breaker
+                .and_then(ecs::DeploymentCircuitBreaker::reset_on_healthy_task),
+            alarms: c
+                .alarms()
+                .filter(|a| a.enable())
+                .map(|a| a.alarm_names().to_vec())
+                .unwrap_or_default(),
         }),
         deployment_controller: match s.deployment_controller().map(|c| c.r#type().as_str()) {
             Some("EXTERNAL") => DeploymentController::External,
@@ -116,6 +128,17 @@ pub fn service(cluster: &str, s: &ecs::Service) -> ServiceDescription {
                 target_group: target_group_name(lb.target_group_arn().unwrap_or_default()),
                 container_name: lb.container_name().unwrap_or_default().to_owned(),
                 container_port: lb.container_port().map_or(0, count),
+                advanced: lb.advanced_configuration().map(|a| AdvancedLoadBalancer {
+                    alternate_target_group: target_group_name(
+                        a.alternate_target_group_arn().unwrap_or_default(),
+                    ),
+                    production_listener_rule: a
+                        .production_listener_rule()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    test_listener_rule: a.test_listener_rule().map(str::to_owned),
+                    role_arn: a.role_arn().unwrap_or_default().to_owned(),
+                }),
             })
             .collect(),
         options: service_options(s),
@@ -129,6 +152,33 @@ pub fn service(cluster: &str, s: &ecs::Service) -> ServiceDescription {
                 ))
             })
             .collect(),
+    }
+}
+
+/// The strategy a reported configuration names, with its steps and bakes (ROLLING when none is
+/// named, as for every service created before strategies existed).
+fn strategy(c: &ecs::DeploymentConfiguration) -> Strategy {
+    let minutes = |n: Option<i32>| n.and_then(|n| u32::try_from(n).ok()).unwrap_or(0);
+    let bake_minutes = minutes(c.bake_time_in_minutes());
+    match c.strategy().map(ecs::DeploymentStrategy::as_str) {
+        Some("BLUE_GREEN") => Strategy::BlueGreen { bake_minutes },
+        Some("CANARY") => {
+            let canary = c.canary_configuration();
+            Strategy::Canary {
+                percent: canary.and_then(|k| k.canary_percent()).unwrap_or(0.0),
+                canary_bake_minutes: minutes(canary.and_then(|k| k.canary_bake_time_in_minutes())),
+                bake_minutes,
+            }
+        }
+        Some("LINEAR") => {
+            let linear = c.linear_configuration();
+            Strategy::Linear {
+                step_percent: linear.and_then(|l| l.step_percent()).unwrap_or(0.0),
+                step_bake_minutes: minutes(linear.and_then(|l| l.step_bake_time_in_minutes())),
+                bake_minutes,
+            }
+        }
+        _ => Strategy::Rolling,
     }
 }
 

@@ -414,16 +414,66 @@ fn signed(n: u32) -> i32 {
 fn ecs_deployment_configuration(
     config: &crate::model::aws::DeploymentConfiguration,
 ) -> ecs::DeploymentConfiguration {
-    ecs::DeploymentConfiguration::builder()
+    use crate::model::aws::Strategy;
+    let threshold = config.failure_threshold.as_ref().and_then(|(kind, value)| {
+        ecs::ThresholdConfiguration::builder()
+            .r#type(ecs::ThresholdType::from(kind.as_str()))
+            .value(signed(*value))
+            .build()
+            .ok()
+    });
+    let alarms = (!config.alarms.is_empty())
+        .then(|| {
+            ecs::DeploymentAlarms::builder()
+                .set_alarm_names(Some(config.alarms.clone()))
+                .enable(true)
+                .rollback(config.rollback)
+                .build()
+                .ok()
+        })
+        .flatten();
+    let builder = ecs::DeploymentConfiguration::builder()
         .minimum_healthy_percent(signed(config.minimum_healthy_percent))
         .maximum_percent(signed(config.maximum_percent))
         .deployment_circuit_breaker(
             ecs::DeploymentCircuitBreaker::builder()
                 .enable(config.circuit_breaker)
                 .rollback(config.rollback)
+                .set_threshold_configuration(threshold)
+                .set_reset_on_healthy_task(config.reset_on_healthy_task)
                 .build(),
         )
-        .build()
+        .set_alarms(alarms)
+        .strategy(ecs::DeploymentStrategy::from(config.strategy.ecs_name()));
+    match config.strategy {
+        Strategy::Rolling => builder,
+        Strategy::BlueGreen { bake_minutes } => builder.bake_time_in_minutes(signed(bake_minutes)),
+        Strategy::Canary {
+            percent,
+            canary_bake_minutes,
+            bake_minutes,
+        } => builder
+            .bake_time_in_minutes(signed(bake_minutes))
+            .canary_configuration(
+                ecs::CanaryConfiguration::builder()
+                    .canary_percent(percent)
+                    .canary_bake_time_in_minutes(signed(canary_bake_minutes))
+                    .build(),
+            ),
+        Strategy::Linear {
+            step_percent,
+            step_bake_minutes,
+            bake_minutes,
+        } => builder
+            .bake_time_in_minutes(signed(bake_minutes))
+            .linear_configuration(
+                ecs::LinearConfiguration::builder()
+                    .step_percent(step_percent)
+                    .step_bake_time_in_minutes(signed(step_bake_minutes))
+                    .build(),
+            ),
+    }
+    .build()
 }
 
 /// The service a create, update or delete answered with.
@@ -508,11 +558,25 @@ impl Cloud for AwsCloud {
         let mut load_balancers = Vec::new();
         for lb in &input.load_balancers {
             let info = self.target_group(&lb.target_group, OP).await?;
+            let advanced = match &lb.advanced {
+                None => None,
+                Some(a) => Some(
+                    ecs::AdvancedConfiguration::builder()
+                        .alternate_target_group_arn(
+                            self.target_group(&a.alternate_target_group, OP).await?.arn,
+                        )
+                        .production_listener_rule(&a.production_listener_rule)
+                        .set_test_listener_rule(a.test_listener_rule.clone())
+                        .role_arn(&a.role_arn)
+                        .build(),
+                ),
+            };
             load_balancers.push(
                 ecs::LoadBalancer::builder()
                     .target_group_arn(info.arn)
                     .container_name(&lb.container_name)
                     .container_port(signed(lb.container_port))
+                    .set_advanced_configuration(advanced)
                     .build(),
             );
         }
@@ -945,19 +1009,87 @@ impl Cloud for AwsCloud {
 mod tests {
     use super::*;
 
-    /// What moto does not keep (deploymentConfiguration), checked on the request itself.
+    use crate::model::aws::{DeploymentConfiguration, Strategy};
+
+    /// What moto does not keep at creation (deploymentConfiguration), checked on the request
+    /// itself.
     #[test]
     fn deployment_bounds_and_the_circuit_breaker_are_sent_as_given() {
-        let sent = ecs_deployment_configuration(&crate::model::aws::DeploymentConfiguration {
-            minimum_healthy_percent: 50,
-            maximum_percent: 100,
-            circuit_breaker: true,
-            rollback: false,
-        });
+        let sent = ecs_deployment_configuration(&DeploymentConfiguration::rolling(50, 100));
         assert_eq!(sent.minimum_healthy_percent(), Some(50));
         assert_eq!(sent.maximum_percent(), Some(100));
         let breaker = sent.deployment_circuit_breaker().expect("breaker");
         assert!(breaker.enable());
         assert!(!breaker.rollback());
+        assert_eq!(sent.strategy().map(|s| s.as_str()), Some("ROLLING"));
+        assert!(sent.alarms().is_none() && breaker.threshold_configuration().is_none());
+    }
+
+    /// Every strategy, with its steps, bakes, alarms and circuit-breaker threshold, in the shape
+    /// the SDK defines, and read back (as DescribeServices reports it) to the same configuration.
+    #[test]
+    fn strategies_are_sent_in_the_sdk_shape_and_read_back_unchanged() {
+        let strategies = [
+            Strategy::BlueGreen { bake_minutes: 10 },
+            Strategy::Canary {
+                percent: 10.0,
+                canary_bake_minutes: 5,
+                bake_minutes: 2,
+            },
+            Strategy::Linear {
+                step_percent: 25.0,
+                step_bake_minutes: 3,
+                bake_minutes: 0,
+            },
+        ];
+        for strategy in strategies {
+            let config = DeploymentConfiguration {
+                rollback: true,
+                strategy: strategy.clone(),
+                failure_threshold: Some(("COUNT".into(), 4)),
+                reset_on_healthy_task: Some(false),
+                alarms: vec!["web-5xx".into(), "web-latency".into()],
+                ..DeploymentConfiguration::rolling(100, 200)
+            };
+            let sent = ecs_deployment_configuration(&config);
+            assert_eq!(
+                sent.strategy().map(|s| s.as_str()),
+                Some(strategy.ecs_name())
+            );
+            match strategy {
+                Strategy::Canary { .. } => {
+                    let canary = sent.canary_configuration().expect("canary");
+                    assert_eq!(canary.canary_percent(), Some(10.0));
+                    assert_eq!(canary.canary_bake_time_in_minutes(), Some(5));
+                    assert_eq!(sent.bake_time_in_minutes(), Some(2));
+                }
+                Strategy::Linear { .. } => {
+                    let linear = sent.linear_configuration().expect("linear");
+                    assert_eq!(linear.step_percent(), Some(25.0));
+                    assert_eq!(linear.step_bake_time_in_minutes(), Some(3));
+                }
+                _ => assert_eq!(sent.bake_time_in_minutes(), Some(10)),
+            }
+            let alarms = sent.alarms().expect("alarms");
+            assert!(alarms.enable() && alarms.rollback());
+            assert_eq!(alarms.alarm_names(), ["web-5xx", "web-latency"]);
+            let threshold = sent
+                .deployment_circuit_breaker()
+                .and_then(|b| b.threshold_configuration())
+                .expect("threshold");
+            assert_eq!(
+                (threshold.r#type().as_str(), threshold.value()),
+                ("COUNT", 4)
+            );
+
+            let reported = ecs::Service::builder()
+                .service_name("web")
+                .deployment_configuration(sent)
+                .build();
+            let read = convert::service("c", &reported)
+                .deployment_configuration
+                .expect("configuration");
+            assert!(config.satisfied_by(&read), "{config:?}\n{read:?}");
+        }
     }
 }

@@ -439,10 +439,8 @@ impl Sim {
                     revision: 0,
                 },
                 deployment_configuration: Some(crate::model::aws::DeploymentConfiguration {
-                    minimum_healthy_percent: 100,
-                    maximum_percent: 200,
                     circuit_breaker: false,
-                    rollback: false,
+                    ..crate::model::aws::DeploymentConfiguration::rolling(100, 200)
                 }),
                 deployment_controller: DeploymentController::Ecs,
                 deployments: Vec::new(),
@@ -484,7 +482,7 @@ impl Sim {
                     family: String::new(),
                     revision: 0,
                 }),
-            deployment_configuration: Some(service.config),
+            deployment_configuration: Some(service.config.clone()),
             deployment_controller: service.controller,
             deployments: service
                 .deployments
