@@ -198,6 +198,9 @@ fn describe(action: &Action, live: Option<&ServiceDescription>) -> String {
             }
             format!("would update: {}", parts.join(", "))
         }
+        Action::StopServiceDeployment { arn } => format!(
+            "would stop the deployment {arn} with ROLLBACK (traffic back to the running tasks)"
+        ),
         Action::ModifyDeregistrationDelay {
             target_group,
             seconds,

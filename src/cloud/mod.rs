@@ -135,6 +135,12 @@ pub trait Cloud: Send + Sync {
         input: UpdateServiceInput,
     ) -> impl Future<Output = Result<ServiceDescription, CloudError>> + Send;
 
+    /// StopServiceDeployment with ROLLBACK, by service-deployment ARN.
+    fn stop_service_deployment(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<(), CloudError>> + Send;
+
     /// DeleteService (without `force`: refused while the desired count is above 0).
     fn delete_service(
         &self,
@@ -305,6 +311,12 @@ impl<L: Layer, C: Cloud> Cloud for Layered<L, C> {
     ) -> Result<(), CloudError> {
         let call = self.inner.modify_target_group(target_group, health);
         self.layer.around(Operation::ModifyTargetGroup, call).await
+    }
+    async fn stop_service_deployment(&self, arn: &str) -> Result<(), CloudError> {
+        let call = self.inner.stop_service_deployment(arn);
+        self.layer
+            .around(Operation::StopServiceDeployment, call)
+            .await
     }
     async fn describe_deregistration_delay(&self, target_group: &str) -> Result<u32, CloudError> {
         let call = self.inner.describe_deregistration_delay(target_group);

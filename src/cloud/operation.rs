@@ -22,6 +22,8 @@ pub enum Operation {
     DeleteService,
     /// ECS DescribeServices.
     DescribeServices,
+    /// ECS StopServiceDeployment (a rollback of a traffic-shifting deployment).
+    StopServiceDeployment,
     /// ECS DescribeClusters (the controller's preflight).
     DescribeClusters,
     /// ECS CreateTaskSet (simulated EXTERNAL deployments).
@@ -50,13 +52,14 @@ pub enum Operation {
 
 impl Operation {
     /// Every operation.
-    pub const ALL: [Operation; 18] = [
+    pub const ALL: [Operation; 19] = [
         Operation::RegisterTaskDefinition,
         Operation::DescribeTaskDefinition,
         Operation::CreateService,
         Operation::UpdateService,
         Operation::DeleteService,
         Operation::DescribeServices,
+        Operation::StopServiceDeployment,
         Operation::DescribeClusters,
         Operation::CreateTaskSet,
         Operation::UpdateTaskSet,
@@ -73,13 +76,14 @@ impl Operation {
 
     /// The operations of the [`super::Cloud`] trait and the preflight: what the controller calls,
     /// and so the label sets its request metrics start with.
-    pub const CONTROLLER: [Operation; 13] = [
+    pub const CONTROLLER: [Operation; 14] = [
         Operation::RegisterTaskDefinition,
         Operation::DescribeTaskDefinition,
         Operation::CreateService,
         Operation::UpdateService,
         Operation::DeleteService,
         Operation::DescribeServices,
+        Operation::StopServiceDeployment,
         Operation::DescribeClusters,
         Operation::DescribeTargetHealth,
         Operation::ModifyTargetGroup,
@@ -98,6 +102,7 @@ impl Operation {
             Operation::UpdateService => "UpdateService",
             Operation::DeleteService => "DeleteService",
             Operation::DescribeServices => "DescribeServices",
+            Operation::StopServiceDeployment => "StopServiceDeployment",
             Operation::DescribeClusters => "DescribeClusters",
             Operation::CreateTaskSet => "CreateTaskSet",
             Operation::UpdateTaskSet => "UpdateTaskSet",
@@ -156,6 +161,7 @@ impl Operation {
             | Operation::ModifyTargetGroupAttributes => Category::Elb,
             Operation::CreateService
             | Operation::UpdateService
+            | Operation::StopServiceDeployment
             | Operation::DeleteService
             | Operation::CreateTaskSet
             | Operation::UpdateTaskSet

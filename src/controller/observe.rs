@@ -279,16 +279,21 @@ fn queries_of(
             }
         }
     }
-    if w.rollout_watched
-        && spec.deployment.rollback.max5xx_per_minute.is_some()
-        && let Some(group) = first_group
-    {
-        queries.push((
-            Series::Target5xx,
-            MetricId::Target5xx {
-                target_group: group,
-            },
-        ));
+    if w.rollout_watched && spec.deployment.rollback.max5xx_per_minute.is_some() {
+        // A traffic-shifting deployment's green serves from the alternate target group: both are
+        // read, and their counts added.
+        let alternate = spec
+            .load_balancers
+            .first()
+            .and_then(|lb| lb.alternate_target_group.clone());
+        for group in first_group.into_iter().chain(alternate) {
+            queries.push((
+                Series::Target5xx,
+                MetricId::Target5xx {
+                    target_group: group,
+                },
+            ));
+        }
     }
     queries
 }
@@ -364,7 +369,19 @@ async fn read_metrics<C: Cloud>(
             match (kind, metric) {
                 (Series::Cpu, _) => o.cpu = minutes(points, None, anchor),
                 (Series::Http5xx, _) => o.http_5xx = minutes(points, Some(0.0), anchor),
-                (Series::Target5xx, _) => o.target_5xx = minutes(points, Some(0.0), anchor),
+                (Series::Target5xx, _) => {
+                    let counts = minutes(points, Some(0.0), anchor);
+                    if o.target_5xx.is_empty() {
+                        o.target_5xx = counts;
+                    } else {
+                        for (sum, more) in o.target_5xx.iter_mut().zip(counts) {
+                            *sum = match (*sum, more) {
+                                (Some(a), Some(b)) => Some(a + b),
+                                (a, b) => a.or(b),
+                            };
+                        }
+                    }
+                }
                 (Series::HealthyHosts, MetricId::HealthyHosts { target_group }) => {
                     // Only a recent value: an old one says nothing about now.
                     if let Some(p) = points
@@ -396,10 +413,17 @@ async fn read_target_health<C: Cloud>(
             continue;
         }
         let mut targets = BTreeMap::new();
-        for lb in &w.desired.spec.load_balancers {
-            match Box::pin(cloud.describe_target_health(&lb.target_group)).await {
+        let groups: Vec<&String> = w
+            .desired
+            .spec
+            .load_balancers
+            .iter()
+            .flat_map(|lb| std::iter::once(&lb.target_group).chain(&lb.alternate_target_group))
+            .collect();
+        for group in groups {
+            match Box::pin(cloud.describe_target_health(group)).await {
                 Ok(health) => {
-                    targets.insert(lb.target_group.clone(), health);
+                    targets.insert(group.clone(), health);
                 }
                 Err(e) => {
                     *result = Err(e);

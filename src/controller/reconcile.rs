@@ -221,6 +221,9 @@ impl<C: Cloud, S: Store> Run<'_, C, S> {
                         target_group,
                         health,
                     } => Box::pin(self.cloud.modify_target_group(&target_group, health)).await,
+                    Action::StopServiceDeployment { arn } => {
+                        Box::pin(self.cloud.stop_service_deployment(&arn)).await
+                    }
                     Action::ModifyDeregistrationDelay {
                         target_group,
                         seconds,

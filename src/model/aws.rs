@@ -216,6 +216,20 @@ impl DeploymentConfiguration {
             && self.alarms == seen.alarms
     }
 
+    /// Failed tasks that fail a deployment of `desired` tasks: the configured threshold, or ECS's
+    /// default, half the desired count rounded up within [3, 200] (`BOUNDED_PERCENT` 50).
+    pub fn failure_threshold_for(&self, desired: u32) -> u32 {
+        let percent_of = |p: u32| {
+            u32::try_from((u64::from(desired) * u64::from(p)).div_ceil(100)).unwrap_or(u32::MAX)
+        };
+        match &self.failure_threshold {
+            Some((kind, value)) if kind == "COUNT" => (*value).max(1),
+            Some((kind, value)) if kind == "UNBOUNDED_PERCENT" => percent_of(*value).max(1),
+            Some((_, value)) => percent_of(*value).clamp(3, 200),
+            None => percent_of(50).clamp(3, 200),
+        }
+    }
+
     /// In a few words: `ROLLING 100%/200%`, `CANARY 10% for 5 min, bake 0 min`...
     pub fn summary(&self) -> String {
         let bounds = format!(
@@ -590,6 +604,10 @@ pub struct ServiceDescription {
     pub deployments: Vec<DeploymentDescription>,
     /// Target groups.
     pub load_balancers: Vec<LoadBalancerInput>,
+    /// The ARN of the service deployment in progress or last completed (what
+    /// StopServiceDeployment takes); `None` when not reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_service_deployment: Option<String>,
     /// Placement and the rest, as reported; `None` when the answer left them out (then they are
     /// not compared).
     #[serde(default, skip_serializing_if = "Option::is_none")]

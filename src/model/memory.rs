@@ -73,6 +73,11 @@ pub struct RolloutMemory {
     pub completed_at: Option<u64>,
     /// Whether this rollout is itself a rollback.
     pub rollback: bool,
+    /// A rollback ECS carries out itself (StopServiceDeployment with ROLLBACK, or its own
+    /// rollback of a traffic-shifting deployment): traffic returns to the old tasks, and the
+    /// controller waits for ECS instead of starting another deployment.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stopped: bool,
 }
 
 /// Kinds of decision, a bounded set for metrics labels.

@@ -22,9 +22,21 @@ pub const VERIFY_SECONDS: u64 = 60;
 /// known (a target group the stack does not declare): ELBv2's shortest useful interval.
 pub const WATCH_SECONDS: u64 = 15;
 
-/// ECS's circuit-breaker threshold for a desired count: ceil(0.5 x desired) within [3, 200].
-pub fn failure_threshold(desired: u32) -> u32 {
-    desired.div_ceil(2).clamp(3, 200)
+/// The circuit-breaker threshold of a service with `desired` tasks: the manifest's
+/// `circuitBreaker`, or ECS's default, ceil(0.5 x desired) within [3, 200].
+pub fn failure_threshold(spec: &ServiceSpec, desired: u32) -> u32 {
+    super::service::deployment_configuration(spec).failure_threshold_for(desired)
+}
+
+/// How long a completed rollout must still stay healthy to be verified: [`VERIFY_SECONDS`], less
+/// the final bake of a traffic-shifting strategy (all traffic on the new tasks, the old ones kept
+/// for an instant rollback, every gate watched: that is verification already).
+pub fn verify_seconds(spec: &ServiceSpec) -> u64 {
+    let bake = crate::model::aws::Strategy::of(&spec.deployment.strategy)
+        .steps()
+        .last()
+        .map_or(0, |(_, minutes)| u64::from(*minutes) * 60);
+    VERIFY_SECONDS.saturating_sub(bake)
 }
 
 /// What the rollout logic wants done.
@@ -36,6 +48,9 @@ pub struct RolloutStep {
     pub register: bool,
     /// Whether a rollout is in progress (scale-in is frozen).
     pub in_progress: bool,
+    /// Stop this service deployment (its ARN) with ROLLBACK: ECS sends the traffic back to the old
+    /// tasks of a traffic-shifting deployment, which are still running.
+    pub stop: Option<String>,
 }
 
 /// Whether ECS is still replacing tasks.
@@ -136,6 +151,7 @@ pub fn step(
             started_at: now,
             completed_at: None,
             rollback: false,
+            stopped: false,
         };
         memory.rollout = Some(rollout.clone());
         return watch(spec, observed, service, memory, &rollout, now);
@@ -156,11 +172,13 @@ pub fn step(
         started_at: now,
         completed_at: None,
         rollback: false,
+        stopped: false,
     });
     RolloutStep {
         deploy: Some(target),
         in_progress: true,
         register: false,
+        stop: None,
     }
 }
 
@@ -174,7 +192,28 @@ fn watch(
     now: u64,
 ) -> RolloutStep {
     let on_target = service.task_definition == rollout.target.id;
-    if !on_target {
+    // ECS rolled the target's deployment back itself (a traffic-shifting strategy's circuit
+    // breaker or alarm): the service runs the old revision again. That is this rollout failing,
+    // not drift to correct.
+    let rolled_back_by_ecs = service.deployments.iter().find(|d| {
+        d.task_definition == rollout.target.id && d.rollout_state == RolloutState::Failed
+    });
+    if !on_target && rollout.stopped {
+        if ecs_rolling(service) {
+            // ECS is shifting traffic back: wait for it rather than start another deployment.
+            return RolloutStep {
+                in_progress: true,
+                ..RolloutStep::default()
+            };
+        }
+        // ECS settled on the old revision, which is not the rollback's target: deploy that.
+        return RolloutStep {
+            deploy: Some(rollout.target.clone()),
+            in_progress: true,
+            ..RolloutStep::default()
+        };
+    }
+    if !on_target && rolled_back_by_ecs.is_none() {
         // Changed out of band, or not yet visible (eventual consistency): point it back; repeating
         // UpdateService with the same revision is harmless.
         return RolloutStep {
@@ -189,7 +228,11 @@ fn watch(
     let overdue = rollout.completed_at.is_none()
         && !steady
         && now >= rollout.started_at + u64::from(spec.deployment.progress_deadline_seconds);
-    let why = rollback_trigger(spec, observed, service, rollout).or_else(|| {
+    let why = rolled_back_by_ecs
+        .filter(|_| !on_target)
+        .map(|d| format!("ECS rolled the deployment back: {}", d.rollout_state_reason))
+        .or_else(|| rollback_trigger(spec, observed, service, rollout))
+        .or_else(|| {
         overdue.then(|| {
             // The new revision's own tasks, not the old ones still draining beside them.
             let running = service
@@ -206,37 +249,44 @@ fn watch(
         if !rollout.rollback {
             memory.fail(&rollout.target.digest);
         }
-        return roll_back(memory, rollout, &why, now);
+        // A traffic-shifting deployment still in progress is stopped with ROLLBACK: the old
+        // tasks are running, and taking the traffic back starts none.
+        let stop = (!spec.deployment.strategy.is_rolling() && on_target)
+            .then_some(())
+            .and_then(|()| service.deployments.first())
+            .filter(|d| d.rollout_state == RolloutState::InProgress)
+            .and_then(|_| service.current_service_deployment.clone());
+        return roll_back(memory, rollout, &why, now, stop, spec);
     }
     match rollout.completed_at {
         None if steady => {
+            let verify = verify_seconds(spec);
             memory.record(decision(
                 now,
                 DecisionKind::RolloutComplete,
                 None,
-                format!(
-                    "{} reached steady state: {} tasks running; verifying for {VERIFY_SECONDS} s",
-                    rollout.target.id, service.running_count
-                ),
+                if verify < VERIFY_SECONDS {
+                    format!(
+                        "{} reached steady state: {} tasks running; the strategy's final bake counts toward verification, {verify} s to go",
+                        rollout.target.id, service.running_count
+                    )
+                } else {
+                    format!(
+                        "{} reached steady state: {} tasks running; verifying for {verify} s",
+                        rollout.target.id, service.running_count
+                    )
+                },
             ));
             if let Some(r) = memory.rollout.as_mut() {
                 r.completed_at = Some(now);
             }
             memory.serving_since.get_or_insert(now);
+            if verify == 0 {
+                return verified(memory, rollout, now);
+            }
         }
-        Some(done) if steady && now >= done + VERIFY_SECONDS => {
-            memory.record(decision(
-                now,
-                DecisionKind::RolloutVerified,
-                None,
-                format!(
-                    "{} stayed healthy for {VERIFY_SECONDS} s after completing: verified good",
-                    rollout.target.id
-                ),
-            ));
-            memory.verified_good = Some(rollout.target.clone());
-            memory.rollout = None;
-            return RolloutStep::default();
+        Some(done) if steady && now >= done + verify_seconds(spec) => {
+            return verified(memory, rollout, now);
         }
         _ => {}
     }
@@ -244,6 +294,22 @@ fn watch(
         in_progress: true,
         ..RolloutStep::default()
     }
+}
+
+/// The rollout's revision is verified good.
+fn verified(memory: &mut ServiceMemory, rollout: &RolloutMemory, now: u64) -> RolloutStep {
+    memory.record(decision(
+        now,
+        DecisionKind::RolloutVerified,
+        None,
+        format!(
+            "{} stayed healthy for {VERIFY_SECONDS} s after completing: verified good",
+            rollout.target.id
+        ),
+    ));
+    memory.verified_good = Some(rollout.target.clone());
+    memory.rollout = None;
+    RolloutStep::default()
 }
 
 /// Why the watched rollout must be abandoned, if it must (the progress deadline aside, which the
@@ -263,7 +329,7 @@ fn rollback_trigger(
                 p.rollout_state_reason
             ));
         }
-        let threshold = failure_threshold(service.desired_count);
+        let threshold = failure_threshold(spec, service.desired_count);
         if p.failed_tasks >= threshold {
             return Some(format!(
                 "{} tasks of {} failed to start or stay up (threshold {threshold})",
@@ -310,7 +376,7 @@ pub fn next_look(desired: &DesiredService, memory: &ServiceMemory, now: u64) -> 
         .unwrap_or(WATCH_SECONDS)
         .clamp(5, 30);
     let deadline = match rollout.completed_at {
-        Some(done) => done + VERIFY_SECONDS,
+        Some(done) => done + verify_seconds(&desired.spec),
         None => rollout.started_at + u64::from(desired.spec.deployment.progress_deadline_seconds),
     };
     let until_deadline = deadline.saturating_sub(now).max(1);
@@ -322,31 +388,44 @@ fn roll_back(
     rollout: &RolloutMemory,
     why: &str,
     now: u64,
+    stop: Option<String>,
+    spec: &ServiceSpec,
 ) -> RolloutStep {
     let good = memory
         .verified_good
         .clone()
         .filter(|g| !g.same(&rollout.target));
+    let strategy = spec.deployment.strategy.ecs_name();
     match good {
         Some(good) if !rollout.rollback => {
             memory.record(decision(
                 now,
                 DecisionKind::Rollback,
                 None,
-                format!(
-                    "rolling {} back to verified-good {}: {why}",
-                    rollout.target.id, good.id
-                ),
+                if stop.is_some() {
+                    format!(
+                        "rolling {} back to verified-good {}: stopping the {strategy} deployment with ROLLBACK, traffic returns to the tasks still running, none is started: {why}",
+                        rollout.target.id, good.id
+                    )
+                } else {
+                    format!(
+                        "rolling {} back to verified-good {}: {why}",
+                        rollout.target.id, good.id
+                    )
+                },
             ));
+            let stopped = stop.is_some();
             memory.rollout = Some(RolloutMemory {
                 target: good.clone(),
                 started_at: now,
                 completed_at: None,
                 rollback: true,
+                stopped,
             });
             RolloutStep {
-                deploy: Some(good),
+                deploy: (!stopped).then_some(good),
                 in_progress: true,
+                stop,
                 ..RolloutStep::default()
             }
         }
@@ -362,10 +441,17 @@ fn roll_back(
                     rollout.target.id
                 )
             };
+            let message = match &stop {
+                Some(_) => format!(
+                    "{message}; the {strategy} deployment is stopped with ROLLBACK, so traffic returns to the tasks still running"
+                ),
+                None => message,
+            };
             note_hold(memory, now, message);
             memory.rollout = None;
             RolloutStep {
                 in_progress: true,
+                stop,
                 ..RolloutStep::default()
             }
         }
@@ -522,6 +608,7 @@ spec:
             started_at,
             completed_at,
             rollback,
+            stopped: false,
         });
         for digest in failed {
             m.fail(digest);
@@ -591,6 +678,7 @@ spec:
             deployment_controller: DeploymentController::Ecs,
             deployments,
             load_balancers: Vec::new(),
+            current_service_deployment: None,
             options: None,
             tags: Default::default(),
         }

@@ -62,25 +62,23 @@ impl DesiredService {
             .services
             .iter()
             .map(|spec| {
-                let health_checks = spec
-                    .load_balancers
-                    .iter()
-                    .filter_map(|lb| {
-                        let check = checks.get(lb.target_group.as_str())?;
-                        Some((lb.target_group.clone(), check.clone()))
+                // The alternate target group of a traffic-shifting strategy is kept like the
+                // production one.
+                let groups = || {
+                    spec.load_balancers.iter().flat_map(|lb| {
+                        std::iter::once(&lb.target_group).chain(&lb.alternate_target_group)
+                    })
+                };
+                let health_checks = groups()
+                    .filter_map(|group| {
+                        let check = checks.get(group.as_str())?;
+                        Some((group.clone(), check.clone()))
                     })
                     .collect();
                 let mut desired =
                     DesiredService::new(name, &stack.cluster, spec.clone(), health_checks);
-                desired.deregistration_delays = spec
-                    .load_balancers
-                    .iter()
-                    .filter_map(|lb| {
-                        Some((
-                            lb.target_group.clone(),
-                            *delays.get(lb.target_group.as_str())?,
-                        ))
-                    })
+                desired.deregistration_delays = groups()
+                    .filter_map(|group| Some((group.clone(), *delays.get(group.as_str())?)))
                     .collect();
                 desired
             })
@@ -159,6 +157,12 @@ pub enum Action {
     CreateService(CreateServiceInput),
     /// Update the service (absolute values: safe to repeat).
     UpdateService(UpdateServiceInput),
+    /// Stop a service deployment with ROLLBACK (a traffic-shifting one: traffic returns to the
+    /// old tasks, none is started).
+    StopServiceDeployment {
+        /// The service deployment's ARN.
+        arn: String,
+    },
     /// Set a target group's deregistration delay.
     ModifyDeregistrationDelay {
         /// Target group name.
@@ -280,6 +284,7 @@ pub fn plan_service(
                     started_at: now,
                     completed_at: None,
                     rollback: false,
+                    stopped: false,
                 });
                 let mut input = create_input(&desired.cluster, spec, id, count);
                 input.tags.extend(managed_tags(&desired.stack));
@@ -296,6 +301,9 @@ pub fn plan_service(
     };
 
     let step = rollout::step(spec, digest, observed, service, &mut memory, now);
+    if let Some(arn) = &step.stop {
+        actions.push(Action::StopServiceDeployment { arn: arn.clone() });
+    }
     if step.register {
         actions.push(Action::RegisterTaskDefinition {
             definition: desired.definition(),
@@ -641,6 +649,7 @@ mod tests {
             deployment_controller: DeploymentController::Ecs,
             deployments: Vec::new(),
             load_balancers: Vec::new(),
+            current_service_deployment: None,
             options: Some(reported),
             tags: BTreeMap::new(),
         };

@@ -564,6 +564,9 @@ pub fn provide_target_groups(sim: &mut Sim, stacks: &[Stack]) {
                 stack.name(),
                 Some(health_settings(&group.health_check)),
             );
+            if let Some(seconds) = group.deregistration_delay_seconds {
+                sim.set_deregistration_delay(&group.name, seconds);
+            }
         }
         for service in &stack.spec().services {
             for lb in &service.load_balancers {

@@ -141,6 +141,7 @@ pub fn service(cluster: &str, s: &ecs::Service) -> ServiceDescription {
                 }),
             })
             .collect(),
+        current_service_deployment: s.current_service_deployment().map(str::to_owned),
         options: service_options(s),
         tags: s
             .tags()

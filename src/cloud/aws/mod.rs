@@ -904,6 +904,18 @@ impl Cloud for AwsCloud {
         Ok(found)
     }
 
+    async fn stop_service_deployment(&self, arn: &str) -> Result<(), CloudError> {
+        const OP: Operation = Operation::StopServiceDeployment;
+        self.ecs
+            .stop_service_deployment()
+            .service_deployment_arn(arn)
+            .stop_type(ecs::StopServiceDeploymentStopType::Rollback)
+            .send()
+            .await
+            .map_err(|e| classify(OP, e))?;
+        Ok(())
+    }
+
     async fn describe_deregistration_delay(&self, target_group: &str) -> Result<u32, CloudError> {
         const OP: Operation = Operation::DescribeTargetGroupAttributes;
         let info = self.target_group(target_group, OP).await?;

@@ -184,6 +184,9 @@ impl Cloud for SimCloud {
     ) -> Result<BTreeMap<String, TargetGroupDescription>, CloudError> {
         self.call(|s| s.describe_target_groups(names)).await
     }
+    async fn stop_service_deployment(&self, arn: &str) -> Result<(), CloudError> {
+        self.call(|s| s.stop_service_deployment(arn)).await
+    }
     async fn describe_deregistration_delay(&self, target_group: &str) -> Result<u32, CloudError> {
         self.call(|s| s.describe_deregistration_delay(target_group))
             .await

@@ -51,9 +51,9 @@ impl Sim {
         if service.load_balancers.is_empty() {
             return self.now_ms >= since + HEALTHY_WITHOUT_LB_MS;
         }
-        service.load_balancers.iter().all(|lb| {
+        self.target_groups_of_task(task).iter().all(|group| {
             self.target_groups
-                .get(&lb.target_group)
+                .get(group)
                 .and_then(|g| g.targets.get(&task.id))
                 .is_some_and(|t| t.state == TargetState::Healthy)
         })
@@ -153,8 +153,8 @@ impl Sim {
         task.state = TaskState::Running;
         task.running_since = Some(now);
         task.next_at = None;
-        let service = task.service.clone();
-        for group in self.target_groups_of(&service) {
+        let task = task.clone();
+        for group in self.target_groups_of_task(&task) {
             self.register_target(&group, id);
         }
     }
@@ -170,7 +170,7 @@ impl Sim {
         match task.state {
             TaskState::Provisioning | TaskState::Pending => self.finish(id, false),
             TaskState::Running => {
-                let groups: Vec<String> = self.target_groups_of(&task.service);
+                let groups: Vec<String> = self.target_groups_of_task(&task);
                 let drain = groups
                     .iter()
                     .map(|g| self.deregister_target(g, id))
@@ -229,6 +229,7 @@ impl Sim {
             return;
         };
         let task_definition = d.task_definition.clone();
+        let alternate = d.alternate;
         let failure = self.revision(&task_definition).and_then(|def| {
             def.containers
                 .iter()
@@ -237,6 +238,9 @@ impl Sim {
         });
         let id = self.next_id;
         self.next_id += 1;
+        if let Some(s) = self.services.get_mut(key) {
+            s.launched += 1;
+        }
         let provisioning = self.world.tasks.provisioning_seconds * SECOND;
         self.by_service.entry(key.clone()).or_default().insert(id);
         self.tasks.insert(
@@ -251,6 +255,7 @@ impl Sim {
                 running_since: None,
                 failure,
                 holds_slot: false,
+                alternate,
             },
         );
     }
@@ -270,9 +275,9 @@ impl Sim {
                 && task
                     .running_since
                     .is_some_and(|s| now >= s + service.grace_ms)
-                && service.load_balancers.iter().any(|lb| {
+                && self.target_groups_of_task(task).iter().any(|group| {
                     self.target_groups
-                        .get(&lb.target_group)
+                        .get(group)
                         .and_then(|g| g.targets.get(&task.id))
                         .is_some_and(|t| t.state == TargetState::Unhealthy)
                 });
@@ -283,6 +288,10 @@ impl Sim {
 
         if service.controller == DeploymentController::External {
             self.schedule_task_sets(key);
+            return;
+        }
+        if super::strategies::shifts_traffic(&service) {
+            self.schedule_shifting(key);
             return;
         }
 
@@ -390,7 +399,7 @@ impl Sim {
             .deployments
             .retain(|d| d.id == primary_id || live.contains(&d.id));
 
-        let threshold = circuit_breaker_threshold(service.desired_count);
+        let threshold = service.config.failure_threshold_for(service.desired_count);
         let desired = service.desired_count;
         let breaker = service.config.circuit_breaker;
         let rollback_to = service
@@ -445,6 +454,7 @@ impl Sim {
                 deployment_controller: DeploymentController::Ecs,
                 deployments: Vec::new(),
                 load_balancers: Vec::new(),
+                current_service_deployment: None,
                 options: None,
                 tags: std::collections::BTreeMap::new(),
             };
@@ -507,6 +517,10 @@ impl Sim {
                 })
                 .collect(),
             load_balancers: service.load_balancers.clone(),
+            current_service_deployment: service
+                .deployments
+                .first()
+                .map(|d| super::service_deployment_arn(key, d.id)),
             options: Some(service.options.clone()),
             tags: service.tags.clone(),
         }
@@ -540,6 +554,10 @@ impl Sim {
                         .is_some_and(|d| d.rollout == RolloutState::InProgress)),
             minimum_healthy_percent: service.config.minimum_healthy_percent,
             maximum_percent: service.config.maximum_percent,
+            traffic_shifted_percent: self
+                .traffic_shares(key)
+                .and_then(|shares| shares.first().map(|(_, share)| *share)),
+            launched: service.launched,
             ..super::ServiceSample::default()
         }
     }

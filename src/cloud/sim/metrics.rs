@@ -142,7 +142,8 @@ impl Sim {
         for key in keys {
             let mut sample = self.count_service(&key);
             let rps = self.load.rps(&key.1, t_s as f64);
-            let serving: Vec<(u64, f64)> = self
+            // (task, deployment, share of 5XX it serves, registered in the alternate groups).
+            let serving: Vec<(u64, u64, f64, bool)> = self
                 .serving_tasks(&key)
                 .iter()
                 .map(|t| {
@@ -152,27 +153,49 @@ impl Sim {
                         .filter(|f| f.failure == Failure::Serves5xx)
                         .and_then(|f| f.fraction)
                         .unwrap_or(0.0);
-                    (t.id, bad)
+                    (t.id, t.deployment, bad, t.alternate)
                 })
                 .collect();
             let healthy_capacity = serving.len() as f64 * capacity;
-            let served = rps.min(healthy_capacity);
-            let per_task = if serving.is_empty() {
-                0.0
-            } else {
-                served / serving.len() as f64
+            // Production traffic split by the listener rule's weights while a deployment shifts
+            // it (strategies.rs); otherwise shared by every serving task.
+            let groups: Vec<(Option<u64>, f64)> = match self.traffic_shares(&key) {
+                Some(shares) => shares
+                    .into_iter()
+                    .map(|(d, share)| (Some(d), rps * share / 100.0))
+                    .collect(),
+                None => vec![(None, rps)],
             };
-            let elb_5xx = rps - served;
-            let target_5xx: f64 = serving.iter().map(|(_, bad)| per_task * bad).sum();
+            let mut per_task: BTreeMap<u64, f64> = BTreeMap::new();
+            let mut elb_5xx = 0.0;
+            let mut target_5xx = 0.0;
+            let mut alternate_5xx = 0.0;
+            for (deployment, offered) in groups {
+                let mine: Vec<&(u64, u64, f64, bool)> = serving
+                    .iter()
+                    .filter(|(_, d, _, _)| deployment.is_none_or(|g| g == *d))
+                    .collect();
+                let served = offered.min(mine.len() as f64 * capacity);
+                elb_5xx += offered - served;
+                let each = if mine.is_empty() {
+                    0.0
+                } else {
+                    served / mine.len() as f64
+                };
+                for (id, _, bad, alternate) in mine {
+                    per_task.insert(*id, each);
+                    if *alternate {
+                        alternate_5xx += each * bad;
+                    } else {
+                        target_5xx += each * bad;
+                    }
+                }
+            }
 
             let running: Vec<u64> = self.running_tasks(&key).iter().map(|t| t.id).collect();
             let mut cpu_total = 0.0;
             for id in &running {
-                let load = if serving.iter().any(|(s, _)| s == id) {
-                    per_task / capacity * 100.0
-                } else {
-                    0.0
-                };
+                let load = per_task.get(id).map_or(0.0, |each| each / capacity * 100.0);
                 let jitter = (self.rng.unit() * 2.0 - 1.0) * noise;
                 cpu_total += (idle + load + jitter).clamp(0.0, 100.0);
             }
@@ -187,6 +210,21 @@ impl Sim {
                 self.metrics.record(id, Statistic::Average, cpu);
             }
             let groups: Vec<String> = self.target_groups_of(&key);
+            let alternate_group = self.services.get(&key).and_then(|s| {
+                s.load_balancers
+                    .first()
+                    .and_then(|lb| lb.advanced.as_ref())
+                    .map(|a| a.alternate_target_group.clone())
+            });
+            if let Some(group) = &alternate_group {
+                self.metrics.record(
+                    MetricId::Target5xx {
+                        target_group: group.clone(),
+                    },
+                    Statistic::Sum,
+                    alternate_5xx,
+                );
+            }
             for (i, group) in groups.iter().enumerate() {
                 let healthy = self.healthy_targets(group) as f64;
                 self.metrics.record(
@@ -219,7 +257,7 @@ impl Sim {
             }
             sample.cpu_percent = cpu;
             sample.rps = rps;
-            sample.http_5xx = elb_5xx + target_5xx;
+            sample.http_5xx = elb_5xx + target_5xx + alternate_5xx;
             sample.overloaded = rps > healthy_capacity + 1e-9;
             self.samples.insert(key, sample);
         }

@@ -17,6 +17,7 @@ mod elb;
 pub mod load;
 mod metrics;
 pub mod rng;
+mod strategies;
 mod task_sets;
 pub mod world;
 
@@ -92,6 +93,15 @@ pub enum TaskState {
     Stopping,
 }
 
+/// The service-deployment ARN the simulator gives a deployment (DescribeServices'
+/// `currentServiceDeployment`).
+fn service_deployment_arn(key: &(String, String), deployment: u64) -> String {
+    format!(
+        "arn:aws:ecs:us-east-1:123456789012:service-deployment/{}/{}/{deployment}",
+        key.0, key.1
+    )
+}
+
 /// One task.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Task {
@@ -113,6 +123,9 @@ struct Task {
     failure: Option<world::FailingImage>,
     /// Whether it holds an EC2 slot.
     holds_slot: bool,
+    /// Registered in the alternate target groups (green of a traffic-shifting deployment).
+    #[serde(default)]
+    alternate: bool,
 }
 
 /// One deployment of a service.
@@ -130,6 +143,15 @@ struct Deployment {
     failed_tasks: u32,
     /// EXTERNAL task sets: percent of the service's desired count this set runs.
     scale_percent: Option<f64>,
+    /// Traffic-shifting strategies: its tasks register in the alternate target groups.
+    #[serde(default)]
+    alternate: bool,
+    /// Traffic-shifting strategies: the share of production traffic it gets while it shifts.
+    #[serde(default)]
+    traffic_percent: Option<f64>,
+    /// Traffic-shifting strategies: the step it is at, and since when (ms).
+    #[serde(default)]
+    shift: Option<(usize, u64)>,
 }
 
 /// One service.
@@ -164,6 +186,13 @@ struct Service {
     /// Placement, platform version, ECS Exec, tag propagation: kept and reported, not modelled.
     #[serde(default)]
     options: crate::model::aws::ServiceOptions,
+    /// Traffic-shifting strategies: whether production traffic is on the alternate target groups
+    /// (they swap roles at each completed deployment).
+    #[serde(default)]
+    production_alternate: bool,
+    /// Tasks started for it so far.
+    #[serde(default)]
+    launched: u64,
 }
 
 /// A target group and its targets.
@@ -217,6 +246,11 @@ pub struct ServiceSample {
     pub minimum_healthy_percent: u32,
     /// The deployment bounds in force, for invariant checks.
     pub maximum_percent: u32,
+    /// While a traffic-shifting deployment runs: the share of production traffic on the new
+    /// tasks (green), percent.
+    pub traffic_shifted_percent: Option<f64>,
+    /// Tasks started for the service since it was created.
+    pub launched: u64,
 }
 
 /// The simulated AWS account. It can be saved and restored whole ([`Sim::save`], [`Sim::restore`]):
@@ -385,6 +419,13 @@ impl Sim {
         self.serve_traffic();
     }
 
+    /// Sets a target group's deregistration delay as its template would (not an API call).
+    pub fn set_deregistration_delay(&mut self, name: &str, seconds: u32) {
+        if let Some(group) = self.target_groups.get_mut(name) {
+            group.deregistration_delay_ms = u64::from(seconds) * SECOND;
+        }
+    }
+
     /// Creates a target group (in real accounts this is infrastructure, not a controller call).
     pub fn create_target_group(
         &mut self,
@@ -445,14 +486,38 @@ impl Sim {
         Ok(())
     }
 
-    /// The target groups a service's tasks are registered in.
+    /// Every target group a service's tasks may be registered in: its own, and the alternate
+    /// ones of a traffic-shifting strategy.
     fn target_groups_of(&self, key: &(String, String)) -> Vec<String> {
         self.services
             .get(key)
             .map(|s| {
                 s.load_balancers
                     .iter()
-                    .map(|lb| lb.target_group.clone())
+                    .flat_map(|lb| {
+                        std::iter::once(lb.target_group.clone()).chain(
+                            lb.advanced
+                                .as_ref()
+                                .map(|a| a.alternate_target_group.clone()),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The target groups one task is registered in: green of a traffic-shifting deployment in
+    /// the alternate ones, every other task in the service's own.
+    fn target_groups_of_task(&self, task: &Task) -> Vec<String> {
+        self.services
+            .get(&task.service)
+            .map(|s| {
+                s.load_balancers
+                    .iter()
+                    .map(|lb| match (&lb.advanced, task.alternate) {
+                        (Some(a), true) => a.alternate_target_group.clone(),
+                        _ => lb.target_group.clone(),
+                    })
                     .collect()
             })
             .unwrap_or_default()
@@ -604,6 +669,8 @@ impl Sim {
                 draining: false,
                 tags: input.tags,
                 options: input.options,
+                production_alternate: false,
+                launched: 0,
             },
         );
         Ok(self.describe(&key))
@@ -669,11 +736,63 @@ impl Sim {
         if let Some(config) = input.deployment_configuration {
             service.config = config;
         }
-        if let Some(deployment) = deployment {
+        if let Some(mut deployment) = deployment {
+            // Green registers where production traffic is not.
+            deployment.alternate =
+                strategies::shifts_traffic(service) && !service.production_alternate;
             service.deployments.insert(0, deployment);
         }
         service.stale = (until > self.now_ms).then_some((before, until));
         Ok(self.describe(&key))
+    }
+
+    /// StopServiceDeployment with ROLLBACK: a traffic-shifting deployment sends production
+    /// traffic back to blue and stops green (no task started); a rolling one starts a deployment
+    /// of the last COMPLETED revision, as the circuit breaker's rollback does.
+    ///
+    /// # Errors
+    /// Unknown deployment, one that is not in progress, throttling, faults.
+    pub fn stop_service_deployment(&mut self, arn: &str) -> Result<(), CloudError> {
+        const OP: Operation = Operation::StopServiceDeployment;
+        self.call(OP)?;
+        self.api.about(arn.to_owned());
+        let found = self.services.iter().find_map(|(key, s)| {
+            let primary = s.deployments.first()?;
+            (service_deployment_arn(key, primary.id) == arn).then(|| {
+                (
+                    key.clone(),
+                    primary.rollout,
+                    strategies::shifts_traffic(s),
+                    s.last_completed.clone(),
+                )
+            })
+        });
+        let Some((key, state, shifting, last_completed)) = found else {
+            return Err(self.client_error(OP, format!("service deployment {arn} not found")));
+        };
+        if state != RolloutState::InProgress {
+            return Err(
+                self.client_error(OP, format!("service deployment {arn} is not in progress"))
+            );
+        }
+        let reason = "stopped by StopServiceDeployment (ROLLBACK)".to_owned();
+        if shifting {
+            self.roll_back_shift(&key, reason);
+            return Ok(());
+        }
+        let Some(previous) = last_completed else {
+            return Err(self.client_error(
+                OP,
+                "the service has no completed deployment to roll back to".to_owned(),
+            ));
+        };
+        let deployment = self.new_deployment(previous);
+        if let Some(service) = self.services.get_mut(&key) {
+            service.deployments[0].rollout = RolloutState::Failed;
+            service.deployments[0].reason = reason;
+            service.deployments.insert(0, deployment);
+        }
+        Ok(())
     }
 
     /// DeleteService without `force`: ECS refuses while the desired count is above 0. The service is
@@ -956,6 +1075,9 @@ impl Sim {
             reason: String::new(),
             failed_tasks: 0,
             scale_percent: None,
+            alternate: false,
+            traffic_percent: None,
+            shift: None,
         }
     }
 

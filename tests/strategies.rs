@@ -1,0 +1,271 @@
+//! ECS's traffic-shifting strategies (canary, linear, blue/green) in the simulator, driven by
+//! tugboat's controller in virtual time: a good image completes with production traffic moved in
+//! the configured steps; a bad one is caught during the first step (or before any traffic moves)
+//! and tugboat stops the deployment with ROLLBACK, so traffic returns to the old tasks and no task
+//! is started for the rollback. Invariants are checked at every simulated second.
+
+use tugboat::cloud::sim::load::LoadTrace;
+use tugboat::cloud::sim::world::{FailingImage, Failure, ScheduledDeployment, World};
+use tugboat::manifest::{load_sources, parse_sources};
+use tugboat::model::{DecisionKind, Stack};
+use tugboat::simulate::{Scaler, Simulation, TimelineRow};
+
+const DEPLOY_AT: u64 = 1800;
+const LOAD_RPS: f64 = 200.0;
+
+struct Case {
+    manifest: &'static str,
+    cluster: &'static str,
+    service: &'static str,
+    image: &'static str,
+    /// The production shares green passes through, in order.
+    steps: &'static [f64],
+}
+
+const CANARY: Case = Case {
+    manifest: "manifests/strategies/canary.yaml",
+    cluster: "shopCluster",
+    service: "shop",
+    image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop:1.1.0",
+    steps: &[0.0, 10.0, 100.0],
+};
+const LINEAR: Case = Case {
+    manifest: "manifests/strategies/linear.yaml",
+    cluster: "shopCluster",
+    service: "shop-linear",
+    image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop:1.1.0",
+    steps: &[0.0, 25.0, 50.0, 75.0, 100.0],
+};
+const BLUE_GREEN: Case = Case {
+    manifest: "manifests/strategies/blue-green.yaml",
+    cluster: "shopCluster",
+    service: "shop-bg",
+    image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop:1.1.0",
+    steps: &[0.0, 100.0],
+};
+
+fn stacks(path: &str) -> Vec<Stack> {
+    let sources =
+        load_sources(&[format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))]).expect("readable");
+    parse_sources(&sources).expect("valid")
+}
+
+/// What a run saw, second by second.
+#[derive(Default)]
+struct Seen {
+    /// Green's production share, each time it changed: (second, percent).
+    shares: Vec<(u64, Option<f64>)>,
+    /// (second, tasks started so far).
+    launched: Vec<(u64, u64)>,
+    /// 5XX served per second, summed.
+    http_5xx: f64,
+}
+
+fn run(case: &Case, failure: Option<(Failure, Option<f64>)>, seconds: u64) -> (Simulation, Seen) {
+    let stacks = stacks(case.manifest);
+    let mut world = World::default();
+    if let Some((failure, fraction)) = failure {
+        world.images.push(FailingImage {
+            image: case.image.into(),
+            failure,
+            after_seconds: None,
+            fraction,
+        });
+    }
+    world.deployments.push(ScheduledDeployment {
+        at_seconds: DEPLOY_AT,
+        service: case.service.into(),
+        image: case.image.into(),
+    });
+    let mut simulation = Simulation::new(
+        &stacks,
+        world,
+        LoadTrace::constant(LOAD_RPS),
+        1,
+        Scaler::Tug { resync_seconds: 30 },
+    )
+    .expect("setup");
+    let mut seen = Seen::default();
+    simulation
+        .run(seconds, |row: &TimelineRow| {
+            let s = &row.sample;
+            if row.t_seconds > 600 {
+                // Never fewer healthy tasks than desired once the service first settled: blue
+                // keeps serving until green is healthy, and after a rollback.
+                assert!(s.healthy >= s.desired, "{row:?}");
+                // Green at full size beside blue, never more.
+                assert!(s.running + s.pending <= 2 * s.desired, "{row:?}");
+            }
+            if seen.shares.last().map(|(_, p)| *p) != Some(s.traffic_shifted_percent) {
+                seen.shares.push((row.t_seconds, s.traffic_shifted_percent));
+            }
+            if seen.launched.last().map(|(_, n)| *n) != Some(s.launched) {
+                seen.launched.push((row.t_seconds, s.launched));
+            }
+            if row.t_seconds > DEPLOY_AT {
+                seen.http_5xx += s.http_5xx;
+            }
+        })
+        .expect("run");
+    (simulation, seen)
+}
+
+fn decisions(simulation: &Simulation, kind: DecisionKind) -> Vec<(u64, String)> {
+    simulation
+        .decisions()
+        .into_iter()
+        .filter(|(_, _, d)| d.kind == kind)
+        .map(|(t, _, d)| (t, d.reason))
+        .collect()
+}
+
+/// The shares green went through during the deployment, without the "no deployment" gaps.
+fn shares(seen: &Seen) -> Vec<f64> {
+    seen.shares.iter().filter_map(|(_, p)| *p).collect()
+}
+
+fn a_good_image_shifts_traffic_in_the_configured_steps(case: &Case, held: &[(f64, u64)]) {
+    let (simulation, seen) = run(case, None, 3600);
+    assert_eq!(shares(&seen), case.steps, "{:?}", seen.shares);
+    // Each step is held as configured (to the second: the simulator's clock is exact).
+    for (share, minutes) in held {
+        let at = seen
+            .shares
+            .iter()
+            .position(|(_, p)| *p == Some(*share))
+            .expect("step seen");
+        let (from, until) = (seen.shares[at].0, seen.shares[at + 1].0);
+        assert_eq!(
+            until - from,
+            minutes * 60,
+            "{share} % held {}",
+            until - from
+        );
+    }
+    assert_eq!(seen.http_5xx, 0.0, "a good image serves no 5XX");
+    assert_eq!(
+        decisions(&simulation, DecisionKind::RolloutVerified).len(),
+        2,
+        "creation and the new image: {:?}",
+        simulation.decisions()
+    );
+    let memory = simulation.memory(case.service).expect("memory");
+    assert_eq!(
+        memory.verified_good.as_ref().map(|r| r.id.revision),
+        Some(2)
+    );
+    let service = simulation
+        .with_sim(|s| s.peek_service(case.cluster, case.service))
+        .expect("service");
+    assert_eq!(service.task_definition.revision, 2);
+    assert_eq!(service.running_count, 10, "blue is gone");
+    assert!(decisions(&simulation, DecisionKind::Rollback).is_empty());
+}
+
+#[test]
+fn canary_a_good_image_moves_10_percent_then_all_of_the_traffic() {
+    a_good_image_shifts_traffic_in_the_configured_steps(&CANARY, &[(10.0, 5), (100.0, 2)]);
+}
+
+#[test]
+fn linear_a_good_image_moves_25_percent_every_4_minutes() {
+    a_good_image_shifts_traffic_in_the_configured_steps(
+        &LINEAR,
+        &[(25.0, 4), (50.0, 4), (75.0, 4), (100.0, 2)],
+    );
+}
+
+#[test]
+fn blue_green_a_good_image_moves_all_of_the_traffic_and_keeps_blue_for_the_bake() {
+    a_good_image_shifts_traffic_in_the_configured_steps(&BLUE_GREEN, &[(100.0, 10)]);
+}
+
+/// The bad image is caught at `caught_at_share` (the first step that gave green traffic, or
+/// before any did), tugboat stops the deployment with ROLLBACK, traffic returns to blue, no task
+/// is started from then on, the failed digest is recorded and verified-good kept.
+fn a_bad_image_is_rolled_back_by_moving_the_traffic_back(
+    case: &Case,
+    failure: (Failure, Option<f64>),
+    caught_at_share: f64,
+) -> Seen {
+    let (simulation, seen) = run(case, Some(failure), 3600);
+    let rollbacks = decisions(&simulation, DecisionKind::Rollback);
+    assert_eq!(rollbacks.len(), 1, "{:?}", simulation.decisions());
+    let (at, reason) = &rollbacks[0];
+    assert!(
+        reason.contains("with ROLLBACK") && reason.contains("none is started"),
+        "{reason}"
+    );
+    let share_then = seen
+        .shares
+        .iter()
+        .rev()
+        .find(|(t, _)| t <= at)
+        .and_then(|(_, p)| *p);
+    assert_eq!(
+        share_then,
+        Some(caught_at_share),
+        "{:?} at {at}",
+        seen.shares
+    );
+    let launched_then = seen
+        .launched
+        .iter()
+        .rev()
+        .find(|(t, _)| t <= at)
+        .map(|(_, n)| *n);
+    assert_eq!(
+        seen.launched.last().map(|(_, n)| *n),
+        launched_then,
+        "tasks started after the rollback at {at}: {:?}",
+        seen.launched
+    );
+    let memory = simulation.memory(case.service).expect("memory");
+    assert_eq!(memory.failed_digests.len(), 1);
+    assert_eq!(
+        memory.verified_good.as_ref().map(|r| r.id.revision),
+        Some(1)
+    );
+    assert!(memory.rollout.is_none(), "the rollback was verified");
+    let service = simulation
+        .with_sim(|s| s.peek_service(case.cluster, case.service))
+        .expect("service");
+    assert_eq!(service.task_definition.revision, 1);
+    assert_eq!(service.running_count, 10);
+    assert_eq!(
+        decisions(&simulation, DecisionKind::RolloutStart).len(),
+        1,
+        "the failed digest was retried"
+    );
+    seen
+}
+
+#[test]
+fn canary_a_bad_image_serving_20_percent_5xx_is_caught_during_the_canary_step() {
+    a_bad_image_is_rolled_back_by_moving_the_traffic_back(
+        &CANARY,
+        (Failure::Serves5xx, Some(0.2)),
+        10.0,
+    );
+}
+
+#[test]
+fn linear_a_bad_image_serving_20_percent_5xx_is_caught_during_the_first_step() {
+    a_bad_image_is_rolled_back_by_moving_the_traffic_back(
+        &LINEAR,
+        (Failure::Serves5xx, Some(0.2)),
+        25.0,
+    );
+}
+
+#[test]
+fn a_bad_image_failing_health_checks_never_gets_production_traffic() {
+    for case in [&CANARY, &LINEAR, &BLUE_GREEN] {
+        let seen = a_bad_image_is_rolled_back_by_moving_the_traffic_back(
+            case,
+            (Failure::FailsHealthChecks, None),
+            0.0,
+        );
+        assert_eq!(seen.http_5xx, 0.0, "{}: users saw 5XX", case.service);
+    }
+}
