@@ -551,3 +551,113 @@ fn every_task_definition_and_service_field_is_sent_and_read_back() {
         assert_eq!(aws.describe_deregistration_delay("every-tg").await, Ok(10));
     });
 }
+
+/// A canary service: the load balancer's advanced configuration (alternate target group resolved
+/// to its ARN, listener rule, role) at creation, and the strategy with its steps, bakes, alarms
+/// and circuit-breaker threshold through UpdateService, which moto stores and reports back.
+/// StopServiceDeployment is not in moto; the simulator and `cloud::aws` unit tests cover it.
+#[test]
+#[ignore = "needs moto: scripts/test starts it and runs these with --include-ignored"]
+fn traffic_shifting_strategies_are_sent_in_the_shape_the_sdk_defines() {
+    let moto = Moto::get();
+    let fixtures = moto.fixtures("canary", &["canary-blue", "canary-green"]);
+    runtime().block_on(async {
+        let config = moto.config().await;
+        let aws = AwsCloud::new(config.clone());
+        let cluster = fixtures["cluster"].as_str().expect("cluster").to_owned();
+        let mut shop = stack("manifests/strategies/canary.yaml").spec().services[0].clone();
+        shop.load_balancers[0].target_group = "canary-blue".into();
+        shop.load_balancers[0].alternate_target_group = Some("canary-green".into());
+        let id = aws
+            .register_task_definition(render(&shop, None))
+            .await
+            .expect("registered")
+            .id;
+        let mut input = create_input(&cluster, &shop, id, 2);
+        input.network = Some(NetworkInput {
+            subnets: vec![fixtures["subnets"][0].as_str().expect("subnet").to_owned()],
+            security_groups: vec![fixtures["securityGroup"].as_str().expect("sg").to_owned()],
+            assign_public_ip: false,
+        });
+        let created = aws.create_service(input.clone()).await.expect("created");
+        let advanced = created.load_balancers[0]
+            .advanced
+            .clone()
+            .expect("advanced configuration kept");
+        assert_eq!(advanced.alternate_target_group, "canary-green");
+        assert!(
+            advanced
+                .production_listener_rule
+                .contains(":listener-rule/")
+        );
+        assert!(
+            advanced
+                .role_arn
+                .ends_with("role/ecsInfrastructureRoleForLoadBalancers")
+        );
+        let ecs = aws_sdk_ecs::Client::new(&config);
+        let seen = ecs
+            .describe_services()
+            .cluster(&cluster)
+            .services("shop")
+            .send()
+            .await
+            .expect("sdk describe");
+        assert_eq!(
+            seen.services()[0].load_balancers()[0]
+                .advanced_configuration()
+                .and_then(|a| a.alternate_target_group_arn()),
+            fixtures["targetGroups"]["canary-green"].as_str(),
+            "the alternate group's name was resolved to its ARN"
+        );
+
+        let wanted = input.deployment_configuration.clone();
+        assert_eq!(wanted.strategy.ecs_name(), "CANARY");
+        let updated = aws
+            .update_service(UpdateServiceInput {
+                cluster: cluster.clone(),
+                service: "shop".into(),
+                deployment_configuration: Some(wanted.clone()),
+                ..UpdateServiceInput::default()
+            })
+            .await
+            .expect("updated");
+        let reported = updated
+            .deployment_configuration
+            .expect("moto reports what UpdateService stored");
+        assert!(wanted.satisfied_by(&reported), "{wanted:?}\n{reported:?}");
+        let sdk = ecs
+            .describe_services()
+            .cluster(&cluster)
+            .services("shop")
+            .send()
+            .await
+            .expect("sdk describe");
+        let stored = sdk.services()[0]
+            .deployment_configuration()
+            .expect("configuration");
+        assert_eq!(stored.strategy().map(|s| s.as_str()), Some("CANARY"));
+        assert_eq!(
+            stored
+                .canary_configuration()
+                .and_then(|c| c.canary_percent()),
+            Some(10.0)
+        );
+        assert_eq!(stored.bake_time_in_minutes(), Some(2));
+        assert_eq!(
+            stored.alarms().map(|a| a.alarm_names().to_vec()),
+            Some(vec!["shop-latency-p99".to_owned()])
+        );
+        let breaker = stored.deployment_circuit_breaker().expect("breaker");
+        assert!(
+            breaker.rollback(),
+            "ECS's own rollback for a traffic-shifting strategy"
+        );
+        assert_eq!(
+            breaker
+                .threshold_configuration()
+                .map(|t| (t.r#type().as_str().to_owned(), t.value())),
+            Some(("COUNT".to_owned(), 3))
+        );
+    });
+}

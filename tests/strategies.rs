@@ -269,3 +269,49 @@ fn a_bad_image_failing_health_checks_never_gets_production_traffic() {
         assert_eq!(seen.http_5xx, 0.0, "{}: users saw 5XX", case.service);
     }
 }
+
+/// An image that never starts trips ECS's own circuit breaker, and ECS rolls the traffic-shifting
+/// deployment back itself (tugboat turns rollback on for these strategies). tugboat takes that
+/// as the rollout failing, even once the failed deployment has left DescribeServices: the digest
+/// is recorded, nothing is deployed again, and no task is started after the rollback.
+#[test]
+fn a_rollback_ecs_makes_itself_is_a_failed_rollout_not_drift() {
+    let (simulation, seen) = run(&CANARY, Some((Failure::NeverRuns, None)), 3600);
+    let rollbacks = decisions(&simulation, DecisionKind::Rollback);
+    assert_eq!(rollbacks.len(), 1, "{:?}", simulation.decisions());
+    assert!(
+        rollbacks[0].1.contains("ECS rolled the deployment back"),
+        "{rollbacks:?}"
+    );
+    assert_eq!(
+        decisions(&simulation, DecisionKind::RolloutStart).len(),
+        1,
+        "deployed again: {:?}",
+        simulation.decisions()
+    );
+    // Green's tasks kept failing to start until the breaker tripped; none was started after.
+    let rolled_back_at = rollbacks[0].0;
+    let launched_then = seen
+        .launched
+        .iter()
+        .rev()
+        .find(|(t, _)| *t <= rolled_back_at)
+        .map(|(_, n)| *n);
+    assert_eq!(
+        seen.launched.last().map(|(_, n)| *n),
+        launched_then,
+        "{:?}",
+        seen.launched
+    );
+    assert_eq!(
+        shares(&seen).iter().copied().fold(0.0, f64::max),
+        0.0,
+        "green never got traffic"
+    );
+    let memory = simulation.memory(CANARY.service).expect("memory");
+    assert_eq!(memory.failed_digests.len(), 1);
+    assert_eq!(
+        memory.verified_good.as_ref().map(|r| r.id.revision),
+        Some(1)
+    );
+}

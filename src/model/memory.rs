@@ -78,6 +78,10 @@ pub struct RolloutMemory {
     /// controller waits for ECS instead of starting another deployment.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stopped: bool,
+    /// Whether the service was seen running the target: a traffic-shifting service that leaves
+    /// it afterwards, while the controller did not ask, was rolled back by ECS.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub observed: bool,
 }
 
 /// Kinds of decision, a bounded set for metrics labels.

@@ -152,6 +152,7 @@ pub fn step(
             completed_at: None,
             rollback: false,
             stopped: false,
+            observed: false,
         };
         memory.rollout = Some(rollout.clone());
         return watch(spec, observed, service, memory, &rollout, now);
@@ -173,6 +174,7 @@ pub fn step(
         completed_at: None,
         rollback: false,
         stopped: false,
+        observed: false,
     });
     RolloutStep {
         deploy: Some(target),
@@ -195,9 +197,34 @@ fn watch(
     // ECS rolled the target's deployment back itself (a traffic-shifting strategy's circuit
     // breaker or alarm): the service runs the old revision again. That is this rollout failing,
     // not drift to correct.
-    let rolled_back_by_ecs = service.deployments.iter().find(|d| {
+    let failed_deployment = service.deployments.iter().find(|d| {
         d.task_definition == rollout.target.id && d.rollout_state == RolloutState::Failed
     });
+    // The failed deployment may be gone from DescribeServices by the time the controller looks
+    // (ECS drops it once its tasks have stopped): a traffic-shifting service that ran the target
+    // and now runs something else, with no new deployment of the controller's, was rolled back.
+    let left_target = !on_target
+        && rollout.observed
+        && !rollout.rollback
+        && !spec.deployment.strategy.is_rolling()
+        && !ecs_rolling(service);
+    let rolled_back_by_ecs = failed_deployment
+        .map(|d| d.rollout_state_reason.clone())
+        .or_else(|| {
+            left_target.then(|| {
+                format!(
+                    "the service runs {} again: ECS rolled the {} deployment back",
+                    service.task_definition,
+                    spec.deployment.strategy.ecs_name()
+                )
+            })
+        });
+    if on_target
+        && !rollout.observed
+        && let Some(r) = memory.rollout.as_mut()
+    {
+        r.observed = true;
+    }
     if !on_target && rollout.stopped {
         if ecs_rolling(service) {
             // ECS is shifting traffic back: wait for it rather than start another deployment.
@@ -230,7 +257,7 @@ fn watch(
         && now >= rollout.started_at + u64::from(spec.deployment.progress_deadline_seconds);
     let why = rolled_back_by_ecs
         .filter(|_| !on_target)
-        .map(|d| format!("ECS rolled the deployment back: {}", d.rollout_state_reason))
+        .map(|reason| format!("ECS rolled the deployment back: {reason}"))
         .or_else(|| rollback_trigger(spec, observed, service, rollout))
         .or_else(|| {
         overdue.then(|| {
@@ -421,6 +448,7 @@ fn roll_back(
                 completed_at: None,
                 rollback: true,
                 stopped,
+                observed: false,
             });
             RolloutStep {
                 deploy: (!stopped).then_some(good),
@@ -609,6 +637,7 @@ spec:
             completed_at,
             rollback,
             stopped: false,
+            observed: false,
         });
         for digest in failed {
             m.fail(digest);

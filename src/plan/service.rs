@@ -285,6 +285,7 @@ pub fn plan_service(
                     completed_at: None,
                     rollback: false,
                     stopped: false,
+                    observed: false,
                 });
                 let mut input = create_input(&desired.cluster, spec, id, count);
                 input.tags.extend(managed_tags(&desired.stack));

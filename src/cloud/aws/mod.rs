@@ -390,6 +390,18 @@ impl AwsCloud {
     }
 }
 
+/// StopServiceDeployment with ROLLBACK: for a traffic-shifting deployment, ECS moves production
+/// traffic back to the old tasks.
+fn stop_request(
+    client: &aws_sdk_ecs::Client,
+    arn: &str,
+) -> aws_sdk_ecs::operation::stop_service_deployment::builders::StopServiceDeploymentFluentBuilder {
+    client
+        .stop_service_deployment()
+        .service_deployment_arn(arn)
+        .stop_type(ecs::StopServiceDeploymentStopType::Rollback)
+}
+
 /// The target-group attribute holding the deregistration delay.
 const DEREGISTRATION_DELAY: &str = "deregistration_delay.timeout_seconds";
 
@@ -906,10 +918,7 @@ impl Cloud for AwsCloud {
 
     async fn stop_service_deployment(&self, arn: &str) -> Result<(), CloudError> {
         const OP: Operation = Operation::StopServiceDeployment;
-        self.ecs
-            .stop_service_deployment()
-            .service_deployment_arn(arn)
-            .stop_type(ecs::StopServiceDeploymentStopType::Rollback)
+        stop_request(&self.ecs, arn)
             .send()
             .await
             .map_err(|e| classify(OP, e))?;
@@ -1035,6 +1044,24 @@ mod tests {
         assert!(!breaker.rollback());
         assert_eq!(sent.strategy().map(|s| s.as_str()), Some("ROLLING"));
         assert!(sent.alarms().is_none() && breaker.threshold_configuration().is_none());
+    }
+
+    /// StopServiceDeployment is not in moto: its request is checked here.
+    #[test]
+    fn a_deployment_is_stopped_with_rollback() {
+        let config = aws_sdk_ecs::Config::builder()
+            .behavior_version(aws_sdk_ecs::config::BehaviorVersion::latest())
+            .region(aws_sdk_ecs::config::Region::new("us-east-1"))
+            .build();
+        let client = aws_sdk_ecs::Client::from_conf(config);
+        let arn = "arn:aws:ecs:us-east-1:123456789012:service-deployment/c/web/abc";
+        let request = stop_request(&client, arn);
+        let input = request.as_input();
+        assert_eq!(input.get_service_deployment_arn().as_deref(), Some(arn));
+        assert_eq!(
+            input.get_stop_type().as_ref().map(|t| t.as_str()),
+            Some("ROLLBACK")
+        );
     }
 
     /// Every strategy, with its steps, bakes, alarms and circuit-breaker threshold, in the shape
