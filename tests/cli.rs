@@ -384,3 +384,41 @@ fn store_files_are_private_and_credentials_in_environment_are_warned_about() {
         assert_eq!(mode & 0o077, 0, "{} is {:o}", file.display(), mode);
     }
 }
+
+/// `tug diff` says how a change would roll out: the strategy and its steps, the peak task count
+/// (the capacity it needs), and the time to verified good measured in the simulator.
+#[test]
+fn diff_previews_the_rollout_of_a_changed_task_definition() {
+    let tug = Tug::new();
+    let applied = tug.run(&["apply", "-f", "manifests/strategies/canary.yaml"]);
+    assert_eq!(applied.code, 0, "{}", applied.stderr);
+    let canary = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/manifests/strategies/canary.yaml"
+    ))
+    .expect("example");
+    let changed = tug.write("canary.yaml", &canary.replace("shop:1.0.0", "shop:1.1.0"));
+    let diff = tug.run(&["diff", "-f", &changed]);
+    assert_eq!(diff.code, 1, "{}{}", diff.stdout, diff.stderr);
+    for expected in [
+        "rollout of stack/canary:",
+        "shop: CANARY, 10 tasks: 10 new tasks beside the 10 old; production traffic 10 % for 5 min, then 100 %; old tasks kept 2 min",
+        "shop: peak 20 tasks: 10 more than it runs",
+        "to verified good in the simulator",
+        "assumed: tasks start in",
+    ] {
+        assert!(
+            diff.stdout.contains(expected),
+            "{expected}\n{}",
+            diff.stdout
+        );
+    }
+    // A change that is not a new revision (the desired count) previews no rollout.
+    let scaled = tug.write(
+        "scaled.yaml",
+        &canary.replace("desiredCount: 10", "desiredCount: 12"),
+    );
+    let diff = tug.run(&["diff", "-f", &scaled]);
+    assert_eq!(diff.code, 1, "{}", diff.stderr);
+    assert!(!diff.stdout.contains("rollout of"), "{}", diff.stdout);
+}

@@ -16,10 +16,12 @@ use super::output::{emit, status_now, when, yaml};
 use super::{CliError, Context, read_manifests};
 use std::collections::BTreeMap;
 
+use crate::cloud::sim::world::World;
 use crate::model::aws::ServiceDescription;
 use crate::model::{DecisionKind, ObservedService, ServiceMemory, Stack, StackStatus};
 use crate::plan::render::short;
 use crate::plan::{Action, DesiredService, plan_service};
+use crate::simulate::preview;
 use crate::store::Store;
 
 /// Arguments of `tug diff`.
@@ -28,6 +30,9 @@ pub struct Args {
     /// Manifest files or directories; `-` reads standard input.
     #[arg(short = 'f', long = "filename", value_name = "PATH", required = true, num_args = 1..)]
     pub files: Vec<String>,
+    /// World file whose task timings the rollout estimates use (default: the simulator's own).
+    #[arg(long, value_name = "WORLD.yaml")]
+    pub world: Option<String>,
 }
 
 /// Runs `tug diff`.
@@ -54,8 +59,17 @@ pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
 
 async fn compare(args: Args, context: &Context) -> Result<ExitCode, CliError> {
     let stacks = read_manifests(&args.files)?;
+    let world = match &args.world {
+        None => World::default(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| CliError::Failed(format!("cannot read {path}: {e}")))?;
+            World::parse(&text).map_err(|e| CliError::Failed(format!("{path}: {e}")))?
+        }
+    };
     let store = context.store()?;
     let mut text = String::new();
+    let mut previews = String::new();
     for stack in &stacks {
         let stored = store.get(stack.name()).await?;
         let old = match &stored {
@@ -75,6 +89,17 @@ async fn compare(args: Args, context: &Context) -> Result<ExitCode, CliError> {
             None => "/dev/null".to_owned(),
         };
         let to = format!("stack/{} (manifest)", stack.name());
+        if let Some(stored) = stored.clone() {
+            let status = store.load_status(stack.name()).await?;
+            let (stack, world) = (stack.clone(), world.clone());
+            // The simulator runs its own runtime: off this one's threads.
+            let text = tokio::task::spawn_blocking(move || {
+                rollout_previews(&stored, &stack, status.as_ref(), &world)
+            })
+            .await
+            .map_err(|e| CliError::Failed(format!("the rollout estimate failed: {e}")))??;
+            previews.push_str(&text);
+        }
         let diff = TextDiff::from_lines(&old, &new);
         text.push_str(
             &diff
@@ -95,6 +120,7 @@ async fn compare(args: Args, context: &Context) -> Result<ExitCode, CliError> {
         let memories = store.load_memory(stack.name()).await?;
         text.push_str(&live_changes(stack, &status, &memories, context.now));
     }
+    text.push_str(&previews);
     let changed = !text.is_empty();
     emit(&text)?;
     Ok(if changed {
@@ -102,6 +128,81 @@ async fn compare(args: Args, context: &Context) -> Result<ExitCode, CliError> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// How each service whose task definition changes would roll out: strategy, waves or traffic
+/// steps, peak task count, and the time to verified good measured in the simulator.
+fn rollout_previews(
+    stored: &Stack,
+    stack: &Stack,
+    status: Option<&StackStatus>,
+    world: &World,
+) -> Result<String, CliError> {
+    let before: BTreeMap<String, String> = DesiredService::of_stack(stored)
+        .into_iter()
+        .map(|d| (d.spec.name.clone(), d.digest))
+        .collect();
+    let mut lines = Vec::new();
+    for desired in DesiredService::of_stack(stack) {
+        let name = &desired.spec.name;
+        if before.get(name).is_none_or(|d| *d == desired.digest) {
+            continue;
+        }
+        let live = status
+            .and_then(|s| s.services.get(name))
+            .and_then(|s| s.live.as_ref())
+            .map(|l| l.desired_count);
+        let tasks = live.unwrap_or_else(|| match &desired.spec.scaling {
+            Some(s) => desired.spec.desired_count.clamp(s.min_tasks, s.max_tasks),
+            None => desired.spec.desired_count,
+        });
+        let preview = preview::preview(stored, stack, name, tasks, world)
+            .map_err(|e| CliError::Failed(format!("cannot simulate the rollout of {name}: {e}")))?;
+        let Some(p) = preview else {
+            continue;
+        };
+        lines.push(format!(
+            "  {name}: {}, {} task{}: {}",
+            p.strategy,
+            p.tasks,
+            if p.tasks == 1 { "" } else { "s" },
+            p.shape
+        ));
+        let extra = p.peak_tasks.saturating_sub(p.tasks);
+        let time = match (p.seconds, &p.outcome) {
+            (Some(s), _) => format!("about {} to verified good in the simulator", duration(s)),
+            (None, Some(why)) => why.clone(),
+            (None, None) => "no estimate".to_owned(),
+        };
+        let capacity = if extra == 0 {
+            "no capacity beyond its own".to_owned()
+        } else {
+            format!("{extra} more than it runs, capacity the rollout needs")
+        };
+        lines.push(format!(
+            "  {name}: peak {} tasks: {capacity}; {time}",
+            p.peak_tasks
+        ));
+        lines.push(format!("  {name}: assumed: {}", p.assumptions));
+    }
+    if lines.is_empty() {
+        return Ok(String::new());
+    }
+    Ok(format!(
+        "rollout of stack/{}:\n{}\n",
+        stack.name(),
+        lines.join("\n")
+    ))
+}
+
+/// `9 min 12 s`, `45 s`, `1 h 3 min`.
+fn duration(seconds: u64) -> String {
+    match seconds {
+        s if s < 60 => format!("{s} s"),
+        s if s < 3600 && s % 60 == 0 => format!("{} min", s / 60),
+        s if s < 3600 => format!("{} min {} s", s / 60, s % 60),
+        s => format!("{} h {} min", s / 3600, s % 3600 / 60),
+    }
 }
 
 /// The YAML of a stack without store bookkeeping, so only real changes show.

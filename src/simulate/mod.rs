@@ -11,6 +11,7 @@
 //! Auto Scaling ([`crate::cloud::sim::aas`]) scale them from inside the account.
 
 pub mod baseline;
+pub mod preview;
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -392,15 +393,7 @@ impl Simulation {
         };
         if matches!(self.scaler, Scaler::Tug { .. }) {
             let changed = with_image(&stack, service, image)?;
-            let store = self.store.clone();
-            let applied =
-                self.runtime
-                    .block_on(store.apply(vec![changed], SystemTime::UNIX_EPOCH, false))?;
-            for a in applied {
-                self.stacks.retain(|s| s.name() != a.stack.name());
-                self.stacks.push(a.stack);
-            }
-            return Ok(());
+            return self.apply(vec![changed]);
         }
         let cloud = self.cloud.clone();
         let cluster = stack.spec().cluster.clone();
@@ -419,6 +412,26 @@ impl Simulation {
             retrying(&cloud, || cloud.update_service(input.clone())).await?;
             Ok::<(), CloudError>(())
         })?;
+        Ok(())
+    }
+
+    /// Applies changed stacks to the controller's store, as `tug apply` would: the controller
+    /// acts on them from its next look. With the baseline, nothing is applied.
+    ///
+    /// # Errors
+    /// The store refused the stacks.
+    pub fn apply(&mut self, stacks: Vec<Stack>) -> Result<(), SimulationError> {
+        if !matches!(self.scaler, Scaler::Tug { .. }) {
+            return Ok(());
+        }
+        let store = self.store.clone();
+        let applied = self
+            .runtime
+            .block_on(store.apply(stacks, SystemTime::UNIX_EPOCH, false))?;
+        for a in applied {
+            self.stacks.retain(|s| s.name() != a.stack.name());
+            self.stacks.push(a.stack);
+        }
         Ok(())
     }
 
