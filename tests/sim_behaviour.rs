@@ -1,9 +1,9 @@
 //! The simulator against the documented AWS behaviour it models (aws-facts.md). Each test names the
 //! fact it checks.
 
-use tugboat::cloud::sim::Sim;
 use tugboat::cloud::sim::load::LoadTrace;
 use tugboat::cloud::sim::world::{Ec2Capacity, FailingImage, Failure, World};
+use tugboat::cloud::sim::{Sim, TaskState};
 use tugboat::model::aws::{
     ContainerInput, CreateServiceInput, DeploymentConfiguration, DeploymentController,
     HealthCheckSettings, LoadBalancerInput, MetricId, RolloutState, TargetState, TaskDefinitionId,
@@ -752,4 +752,95 @@ fn a_saved_account_restores_and_goes_on_as_the_original() {
     );
     assert_eq!(original.api().counts(), restored.api().counts());
     assert!(Sim::restore("{\"format\": 99, \"sim\": {}}").is_err());
+}
+
+/// ECS since 2025-11 (aws-facts.md): during a rolling deployment a failed task of the old
+/// revision is replaced from the old revision, not from the new one.
+#[test]
+fn during_a_rolling_deployment_a_failed_old_task_is_replaced_from_its_own_revision() {
+    let mut world = World::default();
+    world.images.push(failing("app:slow", Failure::NeverRuns));
+    let mut sim = steady(Setup {
+        desired: 4,
+        min: 100,
+        max: 150,
+        world,
+        ..Setup::default()
+    });
+    let old = sim
+        .peek_service(CLUSTER, SERVICE)
+        .expect("service")
+        .task_definition;
+    // A new revision whose tasks never start: the deployment stays in progress for a while.
+    deploy(&mut sim, "app:slow");
+    run_for(&mut sim, 10, |_| {});
+    let old_tasks = |sim: &Sim| -> Vec<(u64, TaskState)> {
+        sim.tasks_of(CLUSTER, SERVICE)
+            .into_iter()
+            .filter(|(_, state, td)| {
+                *td == old
+                    && matches!(
+                        state,
+                        TaskState::Provisioning | TaskState::Pending | TaskState::Running
+                    )
+            })
+            .map(|(id, state, _)| (id, state))
+            .collect()
+    };
+    let before = old_tasks(&sim);
+    assert_eq!(before.len(), 4);
+    sim.crash_task(before[0].0);
+    run_for(&mut sim, 20, |_| {});
+    assert_eq!(rollout(&sim, 0), RolloutState::InProgress);
+    let after = old_tasks(&sim);
+    assert_eq!(
+        after.len(),
+        4,
+        "the crashed old task was replaced from the old revision: {after:?}"
+    );
+    assert!(after.iter().all(|(id, _)| *id != before[0].0));
+    assert!(
+        after.iter().any(|(_, state)| *state != TaskState::Running),
+        "the replacement is starting: {after:?}"
+    );
+}
+
+/// ECS since 2025-11: a scale-out during a rolling deployment applies to both revisions, in
+/// proportion to what each runs.
+#[test]
+fn a_scale_out_during_a_rolling_deployment_applies_to_both_revisions() {
+    let mut world = World::default();
+    world.images.push(failing("app:slow", Failure::NeverRuns));
+    let mut sim = steady(Setup {
+        desired: 4,
+        min: 100,
+        max: 200,
+        world,
+        ..Setup::default()
+    });
+    let old = sim
+        .peek_service(CLUSTER, SERVICE)
+        .expect("service")
+        .task_definition;
+    deploy(&mut sim, "app:slow");
+    run_for(&mut sim, 5, |_| {});
+    scale(&mut sim, 8);
+    // Before the new revision's tasks fail (they never start): the deployment is in progress.
+    run_for(&mut sim, 20, |_| {});
+    assert_eq!(rollout(&sim, 0), RolloutState::InProgress);
+    let old_tasks = sim
+        .tasks_of(CLUSTER, SERVICE)
+        .into_iter()
+        .filter(|(_, state, td)| {
+            *td == old
+                && matches!(
+                    state,
+                    TaskState::Provisioning | TaskState::Pending | TaskState::Running
+                )
+        })
+        .count();
+    assert_eq!(
+        old_tasks, 6,
+        "the old revision's share of the 4 new tasks (it ran half of the 8): {old_tasks}"
+    );
 }

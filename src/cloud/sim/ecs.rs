@@ -12,6 +12,10 @@
 //!   a task that crashes after its deployment COMPLETED is replaced, and counts toward nothing.
 //! - Task stop: deregistration first (DEACTIVATING for the deregistration delay), then SIGTERM
 //!   (STOPPING), then STOPPED.
+//! - Since 2025-11 (aws-facts.md, "What ECS and AAS added in 2024-2026"): during a rolling
+//!   deployment a failed task of the old revision is replaced from the old revision, and a
+//!   scale-out applies to both revisions, in proportion to what each runs.
+//! - The circuit breaker's threshold is the configured one (`thresholdConfiguration`) when set.
 
 use crate::model::aws::{
     DeploymentController, DeploymentDescription, RolloutState, ServiceDescription, TargetState,
@@ -211,13 +215,27 @@ impl Sim {
 
     fn count_failure(&mut self, task: &Task) {
         self.failed_task_count += 1;
-        if let Some(service) = self.services.get_mut(&task.service)
-            && let Some(deployment) = service
+        let Some(service) = self.services.get_mut(&task.service) else {
+            return;
+        };
+        // During a rolling deployment a failed task of an older revision is replaced from its own
+        // revision (ECS since 2025-11), not from the new one.
+        let rolling = service.controller == DeploymentController::Ecs
+            && !super::strategies::shifts_traffic(service)
+            && service
                 .deployments
-                .iter_mut()
-                .find(|d| d.id == task.deployment && d.rollout == RolloutState::InProgress)
+                .first()
+                .is_some_and(|d| d.rollout == RolloutState::InProgress && d.id != task.deployment);
+        if let Some(deployment) = service
+            .deployments
+            .iter_mut()
+            .find(|d| d.id == task.deployment)
         {
-            deployment.failed_tasks += 1;
+            if deployment.rollout == RolloutState::InProgress {
+                deployment.failed_tasks += 1;
+            } else if rolling {
+                deployment.owed += 1;
+            }
         }
     }
 
@@ -308,6 +326,22 @@ impl Sim {
         let mut primary_active = count(mine.iter().filter(|t| t.deployment == primary.id));
         let mut healthy = count(mine.iter().filter(|t| self.is_healthy(t, &service)));
 
+        // Tasks owed to older deployments first (a failed one replaced from its own revision, its
+        // share of a scale-out), within the maximum: that capacity is proven.
+        for old in service.deployments.iter().skip(1).filter(|d| d.owed > 0) {
+            let mut started = 0;
+            while started < old.owed && active < max_total {
+                self.launch(key, old.id);
+                active += 1;
+                started += 1;
+            }
+            if let Some(s) = self.services.get_mut(key)
+                && let Some(d) = s.deployments.iter_mut().find(|d| d.id == old.id)
+            {
+                d.owed -= started;
+            }
+        }
+
         // Start tasks of the primary deployment while the maximum allows.
         if primary.rollout != RolloutState::Failed {
             while active < max_total && primary_active < desired {
@@ -332,6 +366,24 @@ impl Sim {
         });
         for task in old {
             let is_healthy = self.is_healthy(task, &service);
+            // An old revision's task still starting (a replacement, its share of a scale-out) is
+            // left to start; one that failed is stopped.
+            let proven = service
+                .deployments
+                .iter()
+                .any(|d| d.id == task.deployment && d.rollout == RolloutState::Completed);
+            let starting = proven
+                && (matches!(task.state, TaskState::Provisioning | TaskState::Pending)
+                    || (task.state == TaskState::Running
+                        && !self.target_groups_of_task(task).iter().any(|group| {
+                            self.target_groups
+                                .get(group)
+                                .and_then(|g| g.targets.get(&task.id))
+                                .is_some_and(|t| t.state == TargetState::Unhealthy)
+                        })));
+            if !is_healthy && starting {
+                continue;
+            }
             if !is_healthy {
                 self.begin_stop(task.id, false);
             } else if healthy > min_healthy {

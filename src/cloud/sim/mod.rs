@@ -152,6 +152,10 @@ struct Deployment {
     /// Traffic-shifting strategies: the step it is at, and since when (ms).
     #[serde(default)]
     shift: Option<(usize, u64)>,
+    /// An older deployment during a rolling one: tasks owed to it, started from its own revision
+    /// (a failed task of it replaced, its share of a scale-out; ECS since 2025-11).
+    #[serde(default)]
+    owed: u32,
 }
 
 /// One service.
@@ -731,6 +735,37 @@ impl Sim {
             service.options = options;
         }
         if let Some(count) = input.desired_count {
+            // A scale-out during a rolling deployment applies to both revisions (ECS since
+            // 2025-11): the older one's share of the new tasks, in proportion to what each runs.
+            let rolling = !strategies::shifts_traffic(service)
+                && service.deployments.len() > 1
+                && service.deployments[0].rollout == RolloutState::InProgress;
+            if rolling && count > service.desired_count {
+                let counts: Vec<u32> = service
+                    .deployments
+                    .iter()
+                    .map(|d| {
+                        let n = self
+                            .by_service
+                            .get(&key)
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|id| self.tasks.get(id))
+                            .filter(|t| t.deployment == d.id && ecs::is_active(t.state))
+                            .count();
+                        u32::try_from(n).unwrap_or(u32::MAX)
+                    })
+                    .collect();
+                let total: u32 = counts.iter().sum();
+                let added = count - service.desired_count;
+                if total > 0 {
+                    for (d, n) in service.deployments.iter_mut().zip(&counts).skip(1) {
+                        d.owed +=
+                            u32::try_from(u64::from(added) * u64::from(*n) / u64::from(total))
+                                .unwrap_or(0);
+                    }
+                }
+            }
             service.desired_count = count;
         }
         if let Some(config) = input.deployment_configuration {
@@ -1078,7 +1113,13 @@ impl Sim {
             alternate: false,
             traffic_percent: None,
             shift: None,
+            owed: 0,
         }
+    }
+
+    /// Crashes a task (its host failed, say): it stops as a failed task, and ECS replaces it.
+    pub fn crash_task(&mut self, id: u64) {
+        self.begin_stop(id, true);
     }
 
     fn advance_ec2(&mut self) {

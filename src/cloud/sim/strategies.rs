@@ -1,6 +1,6 @@
 //! Traffic-shifting deployments: ECS's BLUE_GREEN, CANARY and LINEAR strategies (aws-facts.md,
-//! "ECS deployment strategies"; the ECS developer guide's "Amazon ECS blue/green deployments",
-//! "canary deployments" and "linear deployments" pages). Behaviours modelled:
+//! "What ECS and AAS added in 2024-2026"; the ECS developer guide's "Amazon ECS blue/green
+//! deployments", "canary deployments" and "linear deployments" pages). Behaviours modelled:
 //! - a new deployment's tasks (green) start at the full desired count beside the old ones (blue),
 //!   registered in the alternate target group; `maximumPercent` does not bound them; blue keeps all
 //!   production traffic until every green task is healthy;
