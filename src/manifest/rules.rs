@@ -1175,14 +1175,14 @@ fn strategy_rules(service: &ServiceSpec, path: &FieldPath, issues: &mut Vec<Issu
             _ => {}
         }
     }
-    let alarms = path.key("rollback").key("alarms");
-    for (i, name) in first_duplicates(deployment.rollback.alarms.iter().map(String::as_str)) {
+    let alarms = path.key("alarms");
+    for (i, name) in first_duplicates(deployment.alarms.iter().map(String::as_str)) {
         issues.push(Issue::new(
             alarms.index(i),
             format!("alarm `{name}` is listed twice"),
         ));
     }
-    for (i, name) in deployment.rollback.alarms.iter().enumerate() {
+    for (i, name) in deployment.alarms.iter().enumerate() {
         if name.is_empty() || name.len() > 255 || name.chars().any(char::is_control) {
             issues.push(Issue::new(
                 alarms.index(i),

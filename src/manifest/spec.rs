@@ -744,6 +744,12 @@ pub struct DeploymentSpec {
     /// ECS's deployment circuit breaker: how many failed tasks fail a deployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub circuit_breaker: Option<CircuitBreakerSpec>,
+    /// CloudWatch alarms that fail the deployment when they go to ALARM (ECS's
+    /// `deploymentConfiguration.alarms`): rolled back by ECS for a traffic-shifting strategy, by
+    /// tugboat to the verified-good revision for a rolling one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 10))]
+    pub alarms: Vec<String>,
 }
 
 impl Default for DeploymentSpec {
@@ -756,6 +762,7 @@ impl Default for DeploymentSpec {
             rollback: RollbackSpec::default(),
             strategy: DeploymentStrategy::default(),
             circuit_breaker: None,
+            alarms: Vec::new(),
         }
     }
 }
@@ -864,11 +871,6 @@ pub struct RollbackSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 1000000000))]
     pub max5xx_per_minute: Option<u32>,
-    /// CloudWatch alarms that roll the deployment back when they go to ALARM (ECS's
-    /// `deploymentConfiguration.alarms`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 10))]
-    pub alarms: Vec<String>,
 }
 
 impl Default for RollbackSpec {
@@ -876,7 +878,6 @@ impl Default for RollbackSpec {
         Self {
             on_unhealthy_targets: true,
             max5xx_per_minute: None,
-            alarms: Vec::new(),
         }
     }
 }

@@ -210,7 +210,7 @@ pub fn deployment_configuration(spec: &ServiceSpec) -> DeploymentConfiguration {
                 .or_else(|| b.failed_percent.map(|p| ("BOUNDED_PERCENT".to_owned(), p)))
         }),
         reset_on_healthy_task: breaker.and_then(|b| b.reset_on_healthy_task),
-        alarms: deployment.rollback.alarms.clone(),
+        alarms: deployment.alarms.clone(),
         ..DeploymentConfiguration::rolling(
             deployment.minimum_healthy_percent,
             deployment.maximum_percent,
