@@ -26,13 +26,13 @@ fn examples_validate_and_round_trip_through_the_store() {
     let tug = Tug::new();
     let valid = tug.run(&["validate", "-f", "manifests/"]);
     assert_eq!(valid.code, 0, "{}", valid.stderr);
-    assert_eq!(valid.stdout, "4 stacks valid (5 services)\n");
+    assert_eq!(valid.stdout, "5 stacks valid (6 services)\n");
 
     let applied = tug.run(&["apply", "-f", "manifests/"]);
     assert_eq!(applied.code, 0, "{}", applied.stderr);
     assert_eq!(
         applied.stdout,
-        "stack/app created\nstack/fargate-test1 created\nstack/hello-world created\nstack/todo created\n"
+        "stack/app created\nstack/fargate-test1 created\nstack/hello-world created\nstack/todo created\nstack/velocity created\n"
     );
 
     let yaml = tug.run(&["get", "stacks", "-o", "yaml"]);
@@ -207,7 +207,7 @@ fn delete_removes_named_stacks_all_or_none() {
         .iter()
         .filter_map(|s| s["metadata"]["name"].as_str())
         .collect();
-    assert_eq!(names, ["fargate-test1", "hello-world"]);
+    assert_eq!(names, ["fargate-test1", "hello-world", "velocity"]);
 
     let wrong_kind = tug.run(&["delete", "service", "x"]);
     assert_eq!(wrong_kind.code, 1);
@@ -254,7 +254,7 @@ fn get_services_lists_every_service_in_stable_json() {
     tug.run(&["apply", "-f", "manifests/"]);
     let table = tug.run(&["get", "services"]);
     assert!(table.stdout.starts_with("STACK"), "{}", table.stdout);
-    assert_eq!(table.stdout.lines().count(), 6);
+    assert_eq!(table.stdout.lines().count(), 7);
 
     let json = tug.run(&["get", "services", "-o", "json"]);
     let list: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");

@@ -79,7 +79,7 @@ fn the_readme_controller_walkthrough_ends_with_every_service_ready() {
                     return false;
                 };
                 let items = list["items"].as_array().cloned().unwrap_or_default();
-                items.len() == 5 && items.iter().all(|s| s["state"] == "Ready")
+                items.len() == 6 && items.iter().all(|s| s["state"] == "Ready")
             });
             let services = tug.run(&["get", "services"]);
             assert!(

@@ -304,9 +304,11 @@ fn normalised(mut manifest: StackManifest) -> StackManifest {
         {
             cpu.evaluation_periods
                 .get_or_insert(spec::defaults::EVALUATION_PERIODS);
-            cpu.scale_out_step.get_or_insert(spec::defaults::STEP);
+            cpu.scale_out_step
+                .get_or_insert(spec::ScalingStep::Tasks(spec::defaults::STEP));
             if cpu.scale_in_below_percent.is_some() {
-                cpu.scale_in_step.get_or_insert(spec::defaults::STEP);
+                cpu.scale_in_step
+                    .get_or_insert(spec::ScalingStep::Tasks(spec::defaults::STEP));
             }
         }
     }

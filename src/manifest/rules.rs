@@ -1279,6 +1279,21 @@ fn cpu_rules(cpu: &CpuScaling, path: &FieldPath, issues: &mut Vec<Issue>) {
         ));
         return;
     };
+    for (field, step) in [
+        ("scaleOutStep", &cpu.scale_out_step),
+        ("scaleInStep", &cpu.scale_in_step),
+    ] {
+        if let Some(super::spec::ScalingStep::Percent(text)) = step
+            && step.as_ref().and_then(|s| s.adjustment()).is_none()
+        {
+            issues.push(Issue::new(
+                path.key(field),
+                format!(
+                    "{field} must be a number of tasks (1 to 5000) or a percentage from `1%` to `1000%` such as `25%`, found `{text}`"
+                ),
+            ));
+        }
+    }
     match cpu.scale_in_below_percent {
         Some(below) if below >= out => issues.push(Issue::new(
             path.key("scaleInBelowPercent"),

@@ -929,14 +929,50 @@ pub struct CpuScaling {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 60))]
     pub evaluation_periods: Option<u32>,
-    /// Thresholds: tasks added per scale-out (default 1).
+    /// Thresholds: tasks added per scale-out: a count (default 1) or a percentage of the
+    /// current count such as `25%`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 5000))]
-    pub scale_out_step: Option<u32>,
-    /// Thresholds: tasks removed per scale-in (default 1).
+    pub scale_out_step: Option<ScalingStep>,
+    /// Thresholds: tasks removed per scale-in: a count (default 1) or a percentage such as `25%`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 5000))]
-    pub scale_in_step: Option<u32>,
+    pub scale_in_step: Option<ScalingStep>,
+}
+
+/// Tasks per threshold-scaling step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ScalingStep {
+    /// This many tasks (1 to 5000).
+    Tasks(#[schemars(range(min = 1, max = 5000))] u32),
+    /// This percentage of the current count (`1%` to `1000%`), rounded toward zero and at least
+    /// one task: Application Auto Scaling's PercentChangeInCapacity with MinAdjustmentMagnitude 1.
+    Percent(String),
+}
+
+impl ScalingStep {
+    /// A step field as an adjustment: one task when it is unset (or malformed, which the rules
+    /// refuse).
+    pub fn or_one(step: Option<&ScalingStep>) -> crate::model::aws::StepAdjustment {
+        step.and_then(ScalingStep::adjustment)
+            .unwrap_or(crate::model::aws::StepAdjustment::ChangeInCapacity(1))
+    }
+
+    /// The step as Application Auto Scaling's adjustment; `None` for a malformed percentage (the
+    /// rules refuse it).
+    pub fn adjustment(&self) -> Option<crate::model::aws::StepAdjustment> {
+        use crate::model::aws::StepAdjustment;
+        match self {
+            Self::Tasks(n) => Some(StepAdjustment::ChangeInCapacity(*n)),
+            Self::Percent(text) => {
+                let digits = text.strip_suffix('%')?;
+                if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                let percent: u32 = digits.parse().ok().filter(|p| (1..=1000).contains(p))?;
+                Some(StepAdjustment::PercentChangeInCapacity(percent))
+            }
+        }
+    }
 }
 
 /// Scale out when HTTP 5XX responses reach a threshold.

@@ -264,6 +264,40 @@ impl DeploymentConfiguration {
     }
 }
 
+/// An Application Auto Scaling step adjustment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StepAdjustment {
+    /// Add or remove this many tasks.
+    ChangeInCapacity(u32),
+    /// Add or remove this percent of the current count, rounded toward zero, at least one task
+    /// (MinAdjustmentMagnitude 1).
+    PercentChangeInCapacity(u32),
+}
+
+impl StepAdjustment {
+    /// Tasks this step adds or removes at `current` tasks.
+    pub fn tasks(self, current: u32) -> u32 {
+        match self {
+            Self::ChangeInCapacity(n) => n,
+            Self::PercentChangeInCapacity(p) => {
+                u32::try_from(u64::from(current) * u64::from(p) / 100)
+                    .unwrap_or(u32::MAX)
+                    .max(1)
+            }
+        }
+    }
+
+    /// `+2`, `+25% (3)`: the step in a decision's reason.
+    pub fn describe(self, current: u32, sign: char) -> String {
+        match self {
+            Self::ChangeInCapacity(n) => format!("{sign}{n}"),
+            Self::PercentChangeInCapacity(p) => {
+                format!("{sign}{p}% of {current} ({sign}{})", self.tasks(current))
+            }
+        }
+    }
+}
+
 /// ECS's `deploymentConfiguration.strategy` and the fields that go with it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

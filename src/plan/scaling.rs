@@ -14,8 +14,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::manifest::spec::ScalingSpec;
+use crate::manifest::spec::{ScalingSpec, ScalingStep};
 pub use crate::model::ScalingClock;
+use crate::model::aws::StepAdjustment;
 
 /// Within this fraction of the target, target tracking does not act (HPA's tolerance).
 pub const TARGET_TOLERANCE: f64 = 0.10;
@@ -145,8 +146,8 @@ fn recommend(spec: &ScalingSpec, current: u32, inputs: &ScalingInputs) -> Vec<Re
                 f64::from(above),
                 cpu.scale_in_below_percent.map(f64::from),
                 periods,
-                cpu.scale_out_step.unwrap_or(1),
-                cpu.scale_in_step.unwrap_or(1),
+                ScalingStep::or_one(cpu.scale_out_step.as_ref()),
+                ScalingStep::or_one(cpu.scale_in_step.as_ref()),
                 &inputs.cpu,
             ));
         }
@@ -213,8 +214,8 @@ fn cpu_thresholds(
     above: f64,
     below: Option<f64>,
     periods: usize,
-    out_step: u32,
-    in_step: u32,
+    out_step: StepAdjustment,
+    in_step: StepAdjustment,
     cpu: &[Option<f64>],
 ) -> Option<Recommendation> {
     let Some(window) = last_n(cpu, periods) else {
@@ -228,11 +229,12 @@ fn cpu_thresholds(
     };
     if window.iter().all(|v| *v > above) {
         return Some(Recommendation {
-            desired: current.saturating_add(out_step),
+            desired: current.saturating_add(out_step.tasks(current)),
             trigger: Trigger::Cpu,
             reason: format!(
-                "CPU above {above:.0}% for {periods} minutes ({}%): +{out_step}",
-                show(&window)
+                "CPU above {above:.0}% for {periods} minutes ({}%): {}",
+                show(&window),
+                out_step.describe(current, '+')
             ),
         });
     }
@@ -240,11 +242,12 @@ fn cpu_thresholds(
         && window.iter().all(|v| *v < below)
     {
         return Some(Recommendation {
-            desired: current.saturating_sub(in_step),
+            desired: current.saturating_sub(in_step.tasks(current)),
             trigger: Trigger::Cpu,
             reason: format!(
-                "CPU below {below:.0}% for {periods} minutes ({}%): -{in_step}",
-                show(&window)
+                "CPU below {below:.0}% for {periods} minutes ({}%): {}",
+                show(&window),
+                in_step.describe(current, '-')
             ),
         });
     }
@@ -375,8 +378,8 @@ mod tests {
                 scale_out_above_percent: Some(70),
                 scale_in_below_percent: Some(50),
                 evaluation_periods: Some(5),
-                scale_out_step: Some(1),
-                scale_in_step: Some(1),
+                scale_out_step: Some(ScalingStep::Tasks(1)),
+                scale_in_step: Some(ScalingStep::Tasks(1)),
             }),
             http5xx: None,
         }
@@ -424,6 +427,37 @@ mod tests {
             (3, Direction::Up, Trigger::Cpu)
         );
         assert!(d.reason.contains("above 70% for 5 minutes"), "{}", d.reason);
+    }
+
+    /// `25%` steps are AAS's PercentChangeInCapacity with MinAdjustmentMagnitude 1: rounded
+    /// toward zero, at least one task.
+    #[test]
+    fn percentage_steps_round_toward_zero_and_move_at_least_one_task() {
+        let mut spec = thresholds();
+        spec.max_tasks = 40;
+        spec.min_tasks = 1;
+        if let Some(cpu) = spec.cpu.as_mut() {
+            cpu.scale_out_step = Some(ScalingStep::Percent("25%".into()));
+            cpu.scale_in_step = Some(ScalingStep::Percent("25%".into()));
+        }
+        for (current, load, want) in [
+            (2, 75.0, 3),
+            (10, 75.0, 12),
+            (20, 75.0, 25),
+            (3, 10.0, 2),
+            (12, 10.0, 9),
+        ] {
+            let d = decide(
+                &spec,
+                current,
+                &cpu(&[load; 5]),
+                ScalingClock::default(),
+                false,
+                NOW,
+            );
+            assert_eq!(d.desired, want, "{current} at {load}%: {}", d.reason);
+            assert!(d.reason.contains("25% of"), "{}", d.reason);
+        }
     }
 
     #[test]
@@ -679,8 +713,8 @@ mod tests {
                                 .is_none()
                                 .then_some(below.min(above.saturating_sub(1))),
                             evaluation_periods: Some(periods),
-                            scale_out_step: Some(step),
-                            scale_in_step: Some(step),
+                            scale_out_step: Some(ScalingStep::Tasks(step)),
+                            scale_in_step: Some(ScalingStep::Tasks(step)),
                         }),
                         http5xx: http.map(|(threshold, periods)| Http5xxScaling {
                             source: Http5xxSource::Target,

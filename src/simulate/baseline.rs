@@ -4,7 +4,7 @@
 //! sees the plain values.
 
 use crate::cloud::sim::aas::{ScalingPolicy, Trigger};
-use crate::manifest::spec::{Http5xxSource, ServiceSpec};
+use crate::manifest::spec::{Http5xxSource, ScalingStep, ServiceSpec};
 use crate::model::Stack;
 use crate::model::aws::{CreateServiceInput, MetricId, TaskDefinitionId};
 
@@ -33,8 +33,8 @@ fn policy(cluster: &str, stack: &str, service: &ServiceSpec) -> Option<ScalingPo
                 out_above: f64::from(cpu.scale_out_above_percent.unwrap_or(100)),
                 in_below: cpu.scale_in_below_percent.map(f64::from),
                 periods: cpu.evaluation_periods.unwrap_or(1) as usize,
-                out_step: cpu.scale_out_step.unwrap_or(1),
-                in_step: cpu.scale_in_step.unwrap_or(1),
+                out_step: ScalingStep::or_one(cpu.scale_out_step.as_ref()),
+                in_step: ScalingStep::or_one(cpu.scale_in_step.as_ref()),
             }),
         }
     }

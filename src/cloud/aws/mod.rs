@@ -392,15 +392,14 @@ impl AwsCloud {
 
 /// StopServiceDeployment with ROLLBACK: for a traffic-shifting deployment, ECS moves production
 /// traffic back to the old tasks.
-fn stop_request(
-    client: &aws_sdk_ecs::Client,
-    arn: &str,
-) -> aws_sdk_ecs::operation::stop_service_deployment::builders::StopServiceDeploymentFluentBuilder {
-    client
-        .stop_service_deployment()
+fn stop_request(request: StopDeployment, arn: &str) -> StopDeployment {
+    request
         .service_deployment_arn(arn)
         .stop_type(ecs::StopServiceDeploymentStopType::Rollback)
 }
+
+type StopDeployment =
+    aws_sdk_ecs::operation::stop_service_deployment::builders::StopServiceDeploymentFluentBuilder;
 
 /// The target-group attribute holding the deregistration delay.
 const DEREGISTRATION_DELAY: &str = "deregistration_delay.timeout_seconds";
@@ -918,7 +917,7 @@ impl Cloud for AwsCloud {
 
     async fn stop_service_deployment(&self, arn: &str) -> Result<(), CloudError> {
         const OP: Operation = Operation::StopServiceDeployment;
-        stop_request(&self.ecs, arn)
+        stop_request(self.ecs.stop_service_deployment(), arn)
             .send()
             .await
             .map_err(|e| classify(OP, e))?;
@@ -1055,7 +1054,7 @@ mod tests {
             .build();
         let client = aws_sdk_ecs::Client::from_conf(config);
         let arn = "arn:aws:ecs:us-east-1:123456789012:service-deployment/c/web/abc";
-        let request = stop_request(&client, arn);
+        let request = stop_request(client.stop_service_deployment(), arn);
         let input = request.as_input();
         assert_eq!(input.get_service_deployment_arn().as_deref(), Some(arn));
         assert_eq!(

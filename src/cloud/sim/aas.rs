@@ -17,7 +17,7 @@
 
 use serde::Serialize;
 
-use crate::model::aws::MetricId;
+use crate::model::aws::{MetricId, StepAdjustment};
 
 use super::{SECOND, Sim};
 
@@ -39,9 +39,9 @@ pub enum Trigger {
         /// Datapoints the alarms evaluate.
         periods: usize,
         /// Tasks added.
-        out_step: u32,
+        out_step: StepAdjustment,
         /// Tasks removed.
-        in_step: u32,
+        in_step: StepAdjustment,
     },
     /// 5XX step scaling: `threshold` or more per minute for `periods` minutes multiplies the
     /// count by `factor`.
@@ -276,14 +276,14 @@ fn recommend(
             let values = window(sim, &cpu, *periods, false);
             let out = alarm(&values, *periods, |v| v > *out_above).then(|| {
                 (
-                    current + out_step,
+                    current + out_step.tasks(current),
                     format!("step scaling: CPU > {out_above}% for {periods} minutes"),
                 )
             });
             let scale_in = in_below.and_then(|below| {
                 alarm(&values, *periods, |v| v < below).then(|| {
                     (
-                        current.saturating_sub(*in_step),
+                        current.saturating_sub(in_step.tasks(current)),
                         format!("step scaling: CPU < {below}% for {periods} minutes"),
                     )
                 })
