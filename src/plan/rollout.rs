@@ -226,8 +226,11 @@ fn watch(
         r.observed = true;
     }
     if !on_target && rollout.stopped {
-        if ecs_rolling(service) {
-            // ECS is shifting traffic back: wait for it rather than start another deployment.
+        let overdue =
+            now >= rollout.started_at + u64::from(spec.deployment.progress_deadline_seconds);
+        if ecs_rolling(service) && !overdue {
+            // ECS is shifting traffic back: wait for it rather than start another deployment
+            // (until the progress deadline: then the rollback's target is deployed after all).
             return RolloutStep {
                 in_progress: true,
                 ..RolloutStep::default()
@@ -283,7 +286,15 @@ fn watch(
             .and_then(|()| service.deployments.first())
             .filter(|d| d.rollout_state == RolloutState::InProgress)
             .and_then(|_| service.current_service_deployment.clone());
-        return roll_back(memory, rollout, &why, now, stop, spec);
+        return roll_back(
+            memory,
+            rollout,
+            &why,
+            now,
+            stop,
+            spec,
+            &service.task_definition,
+        );
     }
     match rollout.completed_at {
         None if steady => {
@@ -417,6 +428,7 @@ fn roll_back(
     now: u64,
     stop: Option<String>,
     spec: &ServiceSpec,
+    running: &crate::model::aws::TaskDefinitionId,
 ) -> RolloutStep {
     let good = memory
         .verified_good
@@ -450,8 +462,10 @@ fn roll_back(
                 stopped,
                 observed: false,
             });
+            // Already running it (ECS rolled back to it on its own): nothing to deploy.
+            let deploy = (!stopped && good.id != *running).then_some(good);
             RolloutStep {
-                deploy: (!stopped).then_some(good),
+                deploy,
                 in_progress: true,
                 stop,
                 ..RolloutStep::default()
@@ -755,6 +769,110 @@ spec:
         rollout: Option<(u32, Option<u64>, bool)>,
         verified: Option<u32>,
         failed: &'static [&'static str],
+    }
+
+    /// The same service deploying with ECS's CANARY strategy.
+    fn canary() -> DesiredService {
+        let text = STACK
+            .replace(
+                "    - {name: tg, healthCheck: {path: /, intervalSeconds: 10}}",
+                "    - {name: tg, healthCheck: {path: /, intervalSeconds: 10}}\n    - {name: tg2}",
+            )
+            .replace(
+                "loadBalancers: [{targetGroup: tg, containerName: web, containerPort: 80}]",
+                "loadBalancers: [{targetGroup: tg, containerName: web, containerPort: 80, alternateTargetGroup: tg2, productionListenerRule: 'arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/a/1/2/3', roleArn: 'arn:aws:iam::123456789012:role/lb'}]",
+            )
+            .replace(
+                "deployment: {progressDeadlineSeconds: 600,",
+                "deployment: {strategy: {canary: {percent: 10, bakeMinutes: 4}}, progressDeadlineSeconds: 600,",
+            );
+        let stacks = parse_sources(&[Source {
+            name: "canary.yaml".into(),
+            bytes: text.into_bytes(),
+        }])
+        .expect("the test's canary stack is valid");
+        DesiredService::of_stack(&stacks[0]).remove(0)
+    }
+
+    /// A traffic-shifting rollout: a breach stops ECS's deployment with ROLLBACK (no new
+    /// deployment), the controller waits for ECS while it moves the traffic back (until the
+    /// deadline), and a service ECS returned to the old revision itself is a failed rollout.
+    #[test]
+    fn traffic_shifting_rollouts_are_stopped_waited_for_and_never_redeployed() {
+        let spec = canary().spec;
+        let arn = "arn:aws:ecs:us-east-1:123456789012:service-deployment/c/web/2";
+        let mut service = described(ROLLING_TO_2);
+        service.current_service_deployment = Some(arn.into());
+
+        // A breach during the canary: stop with ROLLBACK, nothing deployed.
+        let mut m = memory(Some(("d1", 1)), Some(("d2", 2, 900, None, false)), &[]);
+        let breach = observed(&[Healthy, Unhealthy], None);
+        let step = super::step(&spec, "d2", &breach, &service, &mut m, 1_000);
+        assert_eq!(step.stop.as_deref(), Some(arn));
+        assert_eq!(step.deploy, None, "no new deployment for the rollback");
+        let rollout = m.rollout.clone().expect("the rollback is watched");
+        assert!(rollout.rollback && rollout.stopped && rollout.target.id == id(1));
+        assert!(m.failed_digests.contains("d2"));
+        assert!(
+            m.decisions
+                .last()
+                .is_some_and(|d| d.reason.contains("with ROLLBACK"))
+        );
+
+        // ECS still moving the traffic back (the old revision not primary yet): wait.
+        let step = super::step(&spec, "d2", &observed(&[], None), &service, &mut m, 1_030);
+        assert_eq!((step.deploy.is_none(), step.stop.is_none()), (true, true));
+        // Past the deadline ECS has not settled: deploy the rollback's target after all.
+        let step = super::step(
+            &spec,
+            "d2",
+            &observed(&[], None),
+            &service,
+            &mut m,
+            1_000 + 601,
+        );
+        assert_eq!(step.deploy.map(|r| r.id), Some(id(1)));
+
+        // ECS rolled the canary back on its own, and its failed deployment is already gone:
+        // the service runs revision 1 again, steadily. A failure, not drift to undo.
+        let mut m = memory(Some(("d1", 1)), Some(("d2", 2, 900, None, false)), &[]);
+        if let Some(r) = m.rollout.as_mut() {
+            r.observed = true;
+        }
+        let step = super::step(
+            &spec,
+            "d2",
+            &observed(&[], None),
+            &described(STEADY_ON_1),
+            &mut m,
+            1_200,
+        );
+        assert_eq!(
+            step.deploy, None,
+            "a deployment while ECS already runs verified-good"
+        );
+        assert!(m.failed_digests.contains("d2"));
+        assert!(
+            m.decisions.iter().any(|d| d.kind == DecisionKind::Rollback
+                && d.reason.contains("ECS rolled the deployment back")),
+            "{:?}",
+            m.decisions
+        );
+        // A rolling service in the same position is drift: pointed back at its target.
+        let rolling = desired().spec;
+        let mut m = memory(Some(("d1", 1)), Some(("d2", 2, 900, None, false)), &[]);
+        if let Some(r) = m.rollout.as_mut() {
+            r.observed = true;
+        }
+        let step = super::step(
+            &rolling,
+            "d2",
+            &observed(&[], None),
+            &described(STEADY_ON_1),
+            &mut m,
+            1_200,
+        );
+        assert_eq!(step.deploy.map(|r| r.id), Some(id(2)));
     }
 
     use RolloutState::Failed;
