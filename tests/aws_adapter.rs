@@ -25,6 +25,16 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
+/// The awsvpc configuration of a service in the fixtures' VPC: its first subnet and its
+/// security group, no public IP.
+fn fixture_network(fixtures: &serde_json::Value) -> NetworkInput {
+    NetworkInput {
+        subnets: vec![fixtures["subnets"][0].as_str().expect("subnet").to_owned()],
+        security_groups: vec![fixtures["securityGroup"].as_str().expect("sg").to_owned()],
+        assign_public_ip: false,
+    }
+}
+
 fn stack(path: &str) -> Stack {
     let bytes = std::fs::read(format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))).expect("manifest");
     parse_sources(&[Source {
@@ -127,11 +137,7 @@ fn services_are_created_tagged_behind_their_target_group_then_updated_and_delete
             .id;
         let mut input = create_input(&cluster, &stack_service, id.clone(), 2);
         input.tags = managed_tags("svc");
-        input.network = Some(NetworkInput {
-            subnets: vec![fixtures["subnets"][0].as_str().expect("subnet").to_owned()],
-            security_groups: vec![fixtures["securityGroup"].as_str().expect("sg").to_owned()],
-            assign_public_ip: false,
-        });
+        input.network = Some(fixture_network(&fixtures));
         let created = aws.create_service(input).await.expect("created");
         assert_eq!(created.desired_count, 2);
         assert_eq!(created.task_definition, id);
@@ -488,11 +494,7 @@ fn every_task_definition_and_service_field_is_sent_and_read_back() {
             .expect("registered")
             .id;
         let mut input = create_input(&cluster, &web, id, 1);
-        input.network = Some(NetworkInput {
-            subnets: vec![fixtures["subnets"][0].as_str().expect("subnet").to_owned()],
-            security_groups: vec![fixtures["securityGroup"].as_str().expect("sg").to_owned()],
-            assign_public_ip: false,
-        });
+        input.network = Some(fixture_network(&fixtures));
         assert_eq!(input.options.capacity_provider_strategy.len(), 2);
         assert_eq!(
             input.tags.get("team").map(String::as_str),
@@ -574,11 +576,7 @@ fn traffic_shifting_strategies_are_sent_in_the_shape_the_sdk_defines() {
             .expect("registered")
             .id;
         let mut input = create_input(&cluster, &shop, id, 2);
-        input.network = Some(NetworkInput {
-            subnets: vec![fixtures["subnets"][0].as_str().expect("subnet").to_owned()],
-            security_groups: vec![fixtures["securityGroup"].as_str().expect("sg").to_owned()],
-            assign_public_ip: false,
-        });
+        input.network = Some(fixture_network(&fixtures));
         let created = aws.create_service(input.clone()).await.expect("created");
         let advanced = created.load_balancers[0]
             .advanced

@@ -754,16 +754,16 @@ fn a_saved_account_restores_and_goes_on_as_the_original() {
     assert!(Sim::restore("{\"format\": 99, \"sim\": {}}").is_err());
 }
 
-/// ECS since 2025-11 (aws-facts.md): during a rolling deployment a failed task of the old
-/// revision is replaced from the old revision, not from the new one.
-#[test]
-fn during_a_rolling_deployment_a_failed_old_task_is_replaced_from_its_own_revision() {
+/// 4 tasks at steady state, then a rolling deployment (minimum healthy 100 %, maximum
+/// `maximum` %) of a revision whose tasks never start, so it stays in progress for a while;
+/// with the old revision.
+fn deploying_a_revision_that_never_starts(maximum: u32) -> (Sim, TaskDefinitionId) {
     let mut world = World::default();
     world.images.push(failing("app:slow", Failure::NeverRuns));
     let mut sim = steady(Setup {
         desired: 4,
         min: 100,
-        max: 150,
+        max: maximum,
         world,
         ..Setup::default()
     });
@@ -771,22 +771,32 @@ fn during_a_rolling_deployment_a_failed_old_task_is_replaced_from_its_own_revisi
         .peek_service(CLUSTER, SERVICE)
         .expect("service")
         .task_definition;
-    // A new revision whose tasks never start: the deployment stays in progress for a while.
     deploy(&mut sim, "app:slow");
+    (sim, old)
+}
+
+/// A service's tasks of `revision` that are starting or running.
+fn active_tasks_of(sim: &Sim, revision: &TaskDefinitionId) -> Vec<(u64, TaskState)> {
+    sim.tasks_of(CLUSTER, SERVICE)
+        .into_iter()
+        .filter(|(_, state, td)| {
+            td == revision
+                && matches!(
+                    state,
+                    TaskState::Provisioning | TaskState::Pending | TaskState::Running
+                )
+        })
+        .map(|(id, state, _)| (id, state))
+        .collect()
+}
+
+/// ECS since 2025-11 (aws-facts.md): during a rolling deployment a failed task of the old
+/// revision is replaced from the old revision, not from the new one.
+#[test]
+fn during_a_rolling_deployment_a_failed_old_task_is_replaced_from_its_own_revision() {
+    let (mut sim, old) = deploying_a_revision_that_never_starts(150);
     run_for(&mut sim, 10, |_| {});
-    let old_tasks = |sim: &Sim| -> Vec<(u64, TaskState)> {
-        sim.tasks_of(CLUSTER, SERVICE)
-            .into_iter()
-            .filter(|(_, state, td)| {
-                *td == old
-                    && matches!(
-                        state,
-                        TaskState::Provisioning | TaskState::Pending | TaskState::Running
-                    )
-            })
-            .map(|(id, state, _)| (id, state))
-            .collect()
-    };
+    let old_tasks = |sim: &Sim| active_tasks_of(sim, &old);
     let before = old_tasks(&sim);
     assert_eq!(before.len(), 4);
     sim.crash_task(before[0].0);
@@ -809,36 +819,13 @@ fn during_a_rolling_deployment_a_failed_old_task_is_replaced_from_its_own_revisi
 /// proportion to what each runs.
 #[test]
 fn a_scale_out_during_a_rolling_deployment_applies_to_both_revisions() {
-    let mut world = World::default();
-    world.images.push(failing("app:slow", Failure::NeverRuns));
-    let mut sim = steady(Setup {
-        desired: 4,
-        min: 100,
-        max: 200,
-        world,
-        ..Setup::default()
-    });
-    let old = sim
-        .peek_service(CLUSTER, SERVICE)
-        .expect("service")
-        .task_definition;
-    deploy(&mut sim, "app:slow");
+    let (mut sim, old) = deploying_a_revision_that_never_starts(200);
     run_for(&mut sim, 5, |_| {});
     scale(&mut sim, 8);
     // Before the new revision's tasks fail (they never start): the deployment is in progress.
     run_for(&mut sim, 20, |_| {});
     assert_eq!(rollout(&sim, 0), RolloutState::InProgress);
-    let old_tasks = sim
-        .tasks_of(CLUSTER, SERVICE)
-        .into_iter()
-        .filter(|(_, state, td)| {
-            *td == old
-                && matches!(
-                    state,
-                    TaskState::Provisioning | TaskState::Pending | TaskState::Running
-                )
-        })
-        .count();
+    let old_tasks = active_tasks_of(&sim, &old).len();
     assert_eq!(
         old_tasks, 6,
         "the old revision's share of the 4 new tasks (it ran half of the 8): {old_tasks}"

@@ -418,7 +418,7 @@ async fn read_target_health<C: Cloud>(
             .spec
             .load_balancers
             .iter()
-            .flat_map(|lb| std::iter::once(&lb.target_group).chain(&lb.alternate_target_group))
+            .flat_map(crate::manifest::spec::LoadBalancerSpec::target_groups)
             .collect();
         for group in groups {
             match Box::pin(cloud.describe_target_health(group)).await {

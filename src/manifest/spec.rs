@@ -714,6 +714,14 @@ pub struct LoadBalancerSpec {
     pub role_arn: Option<String>,
 }
 
+impl LoadBalancerSpec {
+    /// The target groups its tasks are registered in: its own, and a traffic-shifting
+    /// strategy's alternate one.
+    pub fn target_groups(&self) -> impl Iterator<Item = &String> {
+        std::iter::once(&self.target_group).chain(&self.alternate_target_group)
+    }
+}
+
 /// Rolling-deployment bounds (ECS's semantics and defaults) and tugboat's rollback triggers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::manifest::spec::{HealthCheck, LaunchType, ServiceSpec};
+use crate::manifest::spec::{HealthCheck, LaunchType, LoadBalancerSpec, ServiceSpec};
 use crate::model::aws::{
     AdvancedLoadBalancer, CreateServiceInput, DeploymentConfiguration, DeploymentController,
     HealthCheckSettings, LoadBalancerInput, NetworkInput, ServiceOptions, Strategy,
@@ -65,9 +65,9 @@ impl DesiredService {
                 // The alternate target group of a traffic-shifting strategy is kept like the
                 // production one.
                 let groups = || {
-                    spec.load_balancers.iter().flat_map(|lb| {
-                        std::iter::once(&lb.target_group).chain(&lb.alternate_target_group)
-                    })
+                    spec.load_balancers
+                        .iter()
+                        .flat_map(LoadBalancerSpec::target_groups)
                 };
                 let health_checks = groups()
                     .filter_map(|group| {

@@ -63,6 +63,16 @@ impl Sim {
         })
     }
 
+    /// Whether one of the task's targets is unhealthy.
+    fn has_unhealthy_target(&self, task: &Task) -> bool {
+        self.target_groups_of_task(task).iter().any(|group| {
+            self.target_groups
+                .get(group)
+                .and_then(|g| g.targets.get(&task.id))
+                .is_some_and(|t| t.state == TargetState::Unhealthy)
+        })
+    }
+
     /// Moves every task whose state has run its time.
     pub(super) fn advance_tasks(&mut self) {
         let now = self.now_ms;
@@ -293,12 +303,7 @@ impl Sim {
                 && task
                     .running_since
                     .is_some_and(|s| now >= s + service.grace_ms)
-                && self.target_groups_of_task(task).iter().any(|group| {
-                    self.target_groups
-                        .get(group)
-                        .and_then(|g| g.targets.get(&task.id))
-                        .is_some_and(|t| t.state == TargetState::Unhealthy)
-                });
+                && self.has_unhealthy_target(task);
             if unhealthy {
                 self.begin_stop(task.id, true);
             }
@@ -374,13 +379,7 @@ impl Sim {
                 .any(|d| d.id == task.deployment && d.rollout == RolloutState::Completed);
             let starting = proven
                 && (matches!(task.state, TaskState::Provisioning | TaskState::Pending)
-                    || (task.state == TaskState::Running
-                        && !self.target_groups_of_task(task).iter().any(|group| {
-                            self.target_groups
-                                .get(group)
-                                .and_then(|g| g.targets.get(&task.id))
-                                .is_some_and(|t| t.state == TargetState::Unhealthy)
-                        })));
+                    || (task.state == TaskState::Running && !self.has_unhealthy_target(task)));
             if !is_healthy && starting {
                 continue;
             }
