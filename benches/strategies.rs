@@ -81,10 +81,7 @@ fn run(text: &str, scaler: Scaler, failure: Failure, fraction: Option<f64>) -> O
         }
         // The rollback: tugboat's decision, or ECS failing the deployment (or running the old
         // revision again) on its own.
-        let decided = simulation
-            .decisions()
-            .iter()
-            .any(|(_, _, d)| d.kind == DecisionKind::Rollback);
+        let decided = !simulation.decisions_of(DecisionKind::Rollback).is_empty();
         let service = simulation
             .with_sim(|s| s.peek_service("shopCluster", "shop"))
             .expect("service");

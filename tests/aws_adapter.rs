@@ -35,6 +35,26 @@ fn fixture_network(fixtures: &serde_json::Value) -> NetworkInput {
     }
 }
 
+/// One service as the SDK describes it (tags included): what the adapter sent, read without
+/// tugboat.
+async fn sdk_service(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    name: &str,
+) -> aws_sdk_ecs::types::Service {
+    ecs.describe_services()
+        .cluster(cluster)
+        .services(name)
+        .include(aws_sdk_ecs::types::ServiceField::Tags)
+        .send()
+        .await
+        .expect("sdk describe")
+        .services()
+        .first()
+        .cloned()
+        .expect("the service is described")
+}
+
 fn stack(path: &str) -> Stack {
     let bytes = std::fs::read(format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))).expect("manifest");
     parse_sources(&[Source {
@@ -144,15 +164,7 @@ fn services_are_created_tagged_behind_their_target_group_then_updated_and_delete
         assert!(created.managed_by_tugboat());
 
         let ecs = aws_sdk_ecs::Client::new(&config);
-        let seen = ecs
-            .describe_services()
-            .cluster(&cluster)
-            .services("test1Service")
-            .include(aws_sdk_ecs::types::ServiceField::Tags)
-            .send()
-            .await
-            .expect("sdk describe");
-        let service = &seen.services()[0];
+        let service = sdk_service(&ecs, &cluster, "test1Service").await;
         assert_eq!(
             service.load_balancers()[0].target_group_arn(),
             fixtures["targetGroups"]["svc-tg"].as_str(),
@@ -198,14 +210,8 @@ fn services_are_created_tagged_behind_their_target_group_then_updated_and_delete
             .await
             .expect("updated");
         assert_eq!(updated.desired_count, 3);
-        let seen = ecs
-            .describe_services()
-            .cluster(&cluster)
-            .services("test1Service")
-            .send()
-            .await
-            .expect("sdk describe");
-        assert_eq!(seen.services()[0].desired_count(), 3);
+        let seen = sdk_service(&ecs, &cluster, "test1Service").await;
+        assert_eq!(seen.desired_count(), 3);
 
         aws.update_service(UpdateServiceInput {
             cluster: cluster.clone(),
@@ -502,15 +508,7 @@ fn every_task_definition_and_service_field_is_sent_and_read_back() {
             "the manifest's service tags"
         );
         aws.create_service(input.clone()).await.expect("created");
-        let seen = ecs
-            .describe_services()
-            .cluster(&cluster)
-            .services("web")
-            .include(aws_sdk_ecs::types::ServiceField::Tags)
-            .send()
-            .await
-            .expect("sdk describe");
-        let service = &seen.services()[0];
+        let service = sdk_service(&ecs, &cluster, "web").await;
         assert_eq!(service.platform_version(), Some("1.4.0"));
         assert_eq!(
             service.propagate_tags().map(|p| p.as_str()),
@@ -594,15 +592,9 @@ fn traffic_shifting_strategies_are_sent_in_the_shape_the_sdk_defines() {
                 .ends_with("role/ecsInfrastructureRoleForLoadBalancers")
         );
         let ecs = aws_sdk_ecs::Client::new(&config);
-        let seen = ecs
-            .describe_services()
-            .cluster(&cluster)
-            .services("shop")
-            .send()
-            .await
-            .expect("sdk describe");
+        let seen = sdk_service(&ecs, &cluster, "shop").await;
         assert_eq!(
-            seen.services()[0].load_balancers()[0]
+            seen.load_balancers()[0]
                 .advanced_configuration()
                 .and_then(|a| a.alternate_target_group_arn()),
             fixtures["targetGroups"]["canary-green"].as_str(),
@@ -624,16 +616,8 @@ fn traffic_shifting_strategies_are_sent_in_the_shape_the_sdk_defines() {
             .deployment_configuration
             .expect("moto reports what UpdateService stored");
         assert!(wanted.satisfied_by(&reported), "{wanted:?}\n{reported:?}");
-        let sdk = ecs
-            .describe_services()
-            .cluster(&cluster)
-            .services("shop")
-            .send()
-            .await
-            .expect("sdk describe");
-        let stored = sdk.services()[0]
-            .deployment_configuration()
-            .expect("configuration");
+        let sdk = sdk_service(&ecs, &cluster, "shop").await;
+        let stored = sdk.deployment_configuration().expect("configuration");
         assert_eq!(stored.strategy().map(|s| s.as_str()), Some("CANARY"));
         assert_eq!(
             stored

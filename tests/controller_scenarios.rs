@@ -3,23 +3,19 @@
 //! out, rolled back and kept from drifting; the controller is killed at seeded points and must
 //! resume from the store. Invariants are checked at every simulated second.
 
+mod support;
+
+use support::example_stacks;
 use tugboat::cloud::Operation;
 use tugboat::cloud::sim::api::Outcome;
 use tugboat::cloud::sim::load::LoadTrace;
 use tugboat::cloud::sim::world::{FailingImage, Failure, ScheduledDeployment, World};
 use tugboat::cloud::sim::{maximum_total, minimum_healthy};
-use tugboat::manifest::{load_sources, parse_sources};
 use tugboat::model::aws::{HealthCheckSettings, MetricId, TaskDefinitionInput, UpdateServiceInput};
 use tugboat::model::{DecisionKind, Stack};
 use tugboat::simulate::{Scaler, Simulation};
 
 const RESYNC: u64 = 30;
-
-fn stacks(path: &str) -> Vec<Stack> {
-    let sources =
-        load_sources(&[format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))]).expect("readable");
-    parse_sources(&sources).expect("valid")
-}
 
 fn trace(name: &str) -> LoadTrace {
     let text = std::fs::read_to_string(format!(
@@ -47,15 +43,6 @@ fn tug(stacks: &[Stack], world: World, load: LoadTrace) -> Simulation {
     tug_seeded(stacks, world, load, 1)
 }
 
-fn decisions(simulation: &Simulation, kind: DecisionKind) -> Vec<(u64, String)> {
-    simulation
-        .decisions()
-        .into_iter()
-        .filter(|(_, _, d)| d.kind == kind)
-        .map(|(t, _, d)| (t, d.reason))
-        .collect()
-}
-
 fn ok_calls(simulation: &Simulation, operation: &str) -> u64 {
     simulation
         .summary()
@@ -70,7 +57,7 @@ fn ok_calls(simulation: &Simulation, operation: &str) -> u64 {
 /// within one resync of the deciding datapoint becoming readable, and never leaves 2..4.
 #[test]
 fn fargate_test1_scales_within_one_resync_of_the_deciding_datapoint() {
-    let stacks = stacks("manifests/fargate-test1.yaml");
+    let stacks = example_stacks("manifests/fargate-test1.yaml");
     let mut simulation = tug(&stacks, World::default(), trace("step"));
     simulation
         .run(3 * 3600, |row| {
@@ -84,7 +71,7 @@ fn fargate_test1_scales_within_one_resync_of_the_deciding_datapoint() {
             }
         })
         .expect("run");
-    let outs = decisions(&simulation, DecisionKind::ScaleOut);
+    let outs = simulation.decisions_of(DecisionKind::ScaleOut);
     assert!(!outs.is_empty(), "never scaled out");
     // The deciding datapoint: the fifth consecutive minute above 70 %.
     let cpu = MetricId::ServiceCpu {
@@ -114,7 +101,7 @@ fn fargate_test1_scales_within_one_resync_of_the_deciding_datapoint() {
 /// at maxTasks.
 #[test]
 fn todo_doubles_on_5xx_capped_at_max() {
-    let stacks = stacks("manifests/todo.yaml");
+    let stacks = example_stacks("manifests/todo.yaml");
     let mut simulation = tug(&stacks, World::default(), trace("spike"));
     simulation
         .run(3 * 3600, |row| {
@@ -141,7 +128,7 @@ fn todo_doubles_on_5xx_capped_at_max() {
 /// time, with at least one healthy task every second, and completes.
 #[test]
 fn app_rolls_a_new_image_one_task_at_a_time() {
-    let stacks = stacks("manifests/app.yaml");
+    let stacks = example_stacks("manifests/app.yaml");
     let mut world = World::default();
     world.deployments.push(ScheduledDeployment {
         at_seconds: 1800,
@@ -161,9 +148,9 @@ fn app_rolls_a_new_image_one_task_at_a_time() {
             }
         })
         .expect("run");
-    assert_eq!(decisions(&simulation, DecisionKind::RolloutStart).len(), 1);
+    assert_eq!(simulation.decisions_of(DecisionKind::RolloutStart).len(), 1);
     assert_eq!(
-        decisions(&simulation, DecisionKind::RolloutVerified).len(),
+        simulation.decisions_of(DecisionKind::RolloutVerified).len(),
         2,
         "creation and the new image"
     );
@@ -179,7 +166,7 @@ fn app_rolls_a_new_image_one_task_at_a_time() {
 /// minimum healthy kept throughout, and its digest is not retried.
 #[test]
 fn a_bad_image_rolls_back_to_verified_good_and_is_not_retried() {
-    let stacks = stacks("manifests/fargate-test1.yaml");
+    let stacks = example_stacks("manifests/fargate-test1.yaml");
     let bad = "123456789012.dkr.ecr.us-east-1.amazonaws.com/test1:bad";
     let mut world = World::default();
     world.images.push(FailingImage {
@@ -202,7 +189,7 @@ fn a_bad_image_rolls_back_to_verified_good_and_is_not_retried() {
             }
         })
         .expect("run");
-    let rollbacks = decisions(&simulation, DecisionKind::Rollback);
+    let rollbacks = simulation.decisions_of(DecisionKind::Rollback);
     assert_eq!(rollbacks.len(), 1, "{:?}", simulation.decisions());
     assert!(
         rollbacks[0]
@@ -211,7 +198,7 @@ fn a_bad_image_rolls_back_to_verified_good_and_is_not_retried() {
         "{rollbacks:?}"
     );
     assert_eq!(
-        decisions(&simulation, DecisionKind::RolloutStart).len(),
+        simulation.decisions_of(DecisionKind::RolloutStart).len(),
         1,
         "the failed digest was retried"
     );
@@ -227,7 +214,8 @@ fn a_bad_image_rolls_back_to_verified_good_and_is_not_retried() {
     assert_eq!(service.task_definition.revision, 1);
     assert_eq!(service.running_count, 2);
     assert!(
-        decisions(&simulation, DecisionKind::Hold)
+        simulation
+            .decisions_of(DecisionKind::Hold)
             .iter()
             .any(|(_, r)| r.contains("not retried until the manifest changes"))
     );
@@ -237,7 +225,7 @@ fn a_bad_image_rolls_back_to_verified_good_and_is_not_retried() {
 /// group's health check, each changed out of band.
 #[test]
 fn drift_is_reverted_within_one_resync() {
-    let stacks = stacks("manifests/fargate-test1.yaml");
+    let stacks = example_stacks("manifests/fargate-test1.yaml");
     let mut simulation = tug(&stacks, World::default(), LoadTrace::constant(60.0));
     simulation.run(900, |_| {}).expect("run");
     let (cluster, service) = ("test1Cluster", "test1Service");
@@ -331,7 +319,7 @@ fn drift_is_reverted_within_one_resync() {
 /// The same seed gives the same run, controller included.
 #[test]
 fn controller_runs_are_deterministic() {
-    let stacks = stacks("manifests/fargate-test1.yaml");
+    let stacks = example_stacks("manifests/fargate-test1.yaml");
     let run_once = || {
         let mut simulation = tug(&stacks, World::default(), trace("step"));
         let mut rows = Vec::new();
@@ -347,7 +335,7 @@ fn controller_runs_are_deterministic() {
 /// creates, scales within its bounds, and takes no wrong action.
 #[test]
 fn converges_under_throttling_and_server_errors() {
-    let stacks = stacks("manifests/fargate-test1.yaml");
+    let stacks = example_stacks("manifests/fargate-test1.yaml");
     let mut world = World::default();
     world.api.throttle_rate = 0.3;
     world.api.error_rate = 0.1;
@@ -376,9 +364,9 @@ fn converges_under_throttling_and_server_errors() {
         summary.services["test1Service"].max_tasks, 4,
         "scaled out despite the faults"
     );
-    assert!(decisions(&simulation, DecisionKind::Rollback).is_empty());
+    assert!(simulation.decisions_of(DecisionKind::Rollback).is_empty());
     assert!(
-        decisions(&simulation, DecisionKind::ScaleIn).is_empty(),
+        simulation.decisions_of(DecisionKind::ScaleIn).is_empty(),
         "load only rose: no scale-in"
     );
 }
@@ -389,9 +377,9 @@ fn converges_under_throttling_and_server_errors() {
 /// invariants hold every second, and every rollout ends verified.
 #[test]
 fn a_daemon_killed_at_seeded_points_resumes_from_the_store() {
-    let mut all = stacks("manifests/fargate-test1.yaml");
-    all.extend(stacks("manifests/todo.yaml"));
-    all.extend(stacks("manifests/hello-world.yaml"));
+    let mut all = example_stacks("manifests/fargate-test1.yaml");
+    all.extend(example_stacks("manifests/todo.yaml"));
+    all.extend(example_stacks("manifests/hello-world.yaml"));
     let image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/test1:2.0.0";
     let mut resumed = 0;
     for seed in 0..20u64 {
@@ -499,8 +487,8 @@ fn a_daemon_killed_at_seeded_points_resumes_from_the_store() {
 /// broken one is reported Degraded with what to fix.
 #[test]
 fn a_deleted_target_group_fails_only_the_services_naming_it() {
-    let mut all = stacks("manifests/fargate-test1.yaml");
-    all.extend(stacks("manifests/todo.yaml"));
+    let mut all = example_stacks("manifests/fargate-test1.yaml");
+    all.extend(example_stacks("manifests/todo.yaml"));
     let mut simulation = tug(&all, World::default(), LoadTrace::constant(60.0));
     simulation.run(900, |_| {}).expect("settle");
     simulation.with_sim(|s| s.delete_target_group("todoFilesTargetGroup"));
@@ -546,7 +534,7 @@ fn a_deleted_target_group_fails_only_the_services_naming_it() {
 /// reusable revision), the creation, and the health check put back.
 #[test]
 fn the_first_reconcile_makes_exactly_the_expected_calls() {
-    let stacks = stacks("manifests/fargate-test1.yaml");
+    let stacks = example_stacks("manifests/fargate-test1.yaml");
     let mut simulation = tug(&stacks, World::default(), LoadTrace::constant(10.0));
     let defaults = HealthCheckSettings {
         path: "/".into(),
@@ -596,7 +584,7 @@ fn the_first_reconcile_makes_exactly_the_expected_calls() {
 /// check) and one GetMetricData (its CPU and HealthyHostCount), and nothing else.
 #[test]
 fn a_steady_service_is_read_with_three_calls_per_resync_and_nothing_written() {
-    let stacks = stacks("manifests/fargate-test1.yaml");
+    let stacks = example_stacks("manifests/fargate-test1.yaml");
     let mut simulation = tug(&stacks, World::default(), LoadTrace::constant(60.0));
     simulation.run(900, |_| {}).expect("settle");
     let before = simulation.calls().len();
@@ -621,7 +609,7 @@ fn a_steady_service_is_read_with_three_calls_per_resync_and_nothing_written() {
 /// waits for the first rollout to be verified.
 #[test]
 fn a_service_being_created_is_not_scaled_on_startup_errors() {
-    let stacks = stacks("manifests/todo.yaml");
+    let stacks = example_stacks("manifests/todo.yaml");
     let mut simulation = tug(&stacks, World::default(), LoadTrace::constant(60.0));
     simulation
         .run(1800, |row| {
@@ -629,12 +617,12 @@ fn a_service_being_created_is_not_scaled_on_startup_errors() {
         })
         .expect("run");
     assert!(
-        decisions(&simulation, DecisionKind::ScaleOut).is_empty(),
+        simulation.decisions_of(DecisionKind::ScaleOut).is_empty(),
         "{:?}",
         simulation.decisions()
     );
     assert_eq!(
-        decisions(&simulation, DecisionKind::RolloutVerified).len(),
+        simulation.decisions_of(DecisionKind::RolloutVerified).len(),
         2,
         "both services verified"
     );

@@ -4,10 +4,12 @@
 //! and tugboat stops the deployment with ROLLBACK, so traffic returns to the old tasks and no task
 //! is started for the rollback. Invariants are checked at every simulated second.
 
+mod support;
+
+use support::example_stacks;
 use tugboat::cloud::sim::load::LoadTrace;
 use tugboat::cloud::sim::world::{FailingImage, Failure, ScheduledDeployment, World};
-use tugboat::manifest::{load_sources, parse_sources};
-use tugboat::model::{DecisionKind, Stack};
+use tugboat::model::DecisionKind;
 use tugboat::simulate::{Scaler, Simulation, TimelineRow};
 
 const DEPLOY_AT: u64 = 1800;
@@ -44,12 +46,6 @@ const BLUE_GREEN: Case = Case {
     steps: &[0.0, 100.0],
 };
 
-fn stacks(path: &str) -> Vec<Stack> {
-    let sources =
-        load_sources(&[format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))]).expect("readable");
-    parse_sources(&sources).expect("valid")
-}
-
 /// What a run saw, second by second.
 #[derive(Default)]
 struct Seen {
@@ -62,7 +58,7 @@ struct Seen {
 }
 
 fn run(case: &Case, failure: Option<(Failure, Option<f64>)>, seconds: u64) -> (Simulation, Seen) {
-    let stacks = stacks(case.manifest);
+    let stacks = example_stacks(case.manifest);
     let mut world = World::default();
     if let Some((failure, fraction)) = failure {
         world.images.push(FailingImage {
@@ -110,15 +106,6 @@ fn run(case: &Case, failure: Option<(Failure, Option<f64>)>, seconds: u64) -> (S
     (simulation, seen)
 }
 
-fn decisions(simulation: &Simulation, kind: DecisionKind) -> Vec<(u64, String)> {
-    simulation
-        .decisions()
-        .into_iter()
-        .filter(|(_, _, d)| d.kind == kind)
-        .map(|(t, _, d)| (t, d.reason))
-        .collect()
-}
-
 /// The shares green went through during the deployment, without the "no deployment" gaps.
 fn shares(seen: &Seen) -> Vec<f64> {
     seen.shares.iter().filter_map(|(_, p)| *p).collect()
@@ -144,7 +131,7 @@ fn a_good_image_shifts_traffic_in_the_configured_steps(case: &Case, held: &[(f64
     }
     assert_eq!(seen.http_5xx, 0.0, "a good image serves no 5XX");
     assert_eq!(
-        decisions(&simulation, DecisionKind::RolloutVerified).len(),
+        simulation.decisions_of(DecisionKind::RolloutVerified).len(),
         2,
         "creation and the new image: {:?}",
         simulation.decisions()
@@ -159,7 +146,7 @@ fn a_good_image_shifts_traffic_in_the_configured_steps(case: &Case, held: &[(f64
         .expect("service");
     assert_eq!(service.task_definition.revision, 2);
     assert_eq!(service.running_count, 10, "blue is gone");
-    assert!(decisions(&simulation, DecisionKind::Rollback).is_empty());
+    assert!(simulation.decisions_of(DecisionKind::Rollback).is_empty());
 }
 
 #[test]
@@ -189,7 +176,7 @@ fn a_bad_image_is_rolled_back_by_moving_the_traffic_back(
     caught_at_share: f64,
 ) -> Seen {
     let (simulation, seen) = run(case, Some(failure), 3600);
-    let rollbacks = decisions(&simulation, DecisionKind::Rollback);
+    let rollbacks = simulation.decisions_of(DecisionKind::Rollback);
     assert_eq!(rollbacks.len(), 1, "{:?}", simulation.decisions());
     let (at, reason) = &rollbacks[0];
     assert!(
@@ -233,7 +220,7 @@ fn a_bad_image_is_rolled_back_by_moving_the_traffic_back(
     assert_eq!(service.task_definition.revision, 1);
     assert_eq!(service.running_count, 10);
     assert_eq!(
-        decisions(&simulation, DecisionKind::RolloutStart).len(),
+        simulation.decisions_of(DecisionKind::RolloutStart).len(),
         1,
         "the failed digest was retried"
     );
@@ -277,14 +264,14 @@ fn a_bad_image_failing_health_checks_never_gets_production_traffic() {
 #[test]
 fn a_rollback_ecs_makes_itself_is_a_failed_rollout_not_drift() {
     let (simulation, seen) = run(&CANARY, Some((Failure::NeverRuns, None)), 3600);
-    let rollbacks = decisions(&simulation, DecisionKind::Rollback);
+    let rollbacks = simulation.decisions_of(DecisionKind::Rollback);
     assert_eq!(rollbacks.len(), 1, "{:?}", simulation.decisions());
     assert!(
         rollbacks[0].1.contains("ECS rolled the deployment back"),
         "{rollbacks:?}"
     );
     assert_eq!(
-        decisions(&simulation, DecisionKind::RolloutStart).len(),
+        simulation.decisions_of(DecisionKind::RolloutStart).len(),
         1,
         "deployed again: {:?}",
         simulation.decisions()

@@ -474,6 +474,15 @@ impl Simulation {
             .collect()
     }
 
+    /// The decisions of one kind, oldest first: (simulated second, reason).
+    pub fn decisions_of(&self, kind: DecisionKind) -> Vec<(u64, String)> {
+        self.decisions()
+            .into_iter()
+            .filter(|(_, _, d)| d.kind == kind)
+            .map(|(t, _, d)| (t, d.reason))
+            .collect()
+    }
+
     /// The totals so far.
     pub fn summary(&self) -> Summary {
         let api_calls: BTreeMap<String, BTreeMap<Outcome, u64>> = self

@@ -5,6 +5,14 @@
 pub mod controller;
 pub mod moto;
 
+/// The stacks of a manifest file or directory of the repository, which must be valid.
+pub fn example_stacks(path: &str) -> Vec<tugboat::model::Stack> {
+    let sources =
+        tugboat::manifest::load_sources(&[format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))])
+            .expect("readable");
+    tugboat::manifest::parse_sources(&sources).expect("valid")
+}
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
