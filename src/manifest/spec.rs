@@ -800,12 +800,7 @@ impl DeploymentStrategy {
 
     /// ECS's name for it.
     pub fn ecs_name(&self) -> &'static str {
-        match self {
-            Self::Rolling => "ROLLING",
-            Self::Canary(_) => "CANARY",
-            Self::Linear(_) => "LINEAR",
-            Self::BlueGreen(_) => "BLUE_GREEN",
-        }
+        crate::model::aws::Strategy::of(self).ecs_name()
     }
 }
 

@@ -226,7 +226,7 @@ impl DeploymentConfiguration {
             Some((kind, value)) if kind == "COUNT" => (*value).max(1),
             Some((kind, value)) if kind == "UNBOUNDED_PERCENT" => percent_of(*value).max(1),
             Some((_, value)) => percent_of(*value).clamp(3, 200),
-            None => percent_of(50).clamp(3, 200),
+            None => default_failure_threshold(desired),
         }
     }
 
@@ -262,6 +262,11 @@ impl DeploymentConfiguration {
         }
         text
     }
+}
+
+/// ECS's default circuit-breaker threshold: half the desired count rounded up, within [3, 200].
+pub fn default_failure_threshold(desired: u32) -> u32 {
+    desired.div_ceil(2).clamp(3, 200)
 }
 
 /// An Application Auto Scaling step adjustment.

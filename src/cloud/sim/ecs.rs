@@ -30,7 +30,7 @@ const HEALTHY_WITHOUT_LB_MS: u64 = 40 * SECOND;
 
 /// Circuit-breaker failure threshold for a desired count.
 pub fn circuit_breaker_threshold(desired: u32) -> u32 {
-    desired.div_ceil(2).clamp(3, 200)
+    crate::model::aws::default_failure_threshold(desired)
 }
 
 /// Healthy tasks ECS must keep: ceil(desired x minimumHealthyPercent / 100).
