@@ -643,3 +643,96 @@ fn traffic_shifting_strategies_are_sent_in_the_shape_the_sdk_defines() {
         );
     });
 }
+
+/// ListTasks and DescribeTasks give the service's running tasks with their revision and each
+/// container's digest (moto reports none: the field is unit-tested in the adapter), and leave out
+/// tasks of anything else even where the serviceName filter is not enforced (moto). The ECR
+/// lifecycle policy is read as text, `None` without one, and a missing repository is a terminal
+/// error naming it.
+#[test]
+#[ignore = "needs moto: scripts/test starts it and runs these with --include-ignored"]
+fn running_tasks_report_their_images_and_lifecycle_policies_are_read() {
+    let moto = Moto::get();
+    runtime().block_on(async {
+        // Names of its own: the test may run again on the same moto server.
+        let run = format!("{}x{}", support::moto::epoch_seconds(), std::process::id());
+        let fixtures = moto.fixtures(&format!("images{run}"), &[]);
+        let cluster = fixtures["cluster"].as_str().expect("cluster").to_owned();
+        let config = moto.config().await;
+        let aws = AwsCloud::new(config.clone());
+        // A bridge-mode definition: moto's RunTask fails creating the ENI of an awsvpc task
+        // (NetworkInterface has no private_dns_name), and places Fargate tasks without one.
+        let stack = stack("manifests/app.yaml");
+        let mut rendered = render(&stack.spec().services[0], None);
+        rendered.family = "images-td".into();
+        let registered = aws
+            .register_task_definition(rendered)
+            .await
+            .expect("registered");
+        let ecs = aws_sdk_ecs::Client::new(&config);
+        for (group, count) in [("service:web", 2), ("family:images-td", 1)] {
+            ecs.run_task()
+                .cluster(&cluster)
+                .task_definition(registered.id.to_string())
+                .launch_type(aws_sdk_ecs::types::LaunchType::Fargate)
+                .group(group)
+                .count(count)
+                .send()
+                .await
+                .expect("run task");
+        }
+        let arns = aws.list_tasks(&cluster, "web").await.expect("listed");
+        assert_eq!(arns.len(), 3, "moto ignores serviceName: {arns:?}");
+        let tasks = aws
+            .describe_tasks(&cluster, "web", &arns)
+            .await
+            .expect("described");
+        assert_eq!(tasks.len(), 2, "only the service's tasks: {tasks:?}");
+        for task in &tasks {
+            assert_eq!(task.task_definition, registered.id);
+            assert!(task.containers.contains_key("appContainer"), "{task:?}");
+        }
+        assert_eq!(aws.describe_tasks(&cluster, "web", &[]).await, Ok(Vec::new()));
+        let too_many: Vec<String> = (0..101).map(|i| format!("task-{i}")).collect();
+        assert!(matches!(
+            aws.describe_tasks(&cluster, "web", &too_many).await,
+            Err(CloudError::Invalid { .. })
+        ));
+
+        let ecr = aws_sdk_ecr::Client::new(&config);
+        ecr.create_repository()
+            .repository_name(format!("team/images{run}"))
+            .send()
+            .await
+            .expect("repository");
+        let image = format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/team/images{run}:1.0.0");
+        let repository = tugboat::model::image::ImageRef::parse(&image)
+            .ecr_repository()
+            .expect("an ECR image");
+        assert_eq!(aws.get_lifecycle_policy(&repository).await, Ok(None));
+        let policy = r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":14},"action":{"type":"expire"}}]}"#;
+        ecr.put_lifecycle_policy()
+            .repository_name(format!("team/images{run}"))
+            .lifecycle_policy_text(policy)
+            .send()
+            .await
+            .expect("policy");
+        let read = aws
+            .get_lifecycle_policy(&repository)
+            .await
+            .expect("read")
+            .expect("a policy");
+        let risks = tugboat::model::image::lifecycle_risks(&read, Some("1.0.0")).expect("parsed");
+        assert_eq!(risks.len(), 1, "{risks:?}");
+        let missing = tugboat::model::image::EcrRepository {
+            name: "nothing-here".into(),
+            ..repository
+        };
+        match aws.get_lifecycle_policy(&missing).await {
+            Err(e @ CloudError::Invalid { .. }) => {
+                assert!(e.to_string().contains("RepositoryNotFound"), "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
+    });
+}

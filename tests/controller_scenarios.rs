@@ -162,12 +162,8 @@ fn app_rolls_a_new_image_one_task_at_a_time() {
     assert!(memory.rollout.is_none());
 }
 
-/// Scenario 4: a bad image is detected, rolled back to the last verified-good revision with the
-/// minimum healthy kept throughout, and its digest is not retried.
-#[test]
-fn a_bad_image_rolls_back_to_verified_good_and_is_not_retried() {
-    let stacks = example_stacks("manifests/fargate-test1.yaml");
-    let bad = "123456789012.dkr.ecr.us-east-1.amazonaws.com/test1:bad";
+/// A world where fargate-test1's service is given `bad`, an image that never runs, at 1 200 s.
+fn bad_image_at_1200(bad: &str) -> World {
     let mut world = World::default();
     world.images.push(FailingImage {
         image: bad.into(),
@@ -180,7 +176,16 @@ fn a_bad_image_rolls_back_to_verified_good_and_is_not_retried() {
         service: "test1Service".into(),
         image: bad.into(),
     });
-    let mut simulation = tug(&stacks, world, LoadTrace::constant(60.0));
+    world
+}
+
+/// Scenario 4: a bad image is detected, rolled back to the last verified-good revision with the
+/// minimum healthy kept throughout, and its digest is not retried.
+#[test]
+fn a_bad_image_rolls_back_to_verified_good_and_is_not_retried() {
+    let stacks = example_stacks("manifests/fargate-test1.yaml");
+    let bad = "123456789012.dkr.ecr.us-east-1.amazonaws.com/test1:bad";
+    let mut simulation = tug(&stacks, bad_image_at_1200(bad), LoadTrace::constant(60.0));
     simulation
         .run(2 * 3600, |row| {
             if row.t_seconds >= 1200 {
@@ -191,10 +196,15 @@ fn a_bad_image_rolls_back_to_verified_good_and_is_not_retried() {
         .expect("run");
     let rollbacks = simulation.decisions_of(DecisionKind::Rollback);
     assert_eq!(rollbacks.len(), 1, "{:?}", simulation.decisions());
+    // Revision 1 names its image by tag: the rollback deploys the digest it was verified with,
+    // as revision 3 (registered for it), not whatever the tag names by then.
+    let good = "123456789012.dkr.ecr.us-east-1.amazonaws.com/test1:1.0.0";
+    let digest = simulation.with_sim(|s| s.image_digest(good));
     assert!(
-        rollbacks[0]
-            .1
-            .contains("back to verified-good test1TaskDefinition:1"),
+        rollbacks[0].1.contains(&format!(
+            "back to verified-good test1TaskDefinition:1 as test1TaskDefinition:3, its images pinned to the digests it was verified with (test1Container {})",
+            &digest[..19]
+        )),
         "{rollbacks:?}"
     );
     assert_eq!(
@@ -204,14 +214,13 @@ fn a_bad_image_rolls_back_to_verified_good_and_is_not_retried() {
     );
     let memory = simulation.memory("test1Service").expect("memory");
     assert_eq!(memory.failed_digests.len(), 1);
-    assert_eq!(
-        memory.verified_good.as_ref().map(|r| r.id.revision),
-        Some(1)
-    );
+    let verified = memory.verified_good.as_ref().expect("verified good");
+    assert_eq!(verified.id.revision, 3);
+    assert_eq!(verified.images.get("test1Container"), Some(&digest));
     let service = simulation
         .with_sim(|s| s.peek_service("test1Cluster", "test1Service"))
         .expect("service");
-    assert_eq!(service.task_definition.revision, 1);
+    assert_eq!(service.task_definition.revision, 3);
     assert_eq!(service.running_count, 2);
     assert!(
         simulation
@@ -219,6 +228,76 @@ fn a_bad_image_rolls_back_to_verified_good_and_is_not_retried() {
             .iter()
             .any(|(_, r)| r.contains("not retried until the manifest changes"))
     );
+}
+
+/// A tag moved after its image was verified (a rebuilt `1.0.0`, now failing its health checks)
+/// changes nothing about what a rollback to it runs: the verified digest, pinned, not the tag.
+/// Deploying the tag instead would have started the moved, failing image.
+#[test]
+fn a_moved_tag_never_changes_what_a_rollback_to_verified_good_runs() {
+    let stacks = example_stacks("manifests/fargate-test1.yaml");
+    let good = "123456789012.dkr.ecr.us-east-1.amazonaws.com/test1:1.0.0";
+    let bad = "123456789012.dkr.ecr.us-east-1.amazonaws.com/test1:1.1.0";
+    let mut simulation = tug(&stacks, bad_image_at_1200(bad), LoadTrace::constant(60.0));
+    simulation.run(1000, |_| {}).expect("run");
+    let verified = simulation
+        .memory("test1Service")
+        .and_then(|m| m.verified_good)
+        .expect("1.0.0 verified");
+    let digest = simulation.with_sim(|s| s.image_digest(good));
+    assert_eq!(verified.images.get("test1Container"), Some(&digest));
+    // The tag moves to a rebuild that fails its health checks.
+    let moved = simulation.with_sim(|s| {
+        s.push_image(
+            good,
+            Some(FailingImage {
+                image: good.into(),
+                failure: Failure::FailsHealthChecks,
+                after_seconds: None,
+                fraction: None,
+            }),
+        )
+    });
+    assert_ne!(moved, digest);
+    let failed_before = simulation.with_sim(|s| s.failed_task_count());
+    simulation
+        .run(3600, |row| {
+            if row.t_seconds >= 1200 {
+                let least = minimum_healthy(row.sample.desired, 50);
+                assert!(row.sample.healthy >= least, "{row:?}");
+            }
+        })
+        .expect("run");
+    assert_eq!(simulation.decisions_of(DecisionKind::Rollback).len(), 1);
+    let memory = simulation.memory("test1Service").expect("memory");
+    let after = memory.verified_good.as_ref().expect("verified good");
+    assert_eq!(
+        after.images.get("test1Container"),
+        Some(&digest),
+        "the rollback ran the verified digest: {:?}",
+        simulation.decisions()
+    );
+    let service = simulation
+        .with_sim(|s| s.peek_service("test1Cluster", "test1Service"))
+        .expect("service");
+    assert_eq!((service.running_count, service.desired_count), (2, 2));
+    let definition = simulation
+        .with_sim(|s| s.describe_task_definition(&service.task_definition))
+        .expect("described")
+        .expect("exists")
+        .1;
+    assert_eq!(
+        definition.containers[0].image,
+        format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/test1@{digest}")
+    );
+    // Only the bad 1.1.0 tasks failed (the circuit breaker's three); none of the moved tag's.
+    let failed = simulation.with_sim(|s| s.failed_task_count()) - failed_before;
+    assert!(failed <= 4, "{failed} tasks failed");
+    let history = memory
+        .images
+        .get(&after.digest)
+        .expect("history names the digest");
+    assert_eq!(history.get("test1Container"), Some(&digest));
 }
 
 /// Scenario 5: drift is put back within one resync: desiredCount, the task definition, and a target

@@ -4,7 +4,8 @@
 //! an apply writes, and not the controller's lease or memory.
 //!
 //! The adapter's operations are read from its source: every `self.ecs.OPERATION()`,
-//! `self.elb.OPERATION()` and `self.cloudwatch.OPERATION()` fluent call in `src/cloud/aws/`. Two
+//! `self.elb.OPERATION()`, `self.cloudwatch.OPERATION()` and `self.ecr.OPERATION()` fluent call in
+//! `src/cloud/aws/`. Two
 //! permissions are implied rather than called: `ecs:TagResource` (tags passed on create) and
 //! `iam:PassRole` (roles named in task definitions), each required only when the code does that.
 
@@ -40,6 +41,7 @@ fn actions_in_code() -> BTreeSet<String> {
         ("ecs", "ecs"),
         ("elb", "elasticloadbalancing"),
         ("cloudwatch", "cloudwatch"),
+        ("ecr", "ecr"),
     ] {
         let needle = format!("self.{client}.");
         for (at, _) in flat.match_indices(&needle) {

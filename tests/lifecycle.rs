@@ -197,6 +197,7 @@ fn status_reports_ready_once_the_revision_is_verified_and_degraded_after_a_rollb
     let watches = [Watch::new(
         Arc::new(desired[0].clone()),
         &tugboat::model::ServiceMemory::default(),
+        now,
     )];
     let observed = h.runtime.block_on(observe(&h.sim, &watches, now));
     let observed = observed[0].as_ref().expect("observed");
@@ -390,11 +391,17 @@ fn rollout_undo_puts_the_previous_revision_back_and_the_controller_rolls_it_out(
     );
     tug.run(&["rollout", "undo", "test1Service", "--to-revision", "7"])
         .assert_failure(1, "revision 7 was not registered by the controller");
+    let history = tug.run(&["rollout", "history", "test1Service"]);
+    assert!(
+        history.stdout.contains("IMAGES") && history.stdout.contains("test1Container sha256:"),
+        "the history names the digests each revision ran:\n{}",
+        history.stdout
+    );
     let undo = tug.run(&["rollout", "undo", "test1Service"]);
     assert_eq!(undo.code, 0, "{}", undo.stderr);
     assert!(
         undo.stdout.contains(
-            "rolled back to test1TaskDefinition:1 (stack/fargate-test1 configured, generation 3)"
+            "rolled back to test1TaskDefinition:1 (stack/fargate-test1 configured, generation 3), images pinned to the digests it ran: test1Container sha256:"
         ),
         "{}",
         undo.stdout
@@ -404,22 +411,23 @@ fn rollout_undo_puts_the_previous_revision_back_and_the_controller_rolls_it_out(
         "{}",
         undo.stderr
     );
-    // The store now holds 1.0.0 again: diff against the 1.1.0 file shows it.
+    // The store now holds 1.0.0 again, by the digest it ran: diff against the 1.1.0 file shows it.
     let file = tug.write("v2.yaml", &v1.replace("test1:1.0.0", "test1:1.1.0"));
     let diff = tug.run(&["diff", "-f", &file]);
     assert_eq!(diff.code, 1, "{}", diff.stdout);
     assert!(
         diff.stdout
-            .contains("-        image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/test1:1.0.0"),
+            .contains("-        image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/test1@sha256:"),
         "{}",
         diff.stdout
     );
 
-    // The controller rolls revision 1 out again, reusing it (no new registration).
+    // The controller rolls the pinned definition out: a revision of its own (3), running the
+    // digest revision 1 ran.
     assert!(h.until(900, |h| {
         verified(h)
             && h.service("test1Cluster", "test1Service")
-                .is_some_and(|s| s.task_definition.revision == 1)
+                .is_some_and(|s| s.task_definition.revision == 3)
     }));
     let again = tug.run(&["rollout", "undo", "test1Service", "--to-revision", "1"]);
     again.assert_failure(1, "already the stored manifest's revision");
@@ -475,4 +483,50 @@ fn diff_reports_what_the_controller_would_change_on_the_live_service() {
         "{}",
         no_status.stderr
     );
+}
+
+/// A lifecycle policy that could expire the verified-good image is named in `tug describe`, with
+/// the rule and what to do; the verified digests are listed beside the revision.
+#[test]
+fn describe_warns_when_a_lifecycle_policy_could_delete_a_verified_image() {
+    let h = Harness::new(World::default());
+    h.sim.with(|s| {
+        s.set_lifecycle_policy(
+            "test1",
+            r#"{"rules":[{"rulePriority":1,"description":"untagged after a week","selection":{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":7},"action":{"type":"expire"}}]}"#,
+        );
+    });
+    h.apply(&manifest("manifests/fargate-test1.yaml"));
+    assert!(h.until(900, |h| {
+        h.condition("fargate-test1", "test1Service", ConditionType::Ready)
+            == Some((true, "RolloutVerified".to_owned()))
+    }));
+    h.pass(30);
+    let tug = support::Tug::with_store(h.store.dir());
+    let describe = tug.run(&["describe", "service", "test1Service"]);
+    assert_eq!(describe.code, 0, "{}", describe.stderr);
+    let digest = h
+        .sim
+        .with(|s| s.image_digest("123456789012.dkr.ecr.us-east-1.amazonaws.com/test1:1.0.0"));
+    assert!(
+        describe
+            .stdout
+            .contains(&format!("test1Container@{digest}")),
+        "{}",
+        describe.stdout
+    );
+    assert!(
+        describe.stdout.contains(
+            "warning: the lifecycle policy of ECR repository 123456789012/test1 (us-east-1) could delete an image test1TaskDefinition:1 was verified with: rule 1 (untagged after a week) selects untagged images, which it becomes once tag `1.0.0` moves, and would expire (delete) it 7 days after it was pushed"
+        ),
+        "{}",
+        describe.stdout
+    );
+    let calls = h.sim.with(|s| {
+        s.api()
+            .counts()
+            .get("GetLifecyclePolicy")
+            .map_or(0, |o| o.values().sum::<u64>())
+    });
+    assert_eq!(calls, 1, "read once, not every resync");
 }

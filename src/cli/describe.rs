@@ -182,6 +182,39 @@ fn describe(found: &Found, wall: std::time::SystemTime) -> String {
             |r| format!("{} (digest {})", r.id, short(&r.digest)),
         ),
     );
+    if let Some(good) = &memory.verified_good {
+        field(
+            "  images",
+            if good.images.is_empty() {
+                "no digests reported by ECS: a rollback deploys its tags as they stand then"
+                    .to_owned()
+            } else {
+                good.images
+                    .iter()
+                    .map(|(container, digest)| format!("{container}@{digest}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+        );
+    }
+    if let Some(check) = &memory.registry {
+        field(
+            "Registry",
+            if check.warnings.is_empty() {
+                format!(
+                    "no lifecycle rule could delete a verified image (checked {})",
+                    when(check.at, now)
+                )
+            } else {
+                format!(
+                    "{} warning{} (checked {}), below",
+                    check.warnings.len(),
+                    if check.warnings.len() == 1 { "" } else { "s" },
+                    when(check.at, now)
+                )
+            },
+        );
+    }
     field(
         "Rollout",
         match &memory.rollout {
@@ -236,6 +269,12 @@ fn describe(found: &Found, wall: std::time::SystemTime) -> String {
         .iter()
         .map(|(k, v)| format!("{:<width$}{v}\n", format!("{k}:")))
         .collect();
+    if let Some(check) = memory.registry.as_ref().filter(|c| !c.warnings.is_empty()) {
+        text.push_str("\nWarnings:\n");
+        for warning in &check.warnings {
+            text.push_str(&format!("  warning: {warning}\n"));
+        }
+    }
     if let Some((_, _, status)) = status {
         text.push_str("\nConditions:\n");
         let rows: Vec<Vec<String>> = status

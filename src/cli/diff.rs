@@ -263,7 +263,9 @@ fn live_changes(
 /// One planned call, in words.
 fn describe(action: &Action, live: Option<&ServiceDescription>) -> String {
     match action {
-        Action::RegisterTaskDefinition { definition, digest } => format!(
+        Action::RegisterTaskDefinition {
+            definition, digest, ..
+        } => format!(
             "taskDefinition: would register a new revision of {} (digest {}) and roll it out",
             definition.family,
             short(digest)

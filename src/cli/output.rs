@@ -62,9 +62,13 @@ pub fn json(value: &impl Serialize) -> Result<String, CliError> {
         .map_err(|e| CliError::Failed(format!("cannot encode JSON: {e}")))
 }
 
-/// YAML of one value.
+/// YAML of one value. A long single-line string (an ARN, an image pinned by digest) stays on its
+/// line as the manifest had it, not folded into a `>-` block: diffs and copies read as written.
 pub fn yaml(value: &impl Serialize) -> Result<String, CliError> {
-    serde_saphyr::to_string(value).map_err(|e| CliError::Failed(format!("cannot encode YAML: {e}")))
+    let mut options = serde_saphyr::SerializerOptions::default();
+    options.folded_wrap_chars = usize::MAX;
+    serde_saphyr::to_string_with_options(value, options)
+        .map_err(|e| CliError::Failed(format!("cannot encode YAML: {e}")))
 }
 
 /// Stacks as multi-document YAML: what `tug apply -f` and `tug validate -f` accept back.

@@ -7,7 +7,9 @@
 //!
 //! `undo` is kubectl's: it changes desired state. The service's task definition in the stored
 //! stack is replaced by the one that produced an earlier revision (the previous one, or
-//! `--to-revision N`), as a new generation; the controller then rolls it out like any change. The
+//! `--to-revision N`), as a new generation; the controller then rolls it out like any change.
+//! Each image whose digest the revision was seen running is put back by that digest
+//! (`NAME@sha256:…`), not by its tag: a tag may name another image by now. The
 //! stored stack then differs from the manifest file it came from, which `tug diff -f` shows; a
 //! later `tug apply -f` of the unchanged file rolls forward again.
 
@@ -17,8 +19,9 @@ use std::time::Duration;
 use super::describe::find;
 use super::output::{emit, status_now, table, when};
 use super::{CliError, Context};
+use crate::model::image::{ImageDigests, describe_digests};
 use crate::model::{DecisionKind, SOURCES_KEPT};
-use crate::plan::render::{digest, render, short};
+use crate::plan::render::{digest, pinned, render, short};
 use crate::plan::rollout::{Condition, condition};
 use crate::store::Store;
 
@@ -148,6 +151,10 @@ async fn undo(service: &str, to: Option<u32>, context: &Context) -> Result<(), C
             "service {service}: the definition behind {target_id} is no longer kept (the newest {SOURCES_KEPT} are)"
         ))
     })?;
+    // The images it ran, by digest: a tag may name something else by now.
+    let images = ran_with(memory, target_digest);
+    let pinned_source = pinned(source, &images).map(std::sync::Arc::new);
+    let source = pinned_source.as_ref().unwrap_or(source);
     let mut manifest = found.stack.manifest().clone();
     let Some(spec) = manifest
         .spec
@@ -175,7 +182,19 @@ async fn undo(service: &str, to: Option<u32>, context: &Context) -> Result<(), C
         .iter()
         .find(|s| s.name == found.spec.name)
         .map(|s| digest(&render(s, None)));
-    if renders.as_deref() != Some(target_digest.as_str()) {
+    let expected = if pinned_source.is_some() {
+        let mut spec = found.spec.clone();
+        spec.task_definition = source.clone();
+        digest(&render(&spec, None))
+    } else {
+        target_digest.clone()
+    };
+    if expected == current {
+        return Err(CliError::Rejected(format!(
+            "service {service}: {target_id} (with the digests it ran) is already the stored manifest's revision"
+        )));
+    }
+    if renders.as_deref() != Some(expected.as_str()) {
         return Err(CliError::Rejected(format!(
             "service {service}: the service changed since {target_id} (launch type or network mode), so its definition no longer renders the same; edit the manifest instead"
         )));
@@ -197,14 +216,36 @@ async fn undo(service: &str, to: Option<u32>, context: &Context) -> Result<(), C
         .first()
         .and_then(|a| a.stack.manifest().metadata.generation)
         .unwrap_or(1);
+    let pins = if images.is_empty() {
+        "; no image digests are known for it, so its tags are deployed as they stand now".to_owned()
+    } else if pinned_source.is_some() {
+        format!(
+            ", images pinned to the digests it ran: {}",
+            describe_digests(&images)
+        )
+    } else {
+        String::new()
+    };
     emit(&format!(
-        "service/{service} rolled back to {target_id} (stack/{} configured, generation {generation})\n",
+        "service/{service} rolled back to {target_id} (stack/{} configured, generation {generation}){pins}\n",
         found.stack.name()
     ))?;
     eprintln!(
         "note: the stored stack now differs from the manifest file it was applied from; `tug apply -f` of that file rolls forward again"
     );
     Ok(())
+}
+
+/// The image digests the revision of `digest` ran: the verified ones for the verified-good
+/// revision, otherwise the ones last seen on its tasks.
+fn ran_with(memory: &crate::model::ServiceMemory, digest: &str) -> ImageDigests {
+    memory
+        .verified_good
+        .as_ref()
+        .filter(|g| g.digest == digest && !g.images.is_empty())
+        .map(|g| g.images.clone())
+        .or_else(|| memory.images.get(digest).cloned())
+        .unwrap_or_default()
 }
 
 async fn status(service: &str, context: &Context) -> Result<(u8, String), CliError> {
@@ -331,16 +372,22 @@ async fn history(service: &str, context: &Context) -> Result<ExitCode, CliError>
             if **digest == current {
                 notes.push("the manifest's");
             }
+            let images = ran_with(memory, digest);
             vec![
                 id.revision.to_string(),
                 id.to_string(),
                 short(digest).to_owned(),
+                if images.is_empty() {
+                    "-".to_owned()
+                } else {
+                    describe_digests(&images)
+                },
                 notes.join(", "),
             ]
         })
         .collect();
     emit(&table(
-        &["REVISION", "TASK DEFINITION", "DIGEST", "STATUS"],
+        &["REVISION", "TASK DEFINITION", "DIGEST", "IMAGES", "STATUS"],
         &rows,
     ))?;
     Ok(ExitCode::SUCCESS)

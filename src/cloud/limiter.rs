@@ -133,6 +133,7 @@ mod tests {
             Category::TaskDefinitionRead,
             Category::Elb,
             Category::CloudWatch,
+            Category::Ecr,
         ] {
             let (burst, rate) = category.bucket();
             let ours = Bucket::new(category, 0);

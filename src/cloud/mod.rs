@@ -29,6 +29,7 @@ use crate::model::aws::{
     ServiceDescription, TargetGroupDescription, TargetHealth, TaskDefinitionId,
     TaskDefinitionInput, UpdateServiceInput,
 };
+use crate::model::image::{EcrRepository, TaskImages};
 
 /// Why a cloud call failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -189,6 +190,30 @@ pub trait Cloud: Send + Sync {
         seconds: u32,
     ) -> impl Future<Output = Result<(), CloudError>> + Send;
 
+    /// ListTasks of a service's RUNNING tasks: one page, at most [`TASKS_PER_CALL`] ARNs (the
+    /// images of a revision are the same on all its tasks, so a sample of that size says it).
+    fn list_tasks(
+        &self,
+        cluster: &str,
+        service: &str,
+    ) -> impl Future<Output = Result<Vec<String>, CloudError>> + Send;
+
+    /// DescribeTasks of at most [`TASKS_PER_CALL`] task ARNs of `service`: each one's revision and
+    /// the image digest of each container. Tasks of other services (ListTasks' serviceName
+    /// filter is not enforced everywhere) and tasks gone since are left out.
+    fn describe_tasks(
+        &self,
+        cluster: &str,
+        service: &str,
+        tasks: &[String],
+    ) -> impl Future<Output = Result<Vec<TaskImages>, CloudError>> + Send;
+
+    /// GetLifecyclePolicy of an ECR repository: the policy text, `None` when it has none.
+    fn get_lifecycle_policy(
+        &self,
+        repository: &EcrRepository,
+    ) -> impl Future<Output = Result<Option<String>, CloudError>> + Send;
+
     /// GetMetricData for minutes starting in [start_s, end_s), at most 500 queries per call. A
     /// query that cannot be asked (a target group that does not exist) is reported in
     /// [`MetricData::unresolved`] and fails nothing else.
@@ -199,6 +224,9 @@ pub trait Cloud: Send + Sync {
         end_s: u64,
     ) -> impl Future<Output = Result<MetricData, CloudError>> + Send;
 }
+
+/// ListTasks' `maxResults` and DescribeTasks' most tasks per call.
+pub const TASKS_PER_CALL: usize = 100;
 
 /// Something done around every call: told the operation, it may wait before, refuse, time out or
 /// count the call.
@@ -353,6 +381,26 @@ impl<L: Layer, C: Cloud> Cloud for Layered<L, C> {
     ) -> Result<MetricData, CloudError> {
         let call = self.inner.get_metric_data(queries, start_s, end_s);
         self.layer.around(Operation::GetMetricData, call).await
+    }
+    async fn list_tasks(&self, cluster: &str, service: &str) -> Result<Vec<String>, CloudError> {
+        let call = self.inner.list_tasks(cluster, service);
+        self.layer.around(Operation::ListTasks, call).await
+    }
+    async fn describe_tasks(
+        &self,
+        cluster: &str,
+        service: &str,
+        tasks: &[String],
+    ) -> Result<Vec<TaskImages>, CloudError> {
+        let call = self.inner.describe_tasks(cluster, service, tasks);
+        self.layer.around(Operation::DescribeTasks, call).await
+    }
+    async fn get_lifecycle_policy(
+        &self,
+        repository: &EcrRepository,
+    ) -> Result<Option<String>, CloudError> {
+        let call = self.inner.get_lifecycle_policy(repository);
+        self.layer.around(Operation::GetLifecyclePolicy, call).await
     }
 }
 

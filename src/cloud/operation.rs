@@ -24,6 +24,10 @@ pub enum Operation {
     DescribeServices,
     /// ECS StopServiceDeployment (a rollback of a traffic-shifting deployment).
     StopServiceDeployment,
+    /// ECS ListTasks (a watched rollout's tasks, for their image digests).
+    ListTasks,
+    /// ECS DescribeTasks.
+    DescribeTasks,
     /// ECS DescribeClusters (the controller's preflight).
     DescribeClusters,
     /// ECS CreateTaskSet (simulated EXTERNAL deployments).
@@ -48,11 +52,13 @@ pub enum Operation {
     ModifyTargetGroupAttributes,
     /// CloudWatch GetMetricData.
     GetMetricData,
+    /// ECR GetLifecyclePolicy (what the registry could delete of a verified image).
+    GetLifecyclePolicy,
 }
 
 impl Operation {
     /// Every operation.
-    pub const ALL: [Operation; 19] = [
+    pub const ALL: [Operation; 22] = [
         Operation::RegisterTaskDefinition,
         Operation::DescribeTaskDefinition,
         Operation::CreateService,
@@ -60,6 +66,8 @@ impl Operation {
         Operation::DeleteService,
         Operation::DescribeServices,
         Operation::StopServiceDeployment,
+        Operation::ListTasks,
+        Operation::DescribeTasks,
         Operation::DescribeClusters,
         Operation::CreateTaskSet,
         Operation::UpdateTaskSet,
@@ -72,11 +80,12 @@ impl Operation {
         Operation::DescribeTargetGroupAttributes,
         Operation::ModifyTargetGroupAttributes,
         Operation::GetMetricData,
+        Operation::GetLifecyclePolicy,
     ];
 
     /// The operations of the [`super::Cloud`] trait and the preflight: what the controller calls,
     /// and so the label sets its request metrics start with.
-    pub const CONTROLLER: [Operation; 14] = [
+    pub const CONTROLLER: [Operation; 17] = [
         Operation::RegisterTaskDefinition,
         Operation::DescribeTaskDefinition,
         Operation::CreateService,
@@ -84,6 +93,8 @@ impl Operation {
         Operation::DeleteService,
         Operation::DescribeServices,
         Operation::StopServiceDeployment,
+        Operation::ListTasks,
+        Operation::DescribeTasks,
         Operation::DescribeClusters,
         Operation::DescribeTargetHealth,
         Operation::ModifyTargetGroup,
@@ -91,6 +102,7 @@ impl Operation {
         Operation::DescribeTargetGroupAttributes,
         Operation::ModifyTargetGroupAttributes,
         Operation::GetMetricData,
+        Operation::GetLifecyclePolicy,
     ];
 
     /// The API's own name, e.g. `UpdateService`.
@@ -103,6 +115,8 @@ impl Operation {
             Operation::DeleteService => "DeleteService",
             Operation::DescribeServices => "DescribeServices",
             Operation::StopServiceDeployment => "StopServiceDeployment",
+            Operation::ListTasks => "ListTasks",
+            Operation::DescribeTasks => "DescribeTasks",
             Operation::DescribeClusters => "DescribeClusters",
             Operation::CreateTaskSet => "CreateTaskSet",
             Operation::UpdateTaskSet => "UpdateTaskSet",
@@ -115,6 +129,7 @@ impl Operation {
             Operation::DescribeTargetGroupAttributes => "DescribeTargetGroupAttributes",
             Operation::ModifyTargetGroupAttributes => "ModifyTargetGroupAttributes",
             Operation::GetMetricData => "GetMetricData",
+            Operation::GetLifecyclePolicy => "GetLifecyclePolicy",
         }
     }
 
@@ -124,7 +139,7 @@ impl Operation {
     }
 
     /// The AWS service, as the `service` label of `tug_aws_requests_total`: `ecs`, `elbv2` or
-    /// `cloudwatch`.
+    /// `cloudwatch`, `ecr`.
     pub fn service(self) -> &'static str {
         match self {
             Operation::DescribeTargetHealth
@@ -133,6 +148,7 @@ impl Operation {
             | Operation::DescribeTargetGroupAttributes
             | Operation::ModifyTargetGroupAttributes => "elbv2",
             Operation::GetMetricData => "cloudwatch",
+            Operation::GetLifecyclePolicy => "ecr",
             _ => "ecs",
         }
     }
@@ -150,7 +166,10 @@ impl Operation {
     pub fn category(self) -> Category {
         match self {
             Operation::DescribeServices | Operation::DescribeTaskSets => Category::ServiceRead,
-            Operation::DescribeClusters => Category::ClusterRead,
+            Operation::DescribeClusters | Operation::ListTasks | Operation::DescribeTasks => {
+                Category::ClusterRead
+            }
+            Operation::GetLifecyclePolicy => Category::Ecr,
             Operation::RegisterTaskDefinition => Category::TaskDefinitionModify,
             Operation::DescribeTaskDefinition => Category::TaskDefinitionRead,
             Operation::GetMetricData => Category::CloudWatch,
@@ -177,6 +196,9 @@ impl Operation {
             Operation::DescribeTaskDefinition
                 | Operation::DescribeServices
                 | Operation::DescribeClusters
+                | Operation::ListTasks
+                | Operation::DescribeTasks
+                | Operation::GetLifecyclePolicy
                 | Operation::DescribeTaskSets
                 | Operation::DescribeTargetHealth
                 | Operation::DescribeTargetGroups

@@ -517,7 +517,7 @@ where
             match (&entry.desired, &entry.removal) {
                 (Some(desired), _) => batch.push(Job {
                     id,
-                    watch: Watch::new(desired.clone(), &entry.memory),
+                    watch: Watch::new(desired.clone(), &entry.memory, now / 1000),
                     generation: entry.generation,
                     memory: entry.memory.clone(),
                     previous: entry.status.clone(),

@@ -3,8 +3,11 @@
 //! GetMetricData 500 queries a call) and every failure confined to the services it concerns: a
 //! failed DescribeServices call fails its ten services, a target group that does not exist fails
 //! the services naming it, a failed GetMetricData call fails the services with a query in it.
-//! Target health is read only for services whose rollout is being watched. Each call is awaited
-//! through a box, so the batch's future does not carry every layer of every call inline.
+//! Target health, and the image digests of the running tasks (ListTasks and DescribeTasks, one
+//! page each), are read only for services whose rollout is being watched; the lifecycle policies
+//! of the verified-good images' ECR repositories every [`REGISTRY_CHECK_SECONDS`], each
+//! repository once per batch. Each call is awaited through a box, so the batch's future does not
+//! carry every layer of every call inline.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -12,7 +15,8 @@ use std::sync::Arc;
 use crate::cloud::{Cloud, CloudError, Operation};
 use crate::manifest::spec::Http5xxSource;
 use crate::model::aws::{Datapoint, MetricId, TargetGroupDescription};
-use crate::model::{ObservedService, ServiceKey};
+use crate::model::image::{EcrRepository, ImageRef};
+use crate::model::{ObservedService, REGISTRY_CHECK_SECONDS, ServiceKey, ServiceMemory};
 use crate::plan::DesiredService;
 
 /// Target-group names per DescribeTargetGroups call. The API takes a list of names; 20 keeps each
@@ -38,12 +42,21 @@ pub struct Watch {
     /// Whether its target groups' deregistration delays are read: during a rollout, and while
     /// the manifest's value is not the one last confirmed.
     pub read_delays: bool,
+    /// Whether the running tasks' image digests are read: during a rollout, until the target's
+    /// digests are known, and while it is being verified.
+    pub read_images: bool,
+    /// The ECR repositories of the verified-good images whose lifecycle policy is due a read
+    /// (with the tag the definition names each by, if it does).
+    pub read_lifecycle: Vec<(EcrRepository, Option<String>)>,
 }
 
 impl Watch {
-    /// A watch of `desired` given what the controller remembers of it.
-    pub fn new(desired: Arc<DesiredService>, memory: &crate::model::ServiceMemory) -> Self {
+    /// A watch of `desired` at `now` (seconds) given what the controller remembers of it.
+    pub fn new(desired: Arc<DesiredService>, memory: &ServiceMemory, now: u64) -> Self {
         let rollout_watched = memory.rollout.is_some();
+        let read_images = memory.rollout.as_ref().is_some_and(|r| {
+            r.completed_at.is_some() || !memory.images.contains_key(&r.target.digest)
+        });
         let read_delays = !desired.deregistration_delays.is_empty()
             && (rollout_watched
                 || desired
@@ -55,8 +68,39 @@ impl Watch {
             desired,
             rollout_watched,
             read_delays,
+            read_images,
+            read_lifecycle: lifecycle_due(memory, now),
         }
     }
+}
+
+/// The verified-good images' ECR repositories, if their lifecycle policies are due a read: never
+/// read for this revision, or last read [`REGISTRY_CHECK_SECONDS`] ago.
+fn lifecycle_due(memory: &ServiceMemory, now: u64) -> Vec<(EcrRepository, Option<String>)> {
+    let Some(good) = &memory.verified_good else {
+        return Vec::new();
+    };
+    let fresh = memory
+        .registry
+        .as_ref()
+        .is_some_and(|c| c.digest == good.digest && now < c.at + REGISTRY_CHECK_SECONDS);
+    if fresh {
+        return Vec::new();
+    }
+    let Some(source) = memory.sources.get(&good.digest) else {
+        return Vec::new();
+    };
+    let mut repositories: Vec<(EcrRepository, Option<String>)> = source
+        .containers
+        .iter()
+        .filter_map(|c| {
+            let image = ImageRef::parse(&c.image);
+            Some((image.ecr_repository()?, image.tag.map(str::to_owned)))
+        })
+        .collect();
+    repositories.sort();
+    repositories.dedup();
+    repositories
 }
 
 /// Observes `batch` at `now` (seconds): one result per service, in the same order.
@@ -74,7 +118,84 @@ pub async fn observe<C: Cloud>(
     read_metrics(cloud, batch, &groups, &mut results, now).await;
     read_target_health(cloud, batch, &mut results).await;
     read_delays(cloud, batch, &mut results).await;
+    read_images(cloud, batch, &mut results).await;
+    read_lifecycle(cloud, batch, &mut results).await;
     results
+}
+
+/// ListTasks and DescribeTasks of the services that asked: the revision and image digests of up
+/// to [`crate::cloud::TASKS_PER_CALL`] running tasks each.
+async fn read_images<C: Cloud>(
+    cloud: &C,
+    batch: &[Watch],
+    results: &mut [Result<ObservedService, CloudError>],
+) {
+    for (w, result) in batch.iter().zip(results.iter_mut()) {
+        let exists = result.as_ref().is_ok_and(|o| o.service.is_some());
+        if !exists || !w.read_images {
+            continue;
+        }
+        let (cluster, service) = (&w.key.cluster, &w.key.service);
+        let read = match Box::pin(cloud.list_tasks(cluster, service)).await {
+            Ok(arns) if arns.is_empty() => Ok(Vec::new()),
+            Ok(arns) => Box::pin(cloud.describe_tasks(cluster, service, &arns)).await,
+            Err(e) => Err(e),
+        };
+        match read {
+            Ok(images) => {
+                if let Ok(o) = result {
+                    o.images = Some(images);
+                }
+            }
+            Err(e) => *result = Err(e),
+        }
+    }
+}
+
+/// GetLifecyclePolicy of the repositories the batch's watches name, each once. The check is
+/// optional: a repository whose policy cannot be read (no `ecr:GetLifecyclePolicy`, no such
+/// repository) is reported as such and fails nothing; one AWS did not answer is asked again at the
+/// next look.
+async fn read_lifecycle<C: Cloud>(
+    cloud: &C,
+    batch: &[Watch],
+    results: &mut [Result<ObservedService, CloudError>],
+) {
+    let mut read: BTreeMap<EcrRepository, Result<Option<String>, CloudError>> = BTreeMap::new();
+    for (w, result) in batch.iter().zip(results.iter_mut()) {
+        let Ok(o) = result else {
+            continue;
+        };
+        if w.read_lifecycle.is_empty() {
+            continue;
+        }
+        let mut policies = Vec::new();
+        for (repository, tag) in &w.read_lifecycle {
+            if !read.contains_key(repository) {
+                let answer = Box::pin(cloud.get_lifecycle_policy(repository)).await;
+                read.insert(repository.clone(), answer);
+            }
+            match &read[repository] {
+                Ok(policy) => policies.push(crate::model::LifecyclePolicyRead {
+                    repository: repository.clone(),
+                    tag: tag.clone(),
+                    policy: Ok(policy.clone()),
+                }),
+                Err(e) if e.is_retryable() => {
+                    policies.clear();
+                    break;
+                }
+                Err(e) => policies.push(crate::model::LifecyclePolicyRead {
+                    repository: repository.clone(),
+                    tag: tag.clone(),
+                    policy: Err(e.to_string()),
+                }),
+            }
+        }
+        if !policies.is_empty() {
+            o.lifecycle_policies = Some(policies);
+        }
+    }
 }
 
 /// DescribeTargetGroupAttributes, one call per target group, for the services that asked.

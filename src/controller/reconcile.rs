@@ -13,8 +13,10 @@
 //! then stays small instead of carrying the state of every layer of every call it might make.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use crate::cloud::{Cloud, CloudError};
+use crate::manifest::spec::TaskDefinitionSpec;
 use crate::model::aws::{ServiceDescription, TaskDefinitionId, TaskDefinitionInput};
 use crate::model::{ConditionType, DecisionKind, ObservedService, ServiceMemory, ServiceStatus};
 use crate::plan::render::{digest as render_digest, short};
@@ -173,19 +175,22 @@ impl<C: Cloud, S: Store> Run<'_, C, S> {
         for _ in 0..PLANS_PER_RECONCILE {
             let plan = plan_service(self.desired, observed, &self.memory, now);
             requeue = plan.requeue_after;
-            let registrations: Vec<(TaskDefinitionInput, String)> = plan
+            let registrations: Vec<(TaskDefinitionInput, String, Arc<TaskDefinitionSpec>)> = plan
                 .actions
                 .iter()
                 .filter_map(|a| match a {
-                    Action::RegisterTaskDefinition { definition, digest } => {
-                        Some((definition.clone(), digest.clone()))
-                    }
+                    Action::RegisterTaskDefinition {
+                        definition,
+                        digest,
+                        source,
+                    } => Some((definition.clone(), digest.clone(), source.clone())),
                     _ => None,
                 })
                 .collect();
             if !registrations.is_empty() {
-                for (definition, digest) in registrations {
-                    if let Err(e) = Box::pin(self.register(definition, &digest, now)).await {
+                for (definition, digest, source) in registrations {
+                    if let Err(e) = Box::pin(self.register(definition, &digest, source, now)).await
+                    {
                         return (Some(e), requeue);
                     }
                 }
@@ -245,23 +250,15 @@ impl<C: Cloud, S: Store> Run<'_, C, S> {
         (None, requeue)
     }
 
-    /// Registers `definition` (digest `digest`), or reuses the family's latest revision when it
-    /// renders the same; remembers it and saves the memory at once.
+    /// Registers `definition` (digest `digest`, rendered from `source`), or reuses the family's
+    /// latest revision when it renders the same; remembers it and saves the memory at once.
     async fn register(
         &mut self,
         definition: TaskDefinitionInput,
         digest: &str,
+        source: Arc<TaskDefinitionSpec>,
         now: u64,
     ) -> Result<(), CloudError> {
-        let source = if digest == self.desired.digest {
-            self.desired.spec.task_definition.clone()
-        } else {
-            self.memory
-                .sources
-                .get(digest)
-                .cloned()
-                .unwrap_or_else(|| self.desired.spec.task_definition.clone())
-        };
         self.calls += 1;
         if let Some((latest, existing)) = Box::pin(
             self.cloud
@@ -348,17 +345,23 @@ impl<C: Cloud, S: Store> Run<'_, C, S> {
     ) -> Result<(), CloudError> {
         self.memory.forget_revision(lost);
         let definition = match digest {
-            Some(d) if *d == self.desired.digest => Some(self.desired.definition()),
+            Some(d) if *d == self.desired.digest => Some((
+                self.desired.definition(),
+                self.desired.spec.task_definition.clone(),
+            )),
             Some(d) => self.memory.sources.get(d).map(|source| {
-                self.desired
-                    .with_task_definition(source.clone())
-                    .definition()
+                (
+                    self.desired
+                        .with_task_definition(source.clone())
+                        .definition(),
+                    source.clone(),
+                )
             }),
             None => None,
         };
-        let Some((definition, digest)) = definition
+        let Some(((definition, source), digest)) = definition
             .zip(digest.clone())
-            .filter(|(def, d)| render_digest(def) == *d)
+            .filter(|((def, _), d)| render_digest(def) == *d)
         else {
             return Err(CloudError::Invalid {
                 operation: crate::cloud::Operation::DescribeTaskDefinition,
@@ -375,7 +378,7 @@ impl<C: Cloud, S: Store> Run<'_, C, S> {
                 "remembered revision {lost} no longer exists: registering its definition again"
             ),
         ));
-        Box::pin(self.register(definition, &digest, now)).await
+        Box::pin(self.register(definition, &digest, source, now)).await
     }
 
     /// Saves the memory if it changed since it was last saved.

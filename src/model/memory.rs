@@ -8,11 +8,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::manifest::spec::TaskDefinitionSpec;
 use crate::model::aws::{RegisteredRevision, TaskDefinitionId};
+use crate::model::image::ImageDigests;
 
 /// Decisions kept per service (the most recent); older ones are dropped.
 pub const DECISIONS_KEPT: usize = 50;
 /// Revisions whose manifest source is kept for `tug rollout undo` (kubectl keeps 10 by default).
 pub const SOURCES_KEPT: usize = 10;
+/// How often the lifecycle policies of the verified-good revision's ECR repositories are read
+/// again (and at once when another revision is verified): six hours, since a policy deletes by
+/// the day.
+pub const REGISTRY_CHECK_SECONDS: u64 = 6 * 3600;
 
 /// When the controller last scaled, for cooldowns (seconds, on the controller's clock).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +43,11 @@ pub struct Revision {
     /// Its ARN, when the account reported one (memory from before ARNs were kept has none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arn: Option<String>,
+    /// The image digest of each container, as its verified tasks ran them (on the verified-good
+    /// revision; empty when ECS reported none): what a rollback to it deploys, whatever its tags
+    /// name by then. Not part of what makes two records the same revision.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub images: ImageDigests,
 }
 
 impl Revision {
@@ -47,6 +57,7 @@ impl Revision {
             digest,
             id: registered.id,
             arn: Some(registered.arn),
+            images: ImageDigests::new(),
         }
     }
 
@@ -164,6 +175,31 @@ pub struct ServiceMemory {
     /// per target group, from the ELB bucket every other ELB call shares).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub deregistration_delays: BTreeMap<String, u32>,
+    /// The image digests each revision of the ledger was last seen running (by digest of the
+    /// definition), read from its tasks during its rollout: `tug rollout history` and `undo` name
+    /// them. Shared until changed.
+    #[serde(default, skip_serializing_if = "no_images")]
+    pub images: Arc<BTreeMap<String, ImageDigests>>,
+    /// The last read of the lifecycle policies of the verified-good images' ECR repositories.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<RegistryCheck>,
+}
+
+/// What the lifecycle policies of the verified-good images' ECR repositories could do to them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegistryCheck {
+    /// The verified-good revision's definition digest the check was made for.
+    pub digest: String,
+    /// When (seconds, on the controller's clock).
+    pub at: u64,
+    /// One sentence per rule that could delete or archive a verified image, and per repository
+    /// whose policy could not be read (the check is optional: `ecr:GetLifecyclePolicy`).
+    pub warnings: Vec<String>,
+}
+
+fn no_images(images: &Arc<BTreeMap<String, ImageDigests>>) -> bool {
+    images.is_empty()
 }
 
 fn is_empty(sources: &Arc<BTreeMap<String, Arc<TaskDefinitionSpec>>>) -> bool {
@@ -223,6 +259,14 @@ impl ServiceMemory {
         Arc::make_mut(&mut self.arns).remove(&id.to_string());
     }
 
+    /// Records the image digests the revision of `digest` was seen running.
+    pub fn saw_images(&mut self, digest: &str, images: &ImageDigests) {
+        if images.is_empty() || self.images.get(digest) == Some(images) {
+            return;
+        }
+        Arc::make_mut(&mut self.images).insert(digest.to_owned(), images.clone());
+    }
+
     /// Records that the rollout of `digest` failed: it is not retried until the manifest changes.
     pub fn fail(&mut self, digest: &str) {
         if !self.failed_digests.contains(digest) {
@@ -237,6 +281,7 @@ impl ServiceMemory {
             digest: digest.to_owned(),
             id: id.clone(),
             arn: self.arns.get(&id.to_string()).cloned(),
+            images: ImageDigests::new(),
         })
     }
 
@@ -268,6 +313,9 @@ impl ServiceMemory {
             }
             if self.sources.contains_key(&old) {
                 Arc::make_mut(&mut self.sources).remove(&old);
+            }
+            if self.images.contains_key(&old) {
+                Arc::make_mut(&mut self.images).remove(&old);
             }
         }
     }
@@ -338,6 +386,7 @@ mod tests {
             digest: "a".into(),
             id: id.clone(),
             arn: Some("arn:1".into()),
+            images: ImageDigests::new(),
         };
         let other_digest = Revision {
             digest: "b".into(),

@@ -6,6 +6,7 @@ pub const API_VERSION: &str = "tugboat/v1";
 
 pub mod aws;
 mod ids;
+pub mod image;
 mod memory;
 mod observed;
 mod stack;
@@ -13,10 +14,10 @@ mod status;
 
 pub use ids::ServiceKey;
 pub use memory::{
-    DECISIONS_KEPT, DecisionKind, DecisionRecord, Revision, RolloutMemory, SOURCES_KEPT,
-    ScalingClock, ServiceMemory,
+    DECISIONS_KEPT, DecisionKind, DecisionRecord, REGISTRY_CHECK_SECONDS, RegistryCheck, Revision,
+    RolloutMemory, SOURCES_KEPT, ScalingClock, ServiceMemory,
 };
-pub use observed::ObservedService;
+pub use observed::{LifecyclePolicyRead, ObservedService};
 pub use stack::Stack;
 pub use status::{
     ConditionType, Removal, STATUS_DECISIONS, ServiceStatus, StackStatus, StatusCondition,

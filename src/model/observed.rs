@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::model::aws::{HealthCheckSettings, ServiceDescription, TargetHealth};
+use crate::model::image::{EcrRepository, TaskImages};
 
 /// One service as observed: read from the cloud at the start of a reconcile.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -26,4 +27,19 @@ pub struct ObservedService {
     /// The newest published HealthyHostCount of each of the service's target groups: the steady
     /// state's health, read in the same GetMetricData batch instead of DescribeTargetHealth.
     pub healthy_hosts: BTreeMap<String, f64>,
+    /// The running tasks' revisions and image digests (only when the watch asked).
+    pub images: Option<Vec<TaskImages>>,
+    /// The lifecycle policies of the verified-good images' ECR repositories (only when due).
+    pub lifecycle_policies: Option<Vec<LifecyclePolicyRead>>,
+}
+
+/// One read of an ECR repository's lifecycle policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LifecyclePolicyRead {
+    /// The repository.
+    pub repository: EcrRepository,
+    /// The tag the verified definition names its image by, if any.
+    pub tag: Option<String>,
+    /// The policy text (`None`: the repository has none), or why it could not be read.
+    pub policy: Result<Option<String>, String>,
 }

@@ -7,7 +7,10 @@ use crate::model::aws::{
     ContainerHealthCheckInput, ContainerInput, LogConfiguration, TaskDefinitionInput,
 };
 
-use crate::manifest::spec::{ContainerSpec, LaunchType, NetworkMode, PortProtocol, ServiceSpec};
+use crate::manifest::spec::{
+    ContainerSpec, LaunchType, NetworkMode, PortProtocol, ServiceSpec, TaskDefinitionSpec,
+};
+use crate::model::image::{ImageDigests, ImageRef};
 
 /// The task definition a service's spec renders to; `image` replaces the first essential
 /// container's image (a deployment of a new version).
@@ -117,6 +120,26 @@ fn extras(c: &ContainerSpec) -> ContainerInput {
         user: c.user.clone(),
         ..ContainerInput::default()
     }
+}
+
+/// `source` with every image that names a tag pinned to the digest its container ran
+/// (`NAME@sha256:…`), where `images` knows it; `None` when nothing changes (every image pinned
+/// already, or no digest known). What a rollback to a verified revision and `tug rollout undo`
+/// deploy: ECS resolves a tag again at every new deployment, and the tag may have moved.
+pub fn pinned(source: &TaskDefinitionSpec, images: &ImageDigests) -> Option<TaskDefinitionSpec> {
+    let mut pinned = source.clone();
+    let mut changed = false;
+    for c in &mut pinned.containers {
+        let reference = ImageRef::parse(&c.image);
+        if reference.digest.is_some() {
+            continue;
+        }
+        if let Some(digest) = images.get(&c.name) {
+            c.image = reference.pinned(digest);
+            changed = true;
+        }
+    }
+    changed.then_some(pinned)
 }
 
 /// SHA-256 of the definition's canonical JSON, as 64 hex digits: equal definitions, equal digests.

@@ -8,13 +8,16 @@
 //! [`VERIFY_SECONDS`]), never blindly to the previous one; the failed digest is not retried until the
 //! manifest renders a different one.
 
-use crate::manifest::spec::ServiceSpec;
-use crate::model::aws::{RolloutState, ServiceDescription, TargetState};
+use std::sync::Arc;
+
+use crate::manifest::spec::{ServiceSpec, TaskDefinitionSpec};
+use crate::model::aws::{RolloutState, ServiceDescription, TargetState, TaskDefinitionId};
+use crate::model::image::{ImageDigests, describe_digests, digests_of};
 use crate::model::{
     DecisionKind, DecisionRecord, ObservedService, Revision, RolloutMemory, ServiceMemory,
 };
 use crate::plan::DesiredService;
-use crate::plan::render::short;
+use crate::plan::render::{digest as render_digest, pinned, render, short};
 
 /// How long a completed rollout must stay healthy before its revision is verified good.
 pub const VERIFY_SECONDS: u64 = 60;
@@ -51,6 +54,62 @@ pub struct RolloutStep {
     /// Stop this service deployment (its ARN) with ROLLBACK: ECS sends the traffic back to the old
     /// tasks of a traffic-shifting deployment, which are still running.
     pub stop: Option<String>,
+    /// Register this definition first: the verified-good revision with its images pinned to the
+    /// digests it was verified with, which the rollback then deploys.
+    pub pin: Option<Arc<TaskDefinitionSpec>>,
+}
+
+/// What deploying the verified-good revision `good` means: the revision to deploy (`good` itself
+/// when its images are pinned already or no digest is known; otherwise its pinned twin, the same
+/// definition with each tag replaced by the digest it was verified with), or the twin's definition
+/// to register first.
+///
+/// # Errors
+/// The pinned definition, when it has no revision yet.
+pub fn deployable(
+    spec: &ServiceSpec,
+    memory: &ServiceMemory,
+    good: &Revision,
+) -> Result<Revision, Arc<TaskDefinitionSpec>> {
+    let Some(source) = memory.sources.get(&good.digest) else {
+        return Ok(good.clone());
+    };
+    let Some(twin) = pinned(source, &good.images) else {
+        return Ok(good.clone());
+    };
+    let mut twin_spec = spec.clone();
+    twin_spec.task_definition = Arc::new(twin);
+    match memory.revision_of(&render_digest(&render(&twin_spec, None))) {
+        Some(revision) => Ok(Revision {
+            images: good.images.clone(),
+            ..revision
+        }),
+        None => Err(twin_spec.task_definition),
+    }
+}
+
+/// Whether the service runs `good` (or its pinned twin).
+fn runs(
+    spec: &ServiceSpec,
+    memory: &ServiceMemory,
+    good: &Revision,
+    running: &TaskDefinitionId,
+) -> bool {
+    good.id == *running || deployable(spec, memory, good).is_ok_and(|r| r.id == *running)
+}
+
+/// How deploying `good` as `target` is said in a decision: ` as app:7, its images pinned to web
+/// sha256:…` when `target` is its pinned twin.
+fn pinned_words(good: &Revision, target: &Revision) -> String {
+    if target.id == good.id {
+        String::new()
+    } else {
+        format!(
+            " as {}, its images pinned to the digests it was verified with ({})",
+            target.id,
+            describe_digests(&target.images)
+        )
+    }
 }
 
 /// Whether ECS is still replacing tasks.
@@ -87,19 +146,31 @@ pub fn step(
         let good = memory.verified_good.clone();
         let running_good = good
             .as_ref()
-            .is_some_and(|g| g.id == service.task_definition);
+            .is_some_and(|g| runs(spec, memory, g, &service.task_definition));
         if !running_good && let Some(good) = good {
+            let target = match deployable(spec, memory, &good) {
+                Ok(target) => target,
+                Err(source) => {
+                    return RolloutStep {
+                        pin: Some(source),
+                        in_progress: true,
+                        ..RolloutStep::default()
+                    };
+                }
+            };
             memory.record(decision(
                 now,
                 DecisionKind::DriftCorrection,
                 Some("task_definition"),
                 format!(
-                    "running {} but the manifest's revision failed: back to verified-good {}",
-                    service.task_definition, good.id
+                    "running {} but the manifest's revision failed: back to verified-good {}{}",
+                    service.task_definition,
+                    good.id,
+                    pinned_words(&good, &target)
                 ),
             ));
             return RolloutStep {
-                deploy: Some(good),
+                deploy: Some(target),
                 in_progress: true,
                 ..RolloutStep::default()
             };
@@ -179,8 +250,7 @@ pub fn step(
     RolloutStep {
         deploy: Some(target),
         in_progress: true,
-        register: false,
-        stop: None,
+        ..RolloutStep::default()
     }
 }
 
@@ -225,6 +295,14 @@ fn watch(
     {
         r.observed = true;
     }
+    // The digests the target's tasks run, where this look read them.
+    let seen = observed
+        .images
+        .as_ref()
+        .map(|tasks| digests_of(tasks, &rollout.target.id));
+    if let Some(Ok(images)) = &seen {
+        memory.saw_images(&rollout.target.digest, images);
+    }
     if !on_target && rollout.stopped {
         let overdue =
             now >= rollout.started_at + u64::from(spec.deployment.progress_deadline_seconds);
@@ -236,11 +314,24 @@ fn watch(
                 ..RolloutStep::default()
             };
         }
-        // ECS settled on the old revision, which is not the rollback's target: deploy that.
-        return RolloutStep {
-            deploy: Some(rollout.target.clone()),
-            in_progress: true,
-            ..RolloutStep::default()
+        // ECS settled on the old revision, which is not the rollback's target: deploy that, with
+        // the digests it was verified with.
+        return match deployable(spec, memory, &rollout.target) {
+            Ok(target) => {
+                if let Some(r) = memory.rollout.as_mut() {
+                    r.target = target.clone();
+                }
+                RolloutStep {
+                    deploy: Some(target),
+                    in_progress: true,
+                    ..RolloutStep::default()
+                }
+            }
+            Err(source) => RolloutStep {
+                pin: Some(source),
+                in_progress: true,
+                ..RolloutStep::default()
+            },
         };
     }
     if !on_target && rolled_back_by_ecs.is_none() {
@@ -296,6 +387,10 @@ fn watch(
             &service.task_definition,
         );
     }
+    let mixed = match &seen {
+        Some(Err(reason)) => Some(reason.clone()),
+        _ => None,
+    };
     match rollout.completed_at {
         None if steady => {
             let verify = verify_seconds(spec);
@@ -320,11 +415,11 @@ fn watch(
             }
             memory.serving_since.get_or_insert(now);
             if verify == 0 {
-                return verified(memory, rollout, now);
+                return verified(memory, rollout, mixed, now);
             }
         }
         Some(done) if steady && now >= done + verify_seconds(spec) => {
-            return verified(memory, rollout, now);
+            return verified(memory, rollout, mixed, now);
         }
         _ => {}
     }
@@ -334,18 +429,53 @@ fn watch(
     }
 }
 
-/// The rollout's revision is verified good.
-fn verified(memory: &mut ServiceMemory, rollout: &RolloutMemory, now: u64) -> RolloutStep {
+/// The rollout's revision is verified good, with the image digests its tasks run; or not yet,
+/// while its tasks run more than one image for a container (`mixed`): which of them would be the
+/// verified one is not known.
+fn verified(
+    memory: &mut ServiceMemory,
+    rollout: &RolloutMemory,
+    mixed: Option<String>,
+    now: u64,
+) -> RolloutStep {
+    if let Some(reason) = mixed {
+        note_hold(
+            memory,
+            now,
+            format!(
+                "{} is not verified yet: {reason}; waiting until they run one",
+                rollout.target.id
+            ),
+        );
+        return RolloutStep {
+            in_progress: true,
+            ..RolloutStep::default()
+        };
+    }
+    let images: ImageDigests = memory
+        .images
+        .get(&rollout.target.digest)
+        .cloned()
+        .unwrap_or_else(|| rollout.target.images.clone());
+    let ran = if images.is_empty() {
+        "; ECS reported no image digests, so a rollback to it deploys its tags as they stand then"
+            .to_owned()
+    } else {
+        format!(", running {}", describe_digests(&images))
+    };
     memory.record(decision(
         now,
         DecisionKind::RolloutVerified,
         None,
         format!(
-            "{} stayed healthy for {VERIFY_SECONDS} s after completing: verified good",
+            "{} stayed healthy for {VERIFY_SECONDS} s after completing: verified good{ran}",
             rollout.target.id
         ),
     ));
-    memory.verified_good = Some(rollout.target.clone());
+    memory.verified_good = Some(Revision {
+        images,
+        ..rollout.target.clone()
+    });
     memory.rollout = None;
     RolloutStep::default()
 }
@@ -437,33 +567,52 @@ fn roll_back(
     let strategy = spec.deployment.strategy.ecs_name();
     match good {
         Some(good) if !rollout.rollback => {
+            let stopped = stop.is_some();
+            // ECS is sending the traffic back to its tasks, or runs it already (it rolled back on
+            // its own): nothing to deploy. Otherwise it is deployed with the digests it was
+            // verified with (its pinned twin, registered first if need be).
+            let target = if stopped || good.id == *running {
+                good.clone()
+            } else {
+                match deployable(spec, memory, &good) {
+                    Ok(target) => target,
+                    Err(source) => {
+                        return RolloutStep {
+                            pin: Some(source),
+                            in_progress: true,
+                            stop,
+                            ..RolloutStep::default()
+                        };
+                    }
+                }
+            };
             memory.record(decision(
                 now,
                 DecisionKind::Rollback,
                 None,
-                if stop.is_some() {
+                if stopped {
                     format!(
                         "rolling {} back to verified-good {}: stopping the {strategy} deployment with ROLLBACK, traffic returns to the tasks still running, none is started: {why}",
                         rollout.target.id, good.id
                     )
                 } else {
                     format!(
-                        "rolling {} back to verified-good {}: {why}",
-                        rollout.target.id, good.id
+                        "rolling {} back to verified-good {}{}: {why}",
+                        rollout.target.id,
+                        good.id,
+                        pinned_words(&good, &target)
                     )
                 },
             ));
-            let stopped = stop.is_some();
             memory.rollout = Some(RolloutMemory {
-                target: good.clone(),
+                target: target.clone(),
                 started_at: now,
                 completed_at: None,
                 rollback: true,
                 stopped,
                 observed: false,
             });
-            // Already running it (ECS rolled back to it on its own): nothing to deploy.
-            let deploy = (!stopped && good.id != *running).then_some(good);
+            let deploy = (!stopped && target.id != *running).then_some(target);
             RolloutStep {
                 deploy,
                 in_progress: true,
@@ -628,6 +777,7 @@ spec:
             arn: Some(format!(
                 "arn:aws:ecs:us-east-1:123456789012:task-definition/app:{number}"
             )),
+            images: ImageDigests::new(),
         }
     }
 
@@ -792,6 +942,89 @@ spec:
         }])
         .expect("the test's canary stack is valid");
         DesiredService::of_stack(&stacks[0]).remove(0)
+    }
+
+    /// The digests a verified rollout's tasks run are recorded with it; tasks running two images of
+    /// one container hold verification; a rollback to a revision that names its image by tag
+    /// registers the definition pinned to the verified digest first, then deploys that.
+    #[test]
+    fn verified_digests_are_recorded_and_a_rollback_deploys_them_pinned() {
+        use crate::model::image::TaskImages;
+        let desired = desired();
+        let spec = &desired.spec;
+        let a = format!("sha256:{}", "a".repeat(64));
+        let b = format!("sha256:{}", "b".repeat(64));
+        let tasks = |digests: &[&str]| ObservedService {
+            images: Some(
+                digests
+                    .iter()
+                    .map(|d| TaskImages {
+                        task_definition: id(2),
+                        containers: [("web".to_owned(), Some((*d).to_owned()))].into(),
+                    })
+                    .collect(),
+            ),
+            ..ObservedService::default()
+        };
+        // Completed at 900; at 1 000 its tasks run two images: not verified.
+        let mut m = memory(Some(("d1", 1)), Some(("d2", 2, 800, Some(900), false)), &[]);
+        let service = described(STEADY_ON_2);
+        super::step(spec, "d2", &tasks(&[&a, &b]), &service, &mut m, 1_000);
+        assert!(m.rollout.is_some(), "not verified while mixed");
+        assert!(
+            m.decisions
+                .last()
+                .is_some_and(|d| d.reason.contains("run 2 images of container web")),
+            "{:?}",
+            m.decisions
+        );
+        // One image: verified, with it.
+        super::step(spec, "d2", &tasks(&[&a, &a]), &service, &mut m, 1_010);
+        let good = m.verified_good.clone().expect("verified");
+        assert_eq!(good.id, id(2));
+        assert_eq!(good.images.get("web"), Some(&a));
+        assert_eq!(m.images.get("d2").and_then(|i| i.get("web")), Some(&a));
+
+        // A later rollout of d3 fails: the rollback needs d2's definition pinned to `a`.
+        Arc::make_mut(&mut m.sources).insert("d2".into(), spec.task_definition.clone());
+        Arc::make_mut(&mut m.ledger).insert("d3".into(), id(3));
+        m.rollout = Some(RolloutMemory {
+            target: Revision {
+                digest: "d3".into(),
+                ..revision("d3", 3)
+            },
+            started_at: 2_000,
+            completed_at: None,
+            rollback: false,
+            stopped: false,
+            observed: false,
+        });
+        let mut failing = described(STEADY_ON_1);
+        failing.task_definition = id(3);
+        failing.deployments[0].task_definition = id(3);
+        failing.deployments[0].rollout_state = RolloutState::Failed;
+        let look = |m: &mut ServiceMemory| {
+            super::step(spec, "d3", &ObservedService::default(), &failing, m, 2_100)
+        };
+        let step = look(&mut m);
+        let pin = step.pin.expect("the pinned definition is registered first");
+        assert_eq!(pin.containers[0].image, format!("web@{a}"));
+        assert_eq!(step.deploy, None);
+        // Registered as revision 4: the rollback deploys it, and says so.
+        let mut twin_spec = spec.clone();
+        twin_spec.task_definition = pin;
+        let twin = render_digest(&render(&twin_spec, None));
+        Arc::make_mut(&mut m.ledger).insert(twin, id(4));
+        let step = look(&mut m);
+        assert_eq!(step.deploy.as_ref().map(|r| r.id.clone()), Some(id(4)));
+        assert_eq!(step.deploy.map(|r| r.images), Some(good.images));
+        assert!(
+            m.decisions.last().is_some_and(|d| d
+                .reason
+                .contains("back to verified-good app:2 as app:4, its images pinned")),
+            "{:?}",
+            m.decisions.last()
+        );
     }
 
     /// A traffic-shifting rollout: a breach stops ECS's deployment with ROLLBACK (no new

@@ -152,6 +152,9 @@ pub enum Action {
         definition: TaskDefinitionInput,
         /// Its digest, for the ledger.
         digest: String,
+        /// The manifest's definition it was rendered from (kept for `tug rollout undo` and to
+        /// register it again if it is lost).
+        source: std::sync::Arc<crate::manifest::spec::TaskDefinitionSpec>,
     },
     /// Create the service.
     CreateService(CreateServiceInput),
@@ -244,6 +247,39 @@ pub fn load_balancers(spec: &ServiceSpec) -> Vec<LoadBalancerInput> {
         .collect()
 }
 
+/// Records what the lifecycle policies read in this look could do to the verified-good images
+/// (`tug describe` shows it).
+fn registry_check(observed: &ObservedService, memory: &mut ServiceMemory, now: u64) {
+    let (Some(reads), Some(good)) = (&observed.lifecycle_policies, &memory.verified_good) else {
+        return;
+    };
+    let mut warnings = Vec::new();
+    for read in reads {
+        let repository = &read.repository;
+        match &read.policy {
+            Ok(None) => {}
+            Ok(Some(policy)) => match crate::model::image::lifecycle_risks(policy, read.tag.as_deref()) {
+                Ok(risks) => warnings.extend(risks.into_iter().map(|risk| {
+                    format!(
+                        "the lifecycle policy of ECR repository {repository} could delete an image {} was verified with: {risk}; keep it with a rule that excludes the tag, or pin the image by digest under a tag the policy keeps",
+                        good.id
+                    )
+                })),
+                Err(e) => warnings.push(format!("ECR repository {repository}: {e}")),
+            },
+            Err(e) => warnings.push(format!(
+                "the lifecycle policy of ECR repository {repository} could not be read ({e}); whether it could delete an image {} was verified with is not known",
+                good.id
+            )),
+        }
+    }
+    memory.registry = Some(crate::model::RegistryCheck {
+        digest: good.digest.clone(),
+        at: now,
+        warnings,
+    });
+}
+
 /// Plans one service.
 pub fn plan_service(
     desired: &DesiredService,
@@ -257,12 +293,14 @@ pub fn plan_service(
     let digest = &desired.digest;
 
     health_check_drift(desired, observed, &mut memory, &mut actions, now);
+    registry_check(observed, &mut memory, now);
 
     let Some(service) = &observed.service else {
         match memory.revision_of(digest) {
             None => actions.push(Action::RegisterTaskDefinition {
                 definition: desired.definition(),
                 digest: digest.clone(),
+                source: spec.task_definition.clone(),
             }),
             Some(target) => {
                 let count = initial_count(spec, None);
@@ -309,6 +347,15 @@ pub fn plan_service(
         actions.push(Action::RegisterTaskDefinition {
             definition: desired.definition(),
             digest: digest.clone(),
+            source: spec.task_definition.clone(),
+        });
+    }
+    if let Some(source) = &step.pin {
+        let twin = desired.with_task_definition(source.clone());
+        actions.push(Action::RegisterTaskDefinition {
+            definition: twin.definition(),
+            digest: twin.digest.clone(),
+            source: source.clone(),
         });
     }
 
@@ -629,7 +676,7 @@ mod tests {
         assert_eq!(web.deregistration_delays.get("webTargetGroup"), Some(&10));
         let mut memory = ServiceMemory::default();
         let watch =
-            crate::controller::observe::Watch::new(std::sync::Arc::new(web.clone()), &memory);
+            crate::controller::observe::Watch::new(std::sync::Arc::new(web.clone()), &memory, 0);
         assert!(watch.read_delays, "never confirmed: read");
 
         let mut reported = service_options(&web.spec);
@@ -703,7 +750,7 @@ mod tests {
         // Confirmed: no more reads outside rollouts, and nothing to do.
         let confirmed = plan.memory.clone();
         let watch =
-            crate::controller::observe::Watch::new(std::sync::Arc::new(web.clone()), &confirmed);
+            crate::controller::observe::Watch::new(std::sync::Arc::new(web.clone()), &confirmed, 0);
         assert!(!watch.read_delays);
         let quiet = ObservedService {
             service: Some(crate::model::aws::ServiceDescription {

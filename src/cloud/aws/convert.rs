@@ -12,6 +12,7 @@ use crate::model::aws::{
     LogConfiguration, RolloutState, ServiceDescription, ServiceOptions, Strategy, TaskDefinitionId,
     TaskDefinitionInput,
 };
+use crate::model::image::{TaskImages, is_digest};
 
 /// `family:revision` from a task-definition ARN (or from `family:revision` itself).
 pub fn task_definition_id(arn: &str) -> Option<TaskDefinitionId> {
@@ -532,6 +533,33 @@ fn service_options(s: &ecs::Service) -> Option<ServiceOptions> {
     })
 }
 
+/// The images DescribeTasks reports for the tasks of `service`: ECS sets a service's tasks'
+/// `group` to `service:NAME`, so tasks of anything else (a ListTasks whose serviceName filter the
+/// endpoint ignored) are left out, as are tasks without a readable revision. A digest is kept only
+/// when it has a digest's shape.
+pub fn task_images(service: &str, tasks: &[ecs::Task]) -> Vec<TaskImages> {
+    let group = format!("service:{service}");
+    tasks
+        .iter()
+        .filter(|t| t.group() == Some(group.as_str()))
+        .filter_map(|t| {
+            let task_definition = task_definition_id(t.task_definition_arn()?)?;
+            let containers = t
+                .containers()
+                .iter()
+                .filter_map(|c| {
+                    let digest = c.image_digest().filter(|d| is_digest(d)).map(str::to_owned);
+                    Some((c.name()?.to_owned(), digest))
+                })
+                .collect();
+            Some(TaskImages {
+                task_definition,
+                containers,
+            })
+        })
+        .collect()
+}
+
 /// ECS tags for a map.
 pub fn ecs_tags(tags: &BTreeMap<String, String>) -> Vec<ecs::Tag> {
     tags.iter()
@@ -544,6 +572,39 @@ mod tests {
     use super::*;
     use crate::manifest::{Source, parse_sources};
     use crate::plan::render::{digest, render};
+
+    #[test]
+    fn task_images_keep_the_services_tasks_and_real_digests_only() {
+        let digest = format!("sha256:{}", "ab".repeat(32));
+        let task = |group: &str, arn: &str, reported: Option<&str>| {
+            ecs::Task::builder()
+                .group(group)
+                .task_definition_arn(arn)
+                .containers(
+                    ecs::Container::builder()
+                        .name("web")
+                        .set_image_digest(reported.map(str::to_owned))
+                        .build(),
+                )
+                .build()
+        };
+        let arn = "arn:aws:ecs:us-east-1:123456789012:task-definition/app:3";
+        let tasks = [
+            task("service:web", arn, Some(&digest)),
+            task("service:other", arn, Some(&digest)),
+            task("family:app", arn, Some(&digest)),
+            task("service:web", arn, Some("latest")),
+            task("service:web", "not-an-arn", Some(&digest)),
+        ];
+        let images = task_images("web", &tasks);
+        assert_eq!(images.len(), 2, "{images:?}");
+        assert_eq!(images[0].task_definition.to_string(), "app:3");
+        assert_eq!(
+            images[0].containers["web"].as_deref(),
+            Some(digest.as_str())
+        );
+        assert_eq!(images[1].containers["web"], None, "not a digest");
+    }
 
     #[test]
     fn arns_give_revisions_and_dimensions() {

@@ -1,5 +1,5 @@
-//! The real AWS adapter: the [`Cloud`] trait over aws-sdk-ecs, -elasticloadbalancingv2 and
-//! -cloudwatch.
+//! The real AWS adapter: the [`Cloud`] trait over aws-sdk-ecs, -elasticloadbalancingv2,
+//! -cloudwatch and -ecr (one read: a repository's lifecycle policy).
 //!
 //! - Configuration from aws-config's standard chain: environment, profile, the ECS task role
 //!   (container credentials), `AWS_REGION`, `AWS_ENDPOINT_URL` (how the tests reach moto).
@@ -15,8 +15,8 @@
 //!   call cannot make a second service; everything created is tagged `tugboat:stack` and
 //!   `tugboat:managed-by`.
 //!
-//! Every AWS operation this module calls is a `self.ecs`, `self.elb` or `self.cloudwatch` fluent
-//! call; `tests/iam_policy.rs` reads them from this source and checks that the IAM policy in
+//! Every AWS operation this module calls is a `self.ecs`, `self.elb`, `self.cloudwatch` or
+//! `self.ecr` fluent call; `tests/iam_policy.rs` reads them from this source and checks that the IAM policy in
 //! `deploy/tugboat.yaml` grants exactly those actions.
 
 mod convert;
@@ -36,6 +36,7 @@ use crate::model::aws::{
     ServiceDescription, TargetGroupDescription, TargetHealth, TargetState, TaskDefinitionId,
     TaskDefinitionInput, UpdateServiceInput,
 };
+use crate::model::image::{EcrRepository, TaskImages};
 use error::classify;
 
 /// DescribeServices takes at most this many services.
@@ -118,6 +119,7 @@ pub struct AwsCloud {
     ecs: aws_sdk_ecs::Client,
     elb: aws_sdk_elasticloadbalancingv2::Client,
     cloudwatch: aws_sdk_cloudwatch::Client,
+    ecr: aws_sdk_ecr::Client,
     config: aws_config::SdkConfig,
     /// Target groups by the identifier the manifest uses (name or ARN).
     target_groups: Arc<Mutex<BTreeMap<String, TargetGroupInfo>>>,
@@ -136,6 +138,7 @@ impl AwsCloud {
             ecs: aws_sdk_ecs::Client::new(&config),
             elb: aws_sdk_elasticloadbalancingv2::Client::new(&config),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
+            ecr: aws_sdk_ecr::Client::new(&config),
             config,
             target_groups: Arc::default(),
         }
@@ -766,6 +769,86 @@ impl Cloud for AwsCloud {
             .filter(|s| s.status() != Some("INACTIVE"))
             .map(|s| convert::service(cluster, s))
             .collect())
+    }
+
+    async fn list_tasks(&self, cluster: &str, service: &str) -> Result<Vec<String>, CloudError> {
+        const OP: Operation = Operation::ListTasks;
+        let out = self
+            .ecs
+            .list_tasks()
+            .cluster(cluster)
+            .service_name(service)
+            .desired_status(ecs::DesiredStatus::Running)
+            .max_results(i32::try_from(super::TASKS_PER_CALL).unwrap_or(100))
+            .send()
+            .await
+            .map_err(|e| classify(OP, e))?;
+        Ok(out.task_arns().to_vec())
+    }
+
+    async fn describe_tasks(
+        &self,
+        cluster: &str,
+        service: &str,
+        tasks: &[String],
+    ) -> Result<Vec<TaskImages>, CloudError> {
+        const OP: Operation = Operation::DescribeTasks;
+        if tasks.len() > super::TASKS_PER_CALL {
+            return Err(invalid(
+                OP,
+                format!(
+                    "at most {} tasks per call, got {}",
+                    super::TASKS_PER_CALL,
+                    tasks.len()
+                ),
+            ));
+        }
+        if tasks.is_empty() {
+            return Ok(Vec::new());
+        }
+        let out = self
+            .ecs
+            .describe_tasks()
+            .cluster(cluster)
+            .set_tasks(Some(tasks.to_vec()))
+            .send()
+            .await
+            .map_err(|e| classify(OP, e))?;
+        Ok(convert::task_images(service, out.tasks()))
+    }
+
+    async fn get_lifecycle_policy(
+        &self,
+        repository: &EcrRepository,
+    ) -> Result<Option<String>, CloudError> {
+        const OP: Operation = Operation::GetLifecyclePolicy;
+        let region_differs = self
+            .config
+            .region()
+            .is_none_or(|r| r.as_ref() != repository.region);
+        let mut call = self
+            .ecr
+            .get_lifecycle_policy()
+            .registry_id(&repository.registry_id)
+            .repository_name(&repository.name)
+            .customize();
+        if region_differs {
+            // The repository's own region: ECR answers for its repositories only.
+            call = call.config_override(
+                aws_sdk_ecr::config::Builder::default()
+                    .region(aws_config::Region::new(repository.region.clone())),
+            );
+        }
+        match call.send().await {
+            Ok(out) => Ok(out.lifecycle_policy_text().map(str::to_owned)),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_lifecycle_policy_not_found_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(classify(OP, e)),
+        }
     }
 
     async fn describe_target_health(

@@ -18,6 +18,7 @@ use crate::model::aws::{
     ServiceDescription, TargetGroupDescription, TargetHealth, TaskDefinitionId,
     TaskDefinitionInput, UpdateServiceInput,
 };
+use crate::model::image::{EcrRepository, TaskImages};
 
 /// A shared simulated account on a clock.
 #[derive(Debug, Clone)]
@@ -198,6 +199,24 @@ impl Cloud for SimCloud {
     ) -> Result<(), CloudError> {
         self.call(|s| s.modify_deregistration_delay(target_group, seconds))
             .await
+    }
+    async fn list_tasks(&self, cluster: &str, service: &str) -> Result<Vec<String>, CloudError> {
+        self.call(|s| s.list_tasks(cluster, service)).await
+    }
+    async fn describe_tasks(
+        &self,
+        cluster: &str,
+        service: &str,
+        tasks: &[String],
+    ) -> Result<Vec<TaskImages>, CloudError> {
+        self.call(|s| s.describe_tasks(cluster, service, tasks))
+            .await
+    }
+    async fn get_lifecycle_policy(
+        &self,
+        repository: &EcrRepository,
+    ) -> Result<Option<String>, CloudError> {
+        self.call(|s| s.get_lifecycle_policy(repository)).await
     }
     async fn get_metric_data(
         &self,

@@ -258,11 +258,14 @@ impl Sim {
         };
         let task_definition = d.task_definition.clone();
         let alternate = d.alternate;
+        let images = d.images.clone();
+        // How it fails is its images' doing: the digests its deployment resolved.
         let failure = self.revision(&task_definition).and_then(|def| {
             def.containers
                 .iter()
                 .filter(|c| c.essential)
-                .find_map(|c| self.world.failure_of(&c.image).cloned())
+                .filter_map(|c| images.get(&c.name))
+                .find_map(|digest| self.failure_of_digest(digest))
         });
         let id = self.next_id;
         self.next_id += 1;
@@ -284,6 +287,7 @@ impl Sim {
                 failure,
                 holds_slot: false,
                 alternate,
+                images,
             },
         );
     }
@@ -477,7 +481,7 @@ impl Sim {
         );
         let failed_definition = primary.task_definition.clone();
         if let Some(good) = rollback_to.filter(|g| *g != failed_definition) {
-            let deployment = self.new_deployment(good);
+            let deployment = self.rollback_deployment(key, good);
             if let Some(service) = self.services.get_mut(key) {
                 service.deployments.insert(0, deployment);
             }

@@ -16,6 +16,7 @@ mod ecs;
 mod elb;
 pub mod load;
 mod metrics;
+mod registry;
 pub mod rng;
 mod strategies;
 mod task_sets;
@@ -126,6 +127,9 @@ struct Task {
     /// Registered in the alternate target groups (green of a traffic-shifting deployment).
     #[serde(default)]
     alternate: bool,
+    /// The digest each container runs (its deployment's).
+    #[serde(default)]
+    images: crate::model::image::ImageDigests,
 }
 
 /// One deployment of a service.
@@ -156,6 +160,10 @@ struct Deployment {
     /// (a failed task of it replaced, its share of a scale-out; ECS since 2025-11).
     #[serde(default)]
     owed: u32,
+    /// The digest of each container's image, resolved when the deployment started: all its tasks
+    /// run these, wherever the tags point later.
+    #[serde(default)]
+    images: crate::model::image::ImageDigests,
 }
 
 /// One service.
@@ -295,6 +303,9 @@ pub struct Sim {
     failed_task_count: u64,
     /// Next id for tasks and deployments.
     next_id: u64,
+    /// Images: tags, digests, lifecycle policies.
+    #[serde(default)]
+    registry: registry::Registry,
 }
 
 impl Sim {
@@ -316,6 +327,7 @@ impl Sim {
             samples: BTreeMap::new(),
             failed_task_count: 0,
             next_id: 1,
+            registry: registry::Registry::default(),
         }
     }
 
@@ -821,7 +833,7 @@ impl Sim {
                 "the service has no completed deployment to roll back to".to_owned(),
             ));
         };
-        let deployment = self.new_deployment(previous);
+        let deployment = self.rollback_deployment(&key, previous);
         if let Some(service) = self.services.get_mut(&key) {
             service.deployments[0].rollout = RolloutState::Failed;
             service.deployments[0].reason = reason;
@@ -1103,7 +1115,9 @@ impl Sim {
     fn new_deployment(&mut self, task_definition: TaskDefinitionId) -> Deployment {
         let id = self.next_id;
         self.next_id += 1;
+        let images = self.resolve_images(&task_definition);
         Deployment {
+            images,
             id,
             task_definition,
             rollout: RolloutState::InProgress,
@@ -1115,6 +1129,26 @@ impl Sim {
             shift: None,
             owed: 0,
         }
+    }
+
+    /// ECS's own rollback to `previous`: a new deployment of it that runs the digests its last
+    /// deployment ran, not what its tags name now.
+    fn rollback_deployment(
+        &mut self,
+        key: &(String, String),
+        previous: TaskDefinitionId,
+    ) -> Deployment {
+        let ran = self.services.get(key).and_then(|s| {
+            s.deployments
+                .iter()
+                .find(|d| d.task_definition == previous)
+                .map(|d| d.images.clone())
+        });
+        let mut deployment = self.new_deployment(previous);
+        if let Some(images) = ran.filter(|i| !i.is_empty()) {
+            deployment.images = images;
+        }
+        deployment
     }
 
     /// Crashes a task (its host failed, say): it stops as a failed task, and ECS replaces it.
