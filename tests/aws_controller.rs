@@ -204,7 +204,8 @@ fn scenario(moto: &Moto, prefix: &str, uri: Option<&str>) {
         log.join("\n")
     );
 
-    // CPU above 70 % (one datapoint is enough here) raises the count by one.
+    // CPU above 70 % (one datapoint is enough): 95 % is saturated, so the count is sized to at
+    // least 2 x 95 / 45 = 5 tasks (the middle of the 70/20 thresholds), clamped to maxTasks 4.
     let scaled = eventually(Duration::from_secs(180), || {
         let now = support::moto::epoch_seconds();
         let datum = aws_sdk_cloudwatch::types::MetricDatum::builder()
@@ -235,7 +236,7 @@ fn scenario(moto: &Moto, prefix: &str, uri: Option<&str>) {
                     .send(),
             )
             .expect("put CPU");
-        desired() == Some(3)
+        desired() == Some(4)
     });
     log.extend(lines_rx.try_iter());
     assert!(scaled, "never scaled out; log:\n{}", log.join("\n"));
@@ -271,7 +272,7 @@ fn scenario(moto: &Moto, prefix: &str, uri: Option<&str>) {
     for expected in [
         "preflight passed",
         "desiredCount was changed out of band to 5; restored to the controller's 2",
-        "2 -> 3",
+        "2 -> 4: CPU 95% above 70% in the newest minute",
         "controller stopped cleanly",
     ] {
         assert!(

@@ -63,6 +63,16 @@ fn the_step_trace_scales_the_baseline_out_to_its_maximum() {
     ] {
         assert!(service.get(field).is_some(), "{field} missing: {summary}");
     }
+    // The limits, on the same load: the 65 s before a first task can be healthy are unavoidable
+    // (the step never exceeds what 4 tasks serve); the reactive limit overloads less than the
+    // baseline and no less than the unavoidable part.
+    let seconds = |field: &str| service[field].as_u64().expect(field);
+    assert_eq!(seconds("unavoidable_seconds_overloaded"), 65, "{summary}");
+    let limit = seconds("reactive_limit_seconds_overloaded");
+    assert!(
+        limit > 65 && limit < seconds("seconds_overloaded"),
+        "{summary}"
+    );
     assert_eq!(summary["api_calls"]["CreateService"]["ok"], 1);
     assert_eq!(summary["throttled_calls"], 0);
     // Scale-out steps never exceed maxTasks and never drop below minTasks.
@@ -200,7 +210,7 @@ fn the_demo_tells_the_whole_story() {
     let run = tug.run(&["demo", "--speed", "0"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     for expected in [
-        "scale out 2 -> 3: CPU above 70% for 5 minutes",
+        "scale out 2 -> 3: CPU 83% above 70% in the newest minute: CPU 83% on 2 serving tasks needs 3 at 60%",
         "scale in",
         "rollout verified appTaskDefinition:2",
         "ROLLBACK rolling test1TaskDefinition:2 back to verified-good test1TaskDefinition:1",

@@ -190,5 +190,31 @@ fn summary_table(summary: &Summary) -> String {
         ],
         &rows,
     ));
+    text.push_str(&limits_text(summary));
+    text
+}
+
+/// Per service: how much of its overload no scaler could avoid, what the reactive limit
+/// overloads on the same load, and the ratio of the avoidable parts.
+fn limits_text(summary: &Summary) -> String {
+    let mut text = String::from(
+        "overload against the limits (seconds; unavoidable: start-up and load beyond maxTasks; limit: the best reactive scaler on 1-minute datapoints):\n",
+    );
+    for (name, s) in &summary.services {
+        let avoidable = s
+            .seconds_overloaded
+            .saturating_sub(s.unavoidable_seconds_overloaded);
+        let limit = s
+            .reactive_limit_seconds_overloaded
+            .saturating_sub(s.unavoidable_seconds_overloaded);
+        let ratio = s.ratio_to_limit().map_or_else(
+            || "the limit avoids all of its overload".to_owned(),
+            |r| format!("{r:.2}x the limit's {limit}"),
+        );
+        text.push_str(&format!(
+            "  {name}: {} overloaded, {} unavoidable, {avoidable} avoidable: {ratio}\n",
+            s.seconds_overloaded, s.unavoidable_seconds_overloaded
+        ));
+    }
     text
 }

@@ -354,6 +354,16 @@ enum Series {
     Http5xx,
     Target5xx,
     HealthyHosts,
+    Requests,
+}
+
+/// The target group a service's traffic and demand are read from: its first load balancer's.
+fn spec_first_group(w: &Watch) -> Option<&str> {
+    w.desired
+        .spec
+        .load_balancers
+        .first()
+        .map(|lb| lb.target_group.as_str())
 }
 
 /// The metric queries of one service that exists.
@@ -384,6 +394,15 @@ fn queries_of(
                     service: w.key.service.clone(),
                 },
             ));
+            // The demand behind the CPU: the requests offered, by minute.
+            if let Some(group) = &first_group {
+                queries.push((
+                    Series::Requests,
+                    MetricId::RequestCount {
+                        target_group: group.clone(),
+                    },
+                ));
+            }
         }
         if let (Some(http), Some(group)) = (&scaling.http5xx, &first_group) {
             let metric = match http.source {
@@ -470,7 +489,7 @@ async fn read_metrics<C: Cloud>(
         }
     }
     let newest = newest_publishable(now);
-    for (queries, result) in per_service.iter().zip(results.iter_mut()) {
+    for ((queries, result), w) in per_service.iter().zip(results.iter_mut()).zip(batch) {
         let Ok(o) = result else { continue };
         if queries.is_empty() {
             continue;
@@ -503,7 +522,11 @@ async fn read_metrics<C: Cloud>(
                         }
                     }
                 }
+                (Series::Requests, _) => o.requests = minutes(points, Some(0.0), anchor),
                 (Series::HealthyHosts, MetricId::HealthyHosts { target_group }) => {
+                    if spec_first_group(w) == Some(target_group.as_str()) {
+                        o.serving = minutes(points, None, anchor);
+                    }
                     // Only a recent value: an old one says nothing about now.
                     if let Some(p) = points
                         .iter()

@@ -903,6 +903,12 @@ pub struct ScalingSpec {
     #[serde(default = "defaults::cooldown")]
     #[schemars(range(max = 86400))]
     pub scale_in_cooldown_seconds: u32,
+    /// CPU scaling sizes a scale-out to the measured demand: the tasks the newest datapoint's load
+    /// needs at the rule's target utilisation, in one step, as soon as one datapoint is above the
+    /// threshold. `false` keeps the rule as written: `evaluationPeriods` datapoints above, then
+    /// `scaleOutStep` tasks.
+    #[serde(default = "defaults::yes")]
+    pub proportional_scale_out: bool,
     /// Scale on the service's average CPU.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu: Option<CpuScaling>,

@@ -756,6 +756,13 @@ pub enum MetricId {
         /// Target group name.
         target_group: String,
     },
+    /// AWS/ApplicationELB RequestCount (Sum) of a target group: the requests for which the load
+    /// balancer chose one of its targets (those it answered 502 or 504 for an overloaded target
+    /// included; a 503 for want of a healthy target not).
+    RequestCount {
+        /// Target group name.
+        target_group: String,
+    },
 }
 
 /// One 1-minute datapoint.

@@ -20,6 +20,12 @@ pub struct ObservedService {
     pub cpu: Vec<Option<f64>>,
     /// Published 5XX per minute from the source the scaling section names, newest last.
     pub http_5xx: Vec<Option<f64>>,
+    /// Published RequestCount of the service's first target group per minute, newest last (read
+    /// for CPU scaling: the demand behind the CPU).
+    pub requests: Vec<Option<f64>>,
+    /// Published HealthyHostCount (average) of the service's first target group per minute,
+    /// newest last: the tasks that served each minute.
+    pub serving: Vec<Option<f64>>,
     /// Published HTTPCode_Target_5XX_Count of the service's first target group, newest last.
     pub target_5xx: Vec<Option<f64>>,
     /// Start (seconds) of the minute the newest element of those series stands for.

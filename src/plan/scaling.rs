@@ -9,6 +9,13 @@
 //! - HTTP 5XX: `threshold` or more per minute for N minutes multiplies the count by `scaleOutFactor`.
 //!   Missing 5XX datapoints are zero (CloudWatch reports these counts only when non-zero).
 //! - Missing CPU data never scales in (and cannot scale out either: there is nothing to act on).
+//! - With `proportionalScaleOut` (the default), CPU scaling is sized to demand ([`demand`]): the
+//!   newest datapoint above the threshold (or the target) scales out at once to the tasks its load
+//!   needs at the rule's target utilisation, counting the tasks that served that minute
+//!   (HealthyHostCount), not the desired count; while the CPU is saturated the requests offered
+//!   (RequestCount) say how much more is needed. Scale-in takes the highest demand of the last
+//!   [`STABILISATION_MINUTES`] minutes (HPA's stabilisation window), and a scale-out cooldown ends
+//!   early once every task of the last scale-out has served a whole minute.
 //! - Separate scale-out and scale-in cooldowns; scale-in is frozen during a rollout, scale-out is not.
 //! - The result is clamped to [minTasks, maxTasks].
 
@@ -20,6 +27,11 @@ use crate::model::aws::StepAdjustment;
 
 /// Within this fraction of the target, target tracking does not act (HPA's tolerance).
 pub const TARGET_TOLERANCE: f64 = 0.10;
+/// Average CPU at or above which a minute's CPU no longer measures its load: the tasks were busy
+/// all the time, and requests beyond them queued or failed.
+pub const SATURATED_PERCENT: f64 = 90.0;
+/// Minutes of demand a scale-in looks back over: the highest wins (HPA's 300 s default).
+pub const STABILISATION_MINUTES: usize = 5;
 
 /// Which way a decision goes; a bounded label for metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +78,10 @@ pub struct ScalingInputs {
     pub cpu: Vec<Option<f64>>,
     /// 5XX responses per minute (missing minutes are zero).
     pub http_5xx: Vec<Option<f64>>,
+    /// Requests offered per minute (the target group's RequestCount), aligned with `cpu`.
+    pub requests: Vec<Option<f64>>,
+    /// Tasks that served each minute (HealthyHostCount, average), aligned with `cpu`.
+    pub serving: Vec<Option<f64>>,
 }
 
 /// A scaling decision with the reason shown to people and the labels counted in metrics.
@@ -102,7 +118,8 @@ pub fn decide(
 ) -> ScaleDecision {
     let recommendations = recommend(spec, current, inputs);
     let (wanted, mut reason, trigger) = combine(current, &recommendations);
-    let (after_cooldown, held, held_until) = cooldown(spec, current, wanted, clock, now);
+    let landed = spec.proportional_scale_out && landed(current, inputs);
+    let (after_cooldown, held, held_until) = cooldown(spec, current, wanted, clock, landed, now);
     let (after_freeze, frozen) = freeze_scale_in(current, after_cooldown, rolling_out);
     let desired = after_freeze.clamp(spec.min_tasks, spec.max_tasks);
     if let Some(why) = held.or(frozen) {
@@ -136,7 +153,26 @@ pub fn decide(
 /// Every trigger's recommendation (those with an opinion).
 fn recommend(spec: &ScalingSpec, current: u32, inputs: &ScalingInputs) -> Vec<Recommendation> {
     let mut out = Vec::new();
-    if let Some(cpu) = &spec.cpu {
+    if let Some(cpu) = &spec.cpu
+        && spec.proportional_scale_out
+    {
+        if let Some(target) = cpu.target_percent {
+            out.extend(sized_to_demand(current, f64::from(target), None, inputs));
+        } else if let Some(above) = cpu.scale_out_above_percent {
+            let below = cpu.scale_in_below_percent.map(f64::from);
+            out.extend(sized_to_demand(
+                current,
+                f64::from(above),
+                Some(ThresholdRule {
+                    below,
+                    periods: cpu.evaluation_periods.unwrap_or(3) as usize,
+                    out_step: ScalingStep::or_one(cpu.scale_out_step.as_ref()),
+                    in_step: ScalingStep::or_one(cpu.scale_in_step.as_ref()),
+                }),
+                inputs,
+            ));
+        }
+    } else if let Some(cpu) = &spec.cpu {
         if let Some(target) = cpu.target_percent {
             out.extend(target_tracking(current, f64::from(target), &inputs.cpu));
         } else if let Some(above) = cpu.scale_out_above_percent {
@@ -162,6 +198,194 @@ fn recommend(spec: &ScalingSpec, current: u32, inputs: &ScalingInputs) -> Vec<Re
         ));
     }
     out
+}
+
+/// The CPU percent a threshold rule sizes to: between its two thresholds (so the next datapoint
+/// triggers neither), or 85 % of the scale-out threshold without a scale-in one.
+fn sizing_percent(above: f64, below: Option<f64>) -> f64 {
+    below.map_or(above * 0.85, |b| (above + b) / 2.0)
+}
+
+/// The share of a task's capacity a service's scaling rule sizes to: its CPU target, or the
+/// percent a threshold rule sizes to; 100 % for a rule on 5XX alone.
+pub fn target_utilisation(spec: &ScalingSpec) -> f64 {
+    let percent = spec.cpu.as_ref().map_or(100.0, |cpu| {
+        match (cpu.target_percent, cpu.scale_out_above_percent) {
+            (Some(t), _) => f64::from(t),
+            (None, Some(above)) => {
+                sizing_percent(f64::from(above), cpu.scale_in_below_percent.map(f64::from))
+            }
+            (None, None) => 100.0,
+        }
+    });
+    percent / 100.0
+}
+
+/// A threshold rule's parts beyond its scale-out threshold.
+struct ThresholdRule {
+    below: Option<f64>,
+    periods: usize,
+    out_step: StepAdjustment,
+    in_step: StepAdjustment,
+}
+
+/// The tasks minute `i`'s load needs at `target` percent CPU, and how that was worked out.
+/// Unsaturated, the CPU measures the load: the tasks that served the minute x its CPU / target.
+/// Saturated, the CPU is a floor; the requests offered that minute, at the CPU a request cost in
+/// the newest unsaturated minute, say how far beyond it the demand goes. `None` without a CPU
+/// datapoint.
+pub fn demand(
+    inputs: &ScalingInputs,
+    i: usize,
+    current: u32,
+    target: f64,
+) -> Option<(u32, String)> {
+    let cpu = (*inputs.cpu.get(i)?)?;
+    let served = inputs
+        .serving
+        .get(i)
+        .copied()
+        .flatten()
+        .filter(|s| *s >= 0.5)
+        .unwrap_or(f64::from(current));
+    let tasks = |x: f64| -> u32 {
+        let n = (x - 1e-9).ceil().max(1.0);
+        if n >= f64::from(u32::MAX) {
+            u32::MAX
+        } else {
+            n as u32
+        }
+    };
+    let floor = tasks(served * cpu / target);
+    if cpu < SATURATED_PERCENT {
+        return Some((
+            floor,
+            format!("CPU {cpu:.0}% on {served:.0} serving tasks needs {floor} at {target:.0}%"),
+        ));
+    }
+    let requests = inputs.requests.get(i).copied().flatten();
+    // CPU per request and task, from the newest minute that measured it.
+    let cost = (0..inputs.cpu.len()).rev().find_map(|j| {
+        let c = inputs.cpu[j]?;
+        let r = inputs.requests.get(j).copied().flatten()?;
+        let s = inputs.serving.get(j).copied().flatten()?;
+        (c < SATURATED_PERCENT && r > 0.0 && s >= 0.5).then_some(c * s / r)
+    });
+    match (requests, cost) {
+        (Some(r), Some(k)) if r > 0.0 => {
+            let n = tasks(r * k / target).max(floor);
+            Some((
+                n,
+                format!(
+                    "CPU {cpu:.0}% (saturated) on {served:.0} serving tasks; {r:.0} requests offered in the minute need {n} at {target:.0}%"
+                ),
+            ))
+        }
+        _ => Some((
+            floor,
+            format!(
+                "CPU {cpu:.0}% (saturated) on {served:.0} serving tasks needs at least {floor} at {target:.0}%"
+            ),
+        )),
+    }
+}
+
+/// Whether every task of the current count served the newest minute (HealthyHostCount averaged
+/// at least the count): the last scale-out has landed and been measured.
+fn landed(current: u32, inputs: &ScalingInputs) -> bool {
+    inputs
+        .serving
+        .last()
+        .copied()
+        .flatten()
+        .is_some_and(|s| s + 1e-9 >= f64::from(current))
+}
+
+/// CPU scaling sized to demand. Scale-out: the newest datapoint above `above` (thresholds) or
+/// outside the tolerance of the target, to the tasks its load needs (at least one step, for a
+/// threshold rule). Scale-in: a threshold rule's `periods` datapoints below its threshold, or
+/// target tracking below the tolerance, to the highest demand of the last
+/// [`STABILISATION_MINUTES`] minutes (never more than one step of a threshold rule).
+fn sized_to_demand(
+    current: u32,
+    above: f64,
+    rule: Option<ThresholdRule>,
+    inputs: &ScalingInputs,
+) -> Option<Recommendation> {
+    let newest = inputs.cpu.len().checked_sub(1);
+    let Some(latest) = newest.and_then(|i| inputs.cpu[i]) else {
+        return Some(Recommendation {
+            desired: current,
+            trigger: Trigger::Cpu,
+            reason: "no CPU datapoint for the last minute: holding (missing data never scales in)"
+                .to_owned(),
+        });
+    };
+    let newest = newest.unwrap_or_default();
+    let target = match &rule {
+        Some(r) => sizing_percent(above, r.below),
+        None => above,
+    };
+    let (needed, why) = demand(inputs, newest, current, target)?;
+    let out = match &rule {
+        Some(_) => latest > above,
+        None => latest > above * (1.0 + TARGET_TOLERANCE),
+    };
+    if out {
+        let desired = match &rule {
+            Some(r) => needed.max(current.saturating_add(r.out_step.tasks(current))),
+            None => needed.max(current),
+        };
+        let threshold = if rule.is_some() {
+            "above"
+        } else {
+            "over the target of"
+        };
+        return Some(Recommendation {
+            desired,
+            trigger: Trigger::Cpu,
+            reason: format!("CPU {latest:.0}% {threshold} {above:.0}% in the newest minute: {why}"),
+        });
+    }
+    let wants_in = match &rule {
+        Some(r) => r.below.is_some_and(|below| {
+            last_n(&inputs.cpu, r.periods).is_some_and(|w| w.iter().all(|v| *v < below))
+        }),
+        None => latest < above * (1.0 - TARGET_TOLERANCE),
+    };
+    if wants_in {
+        let first = inputs.cpu.len().saturating_sub(STABILISATION_MINUTES);
+        let highest = (first..inputs.cpu.len())
+            .filter_map(|i| demand(inputs, i, current, target).map(|(n, _)| n))
+            .max()
+            .unwrap_or(current);
+        let desired = match &rule {
+            Some(r) => highest.max(current.saturating_sub(r.in_step.tasks(current))),
+            None => highest,
+        };
+        if desired < current {
+            let stepped = if desired > highest {
+                format!(", {} tasks at most per scale-in", current - desired)
+            } else {
+                String::new()
+            };
+            return Some(Recommendation {
+                desired,
+                trigger: Trigger::Cpu,
+                reason: format!(
+                    "CPU {latest:.0}% below {:.0}%: the highest demand of the last {} minutes needs {highest} task{}{stepped} ({why})",
+                    rule.as_ref().and_then(|r| r.below).unwrap_or(above),
+                    inputs.cpu.len() - first,
+                    if highest == 1 { "" } else { "s" }
+                ),
+            });
+        }
+    }
+    Some(Recommendation {
+        desired: current,
+        trigger: Trigger::Cpu,
+        reason: format!("CPU {latest:.0}% in the newest minute: {why}; holding at {current}"),
+    })
 }
 
 /// The newest `n` minutes, if all are present.
@@ -322,6 +546,7 @@ fn cooldown(
     current: u32,
     wanted: u32,
     clock: ScalingClock,
+    landed: bool,
     now: u64,
 ) -> (u32, Option<String>, Option<u64>) {
     let out_until = clock
@@ -330,6 +555,7 @@ fn cooldown(
     let last_any = clock.last_scale_out.max(clock.last_scale_in);
     let in_until = last_any.map(|t| t + u64::from(spec.scale_in_cooldown_seconds));
     if wanted > current
+        && !landed
         && let Some(until) = out_until.filter(|u| now < *u)
     {
         return (
@@ -373,6 +599,7 @@ mod tests {
             max_tasks: 4,
             scale_out_cooldown_seconds: 60,
             scale_in_cooldown_seconds: 300,
+            proportional_scale_out: false,
             cpu: Some(CpuScaling {
                 target_percent: None,
                 scale_out_above_percent: Some(70),
@@ -391,6 +618,7 @@ mod tests {
             max_tasks: 10,
             scale_out_cooldown_seconds: 60,
             scale_in_cooldown_seconds: 60,
+            proportional_scale_out: false,
             cpu: Some(CpuScaling {
                 target_percent: Some(percent),
                 scale_out_above_percent: None,
@@ -407,10 +635,145 @@ mod tests {
         ScalingInputs {
             cpu: values.iter().copied().map(Some).collect(),
             http_5xx: Vec::new(),
+            ..ScalingInputs::default()
         }
     }
 
     const NOW: u64 = 10_000;
+
+    /// Minutes of (CPU, requests, serving tasks), oldest first.
+    fn minutes(points: &[(f64, f64, f64)]) -> ScalingInputs {
+        ScalingInputs {
+            cpu: points.iter().map(|p| Some(p.0)).collect(),
+            requests: points.iter().map(|p| Some(p.1)).collect(),
+            serving: points.iter().map(|p| Some(p.2)).collect(),
+            ..ScalingInputs::default()
+        }
+    }
+
+    fn proportional(mut spec: ScalingSpec) -> ScalingSpec {
+        spec.proportional_scale_out = true;
+        spec
+    }
+
+    /// Defect: five consecutive datapoints were awaited although the first already showed the
+    /// tasks overloaded (240 s lost per load step).
+    #[test]
+    fn regression_scale_out_acts_on_the_newest_datapoint_not_five() {
+        let spec = proportional(thresholds());
+        let inputs = minutes(&[
+            (40.0, 4_800.0, 2.0),
+            (40.0, 4_800.0, 2.0),
+            (80.0, 9_600.0, 2.0),
+        ]);
+        let d = decide(&spec, 2, &inputs, ScalingClock::default(), false, NOW);
+        assert_eq!(d.direction, Direction::Up, "{d:?}");
+        assert_eq!(d.desired, 3, "2 x 80 / 60 = 2.7: 3 tasks");
+        assert!(
+            d.reason.starts_with(
+                "CPU 80% above 70% in the newest minute: CPU 80% on 2 serving tasks needs 3 at 60%"
+            ),
+            "{}",
+            d.reason
+        );
+    }
+
+    /// Defect: +1 task per step, so a load that needs two more took a second step after the
+    /// cooldown. Saturated, the requests offered size the step.
+    #[test]
+    fn regression_one_step_sizes_to_the_demand_even_when_the_cpu_is_saturated() {
+        let spec = proportional(thresholds());
+        // 50 % for 3,000 requests a task a minute: a request costs 1/60 % of a task. Then 100 %
+        // with 24,000 offered: 24,000 / 60 / 60 % = 6.7 tasks, capped at 4.
+        let inputs = minutes(&[(50.0, 6_000.0, 2.0), (100.0, 24_000.0, 2.0)]);
+        let d = decide(&spec, 2, &inputs, ScalingClock::default(), false, NOW);
+        assert_eq!(d.desired, 4, "{d:?}");
+        assert!(
+            d.reason.contains(
+                "(saturated) on 2 serving tasks; 24000 requests offered in the minute need 7 at 60%"
+            ),
+            "{}",
+            d.reason
+        );
+        assert!(d.reason.ends_with("clamped to 2..4 tasks"), "{}", d.reason);
+        // Without a measured request cost, the saturated CPU is a floor: 2 x 100 / 60.
+        let blind = ScalingInputs {
+            requests: Vec::new(),
+            ..minutes(&[(100.0, 0.0, 2.0)])
+        };
+        let d = decide(&spec, 2, &blind, ScalingClock::default(), false, NOW);
+        assert_eq!(d.desired, 4);
+        assert!(d.reason.contains("needs at least 4 at 60%"), "{}", d.reason);
+    }
+
+    /// Defect: target tracking multiplied the *desired* count by a datapoint served by another
+    /// number of tasks: hello-world cycled 1, 2, 3, 2, 1 at a steady load.
+    #[test]
+    fn regression_target_tracking_counts_the_tasks_that_served_the_datapoint() {
+        let spec = proportional(target(70));
+        // Desired went 1 -> 2 a minute ago; the datapoint was served by 1 task at 97 %.
+        let inputs = minutes(&[(97.0, 4_800.0, 1.0)]);
+        let d = decide(&spec, 2, &inputs, ScalingClock::default(), false, NOW);
+        assert_eq!(
+            d.desired, 2,
+            "ceil(1 x 97 / 70) = 2, not ceil(2 x 97 / 70) = 3: {d:?}"
+        );
+        // The next minute, 2 tasks at 49 %: demand is 2 (ceil(2 x 49 / 70)), which holds.
+        let inputs = minutes(&[(97.0, 4_800.0, 1.0), (49.0, 4_800.0, 2.0)]);
+        let d = decide(&spec, 2, &inputs, ScalingClock::default(), false, NOW);
+        assert_eq!((d.desired, d.direction), (2, Direction::None), "{d:?}");
+    }
+
+    /// Defect: a scale-in with no stabilisation window dropped tasks a load coming back needed.
+    #[test]
+    fn regression_scale_in_takes_the_highest_demand_of_the_last_five_minutes() {
+        let spec = proportional(target(50));
+        let inputs = minutes(&[
+            (90.0, 9_000.0, 4.0),
+            (30.0, 3_000.0, 4.0),
+            (30.0, 3_000.0, 4.0),
+            (30.0, 3_000.0, 4.0),
+            (30.0, 3_000.0, 4.0),
+        ]);
+        let d = decide(&spec, 4, &inputs, ScalingClock::default(), false, NOW);
+        assert_eq!(
+            (d.desired, d.direction),
+            (4, Direction::None),
+            "the oldest minute of the window needed 8: no scale-in: {d:?}"
+        );
+        let calm = minutes(&[(30.0, 3_000.0, 4.0); 6]);
+        let d = decide(&spec, 4, &calm, ScalingClock::default(), false, NOW);
+        assert_eq!(d.desired, 3, "ceil(4 x 30 / 50) = 3: {d:?}");
+        assert!(
+            d.reason
+                .contains("the highest demand of the last 5 minutes needs 3 tasks"),
+            "{}",
+            d.reason
+        );
+    }
+
+    /// The scale-out cooldown ends early once every task of the last step served a whole minute;
+    /// before that, a datapoint measured with fewer tasks does not step again.
+    #[test]
+    fn a_scale_out_cooldown_ends_once_the_last_step_has_landed() {
+        let mut spec = proportional(thresholds());
+        spec.max_tasks = 10;
+        spec.scale_out_cooldown_seconds = 300;
+        let clock = ScalingClock {
+            last_scale_out: Some(NOW - 120),
+            last_scale_in: None,
+        };
+        let before = minutes(&[(95.0, 9_000.0, 2.0)]);
+        let d = decide(&spec, 4, &before, clock, false, NOW);
+        assert_eq!(d.desired, 4, "measured on 2 of the 4 tasks: held: {d:?}");
+        assert!(d.reason.contains("scale-out cooldown"), "{}", d.reason);
+        let landed = minutes(&[(95.0, 9_000.0, 4.0)]);
+        let d = decide(&spec, 4, &landed, clock, false, NOW);
+        assert!(
+            d.desired > 4,
+            "all 4 served the minute and are still overloaded: {d:?}"
+        );
+    }
 
     #[test]
     fn five_minutes_above_seventy_adds_one_task() {
@@ -641,10 +1004,12 @@ mod tests {
             max_tasks: 8,
             scale_out_cooldown_seconds: 60,
             scale_in_cooldown_seconds: 300,
+            proportional_scale_out: false,
         };
         let inputs = |n: f64| ScalingInputs {
             cpu: Vec::new(),
             http_5xx: vec![Some(n)],
+            ..ScalingInputs::default()
         };
         let d = decide(&spec, 3, &inputs(10.0), ScalingClock::default(), false, NOW);
         assert_eq!((d.desired, d.trigger), (6, Trigger::Http5xx));
@@ -660,6 +1025,7 @@ mod tests {
         let missing = ScalingInputs {
             cpu: Vec::new(),
             http_5xx: vec![None],
+            ..ScalingInputs::default()
         };
         assert_eq!(
             decide(&spec, 3, &missing, ScalingClock::default(), false, NOW).desired,
@@ -680,6 +1046,7 @@ mod tests {
         let inputs = ScalingInputs {
             cpu: vec![Some(90.0); 5],
             http_5xx: vec![Some(20.0)],
+            ..ScalingInputs::default()
         };
         let d = decide(&spec, 3, &inputs, ScalingClock::default(), false, NOW);
         assert_eq!((d.desired, d.trigger), (6, Trigger::Http5xx));
@@ -706,6 +1073,7 @@ mod tests {
                         max_tasks: min + extra.max(1),
                         scale_out_cooldown_seconds: 60,
                         scale_in_cooldown_seconds: 300,
+                        proportional_scale_out: false,
                         cpu: Some(CpuScaling {
                             target_percent: target,
                             scale_out_above_percent: target.is_none().then_some(above),
@@ -736,7 +1104,7 @@ mod tests {
             #[test]
             fn decisions_stay_within_bounds(spec in spec(), current in 0u32..20, cpu in series(), errors in series(),
                                             rolling in any::<bool>(), out in prop::option::of(0u64..1000)) {
-                let inputs = ScalingInputs { cpu, http_5xx: errors };
+                let inputs = ScalingInputs { cpu, http_5xx: errors, ..ScalingInputs::default() };
                 let clock = ScalingClock { last_scale_out: out, last_scale_in: None };
                 let d = decide(&spec, current, &inputs, clock, rolling, 1000);
                 prop_assert!((spec.min_tasks..=spec.max_tasks).contains(&d.desired), "{d:?}");
@@ -750,7 +1118,7 @@ mod tests {
                 cpu[at] = None;
                 let last = cpu.len() - 1;
                 cpu[last] = None;
-                let d = decide(&spec, current, &ScalingInputs { cpu, http_5xx: Vec::new() }, ScalingClock::default(), false, 1000);
+                let d = decide(&spec, current, &ScalingInputs { cpu, ..ScalingInputs::default() }, ScalingClock::default(), false, 1000);
                 prop_assert!(d.desired >= current.min(spec.max_tasks), "{d:?}");
             }
         }

@@ -377,6 +377,8 @@ pub fn plan_service(
                     since,
                     Some(0.0),
                 ),
+                requests: since_minute(&observed.requests, observed.metrics_anchor, since, None),
+                serving: since_minute(&observed.serving, observed.metrics_anchor, since, None),
             };
             let d = scaling::decide(
                 scaling_spec,

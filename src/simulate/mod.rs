@@ -11,6 +11,7 @@
 //! Auto Scaling ([`crate::cloud::sim::aas`]) scale them from inside the account.
 
 pub mod baseline;
+pub mod limit;
 pub mod preview;
 
 use std::collections::BTreeMap;
@@ -64,6 +65,22 @@ pub struct ServiceSummary {
     pub rollout_seconds: u64,
     /// Scaling actions taken.
     pub scaling_actions: u64,
+    /// Of the overloaded seconds, those no scaler could avoid ([`limit`]: start-up, load beyond
+    /// maxTasks).
+    pub unavoidable_seconds_overloaded: u64,
+    /// Seconds the reactive limit overloads on the same load ([`limit`]).
+    pub reactive_limit_seconds_overloaded: u64,
+}
+
+impl ServiceSummary {
+    /// The avoidable overload as a ratio to the reactive limit's (1.0: the limit itself).
+    pub fn ratio_to_limit(&self) -> Option<f64> {
+        limit::ratio_to_limit(
+            self.seconds_overloaded,
+            self.unavoidable_seconds_overloaded,
+            self.reactive_limit_seconds_overloaded,
+        )
+    }
 }
 
 /// What a run produced.
@@ -159,6 +176,8 @@ pub struct Simulation {
     services: Vec<(String, String)>,
     /// Running totals.
     summaries: BTreeMap<String, ServiceSummary>,
+    /// The limits of each service, on the same load.
+    limits: BTreeMap<String, limit::LimitTracker>,
     /// The seed.
     seed: u64,
     /// The simulated second reached.
@@ -207,6 +226,30 @@ impl Simulation {
                     .map(|svc| (s.spec().cluster.clone(), svc.name.clone()))
             })
             .collect();
+        let limits = cloud.with(|sim| {
+            stacks
+                .iter()
+                .flat_map(|s| s.spec().services.iter())
+                .map(|spec| {
+                    let (bounds, utilisation) = spec.scaling.as_ref().map_or(
+                        ((spec.desired_count, spec.desired_count), 1.0),
+                        |s| {
+                            (
+                                (s.min_tasks, s.max_tasks),
+                                crate::plan::scaling::target_utilisation(s),
+                            )
+                        },
+                    );
+                    let model = limit::LimitModel::new(
+                        sim.world(),
+                        spec.desired_count,
+                        bounds,
+                        utilisation,
+                    );
+                    (spec.name.clone(), limit::LimitTracker::new(model))
+                })
+                .collect()
+        });
         let metrics = Metrics::new().map_err(|e| {
             SimulationError::Runtime(std::io::Error::other(format!("metrics: {e}")))
         })?;
@@ -226,6 +269,7 @@ impl Simulation {
                 .iter()
                 .map(|(_, s)| (s.clone(), ServiceSummary::default()))
                 .collect(),
+            limits,
             services,
             seed,
             t: 0,
@@ -327,6 +371,11 @@ impl Simulation {
             let total = self.summaries.entry(key.1.clone()).or_default();
             total.task_seconds += u64::from(sample.running + sample.pending + sample.stopping);
             total.seconds_overloaded += u64::from(sample.overloaded);
+            if let Some(limits) = self.limits.get_mut(&key.1) {
+                limits.second(t, sample.rps);
+                total.unavoidable_seconds_overloaded = limits.unavoidable_seconds;
+                total.reactive_limit_seconds_overloaded = limits.reactive_seconds;
+            }
             total.http_5xx_total += sample.http_5xx;
             total.max_tasks = total.max_tasks.max(sample.running);
             if sample.rolling_out {

@@ -336,7 +336,9 @@ impl AwsCloud {
                     "Sum",
                     vec![dimension("LoadBalancer", load_balancer)],
                 ),
-                MetricId::Target5xx { target_group } | MetricId::HealthyHosts { target_group } => {
+                MetricId::Target5xx { target_group }
+                | MetricId::HealthyHosts { target_group }
+                | MetricId::RequestCount { target_group } => {
                     let info = match self
                         .target_group(target_group, Operation::GetMetricData)
                         .await
@@ -365,6 +367,9 @@ impl AwsCloud {
                             "Sum",
                             dims,
                         ),
+                        MetricId::RequestCount { .. } => {
+                            ("AWS/ApplicationELB", "RequestCount", "Sum", dims)
+                        }
                         _ => ("AWS/ApplicationELB", "HealthyHostCount", "Average", dims),
                     }
                 }

@@ -235,6 +235,15 @@ impl Sim {
                     healthy,
                 );
                 if i == 0 {
+                    // RequestCount counts the requests for which a target was chosen: all of the
+                    // offered load while one is healthy, none while none is (ELB 503s).
+                    self.metrics.record(
+                        MetricId::RequestCount {
+                            target_group: group.clone(),
+                        },
+                        Statistic::Sum,
+                        if serving.is_empty() { 0.0 } else { rps },
+                    );
                     self.metrics.record(
                         MetricId::Target5xx {
                             target_group: group.clone(),

@@ -1027,9 +1027,9 @@ impl Sim {
         let mut data = MetricData::default();
         for q in queries {
             let group = match q {
-                MetricId::Target5xx { target_group } | MetricId::HealthyHosts { target_group } => {
-                    Some(target_group)
-                }
+                MetricId::Target5xx { target_group }
+                | MetricId::HealthyHosts { target_group }
+                | MetricId::RequestCount { target_group } => Some(target_group),
                 MetricId::ServiceCpu { .. } | MetricId::Elb5xx { .. } => None,
             };
             if let Some(group) = group.filter(|g| !self.target_groups.contains_key(*g)) {
