@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use crate::manifest::spec::{ServiceSpec, TaskDefinitionSpec};
-use crate::model::aws::{RolloutState, ServiceDescription, TargetState, TaskDefinitionId};
+use crate::model::aws::{RolloutState, ServiceDescription, TargetState};
 use crate::model::image::{ImageDigests, describe_digests, digests_of};
 use crate::model::{
     DecisionKind, DecisionRecord, ObservedService, Revision, RolloutMemory, ServiceMemory,
@@ -88,16 +88,6 @@ pub fn deployable(
     }
 }
 
-/// Whether the service runs `good` (or its pinned twin).
-fn runs(
-    spec: &ServiceSpec,
-    memory: &ServiceMemory,
-    good: &Revision,
-    running: &TaskDefinitionId,
-) -> bool {
-    good.id == *running || deployable(spec, memory, good).is_ok_and(|r| r.id == *running)
-}
-
 /// How deploying `good` as `target` is said in a decision: ` as app:7, its images pinned to web
 /// sha256:…` when `target` is its pinned twin.
 fn pinned_words(good: &Revision, target: &Revision) -> String {
@@ -144,11 +134,15 @@ pub fn step(
     }
     if memory.failed_digests.contains(digest) {
         let good = memory.verified_good.clone();
-        let running_good = good
-            .as_ref()
-            .is_some_and(|g| runs(spec, memory, g, &service.task_definition));
-        if !running_good && let Some(good) = good {
-            let target = match deployable(spec, memory, &good) {
+        // What deploying it means (itself or its pinned twin), worked out once: whether the
+        // service runs it already, and what to deploy if not.
+        let deploy = good.as_ref().map(|g| deployable(spec, memory, g));
+        let running_good = good.as_ref().is_some_and(|g| {
+            g.id == service.task_definition
+                || matches!(&deploy, Some(Ok(r)) if r.id == service.task_definition)
+        });
+        if !running_good && let (Some(good), Some(deploy)) = (good, deploy) {
+            let target = match deploy {
                 Ok(target) => target,
                 Err(source) => {
                     return RolloutStep {
