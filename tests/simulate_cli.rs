@@ -253,3 +253,144 @@ fn the_demo_stops_cleanly_on_ctrl_c() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("Stopped after"), "{stdout}");
 }
+
+/// The text of every `<text>` element of an SVG file, which must parse as XML.
+fn svg_texts(path: &std::path::Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).expect("the plot was written");
+    let doc = roxmltree::Document::parse(&text).expect("the plot is well-formed SVG");
+    assert!(doc.root_element().has_tag_name("svg"));
+    doc.descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text())
+        .map(|t| t.trim().to_owned())
+        .collect()
+}
+
+#[test]
+fn compare_prints_every_scaler_against_the_limit_and_plots_them_together() {
+    let tug = Tug::new();
+    let svg = tug.scratch.join("compare.svg");
+    let svg_arg = svg.to_string_lossy().into_owned();
+    let run = tug.run(&[
+        "simulate",
+        "-f",
+        STACK,
+        "--load",
+        STEP,
+        "--compare",
+        "tug,aas",
+        "--plot",
+        &svg_arg,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let header = run.stdout.lines().nth(1).unwrap_or_default();
+    for column in [
+        "SCALER",
+        "AVOIDABLE-S",
+        "VS-LIMIT",
+        "VS-AAS",
+        "TASK-S-VS-AAS",
+    ] {
+        assert!(header.contains(column), "no {column}: {}", run.stdout);
+    }
+    for scaler in ["tug", "aas", "limit"] {
+        assert!(
+            run.stdout
+                .lines()
+                .any(|l| l.starts_with(&format!("test1Service  {scaler} "))),
+            "no row for {scaler}:\n{}",
+            run.stdout
+        );
+    }
+    // The reference's ratio to itself is 1, and so is the limit's to itself.
+    let aas = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("test1Service  aas "))
+        .unwrap_or_default();
+    let cells: Vec<&str> = aas.split_whitespace().collect();
+    assert_eq!(cells.get(5), Some(&"1.00"), "{aas}");
+    let texts = svg_texts(&svg);
+    for series in [
+        "offered rps",
+        "healthy capacity rps (tug)",
+        "healthy capacity rps (aas)",
+        "healthy tasks (tug)",
+        "healthy tasks (aas)",
+        "scaling decisions (tug)",
+        "scaling decisions (aas)",
+        "test1Service: offered load and healthy capacity",
+        "test1Service: tasks and scaling decisions",
+    ] {
+        assert!(
+            texts.iter().any(|t| t == series),
+            "no `{series}` in {texts:?}"
+        );
+    }
+}
+
+#[test]
+fn one_run_plots_its_task_counts_and_decisions() {
+    let tug = Tug::new();
+    let svg = tug.scratch.join("one.svg");
+    let svg_arg = svg.to_string_lossy().into_owned();
+    let run = tug.run(&[
+        "simulate", "-f", STACK, "--load", STEP, "--scaler", "tug", "--plot", &svg_arg,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let texts = svg_texts(&svg);
+    for series in [
+        "offered rps",
+        "healthy capacity rps",
+        "desired tasks",
+        "running tasks",
+        "healthy tasks",
+        "scaling decisions",
+    ] {
+        assert!(
+            texts.iter().any(|t| t == series),
+            "no `{series}` in {texts:?}"
+        );
+    }
+}
+
+#[test]
+fn compare_as_json_holds_every_run_and_refuses_a_timeline() {
+    let tug = Tug::new();
+    let run = tug.run(&[
+        "simulate",
+        "-f",
+        STACK,
+        "--load",
+        STEP,
+        "--compare",
+        "aas,tug,aas",
+        "-o",
+        "json",
+        "--duration",
+        "40m",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let value: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+    let scalers: Vec<&str> = value["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .filter_map(|r| r["scaler"].as_str())
+        .collect();
+    assert_eq!(scalers, ["aas", "tug"], "in the order asked, once each");
+    let out = tug.scratch.join("t.csv").to_string_lossy().into_owned();
+    let refused = tug.run(&[
+        "simulate",
+        "-f",
+        STACK,
+        "--load",
+        STEP,
+        "--compare",
+        "tug,aas",
+        "--out",
+        &out,
+    ]);
+    assert_eq!(refused.code, 2, "{}", refused.stdout);
+    assert!(refused.stderr.contains("--out"), "{}", refused.stderr);
+}

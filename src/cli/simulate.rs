@@ -1,6 +1,7 @@
 //! `tug simulate -f STACK --load TRACE.csv [--world WORLD.yaml] [--duration D] [--seed N]
-//! [--scaler aas|tug] [--out TIMELINE.csv] [-o table|json|yaml]`: run stacks against the simulated
-//! AWS in virtual time and report what happened.
+//! [--scaler aas|tug | --compare tug,aas] [--out TIMELINE.csv] [--plot FILE.svg]
+//! [-o table|json|yaml]`: run stacks against the simulated AWS in virtual time and report what
+//! happened, against the limits ([`crate::simulate::limit`]).
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -10,7 +11,9 @@ use super::output::{OutputFormat, emit, json, table, yaml};
 use super::{CliError, read_manifests};
 use crate::cloud::sim::load::LoadTrace;
 use crate::cloud::sim::world::World;
-use crate::simulate::{Scaler as SimScaler, Simulation, Summary, TimelineRow};
+use crate::model::Stack;
+use crate::simulate::plot::{self, Recorder};
+use crate::simulate::{Scaler as SimScaler, ServiceSummary, Simulation, Summary, TimelineRow};
 
 /// Arguments of `tug simulate`.
 #[derive(Debug, clap::Args)]
@@ -33,6 +36,20 @@ pub struct Args {
     /// Who scales: `aas` (Application Auto Scaling, the baseline) or `tug` (tugboat's controller).
     #[arg(long, value_enum, default_value_t = Scaler::Aas)]
     pub scaler: Scaler,
+    /// Run each of these scalers on the same trace, world and seed, and print one table with
+    /// their overload against the limits, e.g. `--compare tug,aas`.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        value_name = "SCALER,...",
+        conflicts_with_all = ["scaler", "out"]
+    )]
+    pub compare: Vec<Scaler>,
+    /// Draw offered load, healthy capacity, tasks and scaling decisions over time to this SVG
+    /// file (with `--compare`, every scaler in one plot).
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<String>,
     /// With `--scaler tug`: longest simulated time between two reconciles of a service.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
     pub resync: Duration,
@@ -88,6 +105,18 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         )));
     }
 
+    let setup = Setup {
+        stacks: &stacks,
+        world: &world,
+        trace: &trace,
+        seed: args.seed,
+        seconds,
+        resync_seconds: args.resync.as_secs().max(1),
+    };
+    if !args.compare.is_empty() {
+        return compare(&args, &setup);
+    }
+
     let mut timeline = match &args.out {
         Some(path) => {
             let file = std::fs::File::create(path)
@@ -98,30 +127,34 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         }
         None => None,
     };
-    let failed = |e: crate::simulate::SimulationError| CliError::Failed(format!("simulation: {e}"));
-    let scaler = match args.scaler {
-        Scaler::Aas => SimScaler::Aas,
-        Scaler::Tug => SimScaler::Tug {
-            resync_seconds: args.resync.as_secs().max(1),
-        },
-    };
-    let mut simulation =
-        Simulation::new(&stacks, world, trace, args.seed, scaler).map_err(failed)?;
-    for _ in 0..seconds {
-        let rows = simulation.step().map_err(failed)?;
-        if let Some((path, writer)) = timeline.as_mut() {
-            for row in &rows {
-                write_row(writer, row)
-                    .map_err(|e| CliError::Failed(format!("{path}: cannot write: {e}")))?;
-            }
+    let mut recorder = args
+        .plot
+        .as_ref()
+        .map(|_| Recorder::new(seconds, world.tasks.capacity_rps));
+    let summary = setup.run(args.scaler, |row| {
+        if let Some(recorder) = recorder.as_mut() {
+            recorder.record(row);
         }
-    }
+        if let Some((path, writer)) = timeline.as_mut() {
+            write_row(writer, row)
+                .map_err(|e| CliError::Failed(format!("{path}: cannot write: {e}")))?;
+        }
+        Ok(())
+    })?;
     if let Some((path, mut writer)) = timeline {
         writer
             .flush()
             .map_err(|e| CliError::Failed(format!("{path}: cannot write: {e}")))?;
     }
-    let summary = simulation.summary();
+    if let (Some(path), Some(recorder)) = (&args.plot, &recorder) {
+        let run = plot::Run {
+            scaler: summary.scaler,
+            recorder,
+            actions: &summary.actions,
+        };
+        plot::draw(std::path::Path::new(path), &[run])
+            .map_err(|e| CliError::Failed(e.to_string()))?;
+    }
     let text = match args.output {
         OutputFormat::Json => json(&summary)?,
         OutputFormat::Yaml => yaml(&summary)?,
@@ -129,6 +162,184 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     };
     emit(&text)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// What every run of one `tug simulate` shares.
+struct Setup<'a> {
+    stacks: &'a [Stack],
+    world: &'a World,
+    trace: &'a LoadTrace,
+    seed: u64,
+    seconds: u64,
+    resync_seconds: u64,
+}
+
+impl Setup<'_> {
+    /// Runs `scaler` for the whole duration, handing every timeline row to `row`.
+    fn run(
+        &self,
+        scaler: Scaler,
+        mut row: impl FnMut(&TimelineRow) -> Result<(), CliError>,
+    ) -> Result<Summary, CliError> {
+        let failed =
+            |e: crate::simulate::SimulationError| CliError::Failed(format!("simulation: {e}"));
+        let scaler = match scaler {
+            Scaler::Aas => SimScaler::Aas,
+            Scaler::Tug => SimScaler::Tug {
+                resync_seconds: self.resync_seconds,
+            },
+        };
+        let mut simulation = Simulation::new(
+            self.stacks,
+            self.world.clone(),
+            self.trace.clone(),
+            self.seed,
+            scaler,
+        )
+        .map_err(failed)?;
+        for _ in 0..self.seconds {
+            for r in simulation.step().map_err(failed)? {
+                row(&r)?;
+            }
+        }
+        Ok(simulation.summary())
+    }
+}
+
+/// Several scalers on the same setup: one run each, one table (or one JSON/YAML document with
+/// every run's summary), one plot.
+fn compare(args: &Args, setup: &Setup<'_>) -> Result<ExitCode, CliError> {
+    let mut scalers: Vec<Scaler> = Vec::new();
+    for s in &args.compare {
+        if !scalers.contains(s) {
+            scalers.push(*s);
+        }
+    }
+    let mut runs: Vec<(Summary, Recorder)> = Vec::new();
+    for scaler in scalers {
+        let mut recorder = Recorder::new(setup.seconds, setup.world.tasks.capacity_rps);
+        let summary = setup.run(scaler, |row| {
+            recorder.record(row);
+            Ok(())
+        })?;
+        runs.push((summary, recorder));
+    }
+    if let Some(path) = &args.plot {
+        let drawn: Vec<plot::Run<'_>> = runs
+            .iter()
+            .map(|(summary, recorder)| plot::Run {
+                scaler: summary.scaler,
+                recorder,
+                actions: &summary.actions,
+            })
+            .collect();
+        plot::draw(std::path::Path::new(path), &drawn)
+            .map_err(|e| CliError::Failed(e.to_string()))?;
+    }
+    let summaries: Vec<&Summary> = runs.iter().map(|(s, _)| s).collect();
+    let text = match args.output {
+        OutputFormat::Json => json(&Comparison { runs: &summaries })?,
+        OutputFormat::Yaml => yaml(&Comparison { runs: &summaries })?,
+        OutputFormat::Table => comparison_table(setup, &summaries),
+    };
+    emit(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--compare -o json|yaml`: every run's summary, in the order asked.
+#[derive(serde::Serialize)]
+struct Comparison<'a> {
+    runs: &'a [&'a Summary],
+}
+
+/// Overload beyond what no scaler avoids.
+fn avoidable(s: &ServiceSummary) -> u64 {
+    s.seconds_overloaded
+        .saturating_sub(s.unavoidable_seconds_overloaded)
+}
+
+/// `a / b` with two decimals, `-` where `b` is 0 (nothing to compare with).
+fn ratio(a: u64, b: u64) -> String {
+    if b == 0 {
+        "-".to_owned()
+    } else {
+        format!("{:.2}", a as f64 / b as f64)
+    }
+}
+
+/// One row per service and scaler, then the service's reactive limit: overload, its avoidable
+/// part, and the ratios to the limit's and to `aas`'s (or the first scaler's) avoidable overload
+/// and task-seconds.
+fn comparison_table(setup: &Setup<'_>, runs: &[&Summary]) -> String {
+    let reference = runs
+        .iter()
+        .find(|s| s.scaler == "aas")
+        .or(runs.first())
+        .copied();
+    let base = reference.map_or("aas", |r| r.scaler);
+    let services: Vec<&String> = runs
+        .first()
+        .map(|s| s.services.keys().collect())
+        .unwrap_or_default();
+    let mut rows = Vec::new();
+    for service in services {
+        let against = reference.and_then(|r| r.services.get(service));
+        let mut limit = None;
+        for run in runs {
+            let Some(s) = run.services.get(service) else {
+                continue;
+            };
+            let limit_avoidable = s
+                .reactive_limit_seconds_overloaded
+                .saturating_sub(s.unavoidable_seconds_overloaded);
+            limit = Some((s.reactive_limit_seconds_overloaded, limit_avoidable));
+            rows.push(vec![
+                service.clone(),
+                run.scaler.to_owned(),
+                s.seconds_overloaded.to_string(),
+                avoidable(s).to_string(),
+                ratio(avoidable(s), limit_avoidable),
+                against.map_or_else(|| "-".to_owned(), |a| ratio(avoidable(s), avoidable(a))),
+                s.task_seconds.to_string(),
+                against.map_or_else(|| "-".to_owned(), |a| ratio(s.task_seconds, a.task_seconds)),
+                s.scaling_actions.to_string(),
+            ]);
+        }
+        if let Some((overloaded, limit_avoidable)) = limit {
+            rows.push(vec![
+                service.clone(),
+                "limit".to_owned(),
+                overloaded.to_string(),
+                limit_avoidable.to_string(),
+                ratio(limit_avoidable, limit_avoidable),
+                against.map_or_else(|| "-".to_owned(), |a| ratio(limit_avoidable, avoidable(a))),
+                "-".to_owned(),
+                "-".to_owned(),
+                "-".to_owned(),
+            ]);
+        }
+    }
+    let vs_base = format!("VS-{}", base.to_uppercase());
+    let task_vs_base = format!("TASK-S-VS-{}", base.to_uppercase());
+    let mut text = format!(
+        "simulated {} s, seed {}, the same trace for each scaler; AVOIDABLE-S: overloaded seconds beyond start-up and load above maxTasks; limit: the best reactive scaler on 1-minute datapoints\n",
+        setup.seconds, setup.seed
+    );
+    text.push_str(&table(
+        &[
+            "SERVICE",
+            "SCALER",
+            "OVERLOADED-S",
+            "AVOIDABLE-S",
+            "VS-LIMIT",
+            &vs_base,
+            "TASK-SECONDS",
+            &task_vs_base,
+            "SCALINGS",
+        ],
+        &rows,
+    ));
+    text
 }
 
 /// One CSV row: numbers with fixed decimals so runs compare byte for byte.

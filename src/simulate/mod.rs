@@ -12,6 +12,7 @@
 
 pub mod baseline;
 pub mod limit;
+pub mod plot;
 pub mod preview;
 
 use std::collections::BTreeMap;
