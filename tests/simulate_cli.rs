@@ -203,6 +203,36 @@ fn target_tracking_scales_out_on_three_and_in_on_fifteen_datapoints() {
     );
 }
 
+/// `--scaler aas-hr`: target tracking on the 20-second CPU metric acts on three 20-second
+/// datapoints plus their shorter delay: about 80 s after the step where the 1-minute alarms take
+/// over five minutes (AWS's benchmark: 86 s against 363 s).
+#[test]
+fn high_resolution_target_tracking_reacts_within_a_minute_and_a_half() {
+    let tug = Tug::new();
+    let first_out = |scaler: &str| {
+        let run = tug.run(&[
+            "simulate", "-f", STACK, "--load", STEP, "--scaler", scaler, "-o", "json",
+        ]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let summary: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+        let action = summary["actions"]
+            .as_array()
+            .and_then(|a| a.first())
+            .cloned()
+            .unwrap_or_default();
+        (
+            action["t_seconds"].as_u64().unwrap_or(0),
+            action["reason"].to_string(),
+        )
+    };
+    // The step is at 1800 s.
+    let (hr, reason) = first_out("aas-hr");
+    assert!((1800 + 60..=1800 + 100).contains(&hr), "{hr}: {reason}");
+    assert!(reason.contains("target tracking (20 s)"), "{reason}");
+    let (minute, _) = first_out("aas");
+    assert!(minute >= 1800 + 5 * 60, "{minute}");
+}
+
 /// `tug demo` shows, with reasons, a scale-out, a scale-in, a verified rolling deploy and a rollback.
 #[test]
 fn the_demo_tells_the_whole_story() {
@@ -393,4 +423,43 @@ fn compare_as_json_holds_every_run_and_refuses_a_timeline() {
     ]);
     assert_eq!(refused.code, 2, "{}", refused.stdout);
     assert!(refused.stderr.contains("--out"), "{}", refused.stderr);
+}
+
+/// `metricResolutionSeconds: 20`: tugboat creates the service with 20-second CPU, reads it, and
+/// scales out on the newest 20-second datapoint, sooner than on 1-minute ones.
+#[test]
+fn tugboat_on_twenty_second_cpu_scales_out_on_the_newest_datapoint() {
+    let tug = Tug::new();
+    let text = std::fs::read_to_string(STACK).expect("stack");
+    let fine = text.replacen(
+        "      scaling:\n",
+        "      scaling:\n        metricResolutionSeconds: 20\n",
+        1,
+    );
+    assert_ne!(fine, text, "the example has a scaling section");
+    let fine = tug.write("fine.yaml", &fine);
+    let first_out = |stack: &str| {
+        let run = tug.run(&[
+            "simulate", "-f", stack, "--load", STEP, "--scaler", "tug", "-o", "json",
+        ]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let summary: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+        let action = summary["actions"]
+            .as_array()
+            .and_then(|a| a.first())
+            .cloned()
+            .unwrap_or_default();
+        (
+            action["t_seconds"].as_u64().unwrap_or(0),
+            action["reason"].to_string(),
+        )
+    };
+    let (at, reason) = first_out(&fine);
+    assert!(
+        reason.contains("in the newest 20-second datapoint"),
+        "{reason}"
+    );
+    let (minute, _) = first_out(STACK);
+    assert!(at + 60 <= minute, "20-second: {at}, 1-minute: {minute}");
+    assert!(at <= 1800 + 60, "{at}: {reason}");
 }

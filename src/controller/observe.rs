@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use crate::cloud::{Cloud, CloudError, Operation};
 use crate::manifest::spec::Http5xxSource;
-use crate::model::aws::{Datapoint, MetricId, TargetGroupDescription};
+use crate::model::aws::{Datapoint, FINE_CPU_PERIOD_SECONDS, MetricId, TargetGroupDescription};
 use crate::model::image::{EcrRepository, ImageRef};
 use crate::model::{ObservedService, REGISTRY_CHECK_SECONDS, ServiceKey, ServiceMemory};
 use crate::plan::DesiredService;
@@ -351,6 +351,7 @@ async fn describe_target_groups<C: Cloud>(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Series {
     Cpu,
+    CpuFine,
     Http5xx,
     Target5xx,
     HealthyHosts,
@@ -394,6 +395,15 @@ fn queries_of(
                     service: w.key.service.clone(),
                 },
             ));
+            if crate::plan::service::cpu_resolution(spec) == FINE_CPU_PERIOD_SECONDS {
+                queries.push((
+                    Series::CpuFine,
+                    MetricId::ServiceCpuFine {
+                        cluster: w.key.cluster.clone(),
+                        service: w.key.service.clone(),
+                    },
+                ));
+            }
             // The demand behind the CPU: the requests offered, by minute.
             if let Some(group) = &first_group {
                 queries.push((
@@ -508,6 +518,14 @@ async fn read_metrics<C: Cloud>(
             let points = series.get(metric).map(Vec::as_slice).unwrap_or_default();
             match (kind, metric) {
                 (Series::Cpu, _) => o.cpu = minutes(points, None, anchor),
+                // Only a recent one: within the ten minutes a CPU minute may be late.
+                (Series::CpuFine, _) => {
+                    o.cpu_fine = points
+                        .iter()
+                        .filter(|p| p.minute_start + 600 >= newest)
+                        .max_by_key(|p| p.minute_start)
+                        .map(|p| (p.minute_start, p.value));
+                }
                 (Series::Http5xx, _) => o.http_5xx = minutes(points, Some(0.0), anchor),
                 (Series::Target5xx, _) => {
                     let counts = minutes(points, Some(0.0), anchor);

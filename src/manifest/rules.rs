@@ -1239,6 +1239,18 @@ fn scaling_rules(
     if let Some(cpu) = &scaling.cpu {
         cpu_rules(cpu, &path.key("cpu"), issues);
     }
+    match scaling.metric_resolution_seconds {
+        60 => {}
+        20 if scaling.cpu.is_some() => {}
+        20 => issues.push(Issue::new(
+            path.key("metricResolutionSeconds"),
+            "20-second resolution applies to CPU, and this rule has no `cpu`: ALB metrics (5XX) are 1-minute only; remove it or add `cpu`".to_owned(),
+        )),
+        other => issues.push(Issue::new(
+            path.key("metricResolutionSeconds"),
+            format!("metricResolutionSeconds must be 20 or 60 (ECS's monitoringConfiguration resolutions), got {other}"),
+        )),
+    }
     if scaling.http5xx.is_some() && service.load_balancers.is_empty() {
         issues.push(Issue::new(
             path.key("http5xx"),

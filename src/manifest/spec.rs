@@ -909,6 +909,12 @@ pub struct ScalingSpec {
     /// `scaleOutStep` tasks.
     #[serde(default = "defaults::yes")]
     pub proportional_scale_out: bool,
+    /// Resolution of the CPU datapoints the rule reads: 60 (ECS's default) or 20, which makes
+    /// tugboat set the service's `monitoringConfiguration` to publish CPUUtilization every 20
+    /// seconds and scale out on the newest 20-second datapoint (ALB metrics stay 1-minute).
+    #[serde(default = "defaults::minute")]
+    #[schemars(range(min = 20, max = 60))]
+    pub metric_resolution_seconds: u32,
     /// Scale on the service's average CPU.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu: Option<CpuScaling>,
@@ -1058,6 +1064,9 @@ pub(crate) mod defaults {
     }
     pub fn cooldown() -> u32 {
         300
+    }
+    pub fn minute() -> u32 {
+        60
     }
     pub fn scale_out_factor() -> f64 {
         2.0

@@ -439,6 +439,11 @@ pub struct ServiceOptions {
     pub enable_execute_command: bool,
     /// `SERVICE`, `TASK_DEFINITION` or `NONE`.
     pub propagate_tags: String,
+    /// `monitoringConfiguration`'s resolution of CPUUtilization: `Some(20)` for 20-second
+    /// datapoints; `None` for ECS's 60. DescribeServices does not report it, so it is not part of
+    /// [`ServiceOptions::drift`]: the controller remembers what it set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_resolution_seconds: Option<u32>,
 }
 
 impl ServiceOptions {
@@ -741,6 +746,15 @@ pub enum MetricId {
         /// Service name.
         service: String,
     },
+    /// AWS/ECS CPUUtilization (Average) of a service at 20-second resolution (period 20): published
+    /// only for a service whose `monitoringConfiguration` asks for it. Its datapoints' start is
+    /// that of their 20 seconds.
+    ServiceCpuFine {
+        /// Cluster name.
+        cluster: String,
+        /// Service name.
+        service: String,
+    },
     /// AWS/ApplicationELB HTTPCode_Target_5XX_Count (Sum) of a target group.
     Target5xx {
         /// Target group name.
@@ -765,7 +779,11 @@ pub enum MetricId {
     },
 }
 
-/// One 1-minute datapoint.
+/// Seconds of one datapoint of [`MetricId::ServiceCpuFine`], and the `resolutionSeconds` of a
+/// service's `monitoringConfiguration` that publishes it.
+pub const FINE_CPU_PERIOD_SECONDS: u32 = 20;
+
+/// One 1-minute datapoint (or 20-second, for [`MetricId::ServiceCpuFine`]).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Datapoint {

@@ -175,6 +175,11 @@ pub struct ServiceMemory {
     /// per target group, from the ELB bucket every other ELB call shares).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub deregistration_delays: BTreeMap<String, u32>,
+    /// The CPU resolution (seconds) last set in the service's `monitoringConfiguration`, at
+    /// creation or since: DescribeServices does not report it. `None` for a service from before it
+    /// was recorded, taken as ECS's default (60).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_resolution_seconds: Option<u32>,
     /// The image digests each revision of the ledger was last seen running (by digest of the
     /// definition), read from its tasks during its rollout: `tug rollout history` and `undo` name
     /// them. Shared until changed.

@@ -18,6 +18,9 @@ pub struct ObservedService {
     pub deregistration_delays: BTreeMap<String, u32>,
     /// Published average CPU per minute, newest last (`None` for a missing minute).
     pub cpu: Vec<Option<f64>>,
+    /// The newest published 20-second CPU datapoint (start, percent), for a service whose CPU rule
+    /// reads 20-second datapoints.
+    pub cpu_fine: Option<(u64, f64)>,
     /// Published 5XX per minute from the source the scaling section names, newest last.
     pub http_5xx: Vec<Option<f64>>,
     /// Published RequestCount of the service's first target group per minute, newest last (read

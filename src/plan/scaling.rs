@@ -82,6 +82,9 @@ pub struct ScalingInputs {
     pub requests: Vec<Option<f64>>,
     /// Tasks that served each minute (HealthyHostCount, average), aligned with `cpu`.
     pub serving: Vec<Option<f64>>,
+    /// The newest 20-second CPU datapoint, for a rule on 20-second datapoints: newer than the
+    /// newest minute, it decides scale-out (and vetoes a scale-in while it is high).
+    pub cpu_fine: Option<f64>,
 }
 
 /// A scaling decision with the reason shown to people and the labels counted in metrics.
@@ -307,6 +310,78 @@ fn landed(current: u32, inputs: &ScalingInputs) -> bool {
 /// target tracking below the tolerance, to the highest demand of the last
 /// [`STABILISATION_MINUTES`] minutes (never more than one step of a threshold rule).
 fn sized_to_demand(
+    current: u32,
+    above: f64,
+    rule: Option<ThresholdRule>,
+    inputs: &ScalingInputs,
+) -> Option<Recommendation> {
+    if let Some(fine) = inputs.cpu_fine {
+        let target = match &rule {
+            Some(r) => sizing_percent(above, r.below),
+            None => above,
+        };
+        // The 20-second datapoint as the newest "minute": served by the tasks of the newest
+        // minute (or the count, while none is published), its requests those of that minute.
+        let mut view = inputs.clone();
+        view.serving.push(inputs.serving.last().copied().flatten());
+        view.requests
+            .push(inputs.requests.last().copied().flatten());
+        view.cpu.push(Some(fine));
+        let (needed, why) = demand(&view, view.cpu.len() - 1, current, target)?;
+        let (out, calm) = match &rule {
+            Some(r) => (fine > above, r.below.is_some_and(|b| fine < b)),
+            None => (
+                fine > above * (1.0 + TARGET_TOLERANCE),
+                fine < above * (1.0 - TARGET_TOLERANCE),
+            ),
+        };
+        if out {
+            let desired = match &rule {
+                Some(r) => needed.max(current.saturating_add(r.out_step.tasks(current))),
+                None => needed.max(current),
+            };
+            let threshold = if rule.is_some() {
+                "above"
+            } else {
+                "over the target of"
+            };
+            return Some(Recommendation {
+                desired,
+                trigger: Trigger::Cpu,
+                reason: format!(
+                    "CPU {fine:.0}% {threshold} {above:.0}% in the newest 20-second datapoint: {why}"
+                ),
+            });
+        }
+        if !calm {
+            return Some(Recommendation {
+                desired: current,
+                trigger: Trigger::Cpu,
+                reason: format!(
+                    "CPU {fine:.0}% in the newest 20-second datapoint: {why}; holding at {current}"
+                ),
+            });
+        }
+        // Calm: the minutes decide a scale-in (a stale minute above the threshold does not
+        // scale out past the newer datapoint).
+        let minutes = sized_to_demand_minutes(current, above, rule, inputs)?;
+        return Some(if minutes.desired > current {
+            Recommendation {
+                desired: current,
+                trigger: Trigger::Cpu,
+                reason: format!(
+                    "CPU {fine:.0}% in the newest 20-second datapoint: {why}; holding at {current} (an older minute was higher)"
+                ),
+            }
+        } else {
+            minutes
+        });
+    }
+    sized_to_demand_minutes(current, above, rule, inputs)
+}
+
+/// [`sized_to_demand`] on 1-minute datapoints.
+fn sized_to_demand_minutes(
     current: u32,
     above: f64,
     rule: Option<ThresholdRule>,
@@ -600,6 +675,7 @@ mod tests {
             scale_out_cooldown_seconds: 60,
             scale_in_cooldown_seconds: 300,
             proportional_scale_out: false,
+            metric_resolution_seconds: 60,
             cpu: Some(CpuScaling {
                 target_percent: None,
                 scale_out_above_percent: Some(70),
@@ -619,6 +695,7 @@ mod tests {
             scale_out_cooldown_seconds: 60,
             scale_in_cooldown_seconds: 60,
             proportional_scale_out: false,
+            metric_resolution_seconds: 60,
             cpu: Some(CpuScaling {
                 target_percent: Some(percent),
                 scale_out_above_percent: None,
@@ -654,6 +731,57 @@ mod tests {
     fn proportional(mut spec: ScalingSpec) -> ScalingSpec {
         spec.proportional_scale_out = true;
         spec
+    }
+
+    /// 20-second CPU: the newest datapoint, newer than any published minute, scales out at once,
+    /// sized with the tasks that served the newest minute.
+    #[test]
+    fn a_twenty_second_datapoint_scales_out_before_the_minute_shows_the_load() {
+        let spec = proportional(thresholds());
+        let mut inputs = minutes(&[(40.0, 4_800.0, 2.0), (40.0, 4_800.0, 2.0)]);
+        inputs.cpu_fine = Some(80.0);
+        let d = decide(&spec, 2, &inputs, ScalingClock::default(), false, NOW);
+        assert_eq!((d.direction, d.desired), (Direction::Up, 3), "{d:?}");
+        assert!(
+            d.reason.starts_with(
+                "CPU 80% above 70% in the newest 20-second datapoint: CPU 80% on 2 serving tasks needs 3 at 60%"
+            ),
+            "{}",
+            d.reason
+        );
+    }
+
+    /// 20-second CPU: a minute above the threshold that a newer, calm datapoint contradicts does
+    /// not scale out; a busy newer datapoint vetoes a scale-in the minutes ask for.
+    #[test]
+    fn the_newest_twenty_second_datapoint_overrules_older_minutes() {
+        let spec = proportional(thresholds());
+        let mut stale_high = minutes(&[(40.0, 4_800.0, 2.0), (80.0, 9_600.0, 2.0)]);
+        stale_high.cpu_fine = Some(30.0);
+        let d = decide(&spec, 2, &stale_high, ScalingClock::default(), false, NOW);
+        assert_eq!(d.direction, Direction::None, "{d:?}");
+        assert!(
+            d.reason.contains("an older minute was higher"),
+            "{}",
+            d.reason
+        );
+        let mut busy = minutes(&[(30.0, 3_600.0, 4.0); 6]);
+        busy.cpu_fine = Some(65.0);
+        let d = decide(&spec, 4, &busy, ScalingClock::default(), false, NOW);
+        assert_eq!(d.direction, Direction::None, "{d:?}");
+        assert!(
+            d.reason
+                .starts_with("CPU 65% in the newest 20-second datapoint"),
+            "{}",
+            d.reason
+        );
+        busy.cpu_fine = Some(30.0);
+        let d = decide(&spec, 4, &busy, ScalingClock::default(), false, NOW);
+        assert_eq!(
+            d.direction,
+            Direction::Down,
+            "calm: the minutes scale in: {d:?}"
+        );
     }
 
     /// Defect: five consecutive datapoints were awaited although the first already showed the
@@ -1005,6 +1133,7 @@ mod tests {
             scale_out_cooldown_seconds: 60,
             scale_in_cooldown_seconds: 300,
             proportional_scale_out: false,
+            metric_resolution_seconds: 60,
         };
         let inputs = |n: f64| ScalingInputs {
             cpu: Vec::new(),
@@ -1074,6 +1203,7 @@ mod tests {
                         scale_out_cooldown_seconds: 60,
                         scale_in_cooldown_seconds: 300,
                         proportional_scale_out: false,
+                        metric_resolution_seconds: 60,
                         cpu: Some(CpuScaling {
                             target_percent: target,
                             scale_out_above_percent: target.is_none().then_some(above),

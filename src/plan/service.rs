@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use crate::manifest::spec::{HealthCheck, LaunchType, LoadBalancerSpec, ServiceSpec};
 use crate::model::aws::{
     AdvancedLoadBalancer, CreateServiceInput, DeploymentConfiguration, DeploymentController,
-    HealthCheckSettings, LoadBalancerInput, NetworkInput, ServiceOptions, Strategy,
-    TaskDefinitionInput, UpdateServiceInput, managed_tags,
+    FINE_CPU_PERIOD_SECONDS, HealthCheckSettings, LoadBalancerInput, NetworkInput, ServiceOptions,
+    Strategy, TaskDefinitionInput, UpdateServiceInput, managed_tags,
 };
 use crate::model::{
     DecisionKind, ObservedService, RolloutMemory, ServiceKey, ServiceMemory, Stack,
@@ -326,6 +326,7 @@ pub fn plan_service(
                     observed: false,
                 });
                 let mut input = create_input(&desired.cluster, spec, id, count);
+                memory.cpu_resolution_seconds = Some(cpu_resolution(spec));
                 input.tags.extend(managed_tags(&desired.stack));
                 input.client_token = client_token(&input, now);
                 actions.insert(0, Action::CreateService(input));
@@ -379,6 +380,10 @@ pub fn plan_service(
                 ),
                 requests: since_minute(&observed.requests, observed.metrics_anchor, since, None),
                 serving: since_minute(&observed.serving, observed.metrics_anchor, since, None),
+                cpu_fine: observed
+                    .cpu_fine
+                    .filter(|(start, _)| *start >= since)
+                    .map(|(_, value)| value),
             };
             let d = scaling::decide(
                 scaling_spec,
@@ -410,6 +415,16 @@ pub fn plan_service(
                 Direction::None => {}
             }
             scaling_look = d.held_until.map(|t| t.saturating_sub(now).max(1));
+            // A rule on 20-second datapoints looks again as each one can be published: 1 s past
+            // every 20 (the publication delay is unknown; this is the best phase when it is a
+            // multiple of 20 s and at most 19 s late otherwise).
+            if cpu_resolution(spec) == FINE_CPU_PERIOD_SECONDS {
+                let period = u64::from(FINE_CPU_PERIOD_SECONDS);
+                let phase = now / period * period + 1;
+                let next = if phase > now { phase } else { phase + period };
+                let fine_look = next - now;
+                scaling_look = Some(scaling_look.map_or(fine_look, |l| l.min(fine_look)));
+            }
             d.desired
         }
         None => spec.desired_count,
@@ -462,6 +477,23 @@ pub fn plan_service(
             ));
             options = Some(want);
         }
+    }
+    // DescribeServices does not report monitoringConfiguration: what was last set is remembered
+    // (a service from before the field was read as ECS's default).
+    let resolution = cpu_resolution(spec);
+    if memory.cpu_resolution_seconds.unwrap_or(60) != resolution {
+        memory.record(decision(
+            now,
+            DecisionKind::DriftCorrection,
+            Some("monitoring"),
+            format!(
+                "CPU datapoints every {resolution} s (was {} s): monitoringConfiguration set",
+                memory.cpu_resolution_seconds.unwrap_or(60)
+            ),
+        ));
+        memory.cpu_resolution_seconds = Some(resolution);
+        option_fields.push("monitoring".to_owned());
+        options = Some(options.unwrap_or_else(|| service_options(spec)));
     }
     let task_definition = step.deploy.map(|revision| revision.id);
     if desired_count.is_some()
@@ -609,6 +641,15 @@ pub fn create_input(
     }
 }
 
+/// The resolution of the CPU datapoints a service's scaling reads: 20 when its CPU rule asks for
+/// it, ECS's 60 otherwise.
+pub fn cpu_resolution(spec: &ServiceSpec) -> u32 {
+    spec.scaling
+        .as_ref()
+        .filter(|s| s.cpu.is_some() && s.metric_resolution_seconds == 20)
+        .map_or(60, |_| 20)
+}
+
 /// The placement, platform, ECS Exec and tag-propagation settings a spec stands for.
 pub fn service_options(spec: &ServiceSpec) -> ServiceOptions {
     use crate::manifest::spec::{PlacementConstraintType, PlacementStrategyType, PropagateTags};
@@ -642,6 +683,7 @@ pub fn service_options(spec: &ServiceSpec) -> ServiceOptions {
             })
             .collect(),
         platform_version: spec.platform_version.clone(),
+        cpu_resolution_seconds: Some(cpu_resolution(spec)).filter(|s| *s != 60),
         enable_execute_command: spec.enable_execute_command,
         propagate_tags: match spec.propagate_tags {
             Some(PropagateTags::Service) => "SERVICE",
@@ -667,6 +709,84 @@ mod tests {
         }])
         .expect("valid");
         DesiredService::of_stack(&stacks[0])
+    }
+
+    /// `metricResolutionSeconds: 20` is set at creation; DescribeServices does not report it, so a
+    /// change of the manifest's value (or a service from before it was remembered) is sent once,
+    /// alone, and remembered.
+    #[test]
+    fn the_cpu_resolution_is_set_at_creation_and_when_the_manifest_changes_it() {
+        let web = &every_field()[0];
+        assert_eq!(service_options(&web.spec).cpu_resolution_seconds, Some(20));
+        let input = create_input(
+            &web.cluster,
+            &web.spec,
+            crate::model::aws::TaskDefinitionId {
+                family: "web".into(),
+                revision: 1,
+            },
+            2,
+        );
+        assert_eq!(input.options.cpu_resolution_seconds, Some(20));
+
+        let described = crate::model::aws::ServiceDescription {
+            cluster: web.cluster.clone(),
+            service: "web".into(),
+            status: "ACTIVE".into(),
+            desired_count: 2,
+            running_count: 2,
+            pending_count: 0,
+            task_definition: crate::model::aws::TaskDefinitionId {
+                family: "web".into(),
+                revision: 1,
+            },
+            deployment_configuration: None,
+            deployment_controller: DeploymentController::Ecs,
+            deployments: Vec::new(),
+            load_balancers: Vec::new(),
+            current_service_deployment: None,
+            options: None,
+            tags: BTreeMap::new(),
+        };
+        let observed = ObservedService {
+            service: Some(described),
+            deregistration_delays: BTreeMap::from([("webTargetGroup".to_owned(), 10)]),
+            ..ObservedService::default()
+        };
+        let memory = ServiceMemory {
+            desired_count: Some(2),
+            ..ServiceMemory::default()
+        };
+        let plan = plan_service(web, &observed, &memory, 1_000);
+        let update = plan.actions.iter().find_map(|a| match a {
+            Action::UpdateService(u) => Some(u),
+            _ => None,
+        });
+        assert_eq!(
+            update.map(|u| (
+                u.option_fields.clone(),
+                u.options.as_ref().and_then(|o| o.cpu_resolution_seconds)
+            )),
+            Some((vec!["monitoring".to_owned()], Some(20))),
+            "{:?}",
+            plan.actions
+        );
+        assert_eq!(plan.memory.cpu_resolution_seconds, Some(20));
+        assert!(
+            plan.memory
+                .decisions
+                .iter()
+                .any(|d| d.reason
+                    == "CPU datapoints every 20 s (was 60 s): monitoringConfiguration set"),
+            "{:?}",
+            plan.memory.decisions
+        );
+        let again = plan_service(web, &observed, &plan.memory, 1_030);
+        assert!(
+            !again.actions.iter().any(|a| matches!(a, Action::UpdateService(u) if u.option_fields.contains(&"monitoring".to_owned()))),
+            "sent once: {:?}",
+            again.actions
+        );
     }
 
     /// The deregistration delay is read only while unconfirmed or during a rollout, set when it
@@ -709,6 +829,7 @@ mod tests {
             ..ObservedService::default()
         };
         memory.desired_count = Some(2);
+        memory.cpu_resolution_seconds = Some(20);
         let plan = plan_service(web, &observed, &memory, 1_000);
         assert!(
             plan.actions.contains(&Action::ModifyDeregistrationDelay {

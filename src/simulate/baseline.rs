@@ -6,25 +6,37 @@
 use crate::cloud::sim::aas::{ScalingPolicy, Trigger};
 use crate::manifest::spec::{Http5xxSource, ScalingStep, ServiceSpec};
 use crate::model::Stack;
-use crate::model::aws::{CreateServiceInput, MetricId, TaskDefinitionId};
+use crate::model::aws::{CreateServiceInput, FINE_CPU_PERIOD_SECONDS, MetricId, TaskDefinitionId};
 
-/// The policies of every scaled service of `stack`.
-pub fn policies(stack: &Stack) -> Vec<ScalingPolicy> {
+/// The policies of every scaled service of `stack`; with `fine_cpu`, CPU rules become target
+/// tracking on the 20-second metric.
+pub fn policies(stack: &Stack, fine_cpu: bool) -> Vec<ScalingPolicy> {
     let cluster = &stack.spec().cluster;
     stack
         .spec()
         .services
         .iter()
-        .filter_map(|s| policy(cluster, stack.name(), s))
+        .filter_map(|s| policy(cluster, stack.name(), s, fine_cpu))
         .collect()
 }
 
 /// The policy of one service, if it scales. The load balancer of a stack is named after the stack
-/// in the simulated account (one load balancer per stack).
-fn policy(cluster: &str, stack: &str, service: &ServiceSpec) -> Option<ScalingPolicy> {
+/// in the simulated account (one load balancer per stack). With `fine_cpu`, a CPU rule (target
+/// tracking or thresholds) becomes target tracking on the 20-second metric at the rule's target
+/// utilisation, the CPU tugboat sizes to.
+fn policy(
+    cluster: &str,
+    stack: &str,
+    service: &ServiceSpec,
+    fine_cpu: bool,
+) -> Option<ScalingPolicy> {
     let scaling = service.scaling.as_ref()?;
     let mut triggers = Vec::new();
-    if let Some(cpu) = &scaling.cpu {
+    if scaling.cpu.is_some() && fine_cpu {
+        triggers.push(Trigger::TargetCpuFine {
+            target: crate::plan::scaling::target_utilisation(scaling) * 100.0,
+        });
+    } else if let Some(cpu) = &scaling.cpu {
         match cpu.target_percent {
             Some(target) => triggers.push(Trigger::TargetCpu {
                 target: f64::from(target),
@@ -66,11 +78,13 @@ fn policy(cluster: &str, stack: &str, service: &ServiceSpec) -> Option<ScalingPo
 }
 
 /// CreateService's input for the baseline: tugboat's, except that ECS's own circuit breaker rolls
-/// back (to the last COMPLETED deployment), as teams run it today.
+/// back (to the last COMPLETED deployment), as teams run it today; with `fine_cpu`, a service that
+/// scales on CPU publishes it every 20 seconds.
 pub fn create_input(
     cluster: &str,
     service: &ServiceSpec,
     task_definition: TaskDefinitionId,
+    fine_cpu: bool,
 ) -> CreateServiceInput {
     let mut input = crate::plan::service::create_input(
         cluster,
@@ -79,5 +93,8 @@ pub fn create_input(
         service.desired_count,
     );
     input.deployment_configuration.rollback = service.deployment.rollback.on_unhealthy_targets;
+    if fine_cpu && service.scaling.as_ref().is_some_and(|s| s.cpu.is_some()) {
+        input.options.cpu_resolution_seconds = Some(FINE_CPU_PERIOD_SECONDS);
+    }
     input
 }

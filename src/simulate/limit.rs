@@ -14,6 +14,10 @@
 //!   overload less than it (a ratio below 1). What a scaler overloads beyond the unavoidable,
 //!   divided by what the limit does, says how far it is from that reference (1.0: as good).
 //!
+//! The reactive limit is worked out twice: on 1-minute datapoints (ECS's default) and on 20-second
+//! ones (a service whose `monitoringConfiguration` publishes 20-second CPU; the world's shorter
+//! delay for them), each period sized to its own average load.
+//!
 //! The task start time is the world's best case: PROVISIONING, PENDING to RUNNING without jitter,
 //! the application's readiness, and the earliest first health check (one second later; one passing
 //! check makes a new target healthy).
@@ -37,7 +41,9 @@ pub struct LimitModel {
     pub max_tasks: u32,
     /// Seconds from a desired count going up to the new task being healthy.
     pub start_seconds: u64,
-    /// Seconds from a minute's end to its datapoint being readable.
+    /// Seconds of one datapoint: 60, or 20 for 20-second CPU.
+    pub period_seconds: u64,
+    /// Seconds from a period's end to its datapoint being readable.
     pub publication_delay_seconds: u64,
 }
 
@@ -61,7 +67,17 @@ impl LimitModel {
                 + tasks.start_seconds
                 + tasks.app_ready_seconds
                 + 1,
+            period_seconds: 60,
             publication_delay_seconds: world.metrics.publication_delay_seconds,
+        }
+    }
+
+    /// The same service, on 20-second datapoints.
+    pub fn fine(&self, world: &World) -> Self {
+        Self {
+            period_seconds: u64::from(crate::model::aws::FINE_CPU_PERIOD_SECONDS),
+            publication_delay_seconds: world.metrics.fine_publication_delay_seconds,
+            ..self.clone()
         }
     }
 }
@@ -119,11 +135,11 @@ impl LimitTracker {
         if rps > limit + 1e-9 {
             self.reactive_seconds += 1;
         }
-        // Second t belongs to the minute starting at t - 1 rounded down (seconds 1..=60 make the
+        // Second t belongs to the period starting at t - 1 rounded down (seconds 1..=60 make the
         // first minute).
         self.minute.0 += rps;
         self.minute.1 += 1;
-        if t.is_multiple_of(60) {
+        if t.is_multiple_of(m.period_seconds.max(1)) {
             let average = self.minute.0 / f64::from(self.minute.1.max(1));
             let needed = (average / (m.capacity_rps * m.utilisation) - 1e-9)
                 .ceil()
@@ -161,6 +177,7 @@ mod tests {
             min_tasks: 2,
             max_tasks: 4,
             start_seconds: 66,
+            period_seconds: 60,
             publication_delay_seconds: 120,
         }
     }
@@ -204,6 +221,21 @@ mod tests {
             1200,
         );
         assert_eq!(dip.reactive_seconds - dip.unavoidable_seconds, 60);
+    }
+
+    #[test]
+    fn twenty_second_datapoints_serve_a_step_sooner() {
+        // The step at 601 fills the period 601..620, published at 620 + 20 and served 66 s later,
+        // from 706: seconds 601..705 are overloaded.
+        let mut fine = LimitTracker::new(LimitModel {
+            period_seconds: 20,
+            publication_delay_seconds: 20,
+            ..model()
+        });
+        for t in 1..=1200 {
+            fine.second(t, if t > 600 { 350.0 } else { 150.0 });
+        }
+        assert_eq!(fine.reactive_seconds - fine.unavoidable_seconds, 105);
     }
 
     #[test]

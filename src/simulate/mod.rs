@@ -71,6 +71,8 @@ pub struct ServiceSummary {
     pub unavoidable_seconds_overloaded: u64,
     /// Seconds the reactive limit overloads on the same load ([`limit`]).
     pub reactive_limit_seconds_overloaded: u64,
+    /// Seconds the reactive limit on 20-second datapoints overloads on the same load.
+    pub reactive_limit_20s_seconds_overloaded: u64,
 }
 
 impl ServiceSummary {
@@ -114,6 +116,10 @@ pub enum Scaler {
     None,
     /// Application Auto Scaling with CloudWatch alarms (the baseline); ECS's own circuit breaker.
     Aas,
+    /// The same, with CPU scaling as target tracking on the 20-second CPU metric (at the rule's
+    /// target utilisation), each service's `monitoringConfiguration` publishing it: what a user
+    /// would pick since 2026.
+    AasHr,
     /// tugboat's controller, each service looked at again at least every `resync_seconds`.
     Tug {
         /// Seconds between a service's reconciles when nothing asks for one sooner.
@@ -127,6 +133,7 @@ impl Scaler {
         match self {
             Scaler::None => "none",
             Scaler::Aas => "aas",
+            Scaler::AasHr => "aas-hr",
             Scaler::Tug { .. } => "tug",
         }
     }
@@ -177,8 +184,8 @@ pub struct Simulation {
     services: Vec<(String, String)>,
     /// Running totals.
     summaries: BTreeMap<String, ServiceSummary>,
-    /// The limits of each service, on the same load.
-    limits: BTreeMap<String, limit::LimitTracker>,
+    /// The limits of each service, on the same load: on 1-minute and on 20-second datapoints.
+    limits: BTreeMap<String, (limit::LimitTracker, limit::LimitTracker)>,
     /// The seed.
     seed: u64,
     /// The simulated second reached.
@@ -247,7 +254,14 @@ impl Simulation {
                         bounds,
                         utilisation,
                     );
-                    (spec.name.clone(), limit::LimitTracker::new(model))
+                    let fine = model.fine(sim.world());
+                    (
+                        spec.name.clone(),
+                        (
+                            limit::LimitTracker::new(model),
+                            limit::LimitTracker::new(fine),
+                        ),
+                    )
                 })
                 .collect()
         });
@@ -258,10 +272,16 @@ impl Simulation {
             runtime,
             store: MemoryStore::new(),
             scaler,
-            baseline: Baseline::new(if scaler == Scaler::Aas {
-                stacks.iter().flat_map(baseline::policies).collect()
-            } else {
-                Vec::new()
+            baseline: Baseline::new(match scaler {
+                Scaler::Aas => stacks
+                    .iter()
+                    .flat_map(|s| baseline::policies(s, false))
+                    .collect(),
+                Scaler::AasHr => stacks
+                    .iter()
+                    .flat_map(|s| baseline::policies(s, true))
+                    .collect(),
+                Scaler::None | Scaler::Tug { .. } => Vec::new(),
             }),
             stacks: stacks.to_vec(),
             controller: None,
@@ -285,11 +305,13 @@ impl Simulation {
                     .block_on(store.apply(stacks, SystemTime::UNIX_EPOCH, false))?;
                 simulation.start_controller();
             }
-            Scaler::Aas | Scaler::None => {
+            Scaler::Aas | Scaler::AasHr | Scaler::None => {
                 let cloud = simulation.cloud.clone();
-                simulation
-                    .runtime
-                    .block_on(create_services(&cloud, stacks))?;
+                simulation.runtime.block_on(create_services(
+                    &cloud,
+                    stacks,
+                    scaler == Scaler::AasHr,
+                ))?;
             }
         }
         Ok(simulation)
@@ -372,10 +394,12 @@ impl Simulation {
             let total = self.summaries.entry(key.1.clone()).or_default();
             total.task_seconds += u64::from(sample.running + sample.pending + sample.stopping);
             total.seconds_overloaded += u64::from(sample.overloaded);
-            if let Some(limits) = self.limits.get_mut(&key.1) {
-                limits.second(t, sample.rps);
-                total.unavoidable_seconds_overloaded = limits.unavoidable_seconds;
-                total.reactive_limit_seconds_overloaded = limits.reactive_seconds;
+            if let Some((minute, fine)) = self.limits.get_mut(&key.1) {
+                minute.second(t, sample.rps);
+                fine.second(t, sample.rps);
+                total.unavoidable_seconds_overloaded = minute.unavoidable_seconds;
+                total.reactive_limit_seconds_overloaded = minute.reactive_seconds;
+                total.reactive_limit_20s_seconds_overloaded = fine.reactive_seconds;
             }
             total.http_5xx_total += sample.http_5xx;
             total.max_tasks = total.max_tasks.max(sample.running);
@@ -648,14 +672,20 @@ pub fn provide_target_groups(sim: &mut Sim, stacks: &[Stack]) {
     }
 }
 
-/// Registers every service's task definition and creates it, as a team's templates would.
-async fn create_services(cloud: &SimCloud, stacks: &[Stack]) -> Result<(), CloudError> {
+/// Registers every service's task definition and creates it, as a team's templates would (with
+/// 20-second CPU for those that scale on CPU, when `fine_cpu`).
+async fn create_services(
+    cloud: &SimCloud,
+    stacks: &[Stack],
+    fine_cpu: bool,
+) -> Result<(), CloudError> {
     for stack in stacks {
         for service in &stack.spec().services {
             let definition = render(service, None);
             let registered =
                 retrying(cloud, || cloud.register_task_definition(definition.clone())).await?;
-            let input = baseline::create_input(&stack.spec().cluster, service, registered.id);
+            let input =
+                baseline::create_input(&stack.spec().cluster, service, registered.id, fine_cpu);
             retrying(cloud, || cloud.create_service(input.clone())).await?;
         }
     }

@@ -482,6 +482,27 @@ pub fn placement_constraints(options: &ServiceOptions) -> Option<Vec<ecs::Placem
     (!items.is_empty()).then_some(items)
 }
 
+/// `monitoringConfiguration` for 20-second CPU, or `None` for ECS's default (60 seconds).
+pub fn monitoring(options: &ServiceOptions) -> Option<ecs::MonitoringConfiguration> {
+    options
+        .cpu_resolution_seconds
+        .filter(|s| *s != 60)
+        .map(monitoring_at)
+}
+
+/// `monitoringConfiguration` with CPUUtilization at `seconds` (20 or 60).
+pub fn monitoring_at(seconds: u32) -> ecs::MonitoringConfiguration {
+    // Both required fields are set, so the builder cannot refuse.
+    let cpu = ecs::MetricConfiguration::builder()
+        .metric_names("CPUUtilization")
+        .resolution_seconds(i32::try_from(seconds).unwrap_or(60))
+        .build()
+        .ok();
+    ecs::MonitoringConfiguration::builder()
+        .set_metric_configurations(cpu.map(|c| vec![c]))
+        .build()
+}
+
 /// A service's options as DescribeServices reports them. `None` when the answer says nothing of
 /// them (moto reports neither placement nor ECS Exec), so that absence is never taken for drift.
 fn service_options(s: &ecs::Service) -> Option<ServiceOptions> {
@@ -525,6 +546,8 @@ fn service_options(s: &ecs::Service) -> Option<ServiceOptions> {
             })
             .collect(),
         platform_version: s.platform_version().map(str::to_owned),
+        // Not in DescribeServices' answer (only in DescribeServiceRevisions').
+        cpu_resolution_seconds: None,
         enable_execute_command: s.enable_execute_command(),
         propagate_tags: s
             .propagate_tags()

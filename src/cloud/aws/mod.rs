@@ -32,9 +32,9 @@ use aws_smithy_types::DateTime;
 
 use super::{Cloud, CloudError, Operation};
 use crate::model::aws::{
-    CreateServiceInput, Datapoint, HealthCheckSettings, MetricData, MetricId, RegisteredRevision,
-    ServiceDescription, TargetGroupDescription, TargetHealth, TargetState, TaskDefinitionId,
-    TaskDefinitionInput, UpdateServiceInput,
+    CreateServiceInput, Datapoint, FINE_CPU_PERIOD_SECONDS, HealthCheckSettings, MetricData,
+    MetricId, RegisteredRevision, ServiceDescription, TargetGroupDescription, TargetHealth,
+    TargetState, TaskDefinitionId, TaskDefinitionInput, UpdateServiceInput,
 };
 use crate::model::image::{EcrRepository, TaskImages};
 use error::classify;
@@ -320,8 +320,13 @@ impl AwsCloud {
         for (i, id) in ids.iter().enumerate() {
             let dimension =
                 |name: &str, value: &str| cw::Dimension::builder().name(name).value(value).build();
+            let period = match id {
+                MetricId::ServiceCpuFine { .. } => FINE_CPU_PERIOD_SECONDS as i32,
+                _ => 60,
+            };
             let (namespace, name, stat, dimensions) = match id {
-                MetricId::ServiceCpu { cluster, service } => (
+                MetricId::ServiceCpu { cluster, service }
+                | MetricId::ServiceCpuFine { cluster, service } => (
                     "AWS/ECS",
                     "CPUUtilization",
                     "Average",
@@ -386,7 +391,7 @@ impl AwsCloud {
                                     .set_dimensions(Some(dimensions))
                                     .build(),
                             )
-                            .period(60)
+                            .period(period)
                             .stat(stat)
                             .build(),
                     )
@@ -648,6 +653,7 @@ impl Cloud for AwsCloud {
             .set_platform_version(options.platform_version.clone())
             .enable_execute_command(options.enable_execute_command)
             .propagate_tags(ecs::PropagateTags::from(options.propagate_tags.as_str()))
+            .set_monitoring(convert::monitoring(options))
             .deployment_configuration(ecs_deployment_configuration(
                 &input.deployment_configuration,
             ))
@@ -713,6 +719,12 @@ impl Cloud for AwsCloud {
                 }
                 if send("propagateTags") {
                     r = r.propagate_tags(ecs::PropagateTags::from(options.propagate_tags.as_str()));
+                }
+                if send("monitoring") {
+                    // Absolute: 60 seconds puts ECS's default back.
+                    r = r.monitoring(
+                        convert::monitoring(options).unwrap_or_else(|| convert::monitoring_at(60)),
+                    );
                 }
                 r
             }
@@ -1131,6 +1143,26 @@ mod tests {
         assert!(!breaker.rollback());
         assert_eq!(sent.strategy().map(|s| s.as_str()), Some("ROLLING"));
         assert!(sent.alarms().is_none() && breaker.threshold_configuration().is_none());
+    }
+
+    /// monitoringConfiguration is not kept by moto: its shape is checked here. ECS's default (60)
+    /// is not sent at creation; an update back to it sends 60 explicitly.
+    #[test]
+    fn twenty_second_cpu_is_sent_as_monitoring_configuration() {
+        let options = crate::model::aws::ServiceOptions {
+            cpu_resolution_seconds: Some(20),
+            ..Default::default()
+        };
+        let sent = convert::monitoring(&options).expect("20-second CPU");
+        let metrics = sent.metric_configurations();
+        assert_eq!(metrics.len(), 1);
+        assert_eq!(metrics[0].metric_names(), ["CPUUtilization"]);
+        assert_eq!(metrics[0].resolution_seconds(), 20);
+        assert!(convert::monitoring(&crate::model::aws::ServiceOptions::default()).is_none());
+        assert_eq!(
+            convert::monitoring_at(60).metric_configurations()[0].resolution_seconds(),
+            60
+        );
     }
 
     /// StopServiceDeployment is not in moto: its request is checked here.

@@ -4,7 +4,9 @@
 //! produced only while tasks run (missing CPU is unknown, not 0); ALB metrics are 1-minute;
 //! HTTPCode_ELB_5XX_Count has a LoadBalancer dimension and HTTPCode_Target_5XX_Count a TargetGroup
 //! one, and both are reported only when non-zero; a datapoint is readable only after a publication
-//! delay (1 to 3 minutes observed).
+//! delay (1 to 3 minutes observed). A service whose `monitoringConfiguration` asks for 20-second
+//! CPU also has CPUUtilization at period 20 ([`MetricId::ServiceCpuFine`]), readable after its own,
+//! shorter delay (aws-facts.md, "What ECS and AAS added").
 //!
 //! Traffic: each second a service's offered load (from the trace) goes to its healthy tasks, each
 //! serving up to the world's `capacityRps`. Load above that capacity is answered by the load balancer
@@ -17,7 +19,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::aws::{Datapoint, MetricId};
+use crate::model::aws::{Datapoint, FINE_CPU_PERIOD_SECONDS, MetricId};
 
 use super::world::Failure;
 use super::{SECOND, Sim};
@@ -58,6 +60,12 @@ pub(crate) struct MetricStore {
     /// Datapoints per metric, oldest first.
     #[serde(with = "super::pairs")]
     published: BTreeMap<MetricId, Vec<Published>>,
+    /// The 20-second period being collected (its start, in seconds).
+    #[serde(default)]
+    fine_period: u64,
+    /// Samples of that period, per 20-second metric.
+    #[serde(default, with = "super::pairs")]
+    fine_open: BTreeMap<MetricId, Open>,
 }
 
 /// Datapoints kept per metric, in seconds of their minutes: six hours, far beyond any window the
@@ -94,6 +102,34 @@ impl MetricStore {
             }
         }
         self.minute = minute;
+    }
+
+    /// Closes the open 20-second period if `t_s` is past it, readable after `delay_ms`.
+    fn roll_fine(&mut self, t_s: u64, delay_ms: u64) {
+        let period = u64::from(FINE_CPU_PERIOD_SECONDS);
+        let start = t_s / period * period;
+        if start == self.fine_period {
+            return;
+        }
+        let visible_at_ms = (self.fine_period + period) * SECOND + delay_ms;
+        for (id, open) in std::mem::take(&mut self.fine_open) {
+            self.published.entry(id).or_default().push(Published {
+                minute_start: self.fine_period,
+                value: open.total / f64::from(open.samples.max(1)),
+                visible_at_ms,
+            });
+        }
+        self.fine_period = start;
+    }
+
+    fn record_fine(&mut self, id: MetricId, value: f64) {
+        let open = self.fine_open.entry(id).or_insert(Open {
+            statistic: Statistic::Average,
+            total: 0.0,
+            samples: 0,
+        });
+        open.total += value;
+        open.samples += 1;
     }
 
     fn record(&mut self, id: MetricId, statistic: Statistic, value: f64) {
@@ -135,6 +171,10 @@ impl Sim {
         let t_s = self.now_ms / SECOND;
         let delay_ms = self.world.metrics.publication_delay_seconds * SECOND;
         self.metrics.roll(t_s, delay_ms);
+        self.metrics.roll_fine(
+            t_s,
+            self.world.metrics.fine_publication_delay_seconds * SECOND,
+        );
         let capacity = self.world.tasks.capacity_rps;
         let idle = self.world.tasks.idle_cpu_percent;
         let noise = self.world.tasks.cpu_noise_percent;
@@ -208,6 +248,13 @@ impl Sim {
                     service: service.clone(),
                 };
                 self.metrics.record(id, Statistic::Average, cpu);
+                if self.fine_cpu(&key) {
+                    let id = MetricId::ServiceCpuFine {
+                        cluster: cluster.clone(),
+                        service: service.clone(),
+                    };
+                    self.metrics.record_fine(id, cpu);
+                }
             }
             let groups: Vec<String> = self.target_groups_of(&key);
             let alternate_group = self.services.get(&key).and_then(|s| {

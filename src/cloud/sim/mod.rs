@@ -31,10 +31,10 @@ pub use ecs::{circuit_breaker_threshold, maximum_total, minimum_healthy};
 
 use crate::cloud::{CloudError, Operation};
 use crate::model::aws::{
-    CreateServiceInput, DeploymentConfiguration, DeploymentController, HealthCheckSettings,
-    MetricData, MetricId, RegisteredRevision, RolloutState, ServiceDescription,
-    TargetGroupDescription, TargetHealth, TargetState, TaskDefinitionId, TaskDefinitionInput,
-    UpdateServiceInput,
+    CreateServiceInput, DeploymentConfiguration, DeploymentController, FINE_CPU_PERIOD_SECONDS,
+    HealthCheckSettings, MetricData, MetricId, RegisteredRevision, RolloutState,
+    ServiceDescription, TargetGroupDescription, TargetHealth, TargetState, TaskDefinitionId,
+    TaskDefinitionInput, UpdateServiceInput,
 };
 use api::{ApiFront, Outcome};
 use load::LoadTrace;
@@ -502,6 +502,13 @@ impl Sim {
         Ok(())
     }
 
+    /// Whether a service's `monitoringConfiguration` publishes 20-second CPU.
+    fn fine_cpu(&self, key: &(String, String)) -> bool {
+        self.services
+            .get(key)
+            .is_some_and(|s| s.options.cpu_resolution_seconds == Some(FINE_CPU_PERIOD_SECONDS))
+    }
+
     /// Every target group a service's tasks may be registered in: its own, and the alternate
     /// ones of a traffic-shifting strategy.
     fn target_groups_of(&self, key: &(String, String)) -> Vec<String> {
@@ -744,7 +751,31 @@ impl Sim {
             });
         };
         if let Some(options) = input.options {
-            service.options = options;
+            let send = |field: &str| {
+                input.option_fields.is_empty() || input.option_fields.iter().any(|f| f == field)
+            };
+            let kept = &mut service.options;
+            if send("capacityProviderStrategy") {
+                kept.capacity_provider_strategy = options.capacity_provider_strategy;
+            }
+            if send("placementStrategy") {
+                kept.placement_strategy = options.placement_strategy;
+            }
+            if send("placementConstraints") {
+                kept.placement_constraints = options.placement_constraints;
+            }
+            if send("platformVersion") {
+                kept.platform_version = options.platform_version;
+            }
+            if send("enableExecuteCommand") {
+                kept.enable_execute_command = options.enable_execute_command;
+            }
+            if send("propagateTags") {
+                kept.propagate_tags = options.propagate_tags;
+            }
+            if send("monitoring") {
+                kept.cpu_resolution_seconds = options.cpu_resolution_seconds;
+            }
         }
         if let Some(count) = input.desired_count {
             // A scale-out during a rolling deployment applies to both revisions (ECS since
@@ -1030,7 +1061,9 @@ impl Sim {
                 MetricId::Target5xx { target_group }
                 | MetricId::HealthyHosts { target_group }
                 | MetricId::RequestCount { target_group } => Some(target_group),
-                MetricId::ServiceCpu { .. } | MetricId::Elb5xx { .. } => None,
+                MetricId::ServiceCpu { .. }
+                | MetricId::ServiceCpuFine { .. }
+                | MetricId::Elb5xx { .. } => None,
             };
             if let Some(group) = group.filter(|g| !self.target_groups.contains_key(*g)) {
                 data.unresolved
