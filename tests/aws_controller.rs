@@ -386,3 +386,140 @@ fn a_deleted_target_group_fails_only_its_stack_against_moto() {
     }));
     assert_eq!(status.and_then(|s| s.code()), Some(0));
 }
+
+/// What-if on recorded traffic: a week of a service's RequestCount, put into moto's CloudWatch
+/// (100 requests per second, and 400 for half an hour on the first day), read back whole by `tug
+/// simulate --load cloudwatch://...?days=7` and replayed (its first two days, to keep the test
+/// short) against tugboat and the baseline on the same trace.
+#[test]
+#[ignore = "needs moto: scripts/test starts it and runs these with --include-ignored"]
+fn simulate_replays_a_services_recorded_requests_from_cloudwatch_in_moto() {
+    let moto = Moto::get();
+    let prefix = "whatif";
+    let fixtures = moto.fixtures(prefix, &[&format!("{prefix}-tg")]);
+    let cluster = fixtures["cluster"].as_str().expect("cluster").to_owned();
+    let manifest = MANIFEST
+        .replace("e2e", prefix)
+        .replace("CLUSTER", &cluster)
+        .replace("SUBNET", fixtures["subnets"][0].as_str().expect("subnet"))
+        .replace("GROUP", fixtures["securityGroup"].as_str().expect("sg"));
+    let tug = Tug::new();
+    let file = tug.write("whatif.yaml", &manifest);
+    let applied = tug.run(&["apply", "-f", &file]);
+    assert_eq!(applied.code, 0, "{}", applied.stderr);
+    // The service exists in moto, behind its target group: the controller creates it.
+    let once = tug
+        .command()
+        .args(["controller", "--cloud", "aws", "--once"])
+        .envs(moto.env())
+        .output()
+        .expect("controller runs");
+    assert!(
+        once.status.success(),
+        "{}",
+        String::from_utf8_lossy(&once.stderr)
+    );
+
+    let dimension = |arn: &str, marker: &str, prefix: &str| {
+        arn.split_once(marker)
+            .map(|(_, tail)| format!("{prefix}{tail}"))
+            .expect("an ARN")
+    };
+    let group_arn = fixtures["targetGroups"][format!("{prefix}-tg")]
+        .as_str()
+        .expect("target group");
+    let balancer_arn = fixtures["loadBalancer"].as_str().expect("load balancer");
+    let dims = [
+        (
+            "TargetGroup",
+            dimension(group_arn, ":targetgroup/", "targetgroup/"),
+        ),
+        (
+            "LoadBalancer",
+            dimension(balancer_arn, ":loadbalancer/", ""),
+        ),
+    ];
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let config = runtime.block_on(moto.config());
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&config);
+    let end = support::moto::epoch_seconds() / 60 * 60;
+    let start = end - 7 * 86_400;
+    let burst = (start + 86_400)..(start + 86_400 + 1_800);
+    let minutes: Vec<u64> = (start..end).step_by(60).collect();
+    for chunk in minutes.chunks(1_000) {
+        let data: Vec<aws_sdk_cloudwatch::types::MetricDatum> = chunk
+            .iter()
+            .map(|minute| {
+                let rps = if burst.contains(minute) { 400.0 } else { 100.0 };
+                let mut datum = aws_sdk_cloudwatch::types::MetricDatum::builder()
+                    .metric_name("RequestCount")
+                    .timestamp(aws_smithy_types::DateTime::from_secs(
+                        i64::try_from(minute + 1).unwrap_or(0),
+                    ))
+                    .value(rps * 60.0);
+                for (name, value) in &dims {
+                    datum = datum.dimensions(
+                        aws_sdk_cloudwatch::types::Dimension::builder()
+                            .name(*name)
+                            .value(value)
+                            .build(),
+                    );
+                }
+                datum.build()
+            })
+            .collect();
+        runtime
+            .block_on(
+                cloudwatch
+                    .put_metric_data()
+                    .namespace("AWS/ApplicationELB")
+                    .set_metric_data(Some(data))
+                    .send(),
+            )
+            .expect("put RequestCount");
+    }
+
+    let load = format!("cloudwatch://{cluster}/web?days=7");
+    let run = tug
+        .command()
+        .args([
+            "simulate",
+            "-f",
+            &file,
+            "--load",
+            &load,
+            "--duration",
+            "2days",
+            "--compare",
+            "tug,aas",
+            "-o",
+            "json",
+        ])
+        .envs(moto.env())
+        .output()
+        .expect("simulate runs");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "read 10080 minutes of RequestCount of target group `{prefix}-tg`"
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("peak 400.0 rps"), "{stderr}");
+    let value: serde_json::Value = serde_json::from_slice(&run.stdout).expect("json");
+    let runs = value["runs"].as_array().expect("runs");
+    assert_eq!(runs.len(), 2);
+    for summary in runs {
+        assert_eq!(summary["duration_seconds"], 2 * 86_400, "{summary}");
+        let web = &summary["services"]["web"];
+        assert_eq!(
+            web["max_tasks"], 4,
+            "the burst scaled {} out: {web}",
+            summary["scaler"]
+        );
+    }
+}

@@ -133,7 +133,7 @@ pub fn run(cli: Cli) -> ExitCode {
     };
     // Simulations run on their own runtime, on a paused (virtual) clock.
     let command = match cli.command {
-        Command::Simulate(args) => return finish(simulate::run(args)),
+        Command::Simulate(args) => return finish(simulate::run(args, context.now)),
         Command::Demo(args) => return finish(demo::run(args)),
         other => other,
     };

@@ -13,6 +13,7 @@ use crate::cloud::sim::load::LoadTrace;
 use crate::cloud::sim::world::World;
 use crate::model::Stack;
 use crate::simulate::plot::{self, Recorder};
+use crate::simulate::recorded::{self, Recorded};
 use crate::simulate::{Scaler as SimScaler, ServiceSummary, Simulation, Summary, TimelineRow};
 
 /// Arguments of `tug simulate`.
@@ -21,8 +22,10 @@ pub struct Args {
     /// Stack manifests to simulate.
     #[arg(short = 'f', long = "filename", value_name = "PATH", required = true, num_args = 1..)]
     pub files: Vec<String>,
-    /// Offered load: CSV `t_seconds,rps[,service]`, linear between points.
-    #[arg(long, value_name = "TRACE.csv")]
+    /// Offered load: CSV `t_seconds,rps[,service]`, linear between points; or
+    /// `cloudwatch://CLUSTER/SERVICE?days=N`: the service's recorded requests (its target group's
+    /// RequestCount, 1-minute) of the last N days (1 to 15, default 7), read from AWS.
+    #[arg(long, value_name = "TRACE.csv|cloudwatch://CLUSTER/SERVICE?days=N")]
     pub load: String,
     /// How the simulated AWS behaves (`kind: World`); defaults throughout when omitted.
     #[arg(long, value_name = "WORLD.yaml")]
@@ -85,12 +88,18 @@ pub const TIMELINE_HEADER: &str =
 ///
 /// # Errors
 /// Invalid manifests, trace or world (exit 1); an unwritable timeline (exit 2).
-pub fn run(args: Args) -> Result<ExitCode, CliError> {
+pub fn run(args: Args, now: std::time::SystemTime) -> Result<ExitCode, CliError> {
     let stacks = read_manifests(&args.files)?;
-    let trace_text = std::fs::read_to_string(&args.load)
-        .map_err(|e| CliError::Rejected(format!("{}: cannot read: {e}", args.load)))?;
-    let trace = LoadTrace::parse(&trace_text)
-        .map_err(|e| CliError::Rejected(format!("{}: {e}", args.load)))?;
+    let trace = match Recorded::parse(&args.load) {
+        Some(Err(why)) => return Err(CliError::Rejected(format!("--load {why}"))),
+        Some(Ok(recorded)) => recorded_trace(&stacks, &recorded, now)?,
+        None => {
+            let text = std::fs::read_to_string(&args.load)
+                .map_err(|e| CliError::Rejected(format!("{}: cannot read: {e}", args.load)))?;
+            LoadTrace::parse(&text)
+                .map_err(|e| CliError::Rejected(format!("{}: {e}", args.load)))?
+        }
+    };
     let world = match &args.world {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -165,6 +174,55 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     };
     emit(&text)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The trace of a service's recorded requests, read from AWS (the standard credential chain). The
+/// stacks must have the service: it is what the recorded load is replayed against.
+fn recorded_trace(
+    stacks: &[Stack],
+    recorded: &Recorded,
+    now: std::time::SystemTime,
+) -> Result<LoadTrace, CliError> {
+    if !stacks.iter().any(|s| {
+        s.spec()
+            .services
+            .iter()
+            .any(|svc| svc.name == recorded.service)
+    }) {
+        return Err(CliError::Rejected(format!(
+            "--load cloudwatch://{}/{}: no stack given with -f has a service `{}` to replay its traffic against",
+            recorded.cluster, recorded.service, recorded.service
+        )));
+    }
+    let now_s = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Failed(format!("cannot start the runtime: {e}")))?;
+    let history = runtime
+        .block_on(async {
+            let aws = crate::cloud::aws::AwsCloud::from_env(true).await;
+            recorded::read(&aws, recorded, now_s).await
+        })
+        .map_err(|e| {
+            CliError::Failed(format!(
+                "--load cloudwatch://{}/{}: {e}",
+                recorded.cluster, recorded.service
+            ))
+        })?;
+    eprintln!(
+        "read {} minutes of RequestCount of target group `{}` from {} ({} with requests, peak {:.1} rps)",
+        history.minutes,
+        history.target_group,
+        humantime::format_rfc3339_seconds(
+            std::time::UNIX_EPOCH + Duration::from_secs(history.start_s)
+        ),
+        history.datapoints,
+        history.peak_rps
+    );
+    Ok(history.trace)
 }
 
 /// What every run of one `tug simulate` shares.

@@ -14,6 +14,7 @@ pub mod baseline;
 pub mod limit;
 pub mod plot;
 pub mod preview;
+pub mod recorded;
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;

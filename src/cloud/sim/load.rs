@@ -34,6 +34,15 @@ impl LoadTrace {
         }
     }
 
+    /// A trace for `service` alone (every other service offered nothing), from points sorted by
+    /// time.
+    pub fn for_service(service: &str, points: Vec<(f64, f64)>) -> Self {
+        Self {
+            shared: Vec::new(),
+            per_service: BTreeMap::from([(service.to_owned(), points)]),
+        }
+    }
+
     /// Parses the CSV text of a trace.
     ///
     /// # Errors
