@@ -422,3 +422,33 @@ fn diff_previews_the_rollout_of_a_changed_task_definition() {
     assert_eq!(diff.code, 1, "{}", diff.stderr);
     assert!(!diff.stdout.contains("rollout of"), "{}", diff.stdout);
 }
+
+/// A 5XX rule on the load balancer's count, beside other services behind load balancers: describe
+/// says that the count is shared; a rule on the target group's count draws no such warning.
+#[test]
+fn describe_warns_that_the_load_balancers_5xx_count_is_shared() {
+    let tug = Tug::new();
+    let applied = tug.run(&["apply", "-f", "manifests/todo.yaml"]);
+    assert_eq!(applied.code, 0, "{}", applied.stderr);
+    let described = tug.run(&["describe", "service", "todoMain"]);
+    assert_eq!(described.code, 0, "{}", described.stderr);
+    assert!(
+        described.stdout.contains(
+            "warning: scaling.http5xx reads HTTPCode_ELB_5XX_Count, which has no target-group dimension: if todoFiles shares its load balancer, an overload of any of them scales this service out too"
+        ),
+        "{}",
+        described.stdout
+    );
+    let own = std::fs::read_to_string("manifests/todo.yaml")
+        .expect("todo")
+        .replace("source: loadBalancer", "source: target");
+    let file = tug.write("todo-target.yaml", &own);
+    let applied = tug.run(&["apply", "-f", &file]);
+    assert_eq!(applied.code, 0, "{}", applied.stderr);
+    let described = tug.run(&["describe", "service", "todoMain"]);
+    assert!(
+        !described.stdout.contains("HTTPCode_ELB_5XX_Count"),
+        "{}",
+        described.stdout
+    );
+}

@@ -97,11 +97,55 @@ fn fargate_test1_scales_within_one_resync_of_the_deciding_datapoint() {
     );
 }
 
-/// Scenario 2 (todo: 10 or more load-balancer 5XX in a minute doubles the tasks): doubles, capped
-/// at maxTasks.
+/// Scenario 2 (todo: 10 or more load-balancer 5XX in a minute scales out): sized to the demand
+/// the CPU measures, in one step each time, within maxTasks.
 #[test]
-fn todo_doubles_on_5xx_capped_at_max() {
+fn todo_scales_out_on_5xx_sized_to_demand() {
     let stacks = example_stacks("manifests/todo.yaml");
+    let mut simulation = tug(&stacks, World::default(), trace("spike"));
+    simulation
+        .run(3 * 3600, |row| {
+            if row.t_seconds > 1 {
+                assert!((2..=8).contains(&row.sample.desired), "{row:?}");
+            }
+        })
+        .expect("run");
+    let summary = simulation.summary();
+    let main: Vec<_> = summary
+        .actions
+        .iter()
+        .filter(|a| a.service == "todoMain" && a.to > a.from)
+        .collect();
+    assert!(!main.is_empty(), "{:?}", summary.actions);
+    for action in &main {
+        assert!(
+            action.reason.contains("5XX per minute") && action.reason.contains("at 80%"),
+            "{action:?}"
+        );
+    }
+    // 600 rps at 100 per task: 6 tasks serve it, 7.5 at 80 % as the CPU measures it.
+    let most = summary.services["todoMain"].max_tasks;
+    assert!((7..=8).contains(&most), "{most}: {:?}", summary.actions);
+}
+
+/// Scenario 2, as the rule is written (`proportionalScaleOut: false`): doubles, capped at
+/// maxTasks.
+#[test]
+fn todo_doubles_on_5xx_capped_at_max_as_written() {
+    let text = std::fs::read_to_string(format!(
+        "{}/manifests/todo.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("todo")
+    .replace(
+        "        maxTasks: 8\n",
+        "        maxTasks: 8\n        proportionalScaleOut: false\n",
+    );
+    let stacks = tugboat::manifest::parse_sources(&[tugboat::manifest::Source {
+        name: "todo (as written)".into(),
+        bytes: text.into_bytes(),
+    }])
+    .expect("valid");
     let mut simulation = tug(&stacks, World::default(), trace("spike"));
     simulation
         .run(3 * 3600, |row| {

@@ -269,9 +269,15 @@ fn describe(found: &Found, wall: std::time::SystemTime) -> String {
         .iter()
         .map(|(k, v)| format!("{:<width$}{v}\n", format!("{k}:")))
         .collect();
-    if let Some(check) = memory.registry.as_ref().filter(|c| !c.warnings.is_empty()) {
+    let mut warnings: Vec<String> = memory
+        .registry
+        .as_ref()
+        .map(|c| c.warnings.clone())
+        .unwrap_or_default();
+    warnings.extend(shared_5xx_note(stack, spec));
+    if !warnings.is_empty() {
         text.push_str("\nWarnings:\n");
-        for warning in &check.warnings {
+        for warning in &warnings {
             text.push_str(&format!("  warning: {warning}\n"));
         }
     }
@@ -320,6 +326,32 @@ fn describe(found: &Found, wall: std::time::SystemTime) -> String {
 }
 
 /// Appends `block` to `text`, each line indented by two spaces.
+/// A 5XX rule on the load balancer's count, beside other services of the stack: that count has
+/// no target-group dimension, so behind a shared load balancer one service's overload scales
+/// every one of them.
+fn shared_5xx_note(stack: &crate::model::Stack, spec: &ServiceSpec) -> Option<String> {
+    use crate::manifest::spec::Http5xxSource;
+    let http = spec.scaling.as_ref()?.http5xx.as_ref()?;
+    if http.source != Http5xxSource::LoadBalancer {
+        return None;
+    }
+    let others: Vec<&str> = stack
+        .spec()
+        .services
+        .iter()
+        .filter(|s| s.name != spec.name && !s.load_balancers.is_empty())
+        .map(|s| s.name.as_str())
+        .collect();
+    if others.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "scaling.http5xx reads HTTPCode_ELB_5XX_Count, which has no target-group dimension: if {} share{} its load balancer, an overload of any of them scales this service out too; `source: target` or a `cpu` rule reads this service alone",
+        others.join(", "),
+        if others.len() == 1 { "s" } else { "" }
+    ))
+}
+
 fn indent(text: &mut String, block: &str) {
     for line in block.lines() {
         text.push_str("  ");

@@ -387,32 +387,32 @@ fn queries_of(
         .first()
         .map(|lb| lb.target_group.clone());
     if let Some(scaling) = &spec.scaling {
-        if scaling.cpu.is_some() {
+        // CPU for every scaled service: a CPU rule reads it, and a 5XX rule sizes to the demand
+        // it measures.
+        queries.push((
+            Series::Cpu,
+            MetricId::ServiceCpu {
+                cluster: w.key.cluster.clone(),
+                service: w.key.service.clone(),
+            },
+        ));
+        if crate::plan::service::cpu_resolution(spec) == FINE_CPU_PERIOD_SECONDS {
             queries.push((
-                Series::Cpu,
-                MetricId::ServiceCpu {
+                Series::CpuFine,
+                MetricId::ServiceCpuFine {
                     cluster: w.key.cluster.clone(),
                     service: w.key.service.clone(),
                 },
             ));
-            if crate::plan::service::cpu_resolution(spec) == FINE_CPU_PERIOD_SECONDS {
-                queries.push((
-                    Series::CpuFine,
-                    MetricId::ServiceCpuFine {
-                        cluster: w.key.cluster.clone(),
-                        service: w.key.service.clone(),
-                    },
-                ));
-            }
-            // The demand behind the CPU: the requests offered, by minute.
-            if let Some(group) = &first_group {
-                queries.push((
-                    Series::Requests,
-                    MetricId::RequestCount {
-                        target_group: group.clone(),
-                    },
-                ));
-            }
+        }
+        // The demand behind the CPU or the 5XX: the requests offered, by minute.
+        if let Some(group) = &first_group {
+            queries.push((
+                Series::Requests,
+                MetricId::RequestCount {
+                    target_group: group.clone(),
+                },
+            ));
         }
         if let (Some(http), Some(group)) = (&scaling.http5xx, &first_group) {
             let metric = match http.source {
@@ -505,13 +505,23 @@ async fn read_metrics<C: Cloud>(
             continue;
         }
         // The windows end at the service's newest CPU minute when that is recent: the freshest the
-        // data can be, whatever the real publication delay.
-        let anchor = queries
-            .iter()
-            .filter(|(s, _)| *s == Series::Cpu)
-            .filter_map(|(_, m)| series.get(m))
-            .filter_map(|points| points.iter().map(|p| p.minute_start).max())
-            .find(|m| m + 600 >= newest)
+        // data can be, whatever the real publication delay. Without CPU, at the newest minute of
+        // its first target group's HealthyHostCount, published every minute like the 5XX counts
+        // (which, published only when non-zero, cannot say how far publication has got).
+        let newest_of = |wanted: Series| {
+            queries
+                .iter()
+                .filter(|(s, m)| {
+                    *s == wanted
+                        && (wanted != Series::HealthyHosts
+                            || matches!(m, MetricId::HealthyHosts { target_group } if spec_first_group(w) == Some(target_group.as_str())))
+                })
+                .filter_map(|(_, m)| series.get(m))
+                .filter_map(|points| points.iter().map(|p| p.minute_start).max())
+                .find(|m| m + 600 >= newest)
+        };
+        let anchor = newest_of(Series::Cpu)
+            .or_else(|| newest_of(Series::HealthyHosts))
             .unwrap_or(newest);
         o.metrics_anchor = Some(anchor);
         for (kind, metric) in queries {

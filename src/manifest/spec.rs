@@ -1008,6 +1008,11 @@ pub struct Http5xxScaling {
     #[serde(default = "defaults::scale_out_factor")]
     #[schemars(range(min = 1.1, max = 10.0))]
     pub scale_out_factor: f64,
+    /// Scale in when the demand fits fewer tasks: no breach for 5 minutes, and the highest demand
+    /// of those minutes (the tasks' CPU, at 80 %) fits fewer tasks. A 5XX rule alone otherwise
+    /// never scales in.
+    #[serde(default)]
+    pub scale_in_when_demand_fits: bool,
 }
 
 /// Where 5XX responses are counted.

@@ -21,7 +21,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::manifest::spec::{ScalingSpec, ScalingStep};
+use crate::manifest::spec::{Http5xxScaling, ScalingSpec, ScalingStep};
 pub use crate::model::ScalingClock;
 use crate::model::aws::StepAdjustment;
 
@@ -32,6 +32,12 @@ pub const TARGET_TOLERANCE: f64 = 0.10;
 pub const SATURATED_PERCENT: f64 = 90.0;
 /// Minutes of demand a scale-in looks back over: the highest wins (HPA's 300 s default).
 pub const STABILISATION_MINUTES: usize = 5;
+/// The CPU percent a 5XX rule sizes the demand to (its tasks' CPU measures the demand; the
+/// load balancer's 5XX count, shared by every service behind it, cannot).
+pub const FIVE_XX_SIZING_PERCENT: f64 = 80.0;
+/// Seconds after a scale-out during which a 5XX breach counted before its tasks all served a
+/// minute is not acted on (after that, tasks that never became healthy no longer hold it).
+pub const LANDING_WAIT_S: u64 = 600;
 
 /// Which way a decision goes; a bounded label for metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,7 +125,12 @@ pub fn decide(
     rolling_out: bool,
     now: u64,
 ) -> ScaleDecision {
-    let recommendations = recommend(spec, current, inputs);
+    // A scale-out's 5XX count from before its tasks all served a minute is not acted on again.
+    let fresh = landed(current, inputs)
+        || clock
+            .last_scale_out
+            .is_none_or(|t| now >= t + LANDING_WAIT_S);
+    let recommendations = recommend(spec, current, inputs, fresh);
     let (wanted, mut reason, trigger) = combine(current, &recommendations);
     let landed = spec.proportional_scale_out && landed(current, inputs);
     let (after_cooldown, held, held_until) = cooldown(spec, current, wanted, clock, landed, now);
@@ -153,8 +164,14 @@ pub fn decide(
     }
 }
 
-/// Every trigger's recommendation (those with an opinion).
-fn recommend(spec: &ScalingSpec, current: u32, inputs: &ScalingInputs) -> Vec<Recommendation> {
+/// Every trigger's recommendation (those with an opinion); `fresh`: whether a 5XX breach may be
+/// acted on (the last scale-out's tasks have served a minute, or long ago).
+fn recommend(
+    spec: &ScalingSpec,
+    current: u32,
+    inputs: &ScalingInputs,
+    fresh: bool,
+) -> Vec<Recommendation> {
     let mut out = Vec::new();
     if let Some(cpu) = &spec.cpu
         && spec.proportional_scale_out
@@ -194,10 +211,10 @@ fn recommend(spec: &ScalingSpec, current: u32, inputs: &ScalingInputs) -> Vec<Re
     if let Some(http) = &spec.http5xx {
         out.extend(http_5xx(
             current,
-            f64::from(http.threshold),
-            http.evaluation_periods as usize,
-            http.scale_out_factor,
-            &inputs.http_5xx,
+            http,
+            spec.proportional_scale_out,
+            inputs,
+            fresh,
         ));
     }
     out
@@ -560,11 +577,15 @@ fn cpu_thresholds(
 /// 5XX: `threshold` or more in each of the last N minutes multiplies the count.
 fn http_5xx(
     current: u32,
-    threshold: f64,
-    periods: usize,
-    factor: f64,
-    counts: &[Option<f64>],
+    http: &Http5xxScaling,
+    proportional: bool,
+    inputs: &ScalingInputs,
+    fresh: bool,
 ) -> Option<Recommendation> {
+    let threshold = f64::from(http.threshold);
+    let periods = http.evaluation_periods as usize;
+    let factor = http.scale_out_factor;
+    let counts = &inputs.http_5xx;
     if periods == 0 || counts.len() < periods {
         return None;
     }
@@ -572,19 +593,72 @@ fn http_5xx(
         .iter()
         .map(|c| c.unwrap_or(0.0))
         .collect();
+    let breached = format!(
+        "{} 5XX per minute for {periods} minute{} (threshold {threshold:.0})",
+        show(&window),
+        if periods == 1 { "" } else { "s" }
+    );
     if window.iter().all(|c| *c >= threshold) {
+        if !fresh {
+            let serving = inputs.serving.last().copied().flatten().unwrap_or(0.0);
+            return Some(Recommendation {
+                desired: current,
+                trigger: Trigger::Http5xx,
+                reason: format!(
+                    "{breached}, counted before the last scale-out's tasks all served a minute (HealthyHostCount {serving:.1} of {current}): waiting for a minute they served"
+                ),
+            });
+        }
+        // Sized to the demand the CPU measures (per service: a load balancer's 5XX count is
+        // shared by every service behind it, so it cannot size one of them).
+        if proportional
+            && let Some((needed, why)) = inputs
+                .cpu
+                .len()
+                .checked_sub(1)
+                .and_then(|i| demand(inputs, i, current, FIVE_XX_SIZING_PERCENT))
+        {
+            return Some(Recommendation {
+                desired: needed.max(current.saturating_add(1)),
+                trigger: Trigger::Http5xx,
+                reason: format!("{breached}: {why}"),
+            });
+        }
         let desired = (f64::from(current.max(1)) * factor).ceil() as u32;
         return Some(Recommendation {
             desired,
             trigger: Trigger::Http5xx,
-            reason: format!(
-                "{} 5XX per minute for {periods} minute{} (threshold {threshold:.0}): x{factor}",
-                show(&window),
-                if periods == 1 { "" } else { "s" }
-            ),
+            reason: format!("{breached}: x{factor}"),
         });
     }
-    None
+    if !http.scale_in_when_demand_fits {
+        return None;
+    }
+    // Scale-in when the demand fits: no breach for the stabilisation window, and the highest
+    // demand of its minutes (as the CPU measures it) fits fewer tasks.
+    let first = counts.len().saturating_sub(STABILISATION_MINUTES);
+    let calm = counts.len() >= STABILISATION_MINUTES
+        && counts[first..].iter().all(|c| c.unwrap_or(0.0) < threshold);
+    if !calm {
+        return None;
+    }
+    let first_cpu = inputs.cpu.len().saturating_sub(STABILISATION_MINUTES);
+    let demands: Vec<(u32, String)> = (first_cpu..inputs.cpu.len())
+        .filter_map(|i| demand(inputs, i, current, FIVE_XX_SIZING_PERCENT))
+        .collect();
+    // Every minute of the window measured: a missing one never scales in.
+    if demands.len() < STABILISATION_MINUTES {
+        return None;
+    }
+    let (highest, why) = demands.into_iter().max_by_key(|(n, _)| *n)?;
+    (highest < current).then(|| Recommendation {
+        desired: highest,
+        trigger: Trigger::Http5xx,
+        reason: format!(
+            "no 5XX breach for {STABILISATION_MINUTES} minutes, and the highest demand of those minutes fits {highest} task{} ({why})",
+            if highest == 1 { "" } else { "s" }
+        ),
+    })
 }
 
 /// The largest scale-out wins; a scale-in only when nothing wants more.
@@ -1126,6 +1200,7 @@ mod tests {
                 threshold: 10,
                 evaluation_periods: 1,
                 scale_out_factor: 2.0,
+                scale_in_when_demand_fits: false,
             }),
             cpu: None,
             min_tasks: 2,
@@ -1162,6 +1237,153 @@ mod tests {
         );
     }
 
+    fn five_xx_rule(scale_in_when_demand_fits: bool) -> ScalingSpec {
+        ScalingSpec {
+            http5xx: Some(Http5xxScaling {
+                source: Http5xxSource::LoadBalancer,
+                threshold: 10,
+                evaluation_periods: 1,
+                scale_out_factor: 2.0,
+                scale_in_when_demand_fits,
+            }),
+            cpu: None,
+            min_tasks: 2,
+            max_tasks: 8,
+            scale_out_cooldown_seconds: 60,
+            scale_in_cooldown_seconds: 300,
+            proportional_scale_out: true,
+            metric_resolution_seconds: 60,
+        }
+    }
+
+    /// A 5XX breach is sized to the demand the tasks' CPU measures, in one step: a load
+    /// balancer's 5XX count is shared by the services behind it and cannot size one of them.
+    #[test]
+    fn a_five_xx_breach_is_sized_to_the_demand_at_the_first_breach() {
+        let mut inputs = minutes(&[(30.0, 3_000.0, 2.0), (99.0, 23_650.0, 2.0)]);
+        inputs.http_5xx = vec![Some(0.0), Some(23_600.0)];
+        let d = decide(
+            &five_xx_rule(false),
+            2,
+            &inputs,
+            ScalingClock::default(),
+            false,
+            NOW,
+        );
+        assert_eq!((d.desired, d.trigger), (6, Trigger::Http5xx), "{d:?}");
+        assert!(
+            d.reason.starts_with(
+                "23600 5XX per minute for 1 minute (threshold 10): CPU 99% (saturated) on 2 serving tasks; 23650 requests offered in the minute need 6 at 80%"
+            ),
+            "{}",
+            d.reason
+        );
+        // Without a CPU series, the factor.
+        inputs.cpu = vec![None, None];
+        let d = decide(
+            &five_xx_rule(false),
+            2,
+            &inputs,
+            ScalingClock::default(),
+            false,
+            NOW,
+        );
+        assert_eq!(d.desired, 4, "{d:?}");
+    }
+
+    /// Defect: after a doubling's cooldown the rule doubled again on errors counted while the
+    /// first doubling's tasks were still starting.
+    #[test]
+    fn regression_no_second_five_xx_step_on_errors_from_before_the_last_step_landed() {
+        let mut inputs = minutes(&[(99.0, 23_650.0, 2.0)]);
+        inputs.http_5xx = vec![Some(23_600.0)];
+        let after = ScalingClock {
+            last_scale_out: Some(NOW - 120),
+            last_scale_in: None,
+        };
+        let d = decide(&five_xx_rule(false), 6, &inputs, after, false, NOW);
+        assert_eq!(d.direction, Direction::None, "{d:?}");
+        assert!(
+            d.reason.contains("waiting for a minute they served"),
+            "{}",
+            d.reason
+        );
+        // Served by all six: a breach then is news.
+        inputs.serving = vec![Some(6.0)];
+        let d = decide(&five_xx_rule(false), 6, &inputs, after, false, NOW);
+        assert_eq!(d.direction, Direction::Up, "{d:?}");
+        // Tasks that never became healthy hold it back for LANDING_WAIT_S at most.
+        inputs.serving = vec![Some(2.0)];
+        let long_ago = ScalingClock {
+            last_scale_out: Some(NOW - LANDING_WAIT_S),
+            last_scale_in: None,
+        };
+        let d = decide(&five_xx_rule(false), 6, &inputs, long_ago, false, NOW);
+        assert_eq!(d.direction, Direction::Up, "{d:?}");
+    }
+
+    /// Defect: a 5XX rule alone never scaled in (todo stayed at 8 tasks at 9 % CPU for good);
+    /// `scaleInWhenDemandFits` scales in to the highest demand of the calm minutes.
+    #[test]
+    fn regression_a_five_xx_rule_scales_in_when_the_demand_fits() {
+        let mut inputs = minutes(&[(9.0, 6_000.0, 8.0); 6]);
+        inputs.http_5xx = vec![None; 6];
+        let never = decide(
+            &five_xx_rule(false),
+            8,
+            &inputs,
+            ScalingClock::default(),
+            false,
+            NOW,
+        );
+        assert_eq!(never.desired, 8, "not asked for: {never:?}");
+        let d = decide(
+            &five_xx_rule(true),
+            8,
+            &inputs,
+            ScalingClock::default(),
+            false,
+            NOW,
+        );
+        assert_eq!((d.desired, d.direction), (2, Direction::Down), "{d:?}");
+        assert!(
+            d.reason.starts_with(
+                "no 5XX breach for 5 minutes, and the highest demand of those minutes fits 1 task"
+            ),
+            "{}",
+            d.reason
+        );
+        assert!(d.reason.contains("clamped to 2..8 tasks"), "{}", d.reason);
+        // A breach within the window, or a minute without CPU, holds it.
+        inputs.http_5xx[3] = Some(50.0);
+        assert_eq!(
+            decide(
+                &five_xx_rule(true),
+                8,
+                &inputs,
+                ScalingClock::default(),
+                false,
+                NOW
+            )
+            .desired,
+            8
+        );
+        inputs.http_5xx[3] = None;
+        inputs.cpu[4] = None;
+        assert_eq!(
+            decide(
+                &five_xx_rule(true),
+                8,
+                &inputs,
+                ScalingClock::default(),
+                false,
+                NOW
+            )
+            .desired,
+            8
+        );
+    }
+
     #[test]
     fn the_largest_scale_out_wins() {
         let mut spec = thresholds();
@@ -1171,6 +1393,7 @@ mod tests {
             threshold: 10,
             evaluation_periods: 1,
             scale_out_factor: 2.0,
+            scale_in_when_demand_fits: false,
         });
         let inputs = ScalingInputs {
             cpu: vec![Some(90.0); 5],
@@ -1219,6 +1442,7 @@ mod tests {
                             threshold,
                             evaluation_periods: periods,
                             scale_out_factor: 2.0,
+                            scale_in_when_demand_fits: false,
                         }),
                     }
                 })

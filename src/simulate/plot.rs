@@ -234,7 +234,7 @@ fn load_panel(area: &Area<'_>, service: &str, runs: &[Run<'_>]) -> DrawResult {
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        .position(SeriesLabelPosition::UpperLeft)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .draw()?;
@@ -320,7 +320,7 @@ fn task_panel(area: &Area<'_>, service: &str, runs: &[Run<'_>]) -> DrawResult {
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        .position(SeriesLabelPosition::UpperLeft)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .draw()?;
