@@ -71,7 +71,7 @@ pub enum Scaler {
     /// Application Auto Scaling with CloudWatch alarms, as configured from the stack's `scaling`;
     /// ECS's circuit breaker rolls deployments back.
     Aas,
-    /// The same, CPU rules as target tracking on the 20-second CPU metric (2026's best).
+    /// The same, CPU rules as target tracking on the 20-second CPU metric (since 2026).
     AasHr,
     /// tugboat's controller: it creates the services, scales them, and rolls deployments out and back.
     Tug,
