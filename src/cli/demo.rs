@@ -229,7 +229,7 @@ fn closing(simulation: &Simulation, t: u64, interrupted: bool) -> String {
     let count = |kind: DecisionKind| decisions.iter().filter(|(_, _, d)| d.kind == kind).count();
     format!(
         "\n{} after {} of simulated time: {} scale-outs, {} scale-ins, {} rollouts verified, {} rollbacks, {} drift corrections.\n\
-         Next: `tug simulate --scaler tug` and `--scaler aas` to compare with Application Auto Scaling; `tug apply -f manifests/` and `tug controller --cloud sim` to run the daemon.\n",
+         Next: `tug simulate -f manifests/fargate-test1.yaml --load tests/traces/step.csv --compare tug,aas,aas-hr` to compare with Application Auto Scaling; `tug apply -f manifests/` and `tug controller --cloud sim` to run the daemon.\n",
         if interrupted { "Stopped" } else { "Done" },
         clock(t),
         count(DecisionKind::ScaleOut),

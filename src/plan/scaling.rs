@@ -6,8 +6,15 @@
 //! - CPU thresholds: N consecutive 1-minute datapoints above `scaleOutAbovePercent` add
 //!   `scaleOutStep` tasks; N below `scaleInBelowPercent` remove `scaleInStep`.
 //! - CPU target tracking: desired = ceil(current x cpu / target), no change within 10 % of the target.
-//! - HTTP 5XX: `threshold` or more per minute for N minutes multiplies the count by `scaleOutFactor`.
-//!   Missing 5XX datapoints are zero (CloudWatch reports these counts only when non-zero).
+//! - HTTP 5XX: `threshold` or more per minute for N minutes multiplies the count by `scaleOutFactor`;
+//!   with `proportionalScaleOut`, it scales to the demand the CPU measures at
+//!   [`FIVE_XX_SIZING_PERCENT`] instead (where there is a CPU series), and with
+//!   `scaleInWhenDemandFits` it scales in to the highest demand of [`STABILISATION_MINUTES`] calm
+//!   minutes. A breach counted before the last scale-out's tasks all served a minute is not acted
+//!   on (for [`LANDING_WAIT_S`] at most). Missing 5XX datapoints are zero (CloudWatch reports these
+//!   counts only when non-zero).
+//! - With 20-second CPU (`metricResolutionSeconds: 20`), the newest 20-second datapoint decides
+//!   CPU scale-out and holds a scale-in while it is busy; the minutes decide scale-in.
 //! - Missing CPU data never scales in (and cannot scale out either: there is nothing to act on).
 //! - With `proportionalScaleOut` (the default), CPU scaling is sized to demand ([`demand`]): the
 //!   newest datapoint above the threshold (or the target) scales out at once to the tasks its load
