@@ -208,7 +208,7 @@ fn recorded_trace(
         })
         .map_err(|e| {
             CliError::Failed(format!(
-                "--load cloudwatch://{}/{}: {e}",
+                "--load cloudwatch://{}/{}: {e} (the account is read with the standard AWS chain: environment, profile or task role, and AWS_REGION)",
                 recorded.cluster, recorded.service
             ))
         })?;
