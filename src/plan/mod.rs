@@ -17,6 +17,7 @@
 //! verified good, the rollback triggers (unhealthy new targets, 5XX, failed tasks, the progress
 //! deadline), and which manifest digests failed.
 
+pub mod capacity;
 pub mod render;
 pub mod rollout;
 pub mod scaling;
