@@ -903,10 +903,10 @@ pub struct ScalingSpec {
     #[serde(default = "defaults::cooldown")]
     #[schemars(range(max = 86400))]
     pub scale_in_cooldown_seconds: u32,
-    /// CPU scaling sizes a scale-out to the measured demand: the tasks the newest datapoint's load
-    /// needs at the rule's target utilisation, in one step, as soon as one datapoint is above the
-    /// threshold. `false` keeps the rule as written: `evaluationPeriods` datapoints above, then
-    /// `scaleOutStep` tasks.
+    /// Scale-outs are sized to the measured demand: the tasks the newest datapoint's load needs at
+    /// the rule's target utilisation (80 % CPU for a 5XX rule), in one step, as soon as one
+    /// datapoint is above the threshold. `false` keeps the rules as written: `evaluationPeriods`
+    /// datapoints above, then `scaleOutStep` tasks; a 5XX breach multiplies by `scaleOutFactor`.
     #[serde(default = "defaults::yes")]
     pub proportional_scale_out: bool,
     /// Resolution of the CPU datapoints the rule reads: 60 (ECS's default) or 20, which makes
@@ -1004,7 +1004,8 @@ pub struct Http5xxScaling {
     #[serde(default = "defaults::one")]
     #[schemars(range(min = 1, max = 60))]
     pub evaluation_periods: u32,
-    /// Multiply the task count by this on a breach (e.g. 2 doubles it).
+    /// Multiply the task count by this on a breach (e.g. 2 doubles it), where the breach is not
+    /// sized to demand: with `proportionalScaleOut: false`, or without CPU datapoints.
     #[serde(default = "defaults::scale_out_factor")]
     #[schemars(range(min = 1.1, max = 10.0))]
     pub scale_out_factor: f64,
