@@ -320,6 +320,8 @@ impl AwsCloud {
         for (i, id) in ids.iter().enumerate() {
             let dimension =
                 |name: &str, value: &str| cw::Dimension::builder().name(name).value(value).build();
+            // MetricStat.Period: 1, 5, 10, 20, 30 or multiples of 60 for high-resolution metrics,
+            // while the start is under 3 hours ago (it always is here).
             let period = match id {
                 MetricId::ServiceCpuFine { .. } => FINE_CPU_PERIOD_SECONDS as i32,
                 _ => 60,
