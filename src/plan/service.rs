@@ -380,9 +380,13 @@ pub fn plan_service(
                 ),
                 requests: since_minute(&observed.requests, observed.metrics_anchor, since, None),
                 serving: since_minute(&observed.serving, observed.metrics_anchor, since, None),
+                // Only one at least as new as the newest minute: a stale one (20-second CPU
+                // turned off out of band, say) must not overrule newer minutes.
                 cpu_fine: observed
                     .cpu_fine
-                    .filter(|(start, _)| *start >= since)
+                    .filter(|(start, _)| {
+                        *start >= since && observed.metrics_anchor.is_none_or(|m| *start >= m)
+                    })
                     .map(|(_, value)| value),
             };
             let d = scaling::decide(
@@ -787,6 +791,63 @@ mod tests {
             "sent once: {:?}",
             again.actions
         );
+    }
+
+    /// A 20-second datapoint older than the newest minute (20-second CPU turned off out of band,
+    /// say) is not taken for the newest: the minutes decide.
+    #[test]
+    fn a_stale_twenty_second_datapoint_does_not_overrule_newer_minutes() {
+        let web = &every_field()[0];
+        let id = crate::model::aws::TaskDefinitionId {
+            family: "web".into(),
+            revision: 1,
+        };
+        let described = crate::model::aws::ServiceDescription {
+            cluster: web.cluster.clone(),
+            service: "web".into(),
+            status: "ACTIVE".into(),
+            desired_count: 2,
+            running_count: 2,
+            pending_count: 0,
+            task_definition: id,
+            deployment_configuration: None,
+            deployment_controller: DeploymentController::Ecs,
+            deployments: Vec::new(),
+            load_balancers: Vec::new(),
+            current_service_deployment: None,
+            options: None,
+            tags: BTreeMap::new(),
+        };
+        let observed = |fine_start: u64| ObservedService {
+            service: Some(described.clone()),
+            deregistration_delays: BTreeMap::from([("webTargetGroup".to_owned(), 10)]),
+            cpu: vec![Some(80.0); 3],
+            serving: vec![Some(2.0); 3],
+            metrics_anchor: Some(900),
+            cpu_fine: Some((fine_start, 20.0)),
+            ..ObservedService::default()
+        };
+        let memory = ServiceMemory {
+            desired_count: Some(2),
+            serving_since: Some(0),
+            cpu_resolution_seconds: Some(20),
+            ..ServiceMemory::default()
+        };
+        let scaled = |plan: &Plan| {
+            plan.memory
+                .decisions
+                .iter()
+                .find(|d| d.kind == DecisionKind::ScaleOut)
+                .map(|d| d.reason.clone())
+        };
+        let stale = plan_service(web, &observed(600), &memory, 1_200);
+        assert!(
+            scaled(&stale).is_some_and(|r| r.contains("in the newest minute")),
+            "{:?}",
+            stale.memory.decisions
+        );
+        let fresh = plan_service(web, &observed(960), &memory, 1_200);
+        assert_eq!(scaled(&fresh), None, "{:?}", fresh.memory.decisions);
     }
 
     /// The deregistration delay is read only while unconfirmed or during a rollout, set when it
