@@ -90,6 +90,15 @@ pub const TIMELINE_HEADER: &str =
 /// Invalid manifests, trace or world (exit 1); an unwritable timeline (exit 2).
 pub fn run(args: Args, now: std::time::SystemTime) -> Result<ExitCode, CliError> {
     let stacks = read_manifests(&args.files)?;
+    // Every local input is checked before a recorded trace is read from AWS.
+    let world = match &args.world {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| CliError::Rejected(format!("{path}: cannot read: {e}")))?;
+            World::parse(&text).map_err(|e| CliError::Rejected(format!("{path}:{e}")))?
+        }
+        None => World::default(),
+    };
     let trace = match Recorded::parse(&args.load) {
         Some(Err(why)) => return Err(CliError::Rejected(format!("--load {why}"))),
         Some(Ok(recorded)) => recorded_trace(&stacks, &recorded, now)?,
@@ -99,14 +108,6 @@ pub fn run(args: Args, now: std::time::SystemTime) -> Result<ExitCode, CliError>
             LoadTrace::parse(&text)
                 .map_err(|e| CliError::Rejected(format!("{}: {e}", args.load)))?
         }
-    };
-    let world = match &args.world {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| CliError::Rejected(format!("{path}: cannot read: {e}")))?;
-            World::parse(&text).map_err(|e| CliError::Rejected(format!("{path}:{e}")))?
-        }
-        None => World::default(),
     };
     let seconds = args
         .duration
