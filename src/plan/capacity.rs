@@ -55,6 +55,67 @@ pub struct ServiceDemand {
 }
 
 impl ServiceDemand {
+    /// What `spec` asks of an EC2 cluster with `tasks` desired tasks, while a deployment is in
+    /// progress (`deploying`: its surge counted) or not. CPU and memory are the task's, or the sum
+    /// of its containers' (the hard limit where set, else the reservation). Static host ports
+    /// come from bridge mode's non-zero `hostPort`s and host mode's ports; awsvpc tasks take none
+    /// (each has its own network interface). The surge: a rolling deployment's maximumPercent, or
+    /// a whole second set of tasks for the strategies that start green at full size.
+    pub fn of(spec: &crate::manifest::spec::ServiceSpec, tasks: u32, deploying: bool) -> Self {
+        use crate::manifest::spec::{
+            DeploymentStrategy, NetworkMode, PlacementConstraintType, PlacementStrategyType,
+        };
+        let task = &spec.task_definition;
+        let containers = &task.containers;
+        let cpu = task
+            .cpu
+            .unwrap_or_else(|| containers.iter().filter_map(|c| c.cpu).sum());
+        let memory = task.memory.unwrap_or_else(|| {
+            containers
+                .iter()
+                .filter_map(|c| c.memory.or(c.memory_reservation))
+                .sum()
+        });
+        let host_ports = match task.network_mode {
+            Some(NetworkMode::Host) => containers
+                .iter()
+                .flat_map(|c| &c.port_mappings)
+                .map(|p| p.host_port.unwrap_or(p.container_port))
+                .collect(),
+            Some(NetworkMode::Bridge) | None => containers
+                .iter()
+                .flat_map(|c| &c.port_mappings)
+                .filter_map(|p| p.host_port.filter(|h| *h > 0))
+                .collect(),
+            Some(NetworkMode::Awsvpc | NetworkMode::None) => Vec::new(),
+        };
+        let surge = match (&spec.deployment.strategy, deploying) {
+            (_, false) => 0,
+            (DeploymentStrategy::Rolling, true) => {
+                Self::rolling_surge(tasks, spec.deployment.maximum_percent)
+            }
+            (_, true) => tasks,
+        };
+        Self {
+            service: spec.name.clone(),
+            needs: TaskNeeds {
+                cpu,
+                memory,
+                host_ports,
+            },
+            tasks,
+            surge,
+            spread_by_zone: spec.placement_strategy.iter().any(|p| {
+                p.kind == PlacementStrategyType::Spread
+                    && p.field.as_deref() == Some("attribute:ecs.availability-zone")
+            }),
+            distinct_instance: spec
+                .placement_constraints
+                .iter()
+                .any(|c| c.kind == PlacementConstraintType::DistinctInstance),
+        }
+    }
+
     /// The surge of a rolling deployment of `tasks` tasks at `maximum_percent`.
     pub fn rolling_surge(tasks: u32, maximum_percent: u32) -> u32 {
         (u64::from(tasks) * u64::from(maximum_percent) / 100)
@@ -374,6 +435,41 @@ mod tests {
             surge.reason,
             "4 tasks need 4 instances (2 of them a deployment's surge)"
         );
+    }
+
+    /// The app seed as `manifests/app.yaml` has it: its static host ports 80 and 8000 and soft
+    /// memory limit read from the manifest; two tasks need two instances, rolling out at maximum
+    /// 100 % as well.
+    #[test]
+    fn the_app_example_needs_an_instance_per_task() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/manifests/app.yaml");
+        let stacks = crate::manifest::parse_sources(&[crate::manifest::Source {
+            name: path.into(),
+            bytes: std::fs::read(path).expect("example"),
+        }])
+        .expect("valid");
+        let spec = &stacks[0].spec().services[0];
+        let demand = ServiceDemand::of(spec, 2, true);
+        assert_eq!(
+            demand.needs,
+            TaskNeeds {
+                cpu: 0,
+                memory: 512,
+                host_ports: vec![80, 8000],
+            }
+        );
+        assert_eq!(demand.surge, 0, "maximum 100 %: no surge");
+        let need = instances_needed(SMALL, 2, &[demand], bounds(0, 10, 0)).expect("fits");
+        assert_eq!(need.instances, 2);
+        // Scaled out to 3: a third instance.
+        let need = instances_needed(
+            SMALL,
+            2,
+            &[ServiceDemand::of(spec, 3, false)],
+            bounds(0, 10, 0),
+        )
+        .expect("fits");
+        assert_eq!(need.instances, 3);
     }
 
     #[test]
