@@ -585,6 +585,14 @@ pub struct UpdateServiceInput {
     pub option_fields: Vec<String>,
 }
 
+impl UpdateServiceInput {
+    /// Whether the update sends the option `field` (`placementStrategy`...): every one when
+    /// `option_fields` is empty, else those it names.
+    pub fn sends_option(&self, field: &str) -> bool {
+        self.option_fields.is_empty() || self.option_fields.iter().any(|f| f == field)
+    }
+}
+
 /// ECS's rollout state of a deployment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

@@ -340,10 +340,7 @@ fn sized_to_demand(
     inputs: &ScalingInputs,
 ) -> Option<Recommendation> {
     if let Some(fine) = inputs.cpu_fine {
-        let target = match &rule {
-            Some(r) => sizing_percent(above, r.below),
-            None => above,
-        };
+        let target = rule_target(above, rule.as_ref());
         // The 20-second datapoint as the newest "minute": served by the tasks of the newest
         // minute (or the count, while none is published), its requests those of that minute.
         let mut view = inputs.clone();
@@ -360,22 +357,14 @@ fn sized_to_demand(
             ),
         };
         if out {
-            let desired = match &rule {
-                Some(r) => needed.max(current.saturating_add(r.out_step.tasks(current))),
-                None => needed.max(current),
-            };
-            let threshold = if rule.is_some() {
-                "above"
-            } else {
-                "over the target of"
-            };
-            return Some(Recommendation {
-                desired,
-                trigger: Trigger::Cpu,
-                reason: format!(
-                    "CPU {fine:.0}% {threshold} {above:.0}% in the newest 20-second datapoint: {why}"
-                ),
-            });
+            return Some(scale_out(
+                current,
+                above,
+                rule.as_ref(),
+                (needed, &why),
+                fine,
+                "the newest 20-second datapoint",
+            ));
         }
         if !calm {
             return Some(Recommendation {
@@ -404,6 +393,35 @@ fn sized_to_demand(
     sized_to_demand_minutes(current, above, rule, inputs)
 }
 
+/// The CPU percent a rule sizes to: a threshold rule's sizing percent, or the target.
+fn rule_target(above: f64, rule: Option<&ThresholdRule>) -> f64 {
+    rule.map_or(above, |r| sizing_percent(above, r.below))
+}
+
+/// A demand-sized scale-out on the datapoint `cpu` (which one: `datapoint`): to the `needed`
+/// tasks, at least one step of a threshold rule.
+fn scale_out(
+    current: u32,
+    above: f64,
+    rule: Option<&ThresholdRule>,
+    (needed, why): (u32, &str),
+    cpu: f64,
+    datapoint: &str,
+) -> Recommendation {
+    let (desired, threshold) = match rule {
+        Some(r) => (
+            needed.max(current.saturating_add(r.out_step.tasks(current))),
+            "above",
+        ),
+        None => (needed.max(current), "over the target of"),
+    };
+    Recommendation {
+        desired,
+        trigger: Trigger::Cpu,
+        reason: format!("CPU {cpu:.0}% {threshold} {above:.0}% in {datapoint}: {why}"),
+    }
+}
+
 /// [`sized_to_demand`] on 1-minute datapoints.
 fn sized_to_demand_minutes(
     current: u32,
@@ -421,30 +439,21 @@ fn sized_to_demand_minutes(
         });
     };
     let newest = newest.unwrap_or_default();
-    let target = match &rule {
-        Some(r) => sizing_percent(above, r.below),
-        None => above,
-    };
+    let target = rule_target(above, rule.as_ref());
     let (needed, why) = demand(inputs, newest, current, target)?;
     let out = match &rule {
         Some(_) => latest > above,
         None => latest > above * (1.0 + TARGET_TOLERANCE),
     };
     if out {
-        let desired = match &rule {
-            Some(r) => needed.max(current.saturating_add(r.out_step.tasks(current))),
-            None => needed.max(current),
-        };
-        let threshold = if rule.is_some() {
-            "above"
-        } else {
-            "over the target of"
-        };
-        return Some(Recommendation {
-            desired,
-            trigger: Trigger::Cpu,
-            reason: format!("CPU {latest:.0}% {threshold} {above:.0}% in the newest minute: {why}"),
-        });
+        return Some(scale_out(
+            current,
+            above,
+            rule.as_ref(),
+            (needed, &why),
+            latest,
+            "the newest minute",
+        ));
     }
     let wants_in = match &rule {
         Some(r) => r.below.is_some_and(|below| {

@@ -702,6 +702,32 @@ pub fn service_options(spec: &ServiceSpec) -> ServiceOptions {
 mod tests {
     use super::*;
 
+    /// DescribeServices' answer for the every-field example's `web`: 2 tasks of `web:1`, steady.
+    fn web_described(
+        web: &DesiredService,
+        options: Option<ServiceOptions>,
+    ) -> crate::model::aws::ServiceDescription {
+        crate::model::aws::ServiceDescription {
+            cluster: web.cluster.clone(),
+            service: "web".into(),
+            status: "ACTIVE".into(),
+            desired_count: 2,
+            running_count: 2,
+            pending_count: 0,
+            task_definition: crate::model::aws::TaskDefinitionId {
+                family: "web".into(),
+                revision: 1,
+            },
+            deployment_configuration: None,
+            deployment_controller: DeploymentController::Ecs,
+            deployments: Vec::new(),
+            load_balancers: Vec::new(),
+            current_service_deployment: None,
+            options,
+            tags: BTreeMap::new(),
+        }
+    }
+
     fn every_field() -> Vec<DesiredService> {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -733,25 +759,7 @@ mod tests {
         );
         assert_eq!(input.options.cpu_resolution_seconds, Some(20));
 
-        let described = crate::model::aws::ServiceDescription {
-            cluster: web.cluster.clone(),
-            service: "web".into(),
-            status: "ACTIVE".into(),
-            desired_count: 2,
-            running_count: 2,
-            pending_count: 0,
-            task_definition: crate::model::aws::TaskDefinitionId {
-                family: "web".into(),
-                revision: 1,
-            },
-            deployment_configuration: None,
-            deployment_controller: DeploymentController::Ecs,
-            deployments: Vec::new(),
-            load_balancers: Vec::new(),
-            current_service_deployment: None,
-            options: None,
-            tags: BTreeMap::new(),
-        };
+        let described = web_described(web, None);
         let observed = ObservedService {
             service: Some(described),
             deregistration_delays: BTreeMap::from([("webTargetGroup".to_owned(), 10)]),
@@ -798,26 +806,7 @@ mod tests {
     #[test]
     fn a_stale_twenty_second_datapoint_does_not_overrule_newer_minutes() {
         let web = &every_field()[0];
-        let id = crate::model::aws::TaskDefinitionId {
-            family: "web".into(),
-            revision: 1,
-        };
-        let described = crate::model::aws::ServiceDescription {
-            cluster: web.cluster.clone(),
-            service: "web".into(),
-            status: "ACTIVE".into(),
-            desired_count: 2,
-            running_count: 2,
-            pending_count: 0,
-            task_definition: id,
-            deployment_configuration: None,
-            deployment_controller: DeploymentController::Ecs,
-            deployments: Vec::new(),
-            load_balancers: Vec::new(),
-            current_service_deployment: None,
-            options: None,
-            tags: BTreeMap::new(),
-        };
+        let described = web_described(web, None);
         let observed = |fine_start: u64| ObservedService {
             service: Some(described.clone()),
             deregistration_delays: BTreeMap::from([("webTargetGroup".to_owned(), 10)]),
@@ -865,25 +854,7 @@ mod tests {
         let mut reported = service_options(&web.spec);
         reported.enable_execute_command = false;
         reported.platform_version = Some("LATEST".into());
-        let described = crate::model::aws::ServiceDescription {
-            cluster: web.cluster.clone(),
-            service: "web".into(),
-            status: "ACTIVE".into(),
-            desired_count: 2,
-            running_count: 2,
-            pending_count: 0,
-            task_definition: crate::model::aws::TaskDefinitionId {
-                family: "web".into(),
-                revision: 1,
-            },
-            deployment_configuration: None,
-            deployment_controller: DeploymentController::Ecs,
-            deployments: Vec::new(),
-            load_balancers: Vec::new(),
-            current_service_deployment: None,
-            options: Some(reported),
-            tags: BTreeMap::new(),
-        };
+        let described = web_described(web, Some(reported));
         let observed = ObservedService {
             service: Some(described.clone()),
             deregistration_delays: BTreeMap::from([("webTargetGroup".to_owned(), 300)]),

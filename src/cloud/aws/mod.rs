@@ -695,9 +695,7 @@ impl Cloud for AwsCloud {
         let request = match &input.options {
             None => request,
             Some(options) => {
-                let send = |field: &str| {
-                    input.option_fields.is_empty() || input.option_fields.iter().any(|f| f == field)
-                };
+                let send = |field: &str| input.sends_option(field);
                 let mut r = request;
                 if send("capacityProviderStrategy") {
                     r = r.set_capacity_provider_strategy(convert::capacity_providers(options));

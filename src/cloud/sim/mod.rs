@@ -705,7 +705,7 @@ impl Sim {
     /// Unknown service or revision, throttling, faults.
     pub fn update_service(
         &mut self,
-        input: UpdateServiceInput,
+        mut input: UpdateServiceInput,
     ) -> Result<ServiceDescription, CloudError> {
         const OP: Operation = Operation::UpdateService;
         self.call(OP)?;
@@ -750,10 +750,8 @@ impl Sim {
                 message: "service vanished".into(),
             });
         };
-        if let Some(options) = input.options {
-            let send = |field: &str| {
-                input.option_fields.is_empty() || input.option_fields.iter().any(|f| f == field)
-            };
+        if let Some(options) = input.options.take() {
+            let send = |field: &str| input.sends_option(field);
             let kept = &mut service.options;
             if send("capacityProviderStrategy") {
                 kept.capacity_provider_strategy = options.capacity_provider_strategy;
