@@ -874,13 +874,30 @@ impl Cloud for AwsCloud {
     ) -> Result<Vec<TargetHealth>, CloudError> {
         const OP: Operation = Operation::DescribeTargetHealth;
         let info = self.target_group(target_group, OP).await?;
-        let out = self
+        let out = match self
             .elb
             .describe_target_health()
             .target_group_arn(info.arn)
             .send()
             .await
-            .map_err(|e| classify(OP, e))?;
+            .map_err(|e| classify(OP, e))
+        {
+            // Deleted since it was resolved: forgotten (the lookup drops it), and named.
+            Err(CloudError::Invalid { message, .. })
+                if message.starts_with("TargetGroupNotFound") =>
+            {
+                let _ = self
+                    .describe_target_groups(&[target_group.to_owned()])
+                    .await;
+                return Err(CloudError::Invalid {
+                    operation: OP,
+                    message: format!(
+                        "target group `{target_group}` does not exist; create it, or fix its name in the manifest"
+                    ),
+                });
+            }
+            other => other?,
+        };
         Ok(out
             .target_health_descriptions()
             .iter()
