@@ -95,7 +95,7 @@ fn run(before: &[Stack], after: &[Stack], stop_at: Option<u64>) -> (u64, std::ti
         )
     };
     cloud.with(|s| {
-        tugboat::simulate::provide_target_groups(s, before);
+        tugboat::simulate::provide_infrastructure(s, before);
         for stack in before {
             for service in &stack.spec().services {
                 let id = s

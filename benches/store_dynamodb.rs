@@ -152,7 +152,7 @@ fn sweep(url: &str, pid: u32) {
         )
     };
     cloud.with(|s| {
-        tugboat::simulate::provide_target_groups(s, &stacks);
+        tugboat::simulate::provide_infrastructure(s, &stacks);
         for stack in &stacks {
             for service in &stack.spec().services {
                 let id = s

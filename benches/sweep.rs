@@ -106,7 +106,7 @@ fn measure(services: usize) {
             Clock::scaled(0, 1.0),
             0,
         );
-        cloud.with(|s| tugboat::simulate::provide_target_groups(s, &stacks));
+        cloud.with(|s| tugboat::simulate::provide_infrastructure(s, &stacks));
         (
             cloud,
             MemoryStore::new(),

@@ -736,3 +736,65 @@ fn running_tasks_report_their_images_and_lifecycle_policies_are_read() {
         }
     });
 }
+
+/// DescribeAlarms gives each named alarm's state, reason and the time it changed, leaves out
+/// names with no alarm, and asks 100 names a call (105 here, two calls).
+#[test]
+#[ignore = "needs moto: scripts/test starts it and runs these with --include-ignored"]
+fn alarm_states_are_read_by_name_100_a_call() {
+    let moto = Moto::get();
+    runtime().block_on(async {
+        let run = format!("{}x{}", support::moto::epoch_seconds(), std::process::id());
+        let config = moto.config().await;
+        let aws = AwsCloud::new(config.clone());
+        let cloudwatch = aws_sdk_cloudwatch::Client::new(&config);
+        let names: Vec<String> = (0..105).map(|i| format!("alarm{run}-{i}")).collect();
+        for name in &names {
+            cloudwatch
+                .put_metric_alarm()
+                .alarm_name(name)
+                .namespace("AWS/ApplicationELB")
+                .metric_name("HTTPCode_Target_5XX_Count")
+                .statistic(aws_sdk_cloudwatch::types::Statistic::Sum)
+                .period(60)
+                .evaluation_periods(1)
+                .threshold(10.0)
+                .comparison_operator(
+                    aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanThreshold,
+                )
+                .send()
+                .await
+                .expect("alarm");
+        }
+        let before = support::moto::epoch_seconds();
+        cloudwatch
+            .set_alarm_state()
+            .alarm_name(&names[104])
+            .state_value(aws_sdk_cloudwatch::types::StateValue::Alarm)
+            .state_reason("Threshold Crossed: 42 5XX")
+            .send()
+            .await
+            .expect("set");
+        let mut asked = names.clone();
+        asked.push(format!("nothing{run}"));
+        let states = aws.describe_alarms(&asked).await.expect("described");
+        assert_eq!(states.len(), 105, "the missing name is left out");
+        let tripped = states
+            .iter()
+            .find(|a| a.name == names[104])
+            .expect("the 105th alarm, from the second call");
+        assert_eq!(tripped.state, tugboat::model::aws::AlarmStateValue::Alarm);
+        assert_eq!(tripped.reason, "Threshold Crossed: 42 5XX");
+        assert!(
+            tripped.since + 5 >= before && tripped.since <= support::moto::epoch_seconds() + 5,
+            "{tripped:?} against {before}"
+        );
+        assert!(
+            states
+                .iter()
+                .filter(|a| a.name != names[104])
+                .all(|a| a.state != tugboat::model::aws::AlarmStateValue::Alarm),
+            "{states:?}"
+        );
+    });
+}

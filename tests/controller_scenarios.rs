@@ -750,3 +750,88 @@ fn a_service_being_created_is_not_scaled_on_startup_errors() {
         "both services verified"
     );
 }
+
+/// A rolling deployment's named alarm goes into ALARM after ECS has completed the deployment,
+/// while tugboat is still verifying it. ECS watches its alarms only until the deployment
+/// completes; tugboat's gate runs through verification, so the revision is rolled back to verified
+/// good (its digest pinned) and not verified, though its image is good.
+#[test]
+fn an_alarm_during_verification_rolls_a_rolling_deployment_back_after_ecs_completed_it() {
+    let path = format!(
+        "{}/manifests/fargate-test1.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).expect("readable").replace(
+        "        maximumPercent: 100\n",
+        "        maximumPercent: 100\n        alarms: [test1-latency]\n",
+    );
+    let stacks = tugboat::manifest::parse_sources(&[tugboat::manifest::Source {
+        name: "fargate-test1.yaml".into(),
+        bytes: text.into_bytes(),
+    }])
+    .expect("valid");
+    let good = "123456789012.dkr.ecr.us-east-1.amazonaws.com/test1:1.0.1";
+    let mut world = World::default();
+    world.deployments.push(ScheduledDeployment {
+        at_seconds: 1200,
+        service: "test1Service".into(),
+        image: good.into(),
+    });
+    let mut simulation = tug(&stacks, world, LoadTrace::constant(60.0));
+    let completed = |s: &Simulation| s.decisions_of(DecisionKind::RolloutComplete).len();
+    simulation.run(1200, |_| {}).expect("run");
+    while completed(&simulation) < 2 {
+        simulation.run(1, |_| {}).expect("run");
+        assert!(simulation.now() < 2400, "{:?}", simulation.decisions());
+    }
+    let ecs_done = simulation
+        .with_sim(|s| s.peek_service("test1Cluster", "test1Service"))
+        .expect("service");
+    assert_eq!(ecs_done.task_definition.revision, 2);
+    simulation.run(10, |_| {}).expect("run");
+    simulation.with_sim(|s| {
+        s.set_alarm_state(
+            "test1-latency",
+            tugboat::model::aws::AlarmStateValue::Alarm,
+            "Threshold Crossed: p99 above 500 ms",
+        );
+    });
+    simulation
+        .run(1200, |row| {
+            let least = minimum_healthy(row.sample.desired, 50);
+            assert!(row.sample.healthy >= least, "{row:?}");
+        })
+        .expect("run");
+    let rollbacks = simulation.decisions_of(DecisionKind::Rollback);
+    assert_eq!(rollbacks.len(), 1, "{:?}", simulation.decisions());
+    assert!(
+        rollbacks[0]
+            .1
+            .contains("alarm test1-latency went into ALARM"),
+        "{rollbacks:?}"
+    );
+    let memory = simulation.memory("test1Service").expect("memory");
+    assert_eq!(memory.failed_digests.len(), 1);
+    // Verified good again: revision 1's definition, pinned to the digest it was verified with
+    // (registered as revision 3), not the alarmed revision 2.
+    let good = memory.verified_good.as_ref().expect("verified good");
+    assert_eq!(good.id.revision, 3, "{:?}", simulation.decisions());
+    assert!(
+        rollbacks[0]
+            .1
+            .contains("back to verified-good test1TaskDefinition:1 as test1TaskDefinition:3")
+    );
+    let service = simulation
+        .with_sim(|s| s.peek_service("test1Cluster", "test1Service"))
+        .expect("service");
+    assert_eq!(service.task_definition.revision, 3);
+    assert_eq!((service.running_count, service.desired_count), (2, 2));
+    // The alarm that caused the rollback does not gate the rollback (it was in ALARM before it
+    // started), and that is said once.
+    let said = simulation
+        .decisions_of(DecisionKind::Hold)
+        .iter()
+        .filter(|(_, r)| r.contains("test1-latency has been in ALARM since"))
+        .count();
+    assert_eq!(said, 1, "{:?}", simulation.decisions());
+}

@@ -66,7 +66,7 @@ impl Harness {
         }])
         .expect("valid manifest");
         self.sim
-            .with(|s| tugboat::simulate::provide_target_groups(s, &stacks));
+            .with(|s| tugboat::simulate::provide_infrastructure(s, &stacks));
         self.runtime
             .block_on(
                 self.store

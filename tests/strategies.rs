@@ -10,6 +10,7 @@ use support::example_stacks;
 use tugboat::cloud::sim::load::LoadTrace;
 use tugboat::cloud::sim::world::{FailingImage, Failure, ScheduledDeployment, World};
 use tugboat::model::DecisionKind;
+use tugboat::model::aws::AlarmStateValue;
 use tugboat::simulate::{Scaler, Simulation, TimelineRow};
 
 const DEPLOY_AT: u64 = 1800;
@@ -58,6 +59,14 @@ struct Seen {
 }
 
 fn run(case: &Case, failure: Option<(Failure, Option<f64>)>, seconds: u64) -> (Simulation, Seen) {
+    let mut simulation = setup(case, failure);
+    let mut seen = Seen::default();
+    watch(&mut simulation, seconds, &mut seen);
+    (simulation, seen)
+}
+
+/// The case's stack deployed in the simulator, with the image failing as given.
+fn setup(case: &Case, failure: Option<(Failure, Option<f64>)>) -> Simulation {
     let stacks = example_stacks(case.manifest);
     let mut world = World::default();
     if let Some((failure, fraction)) = failure {
@@ -73,15 +82,18 @@ fn run(case: &Case, failure: Option<(Failure, Option<f64>)>, seconds: u64) -> (S
         service: case.service.into(),
         image: case.image.into(),
     });
-    let mut simulation = Simulation::new(
+    Simulation::new(
         &stacks,
         world,
         LoadTrace::constant(LOAD_RPS),
         1,
         Scaler::Tug { resync_seconds: 30 },
     )
-    .expect("setup");
-    let mut seen = Seen::default();
+    .expect("setup")
+}
+
+/// Runs `seconds` more, checking the invariants every second and adding to `seen`.
+fn watch(simulation: &mut Simulation, seconds: u64, seen: &mut Seen) {
     simulation
         .run(seconds, |row: &TimelineRow| {
             let s = &row.sample;
@@ -103,7 +115,6 @@ fn run(case: &Case, failure: Option<(Failure, Option<f64>)>, seconds: u64) -> (S
             }
         })
         .expect("run");
-    (simulation, seen)
 }
 
 /// The shares green went through during the deployment, without the "no deployment" gaps.
@@ -300,5 +311,87 @@ fn a_rollback_ecs_makes_itself_is_a_failed_rollout_not_drift() {
     assert_eq!(
         memory.verified_good.as_ref().map(|r| r.id.revision),
         Some(1)
+    );
+}
+
+/// A named alarm (`deployment.alarms`) that goes into ALARM during the canary step fails the
+/// deployment: the traffic goes back to blue and no task is started for it; tugboat takes it as
+/// the rollout failing, records the digest and keeps verified good. The image itself is good:
+/// only the alarm says otherwise (what it watches is the team's, not the simulator's).
+#[test]
+fn canary_an_alarm_going_into_alarm_during_the_canary_step_moves_the_traffic_back() {
+    let mut simulation = setup(&CANARY, None);
+    let mut seen = Seen::default();
+    let alarm_at = DEPLOY_AT + 300;
+    watch(&mut simulation, alarm_at, &mut seen);
+    assert_eq!(shares(&seen).last(), Some(&10.0), "{:?}", seen.shares);
+    simulation.with_sim(|s| {
+        s.set_alarm_state(
+            "shop-latency-p99",
+            AlarmStateValue::Alarm,
+            "Threshold Crossed: 3 datapoints were greater than the threshold (0.5)",
+        );
+    });
+    let launched_then = seen.launched.last().map(|(_, n)| *n);
+    watch(&mut simulation, 3600 - alarm_at, &mut seen);
+    let rollbacks = simulation.decisions_of(DecisionKind::Rollback);
+    assert_eq!(rollbacks.len(), 1, "{:?}", simulation.decisions());
+    assert!(
+        rollbacks[0].1.contains("shop-latency-p99 went into ALARM"),
+        "{rollbacks:?}"
+    );
+    assert!(rollbacks[0].0 >= alarm_at && rollbacks[0].0 <= alarm_at + 30);
+    assert_eq!(
+        seen.launched.last().map(|(_, n)| *n),
+        launched_then,
+        "tasks started after the alarm: {:?}",
+        seen.launched
+    );
+    let memory = simulation.memory(CANARY.service).expect("memory");
+    assert_eq!(memory.failed_digests.len(), 1);
+    assert_eq!(
+        memory.verified_good.as_ref().map(|r| r.id.revision),
+        Some(1)
+    );
+    let service = simulation
+        .with_sim(|s| s.peek_service(CANARY.cluster, CANARY.service))
+        .expect("service");
+    assert_eq!(
+        (service.task_definition.revision, service.running_count),
+        (1, 10)
+    );
+}
+
+/// An alarm already in ALARM when the rollout starts gates nothing (ECS ignores it, and so does
+/// tugboat, saying so): the good image completes and is verified.
+#[test]
+fn an_alarm_in_alarm_before_the_rollout_started_does_not_fail_it_and_is_said() {
+    let mut simulation = setup(&CANARY, None);
+    let mut seen = Seen::default();
+    watch(&mut simulation, DEPLOY_AT - 60, &mut seen);
+    simulation.with_sim(|s| {
+        s.set_alarm_state(
+            "shop-latency-p99",
+            AlarmStateValue::Alarm,
+            "noisy since lunch",
+        );
+    });
+    watch(&mut simulation, 3600 - (DEPLOY_AT - 60), &mut seen);
+    assert!(
+        simulation.decisions_of(DecisionKind::Rollback).is_empty(),
+        "{:?}",
+        simulation.decisions()
+    );
+    assert_eq!(shares(&seen), CANARY.steps);
+    assert!(
+        simulation
+            .decisions_of(DecisionKind::Hold)
+            .iter()
+            .any(
+                |(_, r)| r.contains("shop-latency-p99 has been in ALARM since")
+                    && r.contains("before the rollout started")
+            ),
+        "{:?}",
+        simulation.decisions()
     );
 }

@@ -211,7 +211,7 @@ pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
             let saved = saved_account(&store);
             let sim = open_account(saved.as_deref(), &store, load, args.speed).await;
             let clock = sim.clock().clone();
-            provide_target_groups(&sim, &store).await;
+            provide_infrastructure(&sim, &store).await;
             tokio::spawn(advance_simulation(
                 sim.clone(),
                 store.clone(),
@@ -444,11 +444,11 @@ async fn signals(stop: watch::Sender<bool>) {
     }
 }
 
-/// Creates, in the simulated account, the target groups the store's stacks name: in a real
-/// account they exist before tugboat runs (CloudFormation, say).
-async fn provide_target_groups(sim: &SimCloud, store: &AnyStore) {
+/// Creates, in the simulated account, the target groups and the alarms the store's stacks name:
+/// in a real account they exist before tugboat runs (CloudFormation, say).
+async fn provide_infrastructure(sim: &SimCloud, store: &AnyStore) {
     if let Ok(stacks) = store.list().await {
-        sim.with(|s| crate::simulate::provide_target_groups(s, &stacks));
+        sim.with(|s| crate::simulate::provide_infrastructure(s, &stacks));
     }
 }
 
@@ -558,7 +558,7 @@ async fn advance_simulation(
         ticks = ticks.wrapping_add(1);
         sim.with(|_| {});
         if ticks.is_multiple_of(10) {
-            provide_target_groups(&sim, &store).await;
+            provide_infrastructure(&sim, &store).await;
         }
         if ticks.is_multiple_of(50)
             && let Some(path) = &saved

@@ -133,6 +133,7 @@ mod tests {
             Category::TaskDefinitionRead,
             Category::Elb,
             Category::CloudWatch,
+            Category::CloudWatchAlarms,
             Category::Ecr,
         ] {
             let (burst, rate) = category.bucket();

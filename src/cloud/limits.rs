@@ -24,6 +24,9 @@ pub enum Category {
     Elb,
     /// CloudWatch GetMetricData: 50 TPS.
     CloudWatch,
+    /// CloudWatch DescribeAlarms: 9 TPS (CloudWatch's service quotas; aws-facts.md lists only
+    /// GetMetricData). A burst of 9: the controller reads a rollout's alarms once per look.
+    CloudWatchAlarms,
     /// ECR GetLifecyclePolicy: ECR documents no rate for it; a bucket of our own, 10 burst, 1/s
     /// (the controller reads one policy per repository every few hours).
     Ecr,
@@ -40,6 +43,7 @@ impl Category {
             Category::TaskDefinitionRead => (50.0, 20.0),
             Category::Elb => (40.0, 10.0),
             Category::CloudWatch => (50.0, 50.0),
+            Category::CloudWatchAlarms => (9.0, 9.0),
             Category::Ecr => (10.0, 1.0),
         }
     }

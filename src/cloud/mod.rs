@@ -25,7 +25,7 @@ pub use operation::Operation;
 pub use sim::SimCloud;
 
 use crate::model::aws::{
-    CreateServiceInput, HealthCheckSettings, MetricData, MetricId, RegisteredRevision,
+    AlarmState, CreateServiceInput, HealthCheckSettings, MetricData, MetricId, RegisteredRevision,
     ServiceDescription, TargetGroupDescription, TargetHealth, TaskDefinitionId,
     TaskDefinitionInput, UpdateServiceInput,
 };
@@ -214,6 +214,13 @@ pub trait Cloud: Send + Sync {
         repository: &EcrRepository,
     ) -> impl Future<Output = Result<Option<String>, CloudError>> + Send;
 
+    /// DescribeAlarms of at most [`crate::model::aws::ALARMS_PER_CALL`] names (metric and
+    /// composite alarms): the state of each that exists; a name with no alarm is left out.
+    fn describe_alarms(
+        &self,
+        names: &[String],
+    ) -> impl Future<Output = Result<Vec<AlarmState>, CloudError>> + Send;
+
     /// GetMetricData for minutes starting in [start_s, end_s), at most 500 queries per call. A
     /// query that cannot be asked (a target group that does not exist) is reported in
     /// [`MetricData::unresolved`] and fails nothing else.
@@ -401,6 +408,10 @@ impl<L: Layer, C: Cloud> Cloud for Layered<L, C> {
     ) -> Result<Option<String>, CloudError> {
         let call = self.inner.get_lifecycle_policy(repository);
         self.layer.around(Operation::GetLifecyclePolicy, call).await
+    }
+    async fn describe_alarms(&self, names: &[String]) -> Result<Vec<AlarmState>, CloudError> {
+        let call = self.inner.describe_alarms(names);
+        self.layer.around(Operation::DescribeAlarms, call).await
     }
 }
 

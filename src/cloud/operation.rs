@@ -54,11 +54,13 @@ pub enum Operation {
     GetMetricData,
     /// ECR GetLifecyclePolicy (what the registry could delete of a verified image).
     GetLifecyclePolicy,
+    /// CloudWatch DescribeAlarms (the state of the alarms a rollout is gated on).
+    DescribeAlarms,
 }
 
 impl Operation {
     /// Every operation.
-    pub const ALL: [Operation; 22] = [
+    pub const ALL: [Operation; 23] = [
         Operation::RegisterTaskDefinition,
         Operation::DescribeTaskDefinition,
         Operation::CreateService,
@@ -81,11 +83,12 @@ impl Operation {
         Operation::ModifyTargetGroupAttributes,
         Operation::GetMetricData,
         Operation::GetLifecyclePolicy,
+        Operation::DescribeAlarms,
     ];
 
     /// The operations of the [`super::Cloud`] trait and the preflight: what the controller calls,
     /// and so the label sets its request metrics start with.
-    pub const CONTROLLER: [Operation; 17] = [
+    pub const CONTROLLER: [Operation; 18] = [
         Operation::RegisterTaskDefinition,
         Operation::DescribeTaskDefinition,
         Operation::CreateService,
@@ -103,6 +106,7 @@ impl Operation {
         Operation::ModifyTargetGroupAttributes,
         Operation::GetMetricData,
         Operation::GetLifecyclePolicy,
+        Operation::DescribeAlarms,
     ];
 
     /// The API's own name, e.g. `UpdateService`.
@@ -130,6 +134,7 @@ impl Operation {
             Operation::ModifyTargetGroupAttributes => "ModifyTargetGroupAttributes",
             Operation::GetMetricData => "GetMetricData",
             Operation::GetLifecyclePolicy => "GetLifecyclePolicy",
+            Operation::DescribeAlarms => "DescribeAlarms",
         }
     }
 
@@ -147,7 +152,7 @@ impl Operation {
             | Operation::DescribeTargetGroups
             | Operation::DescribeTargetGroupAttributes
             | Operation::ModifyTargetGroupAttributes => "elbv2",
-            Operation::GetMetricData => "cloudwatch",
+            Operation::GetMetricData | Operation::DescribeAlarms => "cloudwatch",
             Operation::GetLifecyclePolicy => "ecr",
             _ => "ecs",
         }
@@ -173,6 +178,7 @@ impl Operation {
             Operation::RegisterTaskDefinition => Category::TaskDefinitionModify,
             Operation::DescribeTaskDefinition => Category::TaskDefinitionRead,
             Operation::GetMetricData => Category::CloudWatch,
+            Operation::DescribeAlarms => Category::CloudWatchAlarms,
             Operation::DescribeTargetHealth
             | Operation::ModifyTargetGroup
             | Operation::DescribeTargetGroups
@@ -204,6 +210,7 @@ impl Operation {
                 | Operation::DescribeTargetGroups
                 | Operation::DescribeTargetGroupAttributes
                 | Operation::GetMetricData
+                | Operation::DescribeAlarms
         )
     }
 }

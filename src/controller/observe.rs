@@ -6,7 +6,8 @@
 //! Target health, and the image digests of the running tasks (ListTasks and DescribeTasks, one
 //! page each), are read only for services whose rollout is being watched; the lifecycle policies
 //! of the verified-good images' ECR repositories every [`REGISTRY_CHECK_SECONDS`], each
-//! repository once per batch. Each call is awaited through a box, so the batch's future does not
+//! repository once per batch; the state of the CloudWatch alarms a watched rollout is gated on,
+//! each alarm once per batch. Each call is awaited through a box, so the batch's future does not
 //! carry every layer of every call inline.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -14,7 +15,10 @@ use std::sync::Arc;
 
 use crate::cloud::{Cloud, CloudError, Operation};
 use crate::manifest::spec::Http5xxSource;
-use crate::model::aws::{Datapoint, FINE_CPU_PERIOD_SECONDS, MetricId, TargetGroupDescription};
+use crate::model::aws::{
+    ALARMS_PER_CALL, AlarmState, Datapoint, FINE_CPU_PERIOD_SECONDS, MetricId,
+    TargetGroupDescription,
+};
 use crate::model::image::{EcrRepository, ImageRef};
 use crate::model::{ObservedService, REGISTRY_CHECK_SECONDS, ServiceKey, ServiceMemory};
 use crate::plan::DesiredService;
@@ -120,7 +124,62 @@ pub async fn observe<C: Cloud>(
     read_delays(cloud, batch, &mut results).await;
     read_images(cloud, batch, &mut results).await;
     read_lifecycle(cloud, batch, &mut results).await;
+    read_alarms(cloud, batch, &mut results).await;
     results
+}
+
+/// DescribeAlarms of the alarms the watched rollouts are gated on (`deployment.alarms`), each
+/// name once per batch, [`ALARMS_PER_CALL`] a call. A failed call fails the services that name
+/// one of its alarms: a gate that cannot be read is not taken as passing.
+async fn read_alarms<C: Cloud>(
+    cloud: &C,
+    batch: &[Watch],
+    results: &mut [Result<ObservedService, CloudError>],
+) {
+    let asking = |w: &Watch, r: &Result<ObservedService, CloudError>| {
+        w.rollout_watched
+            && !w.desired.spec.deployment.alarms.is_empty()
+            && r.as_ref().is_ok_and(|o| o.service.is_some())
+    };
+    let names: BTreeSet<&String> = batch
+        .iter()
+        .zip(results.iter())
+        .filter(|(w, r)| asking(w, r))
+        .flat_map(|(w, _)| &w.desired.spec.deployment.alarms)
+        .collect();
+    if names.is_empty() {
+        return;
+    }
+    let names: Vec<String> = names.into_iter().cloned().collect();
+    let mut states: BTreeMap<String, AlarmState> = BTreeMap::new();
+    let mut failed: Vec<(BTreeSet<String>, CloudError)> = Vec::new();
+    for chunk in names.chunks(ALARMS_PER_CALL) {
+        match Box::pin(cloud.describe_alarms(chunk)).await {
+            Ok(found) => states.extend(found.into_iter().map(|a| (a.name.clone(), a))),
+            Err(e) => failed.push((chunk.iter().cloned().collect(), e)),
+        }
+    }
+    for (w, result) in batch.iter().zip(results.iter_mut()) {
+        if !asking(w, result) {
+            continue;
+        }
+        let alarms = &w.desired.spec.deployment.alarms;
+        if let Some((_, e)) = failed
+            .iter()
+            .find(|(chunk, _)| alarms.iter().any(|a| chunk.contains(a)))
+        {
+            *result = Err(e.clone());
+            continue;
+        }
+        if let Ok(o) = result {
+            o.alarms = Some(
+                alarms
+                    .iter()
+                    .filter_map(|name| states.get(name).cloned())
+                    .collect(),
+            );
+        }
+    }
 }
 
 /// ListTasks and DescribeTasks of the services that asked: the revision and image digests of up

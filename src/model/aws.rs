@@ -814,3 +814,43 @@ pub struct MetricData {
     /// CloudWatch dimension. Only the services naming it are affected.
     pub unresolved: BTreeMap<MetricId, String>,
 }
+
+/// A CloudWatch alarm's state value (DescribeAlarms' `StateValue`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AlarmStateValue {
+    /// Within its threshold.
+    Ok,
+    /// Breaching.
+    Alarm,
+    /// Not enough data to say.
+    InsufficientData,
+}
+
+impl AlarmStateValue {
+    /// CloudWatch's own word for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlarmStateValue::Ok => "OK",
+            AlarmStateValue::Alarm => "ALARM",
+            AlarmStateValue::InsufficientData => "INSUFFICIENT_DATA",
+        }
+    }
+}
+
+/// One alarm as DescribeAlarms reports it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlarmState {
+    /// Its name.
+    pub name: String,
+    /// Its state now.
+    pub state: AlarmStateValue,
+    /// CloudWatch's explanation of the state (`StateReason`).
+    pub reason: String,
+    /// When it last changed state (`StateUpdatedTimestamp`), seconds on the controller's clock.
+    pub since: u64,
+}
+
+/// Alarm names per DescribeAlarms call (the API's `AlarmNames` takes at most 100).
+pub const ALARMS_PER_CALL: usize = 100;

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::aws::{HealthCheckSettings, ServiceDescription, TargetHealth};
+use crate::model::aws::{AlarmState, HealthCheckSettings, ServiceDescription, TargetHealth};
 use crate::model::image::{EcrRepository, TaskImages};
 
 /// One service as observed: read from the cloud at the start of a reconcile.
@@ -40,6 +40,9 @@ pub struct ObservedService {
     pub images: Option<Vec<TaskImages>>,
     /// The lifecycle policies of the verified-good images' ECR repositories (only when due).
     pub lifecycle_policies: Option<Vec<LifecyclePolicyRead>>,
+    /// The alarms the deployment names that exist, with their state (only while a rollout is
+    /// watched and the deployment names alarms).
+    pub alarms: Option<Vec<AlarmState>>,
 }
 
 /// One read of an ECR repository's lifecycle policy.

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use crate::manifest::spec::{ServiceSpec, TaskDefinitionSpec};
-use crate::model::aws::{RolloutState, ServiceDescription, TargetState};
+use crate::model::aws::{AlarmStateValue, RolloutState, ServiceDescription, TargetState};
 use crate::model::image::{ImageDigests, describe_digests, digests_of};
 use crate::model::{
     DecisionKind, DecisionRecord, ObservedService, Revision, RolloutMemory, ServiceMemory,
@@ -276,8 +276,12 @@ fn watch(
         .map(|d| d.rollout_state_reason.clone())
         .or_else(|| {
             left_target.then(|| {
+                // ECS's reason left with the deployment; the alarms, if one tripped, say it.
+                let alarm = alarm_breach(spec, observed, rollout)
+                    .map(|a| format!(" ({a})"))
+                    .unwrap_or_default();
                 format!(
-                    "the service runs {} again: ECS rolled the {} deployment back",
+                    "the service runs {} again: ECS rolled the {} deployment back{alarm}",
                     service.task_definition,
                     spec.deployment.strategy.ecs_name()
                 )
@@ -380,6 +384,18 @@ fn watch(
             spec,
             &service.task_definition,
         );
+    }
+    if let Some(gaps) = alarm_gaps(spec, observed, rollout) {
+        // Said once per rollout, not at every look.
+        let said = memory
+            .decisions
+            .iter()
+            .rev()
+            .take_while(|d| d.at >= rollout.started_at)
+            .any(|d| d.reason == gaps);
+        if !said {
+            note_hold(memory, now, gaps);
+        }
     }
     let mixed = match &seen {
         Some(Err(reason)) => Some(reason.clone()),
@@ -522,7 +538,55 @@ fn rollback_trigger(
             "{latest:.0} target 5XX in the last minute, above max5xxPerMinute {max}"
         ));
     }
-    None
+    alarm_breach(spec, observed, rollout)
+}
+
+/// The first named alarm that went into ALARM since the rollout started, in words. The alarms
+/// gate the rollout for as long as it is watched: through ECS's deployment and bake, and through
+/// tugboat's verification after it, which ECS does not watch.
+fn alarm_breach(
+    spec: &ServiceSpec,
+    observed: &ObservedService,
+    rollout: &RolloutMemory,
+) -> Option<String> {
+    let alarms = observed.alarms.as_ref()?;
+    spec.deployment.alarms.iter().find_map(|name| {
+        let a = alarms.iter().find(|a| &a.name == name)?;
+        (a.state == AlarmStateValue::Alarm && a.since >= rollout.started_at).then(|| {
+            format!(
+                "alarm {name} went into ALARM {} s into the rollout: {}",
+                a.since - rollout.started_at,
+                a.reason
+            )
+        })
+    })
+}
+
+/// What the rollout's alarm gate cannot use, if anything: named alarms that do not exist, and
+/// alarms in ALARM since before the rollout started (ECS ignores those for the deployment, and so
+/// does the gate until they change state again).
+fn alarm_gaps(
+    spec: &ServiceSpec,
+    observed: &ObservedService,
+    rollout: &RolloutMemory,
+) -> Option<String> {
+    let alarms = observed.alarms.as_ref()?;
+    let mut gaps = Vec::new();
+    for name in &spec.deployment.alarms {
+        match alarms.iter().find(|a| &a.name == name) {
+            None => gaps.push(format!(
+                "alarm {name} of deployment.alarms does not exist: it gates nothing"
+            )),
+            Some(a) if a.state == AlarmStateValue::Alarm && a.since < rollout.started_at => {
+                gaps.push(format!(
+                    "alarm {name} has been in ALARM since {} s before the rollout started: it gates the rollout once it leaves ALARM and enters it again, as ECS does",
+                    rollout.started_at - a.since
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    (!gaps.is_empty()).then(|| gaps.join("; "))
 }
 
 /// When a service with this memory needs looking at again, in seconds from `now`: the next
@@ -936,6 +1000,83 @@ spec:
         }])
         .expect("the test's canary stack is valid");
         DesiredService::of_stack(&stacks[0]).remove(0)
+    }
+
+    /// The named alarms gate the rollout for as long as it is watched, verification included: an
+    /// alarm that goes into ALARM after the rollout started rolls it back and fails the digest; one
+    /// in ALARM since before it started, or one that does not exist, gates nothing and is said.
+    #[test]
+    fn an_alarm_that_goes_into_alarm_during_the_rollout_or_its_verification_rolls_it_back() {
+        use crate::model::aws::AlarmState;
+        let mut desired = desired();
+        desired.spec.deployment.alarms = vec!["web-5xx".into(), "web-latency".into()];
+        let spec = &desired.spec;
+        let alarms = |state: AlarmStateValue, since: u64| ObservedService {
+            alarms: Some(vec![AlarmState {
+                name: "web-5xx".into(),
+                state,
+                reason: "Threshold Crossed: 1 datapoint [42.0] was greater than 10.0".into(),
+                since,
+            }]),
+            ..ObservedService::default()
+        };
+        // Completed at 900, verifying: ECS watches no alarm any more, tugboat does.
+        let verifying = || memory(Some(("d1", 1)), Some(("d2", 2, 800, Some(900), false)), &[]);
+        let mut m = verifying();
+        let service = described(STEADY_ON_2);
+        super::step(
+            spec,
+            "d2",
+            &alarms(AlarmStateValue::Ok, 100),
+            &service,
+            &mut m,
+            950,
+        );
+        assert!(m.rollout.as_ref().is_some_and(|r| !r.rollback));
+        let gap = &m.decisions.last().expect("a hold").reason;
+        assert!(
+            gap.contains("alarm web-latency of deployment.alarms does not exist"),
+            "{gap}"
+        );
+        let step = super::step(
+            spec,
+            "d2",
+            &alarms(AlarmStateValue::Alarm, 940),
+            &service,
+            &mut m,
+            960,
+        );
+        assert_eq!(
+            step.deploy.map(|r| r.id),
+            Some(id(1)),
+            "back to verified good"
+        );
+        assert!(m.failed_digests.contains("d2"));
+        let rollback = m.decisions.last().expect("rollback");
+        assert_eq!(rollback.kind, DecisionKind::Rollback);
+        assert!(
+            rollback.reason.contains(
+                "alarm web-5xx went into ALARM 140 s into the rollout: Threshold Crossed"
+            ),
+            "{}",
+            rollback.reason
+        );
+        // In ALARM since before the rollout started: not a breach, and said.
+        let mut m = verifying();
+        super::step(
+            spec,
+            "d2",
+            &alarms(AlarmStateValue::Alarm, 700),
+            &service,
+            &mut m,
+            950,
+        );
+        assert!(m.rollout.as_ref().is_some_and(|r| !r.rollback) && m.failed_digests.is_empty());
+        let gap = &m.decisions.last().expect("a hold").reason;
+        assert!(
+            gap.contains("alarm web-5xx has been in ALARM since 100 s before the rollout started"),
+            "{gap}"
+        );
     }
 
     /// The digests a verified rollout's tasks run are recorded with it; tasks running two images of

@@ -225,7 +225,7 @@ impl Simulation {
             let _guard = runtime.enter();
             SimCloud::new(Sim::new(world, load, seed), Clock::scaled(0, 1.0), 0)
         };
-        cloud.with(|sim| provide_target_groups(sim, stacks));
+        cloud.with(|sim| provide_infrastructure(sim, stacks));
         let services: Vec<(String, String)> = stacks
             .iter()
             .flat_map(|s| {
@@ -650,11 +650,16 @@ fn scaling_action(t: u64, service: String, d: &DecisionRecord) -> Option<Scaling
 }
 
 /// Creates, in the simulated account, the target groups the stacks declare (with their health
-/// checks) and the ones their services are attached to (with ELBv2's defaults): in a real account
-/// they exist before tugboat runs (CloudFormation, say). One load balancer per stack, named after
-/// it.
-pub fn provide_target_groups(sim: &mut Sim, stacks: &[Stack]) {
+/// checks), the ones their services are attached to (with ELBv2's defaults) and the CloudWatch
+/// alarms their deployments name (in OK): in a real account they exist before tugboat runs
+/// (CloudFormation, say). One load balancer per stack, named after it.
+pub fn provide_infrastructure(sim: &mut Sim, stacks: &[Stack]) {
     for stack in stacks {
+        for service in &stack.spec().services {
+            for alarm in &service.deployment.alarms {
+                sim.put_alarm(alarm);
+            }
+        }
         for group in &stack.spec().target_groups {
             sim.create_target_group(
                 &group.name,

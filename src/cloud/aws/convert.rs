@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use aws_sdk_ecs::types as ecs;
 
 use crate::model::aws::{
-    AdvancedLoadBalancer, CONTAINER_HEALTH_DEFAULTS, ContainerHealthCheckInput, ContainerInput,
-    DeploymentConfiguration, DeploymentController, DeploymentDescription, LoadBalancerInput,
-    LogConfiguration, RolloutState, ServiceDescription, ServiceOptions, Strategy, TaskDefinitionId,
-    TaskDefinitionInput,
+    AdvancedLoadBalancer, AlarmState, AlarmStateValue, CONTAINER_HEALTH_DEFAULTS,
+    ContainerHealthCheckInput, ContainerInput, DeploymentConfiguration, DeploymentController,
+    DeploymentDescription, LoadBalancerInput, LogConfiguration, RolloutState, ServiceDescription,
+    ServiceOptions, Strategy, TaskDefinitionId, TaskDefinitionInput,
 };
 use crate::model::image::{TaskImages, is_digest};
 
@@ -588,6 +588,27 @@ pub fn ecs_tags(tags: &BTreeMap<String, String>) -> Vec<ecs::Tag> {
     tags.iter()
         .map(|(k, v)| ecs::Tag::builder().key(k).value(v).build())
         .collect()
+}
+
+/// One alarm of a DescribeAlarms answer; `None` without a name or a state.
+pub fn alarm_state(
+    name: Option<&str>,
+    state: Option<&aws_sdk_cloudwatch::types::StateValue>,
+    reason: Option<&str>,
+    since: Option<&aws_smithy_types::DateTime>,
+) -> Option<AlarmState> {
+    use aws_sdk_cloudwatch::types::StateValue;
+    let state = match state? {
+        StateValue::Ok => AlarmStateValue::Ok,
+        StateValue::Alarm => AlarmStateValue::Alarm,
+        _ => AlarmStateValue::InsufficientData,
+    };
+    Some(AlarmState {
+        name: name?.to_owned(),
+        state,
+        reason: reason.unwrap_or_default().to_owned(),
+        since: since.map_or(0, |t| u64::try_from(t.secs()).unwrap_or(0)),
+    })
 }
 
 #[cfg(test)]

@@ -32,9 +32,10 @@ use aws_smithy_types::DateTime;
 
 use super::{Cloud, CloudError, Operation};
 use crate::model::aws::{
-    CreateServiceInput, Datapoint, FINE_CPU_PERIOD_SECONDS, HealthCheckSettings, MetricData,
-    MetricId, RegisteredRevision, ServiceDescription, TargetGroupDescription, TargetHealth,
-    TargetState, TaskDefinitionId, TaskDefinitionInput, UpdateServiceInput,
+    ALARMS_PER_CALL, AlarmState, CreateServiceInput, Datapoint, FINE_CPU_PERIOD_SECONDS,
+    HealthCheckSettings, MetricData, MetricId, RegisteredRevision, ServiceDescription,
+    TargetGroupDescription, TargetHealth, TargetState, TaskDefinitionId, TaskDefinitionInput,
+    UpdateServiceInput,
 };
 use crate::model::image::{EcrRepository, TaskImages};
 use error::classify;
@@ -1139,6 +1140,48 @@ impl Cloud for AwsCloud {
             points.dedup_by_key(|p| p.minute_start);
         }
         Ok(data)
+    }
+
+    async fn describe_alarms(&self, names: &[String]) -> Result<Vec<AlarmState>, CloudError> {
+        const OP: Operation = Operation::DescribeAlarms;
+        let mut found = Vec::new();
+        for batch in names.chunks(ALARMS_PER_CALL) {
+            let mut token: Option<String> = None;
+            loop {
+                let out = self
+                    .cloudwatch
+                    .describe_alarms()
+                    .set_alarm_names(Some(batch.to_vec()))
+                    .alarm_types(cw::AlarmType::MetricAlarm)
+                    .alarm_types(cw::AlarmType::CompositeAlarm)
+                    .max_records(100)
+                    .set_next_token(token.take())
+                    .send()
+                    .await
+                    .map_err(|e| classify(OP, e))?;
+                found.extend(out.metric_alarms().iter().filter_map(|a| {
+                    convert::alarm_state(
+                        a.alarm_name(),
+                        a.state_value(),
+                        a.state_reason(),
+                        a.state_updated_timestamp(),
+                    )
+                }));
+                found.extend(out.composite_alarms().iter().filter_map(|a| {
+                    convert::alarm_state(
+                        a.alarm_name(),
+                        a.state_value(),
+                        a.state_reason(),
+                        a.state_updated_timestamp(),
+                    )
+                }));
+                token = out.next_token().map(str::to_owned);
+                if token.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(found)
     }
 }
 

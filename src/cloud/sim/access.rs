@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex};
 use super::Sim;
 use crate::cloud::{Clock, Cloud, CloudError};
 use crate::model::aws::{
-    CreateServiceInput, Datapoint, HealthCheckSettings, MetricData, MetricId, RegisteredRevision,
-    ServiceDescription, TargetGroupDescription, TargetHealth, TaskDefinitionId,
+    AlarmState, CreateServiceInput, Datapoint, HealthCheckSettings, MetricData, MetricId,
+    RegisteredRevision, ServiceDescription, TargetGroupDescription, TargetHealth, TaskDefinitionId,
     TaskDefinitionInput, UpdateServiceInput,
 };
 use crate::model::image::{EcrRepository, TaskImages};
@@ -217,6 +217,13 @@ impl Cloud for SimCloud {
         repository: &EcrRepository,
     ) -> Result<Option<String>, CloudError> {
         self.call(|s| s.get_lifecycle_policy(repository)).await
+    }
+    async fn describe_alarms(&self, names: &[String]) -> Result<Vec<AlarmState>, CloudError> {
+        let mut alarms = self.call(|s| s.describe_alarms(names)).await?;
+        for alarm in &mut alarms {
+            alarm.since = self.controller_s(alarm.since);
+        }
+        Ok(alarms)
     }
     async fn get_metric_data(
         &self,

@@ -33,6 +33,11 @@ pub fn circuit_breaker_threshold(desired: u32) -> u32 {
     crate::model::aws::default_failure_threshold(desired)
 }
 
+/// The rollout-state reason of a deployment the circuit breaker failed.
+pub(super) fn breaker_reason(failed_tasks: u32, threshold: u32) -> String {
+    format!("ECS deployment circuit breaker: {failed_tasks} tasks failed (threshold {threshold})")
+}
+
 /// Healthy tasks ECS must keep: ceil(desired x minimumHealthyPercent / 100).
 pub fn minimum_healthy(desired: u32, percent: u32) -> u32 {
     u32::try_from((u64::from(desired) * u64::from(percent)).div_ceil(100)).unwrap_or(u32::MAX)
@@ -295,6 +300,7 @@ impl Sim {
     /// The service scheduler, once a second: replace unhealthy tasks, then roll toward the primary
     /// deployment within the bounds, then judge the rollout.
     pub(super) fn schedule(&mut self, key: &(String, String)) {
+        self.judge_alarms(key);
         let Some(service) = self.services.get(key).cloned() else {
             return;
         };
@@ -457,11 +463,6 @@ impl Sim {
         let threshold = service.config.failure_threshold_for(service.desired_count);
         let desired = service.desired_count;
         let breaker = service.config.circuit_breaker;
-        let rollback_to = service
-            .config
-            .rollback
-            .then(|| service.last_completed.clone())
-            .flatten();
         let primary = &mut service.deployments[0];
         if primary.rollout != RolloutState::InProgress {
             return;
@@ -471,14 +472,31 @@ impl Sim {
             service.last_completed = Some(primary.task_definition.clone());
             return;
         }
-        if !(breaker && primary.failed_tasks >= threshold) {
+        if breaker && primary.failed_tasks >= threshold {
+            let reason = breaker_reason(primary.failed_tasks, threshold);
+            self.fail_deployment(key, reason);
+        }
+    }
+
+    /// Fails the primary deployment for `reason` (the circuit breaker, an alarm): FAILED, and with
+    /// rollback on, ECS's rollback: traffic moved back to blue for a traffic-shifting deployment
+    /// (no task started), a new deployment of the last COMPLETED revision for a rolling one.
+    pub(super) fn fail_deployment(&mut self, key: &(String, String), reason: String) {
+        let Some(service) = self.services.get(key) else {
+            return;
+        };
+        let rollback = service.config.rollback;
+        if rollback && super::strategies::shifts_traffic(service) {
+            self.roll_back_shift(key, reason);
             return;
         }
+        let rollback_to = rollback.then(|| service.last_completed.clone()).flatten();
+        let Some(service) = self.services.get_mut(key) else {
+            return;
+        };
+        let primary = &mut service.deployments[0];
         primary.rollout = RolloutState::Failed;
-        primary.reason = format!(
-            "ECS deployment circuit breaker: {} tasks failed (threshold {threshold})",
-            primary.failed_tasks
-        );
+        primary.reason = reason;
         let failed_definition = primary.task_definition.clone();
         if let Some(good) = rollback_to.filter(|g| *g != failed_definition) {
             let deployment = self.rollback_deployment(key, good);

@@ -11,6 +11,7 @@
 
 pub mod aas;
 mod access;
+mod alarms;
 pub mod api;
 mod ecs;
 mod elb;
@@ -164,6 +165,9 @@ struct Deployment {
     /// run these, wherever the tags point later.
     #[serde(default)]
     images: crate::model::image::ImageDigests,
+    /// When it started (ms): an alarm fails it only by going to ALARM after this.
+    #[serde(default)]
+    started_ms: u64,
 }
 
 /// One service.
@@ -306,6 +310,9 @@ pub struct Sim {
     /// Images: tags, digests, lifecycle policies.
     #[serde(default)]
     registry: registry::Registry,
+    /// CloudWatch alarms by name.
+    #[serde(default)]
+    alarms: BTreeMap<String, alarms::Alarm>,
 }
 
 impl Sim {
@@ -328,6 +335,7 @@ impl Sim {
             failed_task_count: 0,
             next_id: 1,
             registry: registry::Registry::default(),
+            alarms: BTreeMap::new(),
         }
     }
 
@@ -1159,6 +1167,7 @@ impl Sim {
             traffic_percent: None,
             shift: None,
             owed: 0,
+            started_ms: self.now_ms,
         }
     }
 

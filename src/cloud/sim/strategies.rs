@@ -112,16 +112,10 @@ impl Sim {
         }
         let threshold = service.config.failure_threshold_for(service.desired_count);
         if service.config.circuit_breaker && primary.failed_tasks >= threshold {
-            let reason = format!(
-                "ECS deployment circuit breaker: {} tasks failed (threshold {threshold})",
-                primary.failed_tasks
+            self.fail_deployment(
+                key,
+                super::ecs::breaker_reason(primary.failed_tasks, threshold),
             );
-            if service.config.rollback {
-                self.roll_back_shift(key, reason);
-            } else if let Some(s) = self.services.get_mut(key) {
-                s.deployments[0].rollout = RolloutState::Failed;
-                s.deployments[0].reason = reason;
-            }
             return;
         }
         let steps = service.config.strategy.steps();
