@@ -753,8 +753,9 @@ pub struct DeploymentSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub circuit_breaker: Option<CircuitBreakerSpec>,
     /// CloudWatch alarms that fail the deployment when they go to ALARM (ECS's
-    /// `deploymentConfiguration.alarms`): rolled back by ECS for a traffic-shifting strategy, by
-    /// tugboat to the verified-good revision for a rolling one.
+    /// `deploymentConfiguration.alarms`, and tugboat's gate through verification after it):
+    /// rolled back by ECS for a traffic-shifting strategy, by tugboat to the verified-good
+    /// revision for a rolling one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 10))]
     pub alarms: Vec<String>,
