@@ -409,14 +409,17 @@ fn batch_limits_are_enforced() {
     assert!(sim.get_metric_data(&queries[..500], 0, 60).is_ok());
 }
 
-/// EC2 launch type: tasks stay PENDING while no instance has room, and start once one launches.
+/// EC2 launch type: tasks stay PENDING while no instance has room (one 256-CPU, 512 MiB task
+/// fills one of these instances), and start once one launches and registers.
 #[test]
 fn ec2_tasks_stay_pending_without_room() {
     let world = World {
         ec2: Ec2Capacity {
             instances: 1,
-            tasks_per_instance: 1,
+            instance_cpu: 256,
+            instance_memory: 768,
             launch_seconds: 120,
+            ..Ec2Capacity::default()
         },
         ..World::default()
     };
@@ -830,4 +833,163 @@ fn a_scale_out_during_a_rolling_deployment_applies_to_both_revisions() {
         old_tasks, 6,
         "the old revision's share of the 4 new tasks (it ran half of the 8): {old_tasks}"
     );
+}
+
+/// The app seed's task: bridge networking with static host port 80, 256 CPU, 512 MiB.
+fn host_port_definition() -> TaskDefinitionInput {
+    TaskDefinitionInput {
+        family: "app".into(),
+        network_mode: "bridge".into(),
+        containers: vec![ContainerInput {
+            name: "app".into(),
+            image: "app:1".into(),
+            essential: true,
+            ports: vec![80],
+            host_ports: [(80, 80)].into(),
+            cpu: Some(256),
+            memory_reservation: Some(512),
+            ..ContainerInput::default()
+        }],
+        ..TaskDefinitionInput::default()
+    }
+}
+
+/// An EC2 service of `desired` host-port tasks (minimum healthy 50 %, maximum 100 %, as the app
+/// seed), on the EC2 launch type or, with `provider`, through a capacity provider.
+fn ec2_service(world: World, desired: u32, provider: Option<&str>) -> Sim {
+    let mut sim = Sim::new(world, LoadTrace::constant(20.0), 5);
+    sim.create_target_group(GROUP, "lb", Some(health(10, 5)));
+    let td = sim
+        .register_task_definition(host_port_definition())
+        .expect("register")
+        .id;
+    sim.create_service(CreateServiceInput {
+        cluster: CLUSTER.into(),
+        service: SERVICE.into(),
+        task_definition: td,
+        desired_count: desired,
+        launch_type: if provider.is_some() { "" } else { "EC2" }.into(),
+        options: tugboat::model::aws::ServiceOptions {
+            capacity_provider_strategy: provider
+                .map(|p| vec![(p.to_owned(), 1, 0)])
+                .unwrap_or_default(),
+            ..Default::default()
+        },
+        deployment_configuration: DeploymentConfiguration::rolling(50, 100),
+        deployment_controller: DeploymentController::Ecs,
+        load_balancers: vec![LoadBalancerInput {
+            target_group: GROUP.into(),
+            container_name: "app".into(),
+            container_port: 80,
+            advanced: None,
+        }],
+        health_check_grace_period_seconds: 0,
+        network: None,
+        tags: Default::default(),
+        client_token: String::new(),
+    })
+    .expect("create");
+    sim
+}
+
+fn ec2_world(instances: u32) -> World {
+    World {
+        ec2: Ec2Capacity {
+            instances,
+            ..Ec2Capacity::default()
+        },
+        ..World::default()
+    }
+}
+
+/// Placement (ECS's task placement): a static host port is taken once per instance, so the app
+/// seed's tasks run one per instance and a third waits for a third instance, however much CPU
+/// and memory the two have left; tasks are spread over the zones.
+#[test]
+fn ec2_static_host_ports_place_one_task_per_instance() {
+    let mut sim = ec2_service(ec2_world(2), 3, None);
+    sim.advance_to(600_000);
+    let s = sample(&sim);
+    assert_eq!((s.running, s.pending), (2, 1), "{s:?}");
+    let instances = sim.instances(CLUSTER);
+    assert!(
+        instances.iter().all(|i| i.tasks.len() == 1),
+        "{instances:?}"
+    );
+    assert_ne!(instances[0].zone, instances[1].zone, "spread over zones");
+    assert!(instances.iter().all(|i| i.remaining_cpu == 2048 - 256));
+    sim.set_ec2_instances(CLUSTER, 3);
+    sim.advance_to(900_000);
+    assert_eq!(sample(&sim).running, 3);
+}
+
+/// Draining (container instance draining): the drained instance's task is replaced elsewhere
+/// within the service's bounds (here maximum 100 %: it stops first, since one healthy task keeps
+/// the 50 % minimum), and nothing is placed on a DRAINING instance again.
+#[test]
+fn ec2_a_draining_instance_is_emptied_within_the_services_minimum_healthy() {
+    let mut sim = ec2_service(ec2_world(3), 2, None);
+    sim.advance_to(600_000);
+    assert_eq!(sample(&sim).healthy, 2);
+    let busy = sim
+        .instances(CLUSTER)
+        .into_iter()
+        .find(|i| !i.tasks.is_empty())
+        .expect("a busy instance");
+    sim.set_draining(CLUSTER, std::slice::from_ref(&busy.id), true)
+        .expect("draining");
+    run_for(&mut sim, 600, |sim| {
+        let s = sample(sim);
+        assert!(s.healthy >= 1, "below the minimum healthy: {s:?}");
+        assert!(s.running + s.pending <= 2, "above the maximum: {s:?}");
+    });
+    let after = sim.instances(CLUSTER);
+    let drained = after.iter().find(|i| i.id == busy.id).expect("still there");
+    assert!(drained.draining && drained.tasks.is_empty(), "{after:?}");
+    assert_eq!(sample(&sim).healthy, 2, "replaced on another instance");
+}
+
+/// A terminated instance takes its tasks with it (TerminateInstanceInAutoScalingGroup): they
+/// stop as failures and ECS starts replacements where there is room; with a decrement the group
+/// keeps one instance fewer.
+#[test]
+fn ec2_terminating_an_instance_stops_its_tasks_and_ecs_replaces_them() {
+    let mut sim = ec2_service(ec2_world(3), 2, None);
+    sim.advance_to(600_000);
+    let busy = sim
+        .instances(CLUSTER)
+        .into_iter()
+        .find(|i| !i.tasks.is_empty())
+        .expect("a busy instance");
+    let failed = sim.failed_task_count();
+    sim.terminate_instance(&busy.id, true).expect("terminated");
+    assert_eq!(sim.failed_task_count(), failed + 1);
+    assert_eq!(sim.instances(CLUSTER).len(), 2);
+    sim.advance_to(900_000);
+    assert_eq!(sample(&sim).healthy, 2);
+    assert_eq!(sim.group_capacity(CLUSTER).map(|c| c.0), Some(2));
+    assert!(sim.terminate_instance("i-nothing", true).is_err());
+}
+
+/// Managed scaling (capacity providers, aws-facts.md "EC2 capacity"): a group that starts empty
+/// grows only once CapacityProviderReservation (200 with no instance) is published, the tasks
+/// wait meanwhile, and the new instances need the launch time before tasks run. A scale-out for
+/// more tasks waits out the instance warm-up; idle instances go after 15 calm minutes.
+#[test]
+fn ec2_managed_scaling_grows_an_empty_group_then_shrinks_it_when_idle() {
+    let mut sim = ec2_service(ec2_world(0), 2, Some("appCapacityProvider"));
+    let mut first_running = None;
+    run_for(&mut sim, 1200, |sim| {
+        if first_running.is_none() && sample(sim).running == 2 {
+            first_running = Some(sim.now_ms() / 1000);
+        }
+    });
+    let at = first_running.expect("the tasks ran");
+    // A minute, the publication delay, the launch: no sooner than 6 minutes.
+    assert!((360..=600).contains(&at), "both running at {at} s");
+    assert_eq!(sim.instances(CLUSTER).len(), 2);
+    scale(&mut sim, 1);
+    run_for(&mut sim, 1800, |_| {});
+    assert_eq!(sim.instances(CLUSTER).len(), 1, "the idle instance went");
+    assert!(sim.instance_hours() > 0.0);
 }

@@ -135,6 +135,7 @@ mod tests {
             Category::CloudWatch,
             Category::CloudWatchAlarms,
             Category::Ecr,
+            Category::AutoScaling,
         ] {
             let (burst, rate) = category.bucket();
             let ours = Bucket::new(category, 0);

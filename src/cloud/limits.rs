@@ -27,6 +27,9 @@ pub enum Category {
     /// CloudWatch DescribeAlarms: 9 TPS (CloudWatch's service quotas; aws-facts.md lists only
     /// GetMetricData). A burst of 9: the controller reads a rollout's alarms once per look.
     CloudWatchAlarms,
+    /// EC2 Auto Scaling's actions: the service documents no rate; a bucket of our own, 10 burst,
+    /// 2/s (a cluster's capacity changes a few times an hour).
+    AutoScaling,
     /// ECR GetLifecyclePolicy: ECR documents no rate for it; a bucket of our own, 10 burst, 1/s
     /// (the controller reads one policy per repository every few hours).
     Ecr,
@@ -45,6 +48,7 @@ impl Category {
             Category::CloudWatch => (50.0, 50.0),
             Category::CloudWatchAlarms => (9.0, 9.0),
             Category::Ecr => (10.0, 1.0),
+            Category::AutoScaling => (10.0, 2.0),
         }
     }
 }

@@ -56,11 +56,19 @@ pub enum Operation {
     GetLifecyclePolicy,
     /// CloudWatch DescribeAlarms (the state of the alarms a rollout is gated on).
     DescribeAlarms,
+    /// EC2 Auto Scaling SetDesiredCapacity (an EC2 cluster's instances).
+    SetDesiredCapacity,
+    /// EC2 Auto Scaling TerminateInstanceInAutoScalingGroup (a drained instance).
+    TerminateInstanceInAutoScalingGroup,
+    /// EC2 Auto Scaling SetInstanceProtection (instances a scale-in must not take).
+    SetInstanceProtection,
+    /// ECS UpdateContainerInstancesState (DRAINING before a scale-in).
+    UpdateContainerInstancesState,
 }
 
 impl Operation {
     /// Every operation.
-    pub const ALL: [Operation; 23] = [
+    pub const ALL: [Operation; 27] = [
         Operation::RegisterTaskDefinition,
         Operation::DescribeTaskDefinition,
         Operation::CreateService,
@@ -84,6 +92,10 @@ impl Operation {
         Operation::GetMetricData,
         Operation::GetLifecyclePolicy,
         Operation::DescribeAlarms,
+        Operation::SetDesiredCapacity,
+        Operation::TerminateInstanceInAutoScalingGroup,
+        Operation::SetInstanceProtection,
+        Operation::UpdateContainerInstancesState,
     ];
 
     /// The operations of the [`super::Cloud`] trait and the preflight: what the controller calls,
@@ -135,6 +147,10 @@ impl Operation {
             Operation::GetMetricData => "GetMetricData",
             Operation::GetLifecyclePolicy => "GetLifecyclePolicy",
             Operation::DescribeAlarms => "DescribeAlarms",
+            Operation::SetDesiredCapacity => "SetDesiredCapacity",
+            Operation::TerminateInstanceInAutoScalingGroup => "TerminateInstanceInAutoScalingGroup",
+            Operation::SetInstanceProtection => "SetInstanceProtection",
+            Operation::UpdateContainerInstancesState => "UpdateContainerInstancesState",
         }
     }
 
@@ -154,6 +170,9 @@ impl Operation {
             | Operation::ModifyTargetGroupAttributes => "elbv2",
             Operation::GetMetricData | Operation::DescribeAlarms => "cloudwatch",
             Operation::GetLifecyclePolicy => "ecr",
+            Operation::SetDesiredCapacity
+            | Operation::TerminateInstanceInAutoScalingGroup
+            | Operation::SetInstanceProtection => "autoscaling",
             _ => "ecs",
         }
     }
@@ -179,6 +198,10 @@ impl Operation {
             Operation::DescribeTaskDefinition => Category::TaskDefinitionRead,
             Operation::GetMetricData => Category::CloudWatch,
             Operation::DescribeAlarms => Category::CloudWatchAlarms,
+            Operation::SetDesiredCapacity
+            | Operation::TerminateInstanceInAutoScalingGroup
+            | Operation::SetInstanceProtection => Category::AutoScaling,
+            Operation::UpdateContainerInstancesState => Category::ClusterModify,
             Operation::DescribeTargetHealth
             | Operation::ModifyTargetGroup
             | Operation::DescribeTargetGroups

@@ -35,6 +35,54 @@ pub struct TaskDefinitionInput {
     pub tags: BTreeMap<String, String>,
 }
 
+/// What one task takes on an EC2 instance: the room ECS's placement needs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlacementNeeds {
+    /// CPU units.
+    pub cpu: u32,
+    /// MiB (the hard limit, or the soft reservation where only that is set).
+    pub memory: u32,
+    /// Static host ports (bridge or host networking); dynamic ports (0) are not listed.
+    pub host_ports: Vec<u32>,
+}
+
+impl TaskDefinitionInput {
+    /// The room a task of this definition takes on an instance. CPU and memory are the task's, or
+    /// the sum of its containers' (the hard limit where set, else the reservation). Static host
+    /// ports come from bridge mode's non-zero host ports and host mode's ports (the container
+    /// port where no host port is given); awsvpc tasks take none (each has its own interface).
+    pub fn placement_needs(&self) -> PlacementNeeds {
+        let containers = &self.containers;
+        let host_ports = match self.network_mode.as_str() {
+            "host" => containers
+                .iter()
+                .flat_map(|c| {
+                    c.ports
+                        .iter()
+                        .map(|p| c.host_ports.get(p).copied().unwrap_or(*p))
+                })
+                .collect(),
+            "bridge" => containers
+                .iter()
+                .flat_map(|c| c.host_ports.values().copied().filter(|h| *h > 0))
+                .collect(),
+            _ => Vec::new(),
+        };
+        PlacementNeeds {
+            cpu: self
+                .cpu
+                .unwrap_or_else(|| containers.iter().filter_map(|c| c.cpu).sum()),
+            memory: self.memory.unwrap_or_else(|| {
+                containers
+                    .iter()
+                    .filter_map(|c| c.memory.or(c.memory_reservation))
+                    .sum()
+            }),
+            host_ports,
+        }
+    }
+}
+
 /// A container definition, the parts tugboat manages.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

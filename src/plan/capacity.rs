@@ -26,16 +26,8 @@ pub struct InstanceSize {
     pub memory: u32,
 }
 
-/// What one task takes on an instance.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TaskNeeds {
-    /// CPU units.
-    pub cpu: u32,
-    /// MiB (the hard limit, or the soft reservation where only that is set).
-    pub memory: u32,
-    /// Static host ports (bridge or host networking); dynamic ports (0) are not listed.
-    pub host_ports: Vec<u32>,
-}
+/// What one task takes on an instance (the definition's, as the simulator's placement reads it).
+pub use crate::model::aws::PlacementNeeds as TaskNeeds;
 
 /// The tasks one service asks of the cluster.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,31 +55,7 @@ impl ServiceDemand {
     /// a whole second set of tasks for the strategies that start green at full size.
     pub fn of(spec: &crate::manifest::spec::ServiceSpec, tasks: u32, deploying: bool) -> Self {
         use crate::manifest::spec::{
-            DeploymentStrategy, NetworkMode, PlacementConstraintType, PlacementStrategyType,
-        };
-        let task = &spec.task_definition;
-        let containers = &task.containers;
-        let cpu = task
-            .cpu
-            .unwrap_or_else(|| containers.iter().filter_map(|c| c.cpu).sum());
-        let memory = task.memory.unwrap_or_else(|| {
-            containers
-                .iter()
-                .filter_map(|c| c.memory.or(c.memory_reservation))
-                .sum()
-        });
-        let host_ports = match task.network_mode {
-            Some(NetworkMode::Host) => containers
-                .iter()
-                .flat_map(|c| &c.port_mappings)
-                .map(|p| p.host_port.unwrap_or(p.container_port))
-                .collect(),
-            Some(NetworkMode::Bridge) | None => containers
-                .iter()
-                .flat_map(|c| &c.port_mappings)
-                .filter_map(|p| p.host_port.filter(|h| *h > 0))
-                .collect(),
-            Some(NetworkMode::Awsvpc | NetworkMode::None) => Vec::new(),
+            DeploymentStrategy, PlacementConstraintType, PlacementStrategyType,
         };
         let surge = match (&spec.deployment.strategy, deploying) {
             (_, false) => 0,
@@ -98,11 +66,7 @@ impl ServiceDemand {
         };
         Self {
             service: spec.name.clone(),
-            needs: TaskNeeds {
-                cpu,
-                memory,
-                host_ports,
-            },
+            needs: crate::plan::render::render(spec, None).placement_needs(),
             tasks,
             surge,
             spread_by_zone: spec.placement_strategy.iter().any(|p| {

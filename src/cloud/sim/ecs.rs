@@ -23,7 +23,7 @@ use crate::model::aws::{
 };
 
 use super::world::Failure;
-use super::{Ec2Cluster, SECOND, Service, Sim, Task, TaskState};
+use super::{SECOND, Service, Sim, Task, TaskState};
 
 /// Without a load balancer, a RUNNING task counts as healthy this long after it started.
 const HEALTHY_WITHOUT_LB_MS: u64 = 40 * SECOND;
@@ -129,35 +129,24 @@ impl Sim {
         }
     }
 
-    /// PENDING: for EC2, only once a slot is free on a ready instance; otherwise waits.
+    /// PENDING: for EC2, only once it is placed on an instance with room (`sim::ec2`);
+    /// otherwise it waits.
     fn enter_pending(&mut self, id: u64) {
         let Some(task) = self.tasks.get(&id) else {
             return;
         };
         let ec2 = self.services.get(&task.service).is_some_and(|s| s.ec2);
-        let cluster = task.service.0.clone();
-        let slots = self.world.ec2.tasks_per_instance;
-        if ec2 && !task.holds_slot {
-            let free = self
-                .ec2
-                .get(&cluster)
-                .is_some_and(|c: &Ec2Cluster| c.used < c.ready.saturating_mul(slots));
-            if !free {
-                if let Some(t) = self.tasks.get_mut(&id) {
-                    t.state = TaskState::Pending;
-                    t.next_at = None;
-                }
-                return;
+        if ec2 && task.instance.is_none() && !self.place(id) {
+            if let Some(t) = self.tasks.get_mut(&id) {
+                t.state = TaskState::Pending;
+                t.next_at = None;
             }
-            if let Some(c) = self.ec2.get_mut(&cluster) {
-                c.used += 1;
-            }
+            return;
         }
         let behaviour = &self.world.tasks;
         let start = (behaviour.start_seconds + self.rng.between(0, behaviour.start_jitter_seconds))
             * SECOND;
         if let Some(t) = self.tasks.get_mut(&id) {
-            t.holds_slot |= ec2;
             t.state = TaskState::Pending;
             t.next_at = Some(self.now_ms + start);
         }
@@ -211,7 +200,7 @@ impl Sim {
     }
 
     /// STOPPED: the task is gone; its EC2 slot is free.
-    fn finish(&mut self, id: u64, failed: bool) {
+    pub(super) fn finish(&mut self, id: u64, failed: bool) {
         let Some(task) = self.tasks.remove(&id) else {
             return;
         };
@@ -221,11 +210,7 @@ impl Sim {
         if failed {
             self.count_failure(&task);
         }
-        if task.holds_slot
-            && let Some(c) = self.ec2.get_mut(&task.service.0)
-        {
-            c.used = c.used.saturating_sub(1);
-        }
+        self.release(&task);
     }
 
     fn count_failure(&mut self, task: &Task) {
@@ -290,7 +275,7 @@ impl Sim {
                 next_at: Some(self.now_ms + provisioning),
                 running_since: None,
                 failure,
-                holds_slot: false,
+                instance: None,
                 alternate,
                 images,
             },
@@ -338,7 +323,13 @@ impl Sim {
         let max_total = maximum_total(desired, service.config.maximum_percent);
         let min_healthy = minimum_healthy(desired, service.config.minimum_healthy_percent);
         let mut active = u32::try_from(mine.len()).unwrap_or(u32::MAX);
-        let mut primary_active = count(mine.iter().filter(|t| t.deployment == primary.id));
+        // Tasks on DRAINING instances are leaving: replacements start for them within the
+        // maximum, and they stop while the minimum healthy allows (`sim::ec2`).
+        let draining = self.on_draining(&key.0);
+        let mut primary_active = count(
+            mine.iter()
+                .filter(|t| t.deployment == primary.id && !draining.contains(&t.id)),
+        );
         let mut healthy = count(mine.iter().filter(|t| self.is_healthy(t, &service)));
 
         // Tasks owed to older deployments first (a failed one replaced from its own revision, its
@@ -401,11 +392,25 @@ impl Sim {
             }
         }
 
+        // The primary's tasks on DRAINING instances: those not serving stop; healthy ones stop
+        // only above the minimum.
+        for task in mine
+            .iter()
+            .filter(|t| t.deployment == primary.id && draining.contains(&t.id))
+        {
+            if !self.is_healthy(task, &service) {
+                self.begin_stop(task.id, false);
+            } else if healthy > min_healthy {
+                self.begin_stop(task.id, false);
+                healthy -= 1;
+            }
+        }
+
         // Scale in: the primary has more tasks than desired. Not-yet-running ones go first.
         if primary_active > desired {
             let extra: Vec<Task> = mine
                 .iter()
-                .filter(|t| t.deployment == primary.id)
+                .filter(|t| t.deployment == primary.id && !draining.contains(&t.id))
                 .cloned()
                 .collect();
             self.stop_surplus(extra, (primary_active - desired) as usize, &service);

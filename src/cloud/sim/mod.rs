@@ -13,6 +13,7 @@ pub mod aas;
 mod access;
 mod alarms;
 pub mod api;
+mod ec2;
 mod ecs;
 mod elb;
 pub mod load;
@@ -28,6 +29,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub use access::SimCloud;
+pub use ec2::InstanceView;
 pub use ecs::{circuit_breaker_threshold, maximum_total, minimum_healthy};
 
 use crate::cloud::{CloudError, Operation};
@@ -123,8 +125,9 @@ struct Task {
     running_since: Option<u64>,
     /// How its image fails, if it does.
     failure: Option<world::FailingImage>,
-    /// Whether it holds an EC2 slot.
-    holds_slot: bool,
+    /// The EC2 instance it is placed on (EC2 tasks, once placed).
+    #[serde(default)]
+    instance: Option<String>,
     /// Registered in the alternate target groups (green of a traffic-shifting deployment).
     #[serde(default)]
     alternate: bool,
@@ -224,17 +227,6 @@ struct TargetGroup {
     targets: BTreeMap<u64, elb::Target>,
 }
 
-/// EC2 capacity of one cluster: instances and their task slots.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Ec2Cluster {
-    /// Instances that accept tasks.
-    ready: u32,
-    /// Instances launching, with the time each becomes ready.
-    launching: Vec<u64>,
-    /// Slots in use.
-    used: u32,
-}
-
 /// Per-second counts of one service, for timelines and invariant checks.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ServiceSample {
@@ -294,8 +286,9 @@ pub struct Sim {
     by_service: BTreeMap<(String, String), std::collections::BTreeSet<u64>>,
     /// Target groups by name.
     target_groups: BTreeMap<String, TargetGroup>,
-    /// EC2 capacity per cluster.
-    ec2: BTreeMap<String, Ec2Cluster>,
+    /// EC2 capacity per cluster: its Auto Scaling group and container instances.
+    #[serde(default)]
+    ec2: BTreeMap<String, ec2::Group>,
     /// CloudWatch.
     pub(crate) metrics: MetricStore,
     /// Offered load.
@@ -430,6 +423,7 @@ impl Sim {
     fn tick(&mut self) {
         self.advance_ec2();
         self.advance_tasks();
+        self.evaluate_managed_scaling();
         self.run_health_checks();
         let keys: Vec<(String, String)> = self.services.keys().cloned().collect();
         for key in &keys {
@@ -674,14 +668,15 @@ impl Sim {
             DeploymentController::Ecs => vec![self.new_deployment(input.task_definition.clone())],
             DeploymentController::External => Vec::new(),
         };
-        let ec2 = input.launch_type == "EC2";
+        // EC2 tasks: the EC2 launch type, or a capacity provider that is not Fargate's.
+        let ec2 = input.launch_type == "EC2"
+            || input
+                .options
+                .capacity_provider_strategy
+                .iter()
+                .any(|(p, _, _)| !p.starts_with("FARGATE"));
         if ec2 {
-            let capacity = &self.world.ec2;
-            self.ec2.entry(input.cluster.clone()).or_insert(Ec2Cluster {
-                ready: capacity.instances,
-                launching: Vec::new(),
-                used: 0,
-            });
+            self.group_of(&input.cluster);
         }
         self.services.insert(
             key.clone(),
@@ -1130,27 +1125,6 @@ impl Sim {
         }
     }
 
-    /// Sets the number of EC2 instances of a cluster's Auto Scaling group; new ones join after the
-    /// launch delay, removed ones go at once (their tasks keep running elsewhere in this model).
-    pub fn set_ec2_instances(&mut self, cluster: &str, instances: u32) {
-        let launch_ms = self.world.ec2.launch_seconds * SECOND;
-        let now = self.now_ms;
-        if let Some(capacity) = self.ec2.get_mut(cluster) {
-            let planned =
-                capacity.ready + u32::try_from(capacity.launching.len()).unwrap_or(u32::MAX);
-            if instances > planned {
-                capacity
-                    .launching
-                    .extend((planned..instances).map(|_| now + launch_ms));
-            } else {
-                capacity
-                    .launching
-                    .truncate(instances.saturating_sub(capacity.ready) as usize);
-                capacity.ready = capacity.ready.min(instances);
-            }
-        }
-    }
-
     fn new_deployment(&mut self, task_definition: TaskDefinitionId) -> Deployment {
         let id = self.next_id;
         self.next_id += 1;
@@ -1194,14 +1168,5 @@ impl Sim {
     /// Crashes a task (its host failed, say): it stops as a failed task, and ECS replaces it.
     pub fn crash_task(&mut self, id: u64) {
         self.begin_stop(id, true);
-    }
-
-    fn advance_ec2(&mut self) {
-        let now = self.now_ms;
-        for capacity in self.ec2.values_mut() {
-            let before = capacity.launching.len();
-            capacity.launching.retain(|ready_at| *ready_at > now);
-            capacity.ready += u32::try_from(before - capacity.launching.len()).unwrap_or(0);
-        }
     }
 }

@@ -176,24 +176,67 @@ impl Default for MetricBehaviour {
     }
 }
 
-/// EC2 capacity for the EC2 launch type: one Auto Scaling group per cluster.
+/// EC2 capacity for EC2 tasks: one Auto Scaling group per cluster (see `sim::ec2`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct Ec2Capacity {
-    /// Instances running at the start.
+    /// Instances running (and registered) at the start.
     pub instances: u32,
-    /// Tasks one instance can hold.
-    pub tasks_per_instance: u32,
-    /// Seconds from launching an instance to it accepting tasks.
+    /// The group's minimum.
+    pub min_instances: u32,
+    /// The group's maximum.
+    pub max_instances: u32,
+    /// CPU units an instance registers (2,048: 2 vCPU).
+    pub instance_cpu: u32,
+    /// MiB an instance registers (3,840 of a 4 GiB instance: the agent and the OS keep the rest).
+    pub instance_memory: u32,
+    /// Availability zones the group spans.
+    pub zones: u32,
+    /// Seconds from launching an instance to it registering with the cluster.
     pub launch_seconds: u64,
+    /// ECS's managed scaling, for clusters whose services use a capacity provider.
+    pub managed_scaling: ManagedScaling,
 }
 
 impl Default for Ec2Capacity {
     fn default() -> Self {
         Self {
             instances: 2,
-            tasks_per_instance: 4,
+            min_instances: 0,
+            max_instances: 10,
+            instance_cpu: 2048,
+            instance_memory: 3840,
+            zones: 2,
             launch_seconds: 180,
+            managed_scaling: ManagedScaling::default(),
+        }
+    }
+}
+
+/// A capacity provider's managed scaling (aws-facts.md, "EC2 capacity").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct ManagedScaling {
+    /// On for the capacity providers the services name.
+    pub enabled: bool,
+    /// `targetCapacity`, percent (100: no spare instances).
+    pub target_capacity: u32,
+    /// `instanceWarmupPeriod`, seconds: no second scale-out before it ends.
+    pub instance_warmup_seconds: u64,
+    /// `minimumScalingStepSize`.
+    pub minimum_scaling_step_size: u32,
+    /// `maximumScalingStepSize`.
+    pub maximum_scaling_step_size: u32,
+}
+
+impl Default for ManagedScaling {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            target_capacity: 100,
+            instance_warmup_seconds: 300,
+            minimum_scaling_step_size: 1,
+            maximum_scaling_step_size: 10_000,
         }
     }
 }
