@@ -47,8 +47,8 @@ use world::World;
 
 /// Milliseconds in a simulated second.
 const SECOND: u64 = 1000;
-/// Version of the saved-account layout.
-const SAVED_FORMAT: u32 = 1;
+/// Version of the saved-account layout (2: EC2 groups with container instances).
+const SAVED_FORMAT: u32 = 2;
 
 /// What [`Sim::save`] writes.
 #[derive(Serialize)]
