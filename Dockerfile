@@ -1,14 +1,22 @@
-# tugboat controller image: `docker build -t tugboat .`
-# Built with the same cargo command as CI's release build; runs as a non-root user on distroless.
+# tugboat controller image:
+#   docker build --build-arg TUG_GIT_COMMIT="$(git rev-parse --short=12 HEAD)" -t tugboat .
+# Built with the same commands as CI's release build (scripts/test runs this stage's COPY and RUN
+# lines); the binary is shipped stripped, its debug info split off into tug.debug in the build
+# stage; runs as a non-root user on distroless.
 
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
 COPY benches ./benches
 # `tug demo` embeds the example stacks and its world at build time.
 COPY manifests ./manifests
-RUN cargo build --locked --release --bin tug
+# `tug version` names the commit: the build context has no .git.
+ARG TUG_GIT_COMMIT=unknown
+RUN cargo build --locked --release --bin tug \
+ && out="${CARGO_TARGET_DIR:-target}/release" \
+ && objcopy --only-keep-debug "$out/tug" "$out/tug.debug" \
+ && objcopy --strip-debug --strip-unneeded --add-gnu-debuglink="$out/tug.debug" "$out/tug"
 
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /src/target/release/tug /usr/local/bin/tug

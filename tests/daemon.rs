@@ -291,7 +291,7 @@ fn describe_and_rollout_read_the_controllers_memory() {
     tug.run(&["describe", "service", "nope"])
         .assert_failure(1, "service `nope` is not in any stack of the store");
     tug.run(&["describe", "pod", "appService"])
-        .assert_failure(1, "the type must be `service`");
+        .assert_failure(1, "the type is `service` or `stack`");
     tug.run(&["rollout", "status", "nope"])
         .assert_failure(1, "not in any stack");
 }

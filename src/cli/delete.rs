@@ -16,7 +16,7 @@ pub struct Args {
     #[arg(short = 'f', long = "filename", value_name = "PATH", num_args = 1.., conflicts_with = "kind")]
     pub files: Vec<String>,
     /// `stack` (or `stacks`), followed by names.
-    #[arg(value_name = "TYPE", requires = "names")]
+    #[arg(value_name = "TYPE")]
     pub kind: Option<String>,
     /// Stack names.
     #[arg(value_name = "NAME")]
@@ -38,10 +38,25 @@ pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
             .collect()
     } else {
         match args.kind.as_deref() {
+            Some("stack" | "stacks") if args.names.is_empty() => {
+                return Err(CliError::Rejected(
+                    "name the stacks to delete: `tug delete stack NAME...` (see `tug get stacks`)"
+                        .to_owned(),
+                ));
+            }
             Some("stack" | "stacks") => args.names.clone(),
+            // `tug delete app`: a name where the type goes.
+            Some(other) if args.names.is_empty() => {
+                return Err(CliError::Rejected(format!(
+                    "`tug delete` takes a type, then names: to delete the stack `{other}`, run `tug delete stack {other}` (or `tug delete -f FILE` for the stacks a manifest defines)"
+                )));
+            }
             Some(other) => {
                 return Err(CliError::Rejected(format!(
-                    "cannot delete `{other}`: the type must be `stack`, as in `tug delete stack NAME`"
+                    "cannot delete `{other}`: the type must be `stack`, as in `tug delete stack NAME`{}",
+                    crate::manifest::suggest::closest(other, ["stack", "stacks"])
+                        .map(|s| format!(" (did you mean `{s}`?)"))
+                        .unwrap_or_default()
                 )));
             }
             None => {

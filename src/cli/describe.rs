@@ -1,7 +1,9 @@
 //! `tug describe service NAME`: the spec, what the controller remembers (its count decision, the
 //! verified-good revision, the rollout it watches, failed digests), the status it reported (live
 //! counts, conditions Ready / Progressing / Degraded with reasons) and its recent decisions.
-//! Exit 1 when no stack in the store has the service.
+//! `tug describe stack NAME`: the stack, each service's state and counts, and the recent
+//! decisions across its services. `tug describe NAME` is the service of that name, else the stack.
+//! Exit 1 when the store has no such service or stack.
 
 use std::process::ExitCode;
 
@@ -14,13 +16,16 @@ use crate::store::Store;
 
 /// Arguments of `tug describe`.
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  tug describe test1Service\n  tug describe service appCluster/appService\n  tug describe stack todo"
+)]
 pub struct Args {
-    /// `service`.
-    #[arg(value_name = "TYPE")]
+    /// `service` or `stack`; or, alone, a name (a service's, else a stack's).
+    #[arg(value_name = "TYPE|NAME")]
     pub kind: String,
-    /// Service name (as `NAME`, or `CLUSTER/NAME` when two clusters share it).
+    /// The name (a service as NAME, or CLUSTER/NAME when two clusters share it).
     #[arg(value_name = "NAME")]
-    pub name: String,
+    pub name: Option<String>,
 }
 
 /// A service found in the store, with its stack and the controller's memory of it.
@@ -87,15 +92,171 @@ pub async fn find(context: &Context, name: &str) -> Result<Found, CliError> {
 /// # Errors
 /// An unknown type or service (exit 1), or the store unreadable (exit 2).
 pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
-    if !matches!(args.kind.as_str(), "service" | "services" | "svc") {
-        return Err(CliError::Rejected(format!(
-            "cannot describe `{}`: the type must be `service`, as in `tug describe service NAME`",
-            args.kind
-        )));
-    }
-    let found = find(context, &args.name).await?;
-    emit(&describe(&found, context.now))?;
+    let text = match (args.kind.as_str(), args.name.as_deref()) {
+        ("service" | "services" | "svc", Some(name)) => {
+            describe(&find(context, name).await?, context.now)
+        }
+        ("stack" | "stacks", Some(name)) => describe_stack(context, name).await?,
+        (kind, Some(_)) => {
+            return Err(CliError::Rejected(format!(
+                "cannot describe `{kind}`: the type is `service` or `stack`, as in `tug describe service NAME`{}",
+                crate::manifest::suggest::closest(kind, ["service", "stack"])
+                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .unwrap_or_default()
+            )));
+        }
+        ("service" | "services" | "svc" | "stack" | "stacks", None) => {
+            return Err(CliError::Rejected(format!(
+                "name the {} to describe: `tug describe {} NAME`",
+                args.kind, args.kind
+            )));
+        }
+        // One word: a service of that name, else a stack.
+        (name, None) => match find(context, name).await {
+            Ok(found) => describe(&found, context.now),
+            Err(CliError::Rejected(not_a_service)) => {
+                let stacks = context.store()?.list().await?;
+                if stacks.iter().any(|s| s.name() == name) {
+                    describe_stack(context, name).await?
+                } else {
+                    return Err(CliError::Rejected(format!(
+                        "{not_a_service}, and no stack is named `{name}`; see `tug get services` and `tug get stacks`"
+                    )));
+                }
+            }
+            Err(other) => return Err(other),
+        },
+    };
+    emit(&text)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Decisions shown by `tug describe stack`, across its services.
+const STACK_DECISIONS: usize = 20;
+
+/// `tug describe stack NAME`: the stack, its services' state, and their recent decisions.
+async fn describe_stack(context: &Context, name: &str) -> Result<String, CliError> {
+    let store = context.store()?;
+    let Some(stack) = store.list().await?.into_iter().find(|s| s.name() == name) else {
+        return Err(CliError::Rejected(format!(
+            "stack `{name}` is not in the store; see `tug get stacks`"
+        )));
+    };
+    let memories = store.load_memory(name).await?;
+    let status = store.load_status(name).await?;
+    let now = status_now(status.as_ref().map_or(0, |s| s.updated_at), context.now);
+    let meta = &stack.manifest().metadata;
+    let mut text = String::new();
+    let mut field = |k: &str, v: String| text.push_str(&format!("{:<14} {v}\n", format!("{k}:")));
+    field("Stack", stack.name().to_owned());
+    field(
+        "Generation",
+        format!(
+            "{} ({})",
+            meta.generation.unwrap_or(1),
+            status.as_ref().map_or_else(
+                || "not reconciled yet".to_owned(),
+                |s| format!("observed generation {}", s.observed_generation)
+            )
+        ),
+    );
+    field("Cluster", stack.spec().cluster.clone());
+    field(
+        "Labels",
+        if meta.labels.is_empty() {
+            "none".to_owned()
+        } else {
+            meta.labels
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        },
+    );
+    field(
+        "Prune",
+        if stack.spec().prune { "yes" } else { "no" }.to_owned(),
+    );
+    field(
+        "Target groups",
+        if stack.spec().target_groups.is_empty() {
+            "none".to_owned()
+        } else {
+            stack
+                .spec()
+                .target_groups
+                .iter()
+                .map(|g| g.name.clone())
+                .collect::<Vec<_>>()
+                .join(", ")
+        },
+    );
+    text.push_str("\nServices:\n");
+    let none = ServiceMemory::default();
+    let rows: Vec<Vec<String>> = stack
+        .spec()
+        .services
+        .iter()
+        .map(|spec| {
+            let memory = memories.get(&spec.name).unwrap_or(&none);
+            let seen = status.as_ref().and_then(|s| s.services.get(&spec.name));
+            let live = seen.and_then(|s| s.live.as_ref());
+            let condition = crate::plan::rollout::condition(&digest(&render(spec, None)), memory);
+            vec![
+                spec.name.clone(),
+                memory
+                    .desired_count
+                    .unwrap_or(spec.desired_count)
+                    .to_string(),
+                live.map_or_else(|| "-".to_owned(), |l| l.running_count.to_string()),
+                condition.as_str().to_owned(),
+                memory
+                    .verified_good
+                    .as_ref()
+                    .map_or_else(|| "-".to_owned(), |g| g.id.to_string()),
+            ]
+        })
+        .collect();
+    indent(
+        &mut text,
+        &table(
+            &["NAME", "DESIRED", "RUNNING", "STATE", "VERIFIED GOOD"],
+            &rows,
+        ),
+    );
+    let mut decisions: Vec<(&str, &crate::model::DecisionRecord)> = memories
+        .iter()
+        .flat_map(|(service, m)| m.decisions.iter().map(move |d| (service.as_str(), d)))
+        .collect();
+    decisions.sort_by_key(|(_, d)| d.at);
+    let skip = decisions.len().saturating_sub(STACK_DECISIONS);
+    if decisions.len() > STACK_DECISIONS {
+        text.push_str(&format!(
+            "\nDecisions (the newest {STACK_DECISIONS}, oldest first):\n"
+        ));
+    } else {
+        text.push_str("\nDecisions (oldest first):\n");
+    }
+    if decisions.is_empty() {
+        text.push_str("  none yet\n");
+    } else {
+        let rows: Vec<Vec<String>> = decisions[skip..]
+            .iter()
+            .map(|(service, d)| {
+                vec![
+                    ago(d.at, now),
+                    (*service).to_owned(),
+                    format!("{:?}", d.kind),
+                    d.reason.clone(),
+                ]
+            })
+            .collect();
+        indent(
+            &mut text,
+            &table(&["AGE", "SERVICE", "KIND", "REASON"], &rows),
+        );
+    }
+    Ok(text)
 }
 
 fn describe(found: &Found, wall: std::time::SystemTime) -> String {

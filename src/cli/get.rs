@@ -1,4 +1,8 @@
-//! `tug get stacks|services [-o table|json|yaml]`: what the store holds.
+//! `tug get stacks|services|controllers [NAME...] [-l SELECTOR] [-o FORMAT] [--watch]`: what the
+//! store holds, as kubectl's `get` shows it: all, or the named ones; `-l key=value` (also `!=`,
+//! or a bare key, comma-separated) on the stack's labels (and a service's tags); `-o wide`,
+//! `-o name`, `-o json|yaml`, `-o jsonpath=EXPR` (RFC 9535, `$.items[*].name`, or kubectl's
+//! `{.items[*].name}`); `--watch` prints the table again whenever it changes.
 //!
 //! For stacks, READY counts services whose Ready condition holds and OBSERVED is the generation the
 //! controller last reconciled (both `-` until a controller has reported).
@@ -22,13 +26,121 @@ use crate::store::Store;
 
 /// Arguments of `tug get`.
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  tug get services\n  tug get services web -o wide\n  tug get stacks -l team=payments -o name\n  tug get services -o jsonpath='{.items[*].name}'\n  tug get services --watch"
+)]
 pub struct Args {
     /// What to list.
     #[arg(value_enum)]
     pub resource: Resource,
-    /// Output format.
-    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Table)]
-    pub output: OutputFormat,
+    /// Only these (stacks: NAME; services: NAME or CLUSTER/NAME).
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
+    /// Output: table, wide, name, json, yaml, or jsonpath=EXPR.
+    #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "table", value_parser = parse_output)]
+    pub output: GetOutput,
+    /// Only those whose labels match: key=value, key!=value or key, comma-separated.
+    #[arg(short = 'l', long = "selector", value_name = "SELECTOR", value_parser = parse_selector)]
+    pub selector: Option<Selector>,
+    /// Print again whenever it changes (every 2 s), until interrupted.
+    #[arg(short = 'w', long)]
+    pub watch: bool,
+}
+
+/// How `tug get` prints.
+#[derive(Debug, Clone)]
+pub enum GetOutput {
+    /// Columns.
+    Table,
+    /// More columns.
+    Wide,
+    /// `KIND/NAME`, one a line.
+    Name,
+    /// One JSON list.
+    Json,
+    /// One YAML document.
+    Yaml,
+    /// The values a JSONPath query selects from the JSON output.
+    JsonPath(serde_json_path::JsonPath),
+}
+
+fn parse_output(text: &str) -> Result<GetOutput, String> {
+    Ok(match text {
+        "table" => GetOutput::Table,
+        "wide" => GetOutput::Wide,
+        "name" => GetOutput::Name,
+        "json" => GetOutput::Json,
+        "yaml" => GetOutput::Yaml,
+        other => {
+            let Some(expression) = other.strip_prefix("jsonpath=") else {
+                return Err(format!(
+                    "`{other}` is not an output format: use table, wide, name, json, yaml or jsonpath=EXPR"
+                ));
+            };
+            // kubectl's `{.items[*].name}` is RFC 9535's `$.items[*].name`.
+            let expression = match expression
+                .strip_prefix('{')
+                .and_then(|e| e.strip_suffix('}'))
+            {
+                Some(inner) => format!("${inner}"),
+                None => expression.to_owned(),
+            };
+            GetOutput::JsonPath(
+                serde_json_path::JsonPath::parse(&expression)
+                    .map_err(|e| format!("jsonpath `{expression}`: {e}"))?,
+            )
+        }
+    })
+}
+
+/// A label selector: every requirement must hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selector(Vec<(String, Requirement)>);
+
+/// One requirement on a label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Requirement {
+    /// `key=value` (or `key==value`).
+    Equals(String),
+    /// `key!=value`: the label is absent or has another value.
+    NotEquals(String),
+    /// `key`: the label is present.
+    Exists,
+}
+
+fn parse_selector(text: &str) -> Result<Selector, String> {
+    let mut requirements = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (key, requirement) = if let Some((k, v)) = part.split_once("!=") {
+            (k, Requirement::NotEquals(v.to_owned()))
+        } else if let Some((k, v)) = part.split_once("==").or_else(|| part.split_once('=')) {
+            (k, Requirement::Equals(v.to_owned()))
+        } else {
+            (part, Requirement::Exists)
+        };
+        if key.is_empty() {
+            return Err(format!(
+                "`{part}`: a requirement needs a label key, as `team=payments`"
+            ));
+        }
+        requirements.push((key.to_owned(), requirement));
+    }
+    if requirements.is_empty() {
+        return Err("an empty selector: use key=value, key!=value or key".to_owned());
+    }
+    Ok(Selector(requirements))
+}
+
+impl Selector {
+    /// Whether labels (merged from every map given, the later winning) satisfy it.
+    fn matches(&self, maps: &[&std::collections::BTreeMap<String, String>]) -> bool {
+        let get = |key: &str| maps.iter().rev().find_map(|m| m.get(key));
+        self.0.iter().all(|(key, r)| match r {
+            Requirement::Equals(v) => get(key) == Some(v),
+            Requirement::NotEquals(v) => get(key) != Some(v),
+            Requirement::Exists => get(key).is_some(),
+        })
+    }
 }
 
 /// What `tug get` lists.
@@ -64,6 +176,26 @@ struct ServiceRow<'a> {
     controller_desired_count: Option<u32>,
     /// Ready, Progressing, Degraded or Pending (from the controller's memory).
     state: &'static str,
+    /// The revision the manifest's definition was registered as, once it has been.
+    revision: Option<u32>,
+    /// `rolling`, `canary`, `linear` or `blueGreen`.
+    strategy: &'static str,
+    /// The stack's labels, for selectors.
+    #[serde(skip)]
+    labels: &'a std::collections::BTreeMap<String, String>,
+    /// The service's tags, for selectors.
+    #[serde(skip)]
+    tags: &'a std::collections::BTreeMap<String, String>,
+}
+
+impl ServiceRow<'_> {
+    /// Whether `name` (NAME or CLUSTER/NAME) names it.
+    fn is(&self, name: &str) -> bool {
+        match name.split_once('/') {
+            Some((cluster, service)) => cluster == self.cluster && service == self.name,
+            None => name == self.name,
+        }
+    }
 }
 
 /// Runs `tug get`.
@@ -71,16 +203,49 @@ struct ServiceRow<'a> {
 /// # Errors
 /// [`CliError::Failed`] when the store cannot be read.
 pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
-    let store = context.store()?;
-    if args.resource == Resource::Controllers {
-        emit(&controllers(&store, args.output, context.now).await?)?;
-        return Ok(ExitCode::SUCCESS);
+    if args.resource == Resource::Controllers && (!args.names.is_empty() || args.selector.is_some())
+    {
+        return Err(CliError::Rejected(
+            "`tug get controllers` takes no names and no selector".to_owned(),
+        ));
     }
-    let stacks = store.list().await?;
+    let mut last = String::new();
+    loop {
+        let text = once(&args, context).await?;
+        if text != last {
+            emit(&text)?;
+            last = text;
+        }
+        if !args.watch {
+            return Ok(ExitCode::SUCCESS);
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    }
+}
+
+/// What one `tug get` prints.
+async fn once(args: &Args, context: &Context) -> Result<String, CliError> {
+    let store = context.store()?;
+    let format = match &args.output {
+        GetOutput::Json | GetOutput::JsonPath(_) => OutputFormat::Json,
+        GetOutput::Yaml => OutputFormat::Yaml,
+        GetOutput::Table | GetOutput::Wide | GetOutput::Name => OutputFormat::Table,
+    };
+    if args.resource == Resource::Controllers {
+        return match &args.output {
+            GetOutput::JsonPath(path) => select(
+                &controllers(&store, OutputFormat::Json, context.now).await?,
+                path,
+            ),
+            _ => controllers(&store, format, context.now).await,
+        };
+    }
+    let all = store.list().await?;
+    let stacks = filter_stacks(args, all)?;
     let mut memories = std::collections::BTreeMap::new();
     let mut statuses = std::collections::BTreeMap::new();
     if args.resource == Resource::Services
-        || (args.resource == Resource::Stacks && args.output == OutputFormat::Table)
+        || (args.resource == Resource::Stacks && format == OutputFormat::Table)
     {
         for stack in &stacks {
             if let Some(status) = store.load_status(stack.name()).await? {
@@ -96,25 +261,108 @@ pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
             );
         }
     }
-    let text = match (args.resource, args.output) {
-        (Resource::Stacks, OutputFormat::Table) => stacks_table(&stacks, &statuses, context.now),
-        (Resource::Stacks, OutputFormat::Json) => stacks_json(&stacks)?,
-        (Resource::Stacks, OutputFormat::Yaml) => stacks_yaml(&stacks)?,
+    let text = match (args.resource, &args.output) {
+        (Resource::Stacks, GetOutput::Table | GetOutput::Wide)
+            if stacks.is_empty() && args.selector.is_some() =>
+        {
+            "No stacks match the selector.\n".to_owned()
+        }
+        (Resource::Stacks, GetOutput::Table | GetOutput::Wide) => stacks_table(
+            &stacks,
+            &statuses,
+            context.now,
+            matches!(args.output, GetOutput::Wide),
+        ),
+        (Resource::Stacks, GetOutput::Name) => stacks
+            .iter()
+            .map(|s| format!("stack/{}\n", s.name()))
+            .collect(),
+        (Resource::Stacks, GetOutput::Json) => stacks_json(&stacks)?,
+        (Resource::Stacks, GetOutput::JsonPath(path)) => select(&stacks_json(&stacks)?, path)?,
+        (Resource::Stacks, GetOutput::Yaml) => stacks_yaml(&stacks)?,
         (Resource::Controllers, _) => String::new(),
-        (Resource::Services, format) => {
+        (Resource::Services, output) => {
             let rows: Vec<ServiceRow> = stacks
                 .iter()
                 .flat_map(|s| service_rows(s, &memories, statuses.get(s.name())))
+                .filter(|r| wanted_service(args, r))
                 .collect();
-            match format {
-                OutputFormat::Table => services_table(&rows),
-                OutputFormat::Json => json(&list("ServiceList", &rows))?,
-                OutputFormat::Yaml => yaml(&list("ServiceList", &rows))?,
+            if let Some(missing) = args.names.iter().find(|n| !rows.iter().any(|r| r.is(n))) {
+                return Err(CliError::Rejected(format!(
+                    "service `{missing}` is not in any stack of the store; see `tug get services`"
+                )));
+            }
+            match output {
+                GetOutput::Table | GetOutput::Wide
+                    if rows.is_empty() && args.selector.is_some() =>
+                {
+                    "No services match the selector.\n".to_owned()
+                }
+                GetOutput::Table => services_table(&rows, false),
+                GetOutput::Wide => services_table(&rows, true),
+                GetOutput::Name => rows
+                    .iter()
+                    .map(|r| format!("service/{}/{}\n", r.cluster, r.name))
+                    .collect(),
+                GetOutput::Json => json(&list("ServiceList", &rows))?,
+                GetOutput::JsonPath(path) => select(&json(&list("ServiceList", &rows))?, path)?,
+                GetOutput::Yaml => yaml(&list("ServiceList", &rows))?,
             }
         }
     };
-    emit(&text)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(text)
+}
+
+/// The stacks `tug get stacks` shows (the named ones, those the selector matches); for services,
+/// the stacks that may hold them. A named stack that is not there is an error.
+fn filter_stacks(args: &Args, all: Vec<Stack>) -> Result<Vec<Stack>, CliError> {
+    if args.resource != Resource::Stacks {
+        return Ok(all);
+    }
+    if let Some(missing) = args
+        .names
+        .iter()
+        .find(|n| !all.iter().any(|s| s.name() == n.as_str()))
+    {
+        return Err(CliError::Rejected(format!(
+            "stack `{missing}` is not in the store; see `tug get stacks`"
+        )));
+    }
+    Ok(all
+        .into_iter()
+        .filter(|s| args.names.is_empty() || args.names.iter().any(|n| n == s.name()))
+        .filter(|s| {
+            args.selector
+                .as_ref()
+                .is_none_or(|sel| sel.matches(&[&s.manifest().metadata.labels]))
+        })
+        .collect())
+}
+
+/// Whether `tug get services` shows this row.
+fn wanted_service(args: &Args, row: &ServiceRow) -> bool {
+    (args.names.is_empty() || args.names.iter().any(|n| row.is(n)))
+        && args
+            .selector
+            .as_ref()
+            .is_none_or(|sel| sel.matches(&[row.labels, row.tags]))
+}
+
+/// The values `path` selects from the JSON `text`: strings as they are, anything else as compact
+/// JSON, space-separated on one line (as kubectl prints them).
+fn select(text: &str, path: &serde_json_path::JsonPath) -> Result<String, CliError> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| CliError::Failed(e.to_string()))?;
+    let words: Vec<String> = path
+        .query(&value)
+        .all()
+        .into_iter()
+        .map(|v| match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .collect();
+    Ok(format!("{}\n", words.join(" ")))
 }
 
 /// One row of `tug get controllers`.
@@ -208,6 +456,7 @@ fn stacks_table(
     stacks: &[Stack],
     statuses: &std::collections::BTreeMap<String, StackStatus>,
     now: SystemTime,
+    wide: bool,
 ) -> String {
     if stacks.is_empty() {
         return "No stacks in the store.\n".to_owned();
@@ -228,7 +477,7 @@ fn stacks_table(
                     format!("{n}/{}", s.spec().services.len())
                 },
             );
-            vec![
+            let mut row = vec![
                 s.name().to_owned(),
                 s.spec().cluster.clone(),
                 s.spec().services.len().to_string(),
@@ -238,21 +487,34 @@ fn stacks_table(
                 meta.creation_timestamp
                     .as_deref()
                     .map_or_else(|| "-".to_owned(), |t| age(t, now)),
-            ]
+            ];
+            if wide {
+                row.push(if meta.labels.is_empty() {
+                    "-".to_owned()
+                } else {
+                    meta.labels
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                });
+            }
+            row
         })
         .collect();
-    table(
-        &[
-            "NAME",
-            "CLUSTER",
-            "SERVICES",
-            "READY",
-            "GENERATION",
-            "OBSERVED",
-            "AGE",
-        ],
-        &rows,
-    )
+    let mut headers = vec![
+        "NAME",
+        "CLUSTER",
+        "SERVICES",
+        "READY",
+        "GENERATION",
+        "OBSERVED",
+        "AGE",
+    ];
+    if wide {
+        headers.push("LABELS");
+    }
+    table(&headers, &rows)
 }
 
 fn service_rows<'a>(
@@ -292,6 +554,10 @@ fn service_rows<'a>(
                     .map(|c| c.image.as_str())
                     .collect(),
                 controller_desired_count: memory.desired_count,
+                revision: memory.revision_of(&manifest_digest).map(|r| r.id.revision),
+                strategy: strategy_name(&service.deployment.strategy),
+                labels: &stack.manifest().metadata.labels,
+                tags: &service.tags,
                 state: state(
                     condition(&manifest_digest, memory),
                     status.and_then(|s| s.services.get(&service.name)),
@@ -319,7 +585,20 @@ fn state(remembered: Condition, seen: Option<&crate::model::ServiceStatus>) -> &
     }
 }
 
-fn services_table(rows: &[ServiceRow]) -> String {
+/// The manifest's word for a strategy.
+fn strategy_name(strategy: &crate::manifest::spec::DeploymentStrategy) -> &'static str {
+    use crate::manifest::spec::DeploymentStrategy;
+    match strategy {
+        DeploymentStrategy::Rolling => "rolling",
+        DeploymentStrategy::Canary(_) => "canary",
+        DeploymentStrategy::Linear(_) => "linear",
+        DeploymentStrategy::BlueGreen(_) => "blueGreen",
+    }
+}
+
+/// Services as columns: the default fits 120 columns for names of ordinary length; `wide` adds
+/// the revision, strategy, task family, size and images.
+fn services_table(rows: &[ServiceRow], wide: bool) -> String {
     if rows.is_empty() {
         return "No services in the store.\n".to_owned();
     }
@@ -330,7 +609,7 @@ fn services_table(rows: &[ServiceRow]) -> String {
                 (Some(c), Some(m)) => format!("{c}/{m}"),
                 _ => "-".to_owned(),
             };
-            vec![
+            let mut row = vec![
                 r.stack.to_owned(),
                 r.name.to_owned(),
                 r.cluster.to_owned(),
@@ -346,25 +625,24 @@ fn services_table(rows: &[ServiceRow]) -> String {
                     _ => "-".to_owned(),
                 },
                 r.state.to_owned(),
-                r.task_definition_family.to_owned(),
-                size,
-                r.images.join(","),
-            ]
+            ];
+            if wide {
+                row.extend([
+                    r.revision.map_or_else(|| "-".to_owned(), |n| n.to_string()),
+                    r.strategy.to_owned(),
+                    r.task_definition_family.to_owned(),
+                    size,
+                    r.images.join(","),
+                ]);
+            }
+            row
         })
         .collect();
-    table(
-        &[
-            "STACK",
-            "SERVICE",
-            "CLUSTER",
-            "LAUNCH",
-            "DESIRED",
-            "SCALING",
-            "STATE",
-            "TASK FAMILY",
-            "CPU/MEM",
-            "IMAGES",
-        ],
-        &cells,
-    )
+    let mut headers = vec![
+        "STACK", "SERVICE", "CLUSTER", "LAUNCH", "DESIRED", "SCALING", "STATE",
+    ];
+    if wide {
+        headers.extend(["REVISION", "STRATEGY", "TASK FAMILY", "CPU/MEM", "IMAGES"]);
+    }
+    table(&headers, &cells)
 }

@@ -18,6 +18,7 @@ mod schema;
 mod simulate;
 mod store;
 mod validate;
+mod version;
 
 use std::process::ExitCode;
 use std::time::SystemTime;
@@ -31,10 +32,16 @@ pub use output::OutputFormat;
 
 /// tug: keeps AWS ECS services where their manifests say they should be.
 #[derive(Debug, Parser)]
-#[command(name = "tug", version, about, propagate_version = true)]
+#[command(
+    name = "tug",
+    version,
+    about,
+    propagate_version = true,
+    max_term_width = 80
+)]
 pub struct Cli {
-    /// Where desired state is kept: file://DIR (default: $XDG_STATE_HOME/tugboat or
-    /// ~/.local/state/tugboat) or dynamodb://TABLE.
+    /// Where desired state is kept: file://DIR or dynamodb://TABLE [default:
+    /// file://$XDG_STATE_HOME/tugboat, else file://~/.local/state/tugboat].
     #[arg(long, env = "TUG_STORE", global = true, value_name = "URI")]
     pub store: Option<StoreUri>,
 
@@ -46,32 +53,79 @@ pub struct Cli {
 /// The verbs.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check manifests; print every problem as FILE:LINE:COL: FIELD: message.
+    /// Check manifests and print every problem with its location.
+    ///
+    /// Each problem is printed as FILE:LINE:COL: FIELD: message; exit 1 when there is one.
     Validate(validate::Args),
-    /// Validate manifests, then write all their stacks to the store at once.
+    /// Validate manifests and write all their stacks to the store at once.
     Apply(apply::Args),
-    /// Show what `apply` would change in the store (exit 0: none, 1: changes, 2: error).
+    /// Show what apply would change (exit 0 none, 1 changes, 2 error).
     Diff(diff::Args),
-    /// List stacks or services.
+    /// List stacks, services or controllers.
     Get(get::Args),
-    /// Remove stacks from the store; the controller scales their services to 0 (deletes them under prune).
+    /// Remove stacks; the controller scales their services to 0.
+    ///
+    /// Under `prune: true` the services are deleted once at 0.
     Delete(delete::Args),
-    /// Print the JSON Schema of the manifest, for editors.
+    /// Print the manifest's JSON Schema, for editors.
     Schema,
-    /// Run stacks against the simulated AWS in virtual time, under a load trace.
+    /// Run stacks on the simulated AWS in virtual time, under a load.
     Simulate(simulate::Args),
-    /// The daemon: keep the store's stacks in place on the cloud; serve /metrics, /healthz, /readyz.
+    /// Run the daemon that keeps the stored stacks in place.
+    ///
+    /// It serves /metrics, /healthz and /readyz.
     Controller(controller::Args),
-    /// The quick start: the controller and the example stacks on a simulated AWS, in fast time.
+    /// The quick start: the example stacks on a simulated AWS, fast.
     Demo(demo::Args),
-    /// Show a service: spec, the controller's memory, recent decisions with reasons.
+    /// Show a stack or a service, with its recent decisions.
     Describe(describe::Args),
-    /// Rollout status (exit 0 done, 1 failed, 3 in progress), history and undo of a service.
+    /// Status, history and undo of a service's rollouts.
     Rollout(rollout::Args),
-    /// GET a local HTTP endpoint; exit 0 on 200 (the controller container's health check).
+    /// GET a local endpoint; exit 0 on 200 (the container's health check).
     Probe(probe::Args),
-    /// Create a DynamoDB store (`init`), or copy one store into another (`copy`).
+    /// Create a DynamoDB store, or copy one store into another.
     Store(store::Args),
+    /// Print the version, the commit and build date, and the AWS SDK versions.
+    Version(version::Args),
+    /// Print a shell completion script: bash, zsh or fish.
+    ///
+    /// For bash: `source <(tug completion bash)`; for zsh: `tug completion zsh >
+    /// "${fpath[1]}/_tug"`; for fish: `tug completion fish > ~/.config/fish/completions/tug.fish`.
+    Completion(CompletionArgs),
+}
+
+/// Arguments of `tug completion`.
+#[derive(Debug, clap::Args)]
+pub struct CompletionArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: CompletionShell,
+}
+
+/// Shells `tug completion` writes for.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum CompletionShell {
+    /// GNU bash.
+    Bash,
+    /// Z shell.
+    Zsh,
+    /// fish.
+    Fish,
+}
+
+/// Writes the completion script of `shell` to standard output.
+fn completion(args: &CompletionArgs) -> Result<ExitCode, CliError> {
+    use clap::CommandFactory;
+    use clap_complete::Shell;
+    let shell = match args.shell {
+        CompletionShell::Bash => Shell::Bash,
+        CompletionShell::Zsh => Shell::Zsh,
+        CompletionShell::Fish => Shell::Fish,
+    };
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "tug", &mut script);
+    output::emit(&String::from_utf8_lossy(&script))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Why a command failed, and so its exit code.
@@ -175,6 +229,8 @@ async fn dispatch(command: Command, context: &Context) -> Result<ExitCode, CliEr
         Command::Rollout(args) => rollout::run(args, context).await,
         Command::Probe(args) => probe::run(&args),
         Command::Store(args) => store::run(args).await,
+        Command::Version(args) => version::run(&args),
+        Command::Completion(args) => completion(&args),
     }
 }
 

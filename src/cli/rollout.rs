@@ -1,9 +1,9 @@
-//! `tug rollout status|history|undo SERVICE [--to-revision N] [--watch]`, from the controller's
-//! memory in the store.
+//! `tug rollout status|history|undo SERVICE`, from the controller's memory in the store.
 //!
 //! `status` exits 0 when the manifest's revision is deployed and verified good, 1 when its rollout
 //! failed (rolled back, not retried until the manifest changes), 3 while it is still in progress
-//! (with `--watch`, it waits for one of the other two).
+//! (with `--watch`, it waits for one of the other two; with `--timeout` too, it gives up after that
+//! long with exit 1, the last status it saw printed).
 //!
 //! `undo` is kubectl's: it changes desired state. The service's task definition in the stored
 //! stack is replaced by the one that produced an earlier revision (the previous one, or
@@ -28,28 +28,60 @@ use crate::store::Store;
 /// Arguments of `tug rollout`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// `status`, `history` or `undo`.
-    #[arg(value_enum)]
+    /// What to show or do.
+    #[command(subcommand)]
     pub action: Action,
-    /// Service name (or CLUSTER/NAME).
-    pub service: String,
-    /// With `status` (or `undo`): wait until the rollout completes or fails.
-    #[arg(long)]
-    pub watch: bool,
-    /// With `undo`: the revision to go back to (a REVISION of `tug rollout history`).
-    #[arg(long, value_name = "N")]
-    pub to_revision: Option<u32>,
 }
 
 /// What `tug rollout` does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, clap::Subcommand)]
 pub enum Action {
-    /// Whether the manifest's revision is deployed and verified.
-    Status,
+    /// Whether the manifest's revision is deployed and verified (exit 0 yes, 1 failed, 3 not yet).
+    #[command(
+        after_help = "Examples:\n  tug rollout status web\n  tug rollout status web --watch --timeout 10m"
+    )]
+    Status(StatusArgs),
     /// Revisions the controller registered, and what became of them.
-    History,
+    #[command(after_help = "Example:\n  tug rollout history web")]
+    History(ServiceArg),
     /// Put an earlier revision's task definition back into the stored stack.
-    Undo,
+    #[command(
+        after_help = "Examples:\n  tug rollout undo web\n  tug rollout undo web --to-revision 3 --watch"
+    )]
+    Undo(UndoArgs),
+}
+
+/// The service a rollout command is about.
+#[derive(Debug, clap::Args)]
+pub struct ServiceArg {
+    /// Service name (or CLUSTER/NAME).
+    pub service: String,
+}
+
+/// Arguments of `tug rollout status`.
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// Service name (or CLUSTER/NAME).
+    pub service: String,
+    /// Wait until the rollout completes or fails, printing each change.
+    #[arg(short = 'w', long)]
+    pub watch: bool,
+    /// With --watch: give up after this long (e.g. 5m), exit 1.
+    #[arg(long, value_parser = humantime::parse_duration, requires = "watch")]
+    pub timeout: Option<Duration>,
+}
+
+/// Arguments of `tug rollout undo`.
+#[derive(Debug, clap::Args)]
+pub struct UndoArgs {
+    /// Service name (or CLUSTER/NAME).
+    pub service: String,
+    /// The revision to go back to (a REVISION of `tug rollout history`).
+    #[arg(long, value_name = "N")]
+    pub to_revision: Option<u32>,
+    /// Then wait until its rollout completes or fails.
+    #[arg(short = 'w', long)]
+    pub watch: bool,
 }
 
 /// Exit code while a rollout is still in progress.
@@ -60,32 +92,33 @@ const IN_PROGRESS: u8 = 3;
 /// # Errors
 /// Unknown service (exit 1), unreadable store (exit 2).
 pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
-    if args.to_revision.is_some() && args.action != Action::Undo {
-        return Err(CliError::Rejected(
-            "--to-revision goes with `tug rollout undo`".to_owned(),
-        ));
-    }
     match args.action {
-        Action::History => history(&args.service, context).await,
-        Action::Undo => {
-            undo(&args.service, args.to_revision, context).await?;
-            if args.watch {
-                watch(&args.service, context).await
+        Action::History(a) => history(&a.service, context).await,
+        Action::Undo(a) => {
+            undo(&a.service, a.to_revision, context).await?;
+            if a.watch {
+                watch(&a.service, None, context).await
             } else {
                 Ok(ExitCode::SUCCESS)
             }
         }
-        Action::Status if args.watch => watch(&args.service, context).await,
-        Action::Status => {
-            let (code, message) = status(&args.service, context).await?;
+        Action::Status(a) if a.watch => watch(&a.service, a.timeout, context).await,
+        Action::Status(a) => {
+            let (code, message) = status(&a.service, context).await?;
             emit(&message)?;
             Ok(ExitCode::from(code))
         }
     }
 }
 
-/// Prints the status whenever it changes, until the rollout completes or fails.
-async fn watch(service: &str, context: &Context) -> Result<ExitCode, CliError> {
+/// Prints the status whenever it changes, until the rollout completes or fails, or `timeout`
+/// passes (exit 1, saying so after the last status seen).
+async fn watch(
+    service: &str,
+    timeout: Option<Duration>,
+    context: &Context,
+) -> Result<ExitCode, CliError> {
+    let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
     let mut last = String::new();
     loop {
         let (code, message) = status(service, context).await?;
@@ -95,6 +128,14 @@ async fn watch(service: &str, context: &Context) -> Result<ExitCode, CliError> {
         }
         if code != IN_PROGRESS {
             return Ok(ExitCode::from(code));
+        }
+        if let (Some(deadline), Some(timeout)) = (deadline, timeout)
+            && tokio::time::Instant::now() >= deadline
+        {
+            return Err(CliError::Rejected(format!(
+                "timed out after {} waiting for the rollout of {service}; the last status is above",
+                humantime::format_duration(timeout)
+            )));
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }

@@ -25,7 +25,7 @@ pub struct Args {
     /// Offered load: CSV `t_seconds,rps[,service]`, linear between points; or
     /// `cloudwatch://CLUSTER/SERVICE?days=N`: the service's recorded requests (its target group's
     /// RequestCount, 1-minute) of the last N days (1 to 15, default 7), read from AWS.
-    #[arg(long, value_name = "TRACE.csv|cloudwatch://CLUSTER/SERVICE?days=N")]
+    #[arg(long, value_name = "TRACE")]
     pub load: String,
     /// How the simulated AWS behaves (`kind: World`); defaults throughout when omitted.
     #[arg(long, value_name = "WORLD.yaml")]

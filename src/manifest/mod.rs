@@ -17,7 +17,7 @@ pub mod schema;
 pub mod source;
 pub mod spec;
 mod structure;
-mod suggest;
+pub mod suggest;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -1,0 +1,281 @@
+//! The command line as someone with kubectl in their fingers uses it: help that fits 80 columns,
+//! `version`, `completion`, `get` with names, selectors and output formats, `describe NAME` and
+//! `describe stack`, `rollout` subcommands with their own help and a watch timeout, and mistakes
+//! answered with the form that works. Each test checks the exit code and the words a person reads.
+
+mod support;
+
+use support::Tug;
+
+/// Lines wider than `columns`, with their widths.
+fn wider_than(text: &str, columns: usize) -> Vec<(usize, String)> {
+    text.lines()
+        .filter(|l| l.chars().count() > columns)
+        .map(|l| (l.chars().count(), l.to_owned()))
+        .collect()
+}
+
+#[test]
+fn help_fits_80_columns_for_tug_and_every_verb() {
+    let tug = Tug::new();
+    let top = tug.run(&["--help"]);
+    assert_eq!(top.code, 0);
+    assert!(
+        wider_than(&top.stdout, 80).is_empty(),
+        "{:?}",
+        wider_than(&top.stdout, 80)
+    );
+    for verb in [
+        "validate",
+        "apply",
+        "diff",
+        "get",
+        "delete",
+        "schema",
+        "simulate",
+        "controller",
+        "demo",
+        "describe",
+        "rollout",
+        "probe",
+        "store",
+        "version",
+        "completion",
+    ] {
+        let help = tug.run(&[verb, "-h"]);
+        assert_eq!(help.code, 0, "{verb}: {}", help.stderr);
+        assert!(
+            wider_than(&help.stdout, 80).is_empty(),
+            "tug {verb} -h: {:?}",
+            wider_than(&help.stdout, 80)
+        );
+    }
+}
+
+#[test]
+fn version_names_the_commit_the_build_date_and_the_aws_sdks() {
+    let tug = Tug::new();
+    let text = tug.run(&["version"]);
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    assert!(
+        text.stdout
+            .starts_with(&format!("tug {} (commit ", env!("CARGO_PKG_VERSION"))),
+        "{}",
+        text.stdout
+    );
+    assert!(text.stdout.contains("aws-sdk-ecs 1."), "{}", text.stdout);
+    let json = tug.run(&["version", "-o", "json"]);
+    assert_eq!(json.code, 0);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    assert!(v["gitCommit"].as_str().is_some_and(|c| !c.is_empty()));
+    assert!(
+        v["buildDate"]
+            .as_str()
+            .is_some_and(|d| humantime::parse_rfc3339(d).is_ok()),
+        "{v}"
+    );
+    let sdks = v["awsSdk"].as_array().expect("a list");
+    for name in [
+        "aws-sdk-ecs",
+        "aws-sdk-elasticloadbalancingv2",
+        "aws-sdk-cloudwatch",
+        "aws-sdk-dynamodb",
+    ] {
+        assert!(sdks.iter().any(|c| c["name"] == name), "{name} in {v}");
+    }
+}
+
+#[test]
+fn completion_scripts_are_written_for_bash_zsh_and_fish() {
+    let tug = Tug::new();
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef tug"),
+        ("fish", "complete -c tug"),
+    ] {
+        let run = tug.run(&["completion", shell]);
+        assert_eq!(run.code, 0, "{shell}: {}", run.stderr);
+        assert!(
+            run.stdout.contains(marker),
+            "{shell}: {}",
+            &run.stdout[..200.min(run.stdout.len())]
+        );
+        assert!(
+            run.stdout.contains("rollout"),
+            "{shell} completes the verbs"
+        );
+    }
+    tug.run(&["completion", "powershell"])
+        .assert_failure(2, "possible values: bash, zsh, fish");
+}
+
+#[test]
+fn get_takes_names_selectors_and_kubectls_output_formats() {
+    let tug = Tug::new();
+    assert_eq!(tug.run(&["apply", "-f", "manifests/"]).code, 0);
+    let table = tug.run(&["get", "services"]);
+    assert_eq!(table.code, 0);
+    assert!(
+        wider_than(&table.stdout, 120).is_empty(),
+        "{:?}",
+        wider_than(&table.stdout, 120)
+    );
+    assert!(table.stdout.starts_with("STACK "), "{}", table.stdout);
+    assert!(!table.stdout.contains("IMAGES"), "images are in -o wide");
+
+    let wide = tug.run(&["get", "services", "test1Service", "-o", "wide"]);
+    assert_eq!(wide.code, 0);
+    let lines: Vec<&str> = wide.stdout.lines().collect();
+    assert_eq!(
+        lines.len(),
+        2,
+        "the header and the one service: {}",
+        wide.stdout
+    );
+    for column in ["REVISION", "STRATEGY", "IMAGES"] {
+        assert!(lines[0].contains(column), "{}", lines[0]);
+    }
+    assert!(lines[1].contains("rolling") && lines[1].contains("test1:1.0.0"));
+
+    let names = tug.run(&["get", "stacks", "-o", "name"]);
+    assert_eq!(names.code, 0);
+    assert!(
+        names.stdout.lines().any(|l| l == "stack/todo"),
+        "{}",
+        names.stdout
+    );
+    let selected = tug.run(&["get", "stacks", "-l", "app=todo", "-o", "name"]);
+    assert_eq!(selected.stdout, "stack/todo\n");
+    let not_todo = tug.run(&["get", "services", "-l", "app!=todo", "-o", "name"]);
+    assert!(
+        !not_todo.stdout.contains("todoMain")
+            && not_todo
+                .stdout
+                .contains("service/test1Cluster/test1Service"),
+        "{}",
+        not_todo.stdout
+    );
+
+    let path = tug.run(&[
+        "get",
+        "services",
+        "todoMain",
+        "todoFiles",
+        "-o",
+        "jsonpath={.items[*].name}",
+    ]);
+    assert_eq!(path.code, 0, "{}", path.stderr);
+    assert_eq!(path.stdout, "todoMain todoFiles\n");
+    let rfc = tug.run(&[
+        "get",
+        "stacks",
+        "todo",
+        "-o",
+        "jsonpath=$.items[0].spec.cluster",
+    ]);
+    assert_eq!(rfc.stdout, "todoCluster\n");
+
+    tug.run(&["get", "stacks", "nope"])
+        .assert_failure(1, "stack `nope` is not in the store; see `tug get stacks`");
+    tug.run(&["get", "services", "nope"])
+        .assert_failure(1, "service `nope` is not in any stack of the store");
+    tug.run(&["get", "services", "-o", "jsonpath={.items[}"])
+        .assert_failure(2, "jsonpath");
+    tug.run(&["get", "stacks", "-o", "xml"])
+        .assert_failure(2, "use table, wide, name, json, yaml or jsonpath=EXPR");
+    tug.run(&["get", "stakcs"])
+        .assert_failure(2, "a similar value exists: 'stacks'");
+}
+
+#[test]
+fn describe_takes_a_bare_name_or_a_stack_and_suggests_the_type() {
+    let tug = Tug::new();
+    assert_eq!(tug.run(&["apply", "-f", "manifests/"]).code, 0);
+    let service = tug.run(&["describe", "test1Service"]);
+    assert_eq!(service.code, 0, "{}", service.stderr);
+    assert!(service.stdout.starts_with("Service:"), "{}", service.stdout);
+    let stack = tug.run(&["describe", "stack", "todo"]);
+    assert_eq!(stack.code, 0, "{}", stack.stderr);
+    for words in [
+        "Stack:         todo",
+        "Labels:        app=todo",
+        "todoMain",
+        "todoFiles",
+        "Decisions",
+    ] {
+        assert!(stack.stdout.contains(words), "{words}: {}", stack.stdout);
+    }
+    // A bare stack name, when no service has it.
+    assert_eq!(tug.run(&["describe", "todo"]).stdout, stack.stdout);
+    tug.run(&["describe", "sevice", "x"])
+        .assert_failure(1, "did you mean `service`?");
+    tug.run(&["describe", "nothing"]).assert_failure(
+        1,
+        "no stack is named `nothing`; see `tug get services` and `tug get stacks`",
+    );
+    tug.run(&["describe", "stack"])
+        .assert_failure(1, "name the stack to describe: `tug describe stack NAME`");
+    tug.run(&["desribe", "x"])
+        .assert_failure(2, "a similar subcommand exists: 'describe'");
+}
+
+#[test]
+fn rollout_verbs_have_their_own_help_and_the_watch_gives_up_at_its_timeout() {
+    let tug = Tug::new();
+    for (verb, words) in [
+        (
+            "status",
+            "Whether the manifest's revision is deployed and verified",
+        ),
+        ("history", "Revisions the controller registered"),
+        ("undo", "Put an earlier revision's task definition back"),
+    ] {
+        let help = tug.run(&["rollout", verb, "--help"]);
+        assert_eq!(help.code, 0, "{}", help.stderr);
+        assert!(help.stdout.starts_with(words), "{verb}: {}", help.stdout);
+        assert!(
+            help.stdout.contains(&format!("tug rollout {verb} ")),
+            "an example"
+        );
+    }
+    assert_eq!(
+        tug.run(&["apply", "-f", "manifests/fargate-test1.yaml"])
+            .code,
+        0
+    );
+    let waited = tug.run(&[
+        "rollout",
+        "status",
+        "test1Service",
+        "--watch",
+        "--timeout",
+        "1s",
+    ]);
+    waited.assert_failure(
+        1,
+        "timed out after 1s waiting for the rollout of test1Service",
+    );
+    assert!(
+        waited.stdout.contains("rollout in progress"),
+        "what it saw last: {}",
+        waited.stdout
+    );
+    tug.run(&["rollout", "status", "test1Service", "--timeout", "1s"])
+        .assert_failure(2, "--watch");
+}
+
+#[test]
+fn delete_says_the_form_it_expects() {
+    let tug = Tug::new();
+    tug.run(&["delete", "app"]).assert_failure(
+        1,
+        "to delete the stack `app`, run `tug delete stack app` (or `tug delete -f FILE`",
+    );
+    let run = tug.run(&["delete", "app"]);
+    assert!(!run.stderr.contains("--store"), "{}", run.stderr);
+    tug.run(&["delete", "stack"])
+        .assert_failure(1, "name the stacks to delete: `tug delete stack NAME...`");
+    tug.run(&["delete", "stak", "app"])
+        .assert_failure(1, "did you mean `stack`?");
+}
