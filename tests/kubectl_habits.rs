@@ -279,3 +279,90 @@ fn delete_says_the_form_it_expects() {
     tug.run(&["delete", "stak", "app"])
         .assert_failure(1, "did you mean `stack`?");
 }
+
+/// First contact with the store: a store that does not exist yet is named, a path without a
+/// scheme is answered with the exact form to use, a file where the store's directory should be
+/// says so; none of them changes anything.
+#[test]
+fn store_mistakes_are_named_with_the_form_that_works() {
+    let tug = Tug::new();
+    let missing = format!("file://{}", tug.scratch.join("nothing").display());
+    let get = tug.run(&["get", "stacks", "--store", &missing]);
+    assert_eq!(get.code, 0, "{}", get.stderr);
+    assert_eq!(
+        get.stdout,
+        format!("No stacks: no store at {missing} (nothing applied yet).\n")
+    );
+    tug.run(&["describe", "web", "--store", &missing])
+        .assert_failure(
+            1,
+            &format!("service `web` not found: no store at {missing}"),
+        );
+    assert!(
+        !tug.scratch.join("nothing").exists(),
+        "reading made no store"
+    );
+
+    let bare = tug.scratch.join("state").display().to_string();
+    tug.run(&["get", "stacks", "--store", &bare])
+        .assert_failure(
+            2,
+            &format!("`{bare}` has no scheme: for the directory, use file://{bare}"),
+        );
+    tug.run(&["get", "stacks", "--store", "tugboat"])
+        .assert_failure(
+            2,
+            "use file://./tugboat; for a DynamoDB table, dynamodb://tugboat",
+        );
+
+    let file = tug.write("not-a-directory", "x");
+    tug.run(&[
+        "apply",
+        "-f",
+        "manifests/app.yaml",
+        "--store",
+        &format!("file://{file}"),
+    ])
+    .assert_failure(2, "is a file; a file store is a directory (file://DIR)");
+    assert_eq!(std::fs::read_to_string(&file).expect("kept"), "x");
+}
+
+/// `tug controller` with no AWS account: one paragraph that says what is missing and how to fix
+/// it, points to `--cloud sim`, and dumps no Rust `Debug` structure.
+#[test]
+fn the_controller_without_an_account_says_what_is_missing_in_one_paragraph() {
+    let tug = Tug::new();
+    assert_eq!(tug.run(&["apply", "-f", "manifests/app.yaml"]).code, 0);
+    let output = tug
+        .command()
+        .args(["controller", "--listen", "127.0.0.1:0"])
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", tug.scratch.join("no-config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            tug.scratch.join("no-credentials"),
+        )
+        .output()
+        .expect("tug runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let error: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(error.len(), 1, "one paragraph: {stderr}");
+    for words in [
+        "no AWS region",
+        "AWS_REGION",
+        "`tug controller --cloud sim`",
+    ] {
+        assert!(error[0].contains(words), "{words}: {stderr}");
+    }
+    assert!(
+        !stderr.contains(" { ") && !stderr.contains("Some("),
+        "a Debug dump: {stderr}"
+    );
+}

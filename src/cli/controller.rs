@@ -391,12 +391,18 @@ async fn preflight(aws: &AwsCloud, store: &AnyStore) -> Result<(), CliError> {
     let fatal: Vec<String> = problems
         .iter()
         .filter(|p| p.scope == Scope::Account)
-        .map(ToString::to_string)
+        // One paragraph: the SDK's chain of credential providers comes over several lines.
+        .map(|p| {
+            p.to_string()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .collect();
     if !fatal.is_empty() {
         return Err(CliError::Failed(format!(
-            "the AWS account is not ready for the controller:\n{}",
-            fatal.join("\n")
+            "the AWS account is not ready for the controller: {}. Fix that and start it again; to try tugboat without an AWS account, run `tug controller --cloud sim` (the simulated AWS) or `tug demo`.",
+            fatal.join("; ")
         )));
     }
     for p in &problems {
@@ -571,7 +577,9 @@ async fn advance_simulation(
 fn init_logging(format: LogFormat) {
     // The AWS SDK's own warnings (instance metadata lookups, retries) only when RUST_LOG asks.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("info,aws_config=error,aws_smithy_runtime=error")
+        tracing_subscriber::EnvFilter::new(
+            "info,aws_config=error,aws_runtime=error,aws_smithy_runtime=error",
+        )
     });
     // Colours only for a person at a terminal, never in files or CloudWatch Logs.
     let builder = tracing_subscriber::fmt()

@@ -59,9 +59,10 @@ pub async fn find(context: &Context, name: &str) -> Result<Found, CliError> {
         }
     }
     match matches.len() {
-        0 => Err(CliError::Rejected(format!(
-            "service `{name}` is not in any stack of the store"
-        ))),
+        0 => Err(CliError::Rejected(match context.missing_store() {
+            Some(missing) => format!("service `{name}` not found: {missing}"),
+            None => format!("service `{name}` is not in any stack of the store"),
+        })),
         1 => {
             let (stack, spec) = matches.remove(0);
             let memory = store
@@ -114,6 +115,9 @@ pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
         // One word: a service of that name, else a stack.
         (name, None) => match find(context, name).await {
             Ok(found) => describe(&found, context.now),
+            Err(CliError::Rejected(not_a_service)) if context.missing_store().is_some() => {
+                return Err(CliError::Rejected(not_a_service));
+            }
             Err(CliError::Rejected(not_a_service)) => {
                 let stacks = context.store()?.list().await?;
                 if stacks.iter().any(|s| s.name() == name) {

@@ -241,6 +241,18 @@ async fn once(args: &Args, context: &Context) -> Result<String, CliError> {
         };
     }
     let all = store.list().await?;
+    if let Some(missing) = context.missing_store()
+        && matches!(args.output, GetOutput::Table | GetOutput::Wide)
+        && args.names.is_empty()
+    {
+        return Ok(format!(
+            "No {}: {missing}.\n",
+            match args.resource {
+                Resource::Stacks => "stacks",
+                _ => "services",
+            }
+        ));
+    }
     let stacks = filter_stacks(args, all)?;
     let mut memories = std::collections::BTreeMap::new();
     let mut statuses = std::collections::BTreeMap::new();

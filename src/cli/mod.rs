@@ -170,6 +170,18 @@ impl Context {
     fn store(&self) -> Result<AnyStore, CliError> {
         Ok(AnyStore::open(&self.store_uri)?)
     }
+
+    /// `no store at file:///x (nothing applied yet)`, when the store is a directory that does not
+    /// exist: what an empty answer means then.
+    fn missing_store(&self) -> Option<String> {
+        match &self.store_uri {
+            StoreUri::File(dir) if !dir.exists() => Some(format!(
+                "no store at {} (nothing applied yet)",
+                self.store_uri
+            )),
+            _ => None,
+        }
+    }
 }
 
 /// Runs one invocation of `tug` and returns its exit code.

@@ -261,6 +261,13 @@ impl AnyStore {
     /// [`StoreError::Unsupported`] for a store kind this build cannot open.
     pub fn open(uri: &StoreUri) -> Result<Self, StoreError> {
         match uri {
+            StoreUri::File(dir) if dir.exists() && !dir.is_dir() => Err(StoreError::Unsupported {
+                uri: uri.to_string(),
+                reason: format!(
+                    "{} is a file; a file store is a directory (file://DIR), made by the first `tug apply`",
+                    dir.display()
+                ),
+            }),
             StoreUri::File(dir) => Ok(AnyStore::File(FileStore::new(dir.clone()))),
             StoreUri::DynamoDb(table) => Ok(AnyStore::DynamoDb(DynamoDbStore::new(table.clone()))),
         }

@@ -38,8 +38,27 @@ impl FromStr for StoreUri {
             }
             return Ok(StoreUri::DynamoDb(table.to_owned()));
         }
+        if s.contains("://") {
+            return Err(format!(
+                "unsupported store `{s}`: use file://DIR or dynamodb://TABLE"
+            ));
+        }
+        // A bare path: say the exact form rather than guess between a directory and a table.
+        let dir = if s.starts_with('/') || s.starts_with('.') {
+            s.to_owned()
+        } else {
+            format!("./{s}")
+        };
+        let table = if s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+        {
+            format!("; for a DynamoDB table, dynamodb://{s}")
+        } else {
+            String::new()
+        };
         Err(format!(
-            "unsupported store `{s}`: use file://DIR or dynamodb://TABLE"
+            "`{s}` has no scheme: for the directory, use file://{dir}{table}"
         ))
     }
 }

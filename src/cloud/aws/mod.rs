@@ -174,9 +174,15 @@ impl AwsCloud {
             Some(provider) => {
                 use aws_credential_types::provider::ProvideCredentials;
                 if let Err(e) = provider.provide_credentials().await {
+                    use aws_credential_types::provider::error::CredentialsError;
+                    // The default chain's own report lists every provider it tried, over
+                    // several lines: said in one phrase instead.
+                    let why = match &e {
+                        CredentialsError::CredentialsNotLoaded(_) => "none found (environment variables, profile, web identity, ECS task role and instance metadata tried)".to_owned(),
+                        other => error::causes(other),
+                    };
                     problems.push(fatal(format!(
-                        "no AWS credentials: {}; in ECS give the task a task role, elsewhere set AWS_PROFILE or AWS_ACCESS_KEY_ID",
-                        error::causes(&e)
+                        "no AWS credentials: {why}; in ECS give the task a task role, elsewhere set AWS_PROFILE or AWS_ACCESS_KEY_ID"
                     )));
                 }
             }
