@@ -366,3 +366,44 @@ fn the_controller_without_an_account_says_what_is_missing_in_one_paragraph() {
         "a Debug dump: {stderr}"
     );
 }
+
+/// `scripts/tour` runs the tug it is given (or the one cargo built), stops at the first step that
+/// does not exit as expected, and leaves its outputs where it says.
+#[test]
+fn the_tour_checks_every_step_and_keeps_its_outputs() {
+    let tug = Tug::new();
+    let dir = tug.scratch.join("tour");
+    let run = |bin: &str| {
+        std::process::Command::new("bash")
+            .arg("scripts/tour")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("TUG_BIN", bin)
+            .env("TUG_TOUR_DIR", &dir)
+            .output()
+            .expect("the tour runs")
+    };
+    let good = run(env!("CARGO_BIN_EXE_tug"));
+    let stdout = String::from_utf8_lossy(&good.stdout);
+    assert!(
+        good.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&good.stderr)
+    );
+    assert!(stdout.contains(&format!("Its outputs are in {}", dir.display())));
+    for file in ["store/stacks.json", "timeline.csv", "step.svg"] {
+        assert!(dir.join(file).is_file(), "{file} kept");
+    }
+    // A tug whose every step fails: the tour stops at the first.
+    let failing = tug.write("failing-tug", "#!/bin/sh\nexit 3\n");
+    std::process::Command::new("chmod")
+        .args(["+x", &failing])
+        .status()
+        .expect("chmod");
+    let bad = run(&failing);
+    assert_eq!(bad.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("validate -f manifests/` exited 3, expected 0; stopping here"),
+        "{stderr}"
+    );
+}
