@@ -278,7 +278,7 @@ fn describe_and_rollout_read_the_controllers_memory() {
     let history = tug.run(&["rollout", "history", "appCluster/appService"]);
     assert!(
         history.stdout.contains("appTaskDefinition:1")
-            && history.stdout.contains("rolling out, the manifest's"),
+            && history.stdout.contains("rolling out, current"),
         "{}",
         history.stdout
     );

@@ -37,6 +37,7 @@ fn help_fits_80_columns_for_tug_and_every_verb() {
         "demo",
         "describe",
         "rollout",
+        "events",
         "probe",
         "store",
         "version",
@@ -406,4 +407,126 @@ fn the_tour_checks_every_step_and_keeps_its_outputs() {
         stderr.contains("validate -f manifests/` exited 3, expected 0; stopping here"),
         "{stderr}"
     );
+}
+
+/// `tug events`: the decisions across services, oldest first with the newest last, filtered by
+/// stack or service; an unknown one is named.
+#[test]
+fn events_list_the_decisions_across_services_newest_last() {
+    let tug = Tug::new();
+    let none = tug.run(&["events"]);
+    assert_eq!(none.code, 0);
+    assert!(
+        none.stdout.starts_with("No decisions yet"),
+        "{}",
+        none.stdout
+    );
+    assert_eq!(tug.run(&["apply", "-f", "manifests/"]).code, 0);
+    let once = tug.run(&[
+        "controller",
+        "--cloud",
+        "sim",
+        "--once",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert_eq!(once.code, 0, "{}", once.stderr);
+    let all = tug.run(&["events"]);
+    assert_eq!(all.code, 0, "{}", all.stderr);
+    let lines: Vec<&str> = all.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("AGE") && lines[0].contains("SERVICE") && lines[0].contains("REASON")
+    );
+    for service in ["appService", "test1Service", "todoMain", "todoFiles"] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains(service) && l.contains("Create")),
+            "{service}: {}",
+            all.stdout
+        );
+    }
+    let todo = tug.run(&["events", "--stack", "todo"]);
+    assert!(
+        todo.stdout.lines().skip(1).all(|l| l.contains(" todo ")),
+        "{}",
+        todo.stdout
+    );
+    let json = tug.run(&[
+        "events",
+        "--service",
+        "test1Cluster/test1Service",
+        "-o",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    let items = v["items"].as_array().expect("items");
+    assert!(!items.is_empty() && items.iter().all(|e| e["service"] == "test1Service"));
+    let at: Vec<u64> = items.iter().filter_map(|e| e["at"].as_u64()).collect();
+    assert!(at.windows(2).all(|w| w[0] <= w[1]), "newest last: {at:?}");
+    tug.run(&["events", "--service", "nope"])
+        .assert_failure(1, "service `nope` is not in any stack of the store");
+    tug.run(&["events", "--stack", "nope"])
+        .assert_failure(1, "stack `nope` is not in the store");
+}
+
+/// `tug apply -m` records why, as the stacks' change cause; `tug rollout history` shows it per
+/// revision with the image each was registered from, and whole words for its status. An apply
+/// that changes nothing keeps the cause of the last change.
+#[test]
+fn rollout_history_shows_each_revisions_image_and_change_cause() {
+    let tug = Tug::new();
+    let once = |tug: &Tug| {
+        let run = tug.run(&[
+            "controller",
+            "--cloud",
+            "sim",
+            "--once",
+            "--listen",
+            "127.0.0.1:0",
+        ]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    };
+    assert_eq!(
+        tug.run(&[
+            "apply",
+            "-f",
+            "manifests/fargate-test1.yaml",
+            "-m",
+            "first release"
+        ])
+        .code,
+        0
+    );
+    once(&tug);
+    let text = std::fs::read_to_string("manifests/fargate-test1.yaml")
+        .expect("manifest")
+        .replace("test1:1.0.0", "test1:1.1.0");
+    let path = tug.write("f2.yaml", &text);
+    assert_eq!(
+        tug.run(&["apply", "-f", &path, "-m", "bump to 1.1.0"]).code,
+        0
+    );
+    let again = tug.run(&["apply", "-f", &path, "-m", "nothing new"]);
+    assert_eq!(again.stdout, "stack/fargate-test1 unchanged\n");
+    once(&tug);
+    let history = tug.run(&["rollout", "history", "test1Service"]);
+    assert_eq!(history.code, 0, "{}", history.stderr);
+    let lines: Vec<&str> = history.stdout.lines().collect();
+    for column in ["REVISION", "IMAGE", "STATUS", "CHANGE-CAUSE"] {
+        assert!(lines[0].contains(column), "{}", history.stdout);
+    }
+    assert!(
+        lines[1].contains("test1:1.0.0") && lines[1].ends_with("first release"),
+        "{}",
+        history.stdout
+    );
+    assert!(
+        lines[2].contains("test1:1.1.0")
+            && lines[2].contains("current")
+            && lines[2].ends_with("bump to 1.1.0"),
+        "{}",
+        history.stdout
+    );
+    assert!(!history.stdout.contains("nothing new"));
 }

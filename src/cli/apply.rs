@@ -18,6 +18,9 @@ pub struct Args {
     /// Print the effective stacks (defaults filled in) instead of one line per stack.
     #[arg(short = 'o', long = "output", value_name = "FORMAT")]
     pub output: Option<OutputFormat>,
+    /// Why: recorded as the stacks' change cause, shown by `tug rollout history` (CHANGE-CAUSE).
+    #[arg(short = 'm', long = "reason", value_name = "TEXT")]
+    pub reason: Option<String>,
 }
 
 /// Runs `tug apply`.
@@ -26,7 +29,18 @@ pub struct Args {
 /// [`CliError::Invalid`] for bad manifests (nothing written), [`CliError::Rejected`] for a conflict
 /// with another stack, [`CliError::Failed`] when the store cannot be used.
 pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
-    let stacks = read_manifests(&args.files)?;
+    let mut stacks = read_manifests(&args.files)?;
+    if let Some(reason) = args
+        .reason
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+    {
+        stacks = stacks
+            .into_iter()
+            .map(|s| s.with_change_cause(reason))
+            .collect();
+    }
     let store = context.store()?;
     let applied = store.apply(stacks, context.now, args.dry_run).await?;
     let stacks: Vec<_> = applied.iter().map(|a| a.stack.clone()).collect();

@@ -10,6 +10,7 @@ mod delete;
 mod demo;
 mod describe;
 mod diff;
+mod events;
 mod get;
 mod output;
 mod probe;
@@ -81,6 +82,8 @@ pub enum Command {
     Describe(describe::Args),
     /// Status, history and undo of a service's rollouts.
     Rollout(rollout::Args),
+    /// The controller's decisions across services, newest last.
+    Events(events::Args),
     /// GET a local endpoint; exit 0 on 200 (the container's health check).
     Probe(probe::Args),
     /// Create a DynamoDB store, or copy one store into another.
@@ -239,6 +242,7 @@ async fn dispatch(command: Command, context: &Context) -> Result<ExitCode, CliEr
         Command::Controller(args) => controller::run(args, context).await,
         Command::Describe(args) => describe::run(args, context).await,
         Command::Rollout(args) => rollout::run(args, context).await,
+        Command::Events(args) => events::run(args, context).await,
         Command::Probe(args) => probe::run(&args),
         Command::Store(args) => store::run(args).await,
         Command::Version(args) => version::run(&args),

@@ -21,7 +21,7 @@ use super::output::{emit, status_now, table, when};
 use super::{CliError, Context};
 use crate::model::image::{ImageDigests, describe_digests};
 use crate::model::{DecisionKind, SOURCES_KEPT};
-use crate::plan::render::{digest, pinned, render, short};
+use crate::plan::render::{digest, pinned, render};
 use crate::plan::rollout::{Condition, condition};
 use crate::store::Store;
 
@@ -244,6 +244,8 @@ async fn undo(service: &str, to: Option<u32>, context: &Context) -> Result<(), C
     // the store): a concurrent apply is never undone.
     let store = context.store()?;
     let read_at = found.stack.manifest().metadata.generation.unwrap_or(1);
+    let restored =
+        restored.with_change_cause(&format!("tug rollout undo {service}: back to {target_id}"));
     let applied = match store.replace_stack(restored, read_at, context.now).await {
         Ok(applied) => vec![applied],
         Err(crate::store::StoreError::Changed { name, .. }) => {
@@ -411,24 +413,52 @@ async fn history(service: &str, context: &Context) -> Result<ExitCode, CliError>
                 notes.push("rolling out");
             }
             if **digest == current {
-                notes.push("the manifest's");
+                notes.push("current");
             }
             let images = ran_with(memory, digest);
+            // The image references the revision was registered from (kept for the newest ones).
+            let image = memory.sources.get(*digest).map_or_else(
+                || "-".to_owned(),
+                |source| {
+                    source
+                        .containers
+                        .iter()
+                        .map(|c| c.image.as_str())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                },
+            );
             vec![
                 id.revision.to_string(),
                 id.to_string(),
-                short(digest).to_owned(),
+                image,
                 if images.is_empty() {
                     "-".to_owned()
                 } else {
                     describe_digests(&images)
                 },
-                notes.join(", "),
+                if notes.is_empty() {
+                    "-".to_owned()
+                } else {
+                    notes.join(", ")
+                },
+                memory
+                    .causes
+                    .get(*digest)
+                    .cloned()
+                    .unwrap_or_else(|| "-".to_owned()),
             ]
         })
         .collect();
     emit(&table(
-        &["REVISION", "TASK DEFINITION", "DIGEST", "IMAGES", "STATUS"],
+        &[
+            "REVISION",
+            "TASK DEFINITION",
+            "IMAGE",
+            "RAN",
+            "STATUS",
+            "CHANGE-CAUSE",
+        ],
         &rows,
     ))?;
     Ok(ExitCode::SUCCESS)

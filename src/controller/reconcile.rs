@@ -189,6 +189,14 @@ impl<C: Cloud, S: Store> Run<'_, C, S> {
                 .collect();
             if !registrations.is_empty() {
                 for (definition, digest, source) in registrations {
+                    // The manifest's definition carries the apply's change cause.
+                    if digest == self.desired.digest
+                        && let Some(cause) = &self.desired.change_cause
+                        && !self.memory.causes.contains_key(&digest)
+                    {
+                        Arc::make_mut(&mut self.memory.causes)
+                            .insert(digest.clone(), cause.clone());
+                    }
                     if let Err(e) = Box::pin(self.register(definition, &digest, source, now)).await
                     {
                         return (Some(e), requeue);

@@ -36,6 +36,9 @@ pub struct StackManifest {
     pub spec: StackSpec,
 }
 
+/// The annotation that says why a stack last changed (kubectl's `change-cause`).
+pub const CHANGE_CAUSE: &str = "tugboat/change-cause";
+
 /// Identity of a stack. `generation` and the timestamps are written by the store and ignored on apply.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -50,6 +53,10 @@ pub struct Metadata {
     /// Free-form labels, shown by `tug get` and carried into the store.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// Free-form annotations, carried into the store. `tugboat/change-cause` is why the stack
+    /// last changed: what `tug apply -m` sets and `tug rollout history` shows per revision.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
     /// Set by the store: increments each time the spec changes. Ignored on apply.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generation: Option<u64>,

@@ -188,6 +188,14 @@ pub struct ServiceMemory {
     /// The last read of the lifecycle policies of the verified-good images' ECR repositories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry: Option<RegistryCheck>,
+    /// Why each revision of the ledger came to be (by digest): the change cause of the apply that
+    /// brought its definition, or of the undo. Shared until changed.
+    #[serde(default, skip_serializing_if = "no_causes")]
+    pub causes: Arc<BTreeMap<String, String>>,
+}
+
+fn no_causes(causes: &Arc<BTreeMap<String, String>>) -> bool {
+    causes.is_empty()
 }
 
 /// What the lifecycle policies of the verified-good images' ECR repositories could do to them.
@@ -321,6 +329,9 @@ impl ServiceMemory {
             }
             if self.images.contains_key(&old) {
                 Arc::make_mut(&mut self.images).remove(&old);
+            }
+            if self.causes.contains_key(&old) {
+                Arc::make_mut(&mut self.causes).remove(&old);
             }
         }
     }

@@ -49,6 +49,34 @@ impl Stack {
         self
     }
 
+    /// The same stack with its change cause (the `tugboat/change-cause` annotation) set. An
+    /// annotation is not validated, so this cannot break validity.
+    pub fn with_change_cause(mut self, cause: &str) -> Self {
+        self.manifest.metadata.annotations.insert(
+            crate::manifest::spec::CHANGE_CAUSE.to_owned(),
+            cause.to_owned(),
+        );
+        self
+    }
+
+    /// The same stack without a change cause.
+    pub fn without_change_cause(mut self) -> Self {
+        self.manifest
+            .metadata
+            .annotations
+            .remove(crate::manifest::spec::CHANGE_CAUSE);
+        self
+    }
+
+    /// Why the stack last changed, if an apply said.
+    pub fn change_cause(&self) -> Option<&str> {
+        self.manifest
+            .metadata
+            .annotations
+            .get(crate::manifest::spec::CHANGE_CAUSE)
+            .map(String::as_str)
+    }
+
     /// The services with the keys they are known by in their cluster.
     pub fn services(&self) -> impl Iterator<Item = (ServiceKey, &ServiceSpec)> {
         self.manifest.spec.services.iter().map(|service| {

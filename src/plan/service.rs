@@ -40,12 +40,15 @@ pub struct DesiredService {
     /// The digest of the task definition the spec renders to: the identity of the manifest's
     /// revision (rendered once, when the stack is read).
     pub digest: String,
+    /// Why the stack last changed (`tug apply -m`), recorded with the revision it registers.
+    pub change_cause: Option<String>,
 }
 
 impl DesiredService {
     /// Every service of a stack.
     pub fn of_stack(stack: &Stack) -> Vec<DesiredService> {
         let name = stack.name();
+        let cause = stack.change_cause();
         let stack = stack.spec();
         // By name once, not a scan of every target group per service (a stack may have hundreds).
         let checks: BTreeMap<&str, HealthCheckSettings> = stack
@@ -77,6 +80,7 @@ impl DesiredService {
                     .collect();
                 let mut desired =
                     DesiredService::new(name, &stack.cluster, spec.clone(), health_checks);
+                desired.change_cause = cause.map(str::to_owned);
                 desired.deregistration_delays = groups()
                     .filter_map(|group| Some((group.clone(), *delays.get(group.as_str())?)))
                     .collect();
@@ -100,6 +104,7 @@ impl DesiredService {
             health_checks,
             deregistration_delays: BTreeMap::new(),
             digest,
+            change_cause: None,
         }
     }
 

@@ -432,10 +432,21 @@ pub fn merge(
                 },
                 Some(old) => {
                     let meta = &old.manifest().metadata;
+                    // The change cause says why something changed: alone, it changes nothing.
+                    let others = |m: &crate::manifest::spec::Metadata| {
+                        let mut a = m.annotations.clone();
+                        a.remove(crate::manifest::spec::CHANGE_CAUSE);
+                        a
+                    };
                     let same = old.spec() == stack.spec()
-                        && meta.labels == stack.manifest().metadata.labels;
+                        && meta.labels == stack.manifest().metadata.labels
+                        && others(meta) == others(&stack.manifest().metadata);
                     let generation = meta.generation.unwrap_or(1);
                     if same {
+                        let stack = match old.change_cause() {
+                            Some(cause) => stack.with_change_cause(cause),
+                            None => stack.without_change_cause(),
+                        };
                         Applied {
                             stack: stack.with_bookkeeping(
                                 Some(generation),
