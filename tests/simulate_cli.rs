@@ -240,10 +240,10 @@ fn the_demo_tells_the_whole_story() {
     let run = tug.run(&["demo", "--speed", "0"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     for expected in [
-        "scale out 2 -> 3: CPU 83% above 70% in the newest minute: CPU 83% on 2 serving tasks needs 3 at 60%",
-        "scale in",
-        "rollout verified appTaskDefinition:2",
-        "ROLLBACK rolling test1TaskDefinition:2 back to verified-good test1TaskDefinition:1",
+        "ScaleOut: 2 -> 3: CPU 83% above 70% in the newest minute: CPU 83% on 2 serving tasks needs 3 at 60%",
+        "ScaleIn:",
+        "RolloutVerified: appTaskDefinition:2",
+        "Rollback: rolling test1TaskDefinition:2 back to verified-good test1TaskDefinition:1",
         "not retried until the manifest changes",
         "Done after 1:40:00 of simulated time",
     ] {

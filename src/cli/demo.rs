@@ -88,6 +88,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     } else {
         read_manifests(&args.files)?
     };
+    let specs: std::collections::BTreeMap<String, crate::manifest::spec::ServiceSpec> = stacks
+        .iter()
+        .flat_map(|s| s.spec().services.iter())
+        .map(|s| (s.name.clone(), s.clone()))
+        .collect();
     let world = World::parse(WORLD).map_err(|e| CliError::Failed(format!("demo world: {e}")))?;
     let load = LoadTrace::parse(LOAD).map_err(|e| CliError::Failed(format!("demo load: {e}")))?;
     let mut simulation = Simulation::new(
@@ -131,12 +136,12 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             t += 1;
         }
         if live {
-            emit(&frame(t, total, args.speed, &rows, &simulation))?;
+            emit(&frame(t, total, args.speed, &rows, &simulation, &specs))?;
         } else {
             let decisions = simulation.decisions();
             for (at, service, d) in decisions.iter().skip(printed) {
                 emit(&format!(
-                    "{} {service}: {} {}\n",
+                    "{} {service}: {}: {}\n",
                     clock(*at),
                     label(d.kind),
                     d.reason
@@ -156,18 +161,198 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         &simulation,
         t,
         interrupted.load(Ordering::Relaxed),
+        live.then(|| terminal().0),
     ))?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// One redraw of the live view.
-fn frame(t: u64, total: u64, speed: f64, rows: &[TimelineRow], simulation: &Simulation) -> String {
-    let mut text = String::from("\x1b[H\x1b[2J");
-    text.push_str(&format!(
-        "tug demo: tugboat's controller on a simulated AWS account, {speed:.0}x real time    simulated {} of {}    Ctrl-C stops\n\n",
+/// The terminal's size (columns, rows), read again at every redraw so a resize takes effect;
+/// 80x24 when it cannot be read.
+fn terminal() -> (usize, usize) {
+    terminal_size::terminal_size().map_or((80, 24), |(w, h)| {
+        (usize::from(w.0).max(20), usize::from(h.0).max(8))
+    })
+}
+
+/// One column of the live table: its header, a shorter one for narrow terminals, and whether it
+/// may be left out when even the short headers do not fit (the last ones go first).
+struct Column {
+    header: &'static str,
+    short: &'static str,
+    optional: bool,
+}
+
+const COLUMNS: [Column; 10] = [
+    Column {
+        header: "SERVICE",
+        short: "SERVICE",
+        optional: false,
+    },
+    Column {
+        header: "DESIRED",
+        short: "DES",
+        optional: false,
+    },
+    Column {
+        header: "RUNNING",
+        short: "RUN",
+        optional: false,
+    },
+    Column {
+        header: "HEALTHY",
+        short: "OK",
+        optional: false,
+    },
+    Column {
+        header: "SCALING",
+        short: "SCALING",
+        optional: false,
+    },
+    Column {
+        header: "ROLLOUT",
+        short: "ROLLOUT",
+        optional: false,
+    },
+    Column {
+        header: "CPU",
+        short: "CPU",
+        optional: true,
+    },
+    Column {
+        header: "RPS",
+        short: "RPS",
+        optional: true,
+    },
+    Column {
+        header: "5XX/S",
+        short: "5XX",
+        optional: true,
+    },
+    Column {
+        header: "PENDING",
+        short: "PEND",
+        optional: true,
+    },
+];
+
+/// The table at the widest form that fits `width` columns: full headers, then short ones, then
+/// without the optional columns (last first), then with each cell cut to fit (only names and
+/// revisions are in cells; reasons are never put in the table).
+fn fit_table(cells: &[Vec<String>], width: usize) -> String {
+    let render = |short: bool, keep: usize| {
+        let headers: Vec<&str> = COLUMNS
+            .iter()
+            .take(keep)
+            .map(|c| if short { c.short } else { c.header })
+            .collect();
+        let rows: Vec<Vec<String>> = cells
+            .iter()
+            .map(|r| r.iter().take(keep).cloned().collect())
+            .collect();
+        table(&headers, &rows)
+    };
+    let fits = |text: &str| text.lines().all(|l| l.chars().count() <= width);
+    let required = COLUMNS.iter().filter(|c| !c.optional).count();
+    for short in [false, true] {
+        for keep in (required..=COLUMNS.len()).rev() {
+            let text = render(short, keep);
+            if fits(&text) {
+                return text;
+            }
+        }
+    }
+    render(true, required)
+        .lines()
+        .map(|l| format!("{}\n", l.chars().take(width).collect::<String>()))
+        .collect()
+}
+
+/// `text` wrapped to `width` columns at spaces, continuation lines indented by `indent` spaces;
+/// a word longer than a line is split. Nothing is dropped.
+fn wrap(text: &str, width: usize, indent: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let mut word = word.to_owned();
+        loop {
+            let used = line.chars().count();
+            let room = width.saturating_sub(used + usize::from(used > 0 && !line.ends_with(' ')));
+            let len = word.chars().count();
+            if len <= room {
+                if used > 0 && !line.ends_with(' ') {
+                    line.push(' ');
+                }
+                line.push_str(&word);
+                break;
+            }
+            let continuation = " ".repeat(indent);
+            if used > indent || (used > 0 && lines.is_empty()) {
+                lines.push(std::mem::replace(&mut line, continuation));
+                continue;
+            }
+            // A word longer than a whole line: split it.
+            let take = room.max(1);
+            let head: String = word.chars().take(take).collect();
+            line.push_str(&head);
+            word = word.chars().skip(take).collect();
+            lines.push(std::mem::replace(&mut line, continuation));
+        }
+    }
+    if !line.trim().is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+/// What a service's scaling allows now, in a few words: why 100 % CPU may bring no decision.
+fn scaling_words(spec: Option<&crate::manifest::spec::ServiceSpec>, desired: u32) -> String {
+    let Some(scaling) = spec.and_then(|s| s.scaling.as_ref()) else {
+        return "no scaling".to_owned();
+    };
+    let rule = if scaling.cpu.is_some() {
+        "CPU"
+    } else if scaling
+        .http5xx
+        .as_ref()
+        .is_some_and(|h| !h.scale_in_when_demand_fits)
+    {
+        "5XX: out only"
+    } else {
+        "5XX"
+    };
+    if desired >= scaling.max_tasks {
+        format!("{rule}, at max {}", scaling.max_tasks)
+    } else if desired <= scaling.min_tasks {
+        format!("{rule}, at min {}", scaling.min_tasks)
+    } else {
+        format!("{rule} {}..{}", scaling.min_tasks, scaling.max_tasks)
+    }
+}
+
+/// One redraw of the live view, sized to the terminal: the title and the service table always
+/// on screen, then as many of the newest decisions as fit, each wrapped in full under its line.
+fn frame(
+    t: u64,
+    total: u64,
+    speed: f64,
+    rows: &[TimelineRow],
+    simulation: &Simulation,
+    specs: &std::collections::BTreeMap<String, crate::manifest::spec::ServiceSpec>,
+) -> String {
+    let (width, height) = terminal();
+    let mut lines: Vec<String> = Vec::new();
+    let title = format!(
+        "tug demo: simulated AWS, {speed:.0}x real time  {} of {}  Ctrl-C stops",
         clock(t),
         clock(total)
-    ));
+    );
+    let title = if title.chars().count() <= width {
+        title
+    } else {
+        format!("tug demo {} of {}", clock(t), clock(total))
+    };
+    lines.push(title.chars().take(width).collect());
+    lines.push(String::new());
     let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|row| {
@@ -181,11 +366,7 @@ fn frame(t: u64, total: u64, speed: f64, rows: &[TimelineRow], simulation: &Simu
                     |r| {
                         format!(
                             "{} {}",
-                            if r.rollback {
-                                "rolling back to"
-                            } else {
-                                "rolling out"
-                            },
+                            if r.rollback { "back to" } else { "to" },
                             r.target.id
                         )
                     },
@@ -194,66 +375,131 @@ fn frame(t: u64, total: u64, speed: f64, rows: &[TimelineRow], simulation: &Simu
                 row.service.clone(),
                 s.desired.to_string(),
                 s.running.to_string(),
-                s.pending.to_string(),
                 s.healthy.to_string(),
+                scaling_words(specs.get(&row.service), s.desired),
+                rollout,
                 s.cpu_percent
                     .map_or_else(|| "-".to_owned(), |c| format!("{c:.0}%")),
                 format!("{:.0}", s.rps),
                 format!("{:.0}", s.http_5xx),
-                rollout,
+                s.pending.to_string(),
             ]
         })
         .collect();
-    text.push_str(&table(
-        &[
-            "SERVICE", "DESIRED", "RUNNING", "PENDING", "HEALTHY", "CPU", "RPS", "5XX/S", "ROLLOUT",
-        ],
-        &cells,
-    ));
-    text.push_str("\nRecent decisions (each with its reason):\n");
+    lines.extend(fit_table(&cells, width).lines().map(str::to_owned));
+    lines.push(String::new());
+    lines.push(
+        "Recent decisions, each with its reason:"
+            .chars()
+            .take(width)
+            .collect(),
+    );
+    // The newest that fit in the rows left (one is kept free for the cursor).
+    let room = height.saturating_sub(lines.len() + 1);
     let decisions = simulation.decisions();
-    let recent = decisions.iter().rev().take(SHOWN).collect::<Vec<_>>();
-    for (at, service, d) in recent.into_iter().rev() {
-        let reason: String = d.reason.chars().take(110).collect();
-        text.push_str(&format!(
-            "  {}  {service:<18} {:<16} {reason}\n",
-            clock(*at),
-            label(d.kind)
-        ));
+    let mut shown: Vec<Vec<String>> = Vec::new();
+    let mut used = 0;
+    for (at, service, d) in decisions.iter().rev().take(SHOWN) {
+        let entry = wrap(
+            &format!("{}  {service}  {}: {}", clock(*at), label(d.kind), d.reason),
+            width,
+            4,
+        );
+        if used + entry.len() > room {
+            break;
+        }
+        used += entry.len();
+        shown.push(entry);
+    }
+    for entry in shown.into_iter().rev() {
+        lines.extend(entry);
+    }
+    let mut text = String::from("\x1b[H\x1b[2J");
+    for line in lines {
+        text.push_str(&line);
+        text.push('\n');
     }
     text
 }
 
-fn closing(simulation: &Simulation, t: u64, interrupted: bool) -> String {
-    let decisions = simulation.decisions();
-    let count = |kind: DecisionKind| decisions.iter().filter(|(_, _, d)| d.kind == kind).count();
-    format!(
-        "\n{} after {} of simulated time: {} scale-outs, {} scale-ins, {} rollouts verified, {} rollbacks, {} drift corrections.\n\
-         Next: `tug simulate -f manifests/fargate-test1.yaml --load tests/traces/step.csv --compare tug,aas,aas-hr` to compare with Application Auto Scaling; `tug apply -f manifests/` and `tug controller --cloud sim` to run the daemon.\n",
-        if interrupted { "Stopped" } else { "Done" },
-        clock(t),
-        count(DecisionKind::ScaleOut),
-        count(DecisionKind::ScaleIn),
-        count(DecisionKind::RolloutVerified),
-        count(DecisionKind::Rollback),
-        count(DecisionKind::DriftCorrection),
-    )
+/// `n thing`, or `n things`.
+fn count_of(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
-fn label(kind: DecisionKind) -> &'static str {
-    match kind {
-        DecisionKind::Create => "create",
-        DecisionKind::Register => "register",
-        DecisionKind::ScaleOut => "scale out",
-        DecisionKind::ScaleIn => "scale in",
-        DecisionKind::RolloutStart => "rollout start",
-        DecisionKind::RolloutComplete => "rollout complete",
-        DecisionKind::RolloutVerified => "rollout verified",
-        DecisionKind::Rollback => "ROLLBACK",
-        DecisionKind::DriftCorrection => "drift corrected",
-        DecisionKind::Hold => "hold",
-        DecisionKind::Remove => "remove",
+/// The closing summary and what to run next, wrapped to `width` columns on a terminal.
+fn closing(simulation: &Simulation, t: u64, interrupted: bool, width: Option<usize>) -> String {
+    let decisions = simulation.decisions();
+    let count = |kind: DecisionKind| decisions.iter().filter(|(_, _, d)| d.kind == kind).count();
+    // A new image verified: each service's first verification is its creation's.
+    let mut verified_once = std::collections::BTreeSet::new();
+    let new_images = decisions
+        .iter()
+        .filter(|(_, service, d)| {
+            d.kind == DecisionKind::RolloutVerified && !verified_once.insert(service.clone())
+        })
+        .count();
+    let summary = format!(
+        "{} after {} of simulated time: {} created, {}, {}, {} rolled out and verified, {}, {}.",
+        if interrupted { "Stopped" } else { "Done" },
+        clock(t),
+        count_of(count(DecisionKind::Create), "service", "services"),
+        count_of(count(DecisionKind::ScaleOut), "scale-out", "scale-outs"),
+        count_of(count(DecisionKind::ScaleIn), "scale-in", "scale-ins"),
+        count_of(new_images, "new image", "new images"),
+        count_of(count(DecisionKind::Rollback), "rollback", "rollbacks"),
+        count_of(
+            count(DecisionKind::DriftCorrection),
+            "drift correction",
+            "drift corrections"
+        ),
+    );
+    let mut text = String::from("\n");
+    match width {
+        Some(width) => {
+            for line in wrap(&summary, width, 0) {
+                text.push_str(&line);
+                text.push('\n');
+            }
+        }
+        None => {
+            text.push_str(&summary);
+            text.push('\n');
+        }
     }
+    text.push_str("Next, from the repository's directory:\n");
+    for command in [
+        &[
+            "tug simulate -f manifests/fargate-test1.yaml",
+            "--load tests/traces/step.csv",
+            "--compare tug,aas,aas-hr",
+        ][..],
+        &["tug apply -f manifests/ && tug controller --cloud sim"][..],
+    ] {
+        text.push_str(&command_lines(command, width));
+    }
+    text
+}
+
+/// A command indented by two spaces, its parts on one line, or (when that is wider than the
+/// terminal) one part a line joined by ` \`: it still runs when pasted.
+fn command_lines(parts: &[&str], width: Option<usize>) -> String {
+    let one = format!("  {}\n", parts.join(" "));
+    if width.is_none_or(|w| one.chars().count() <= w + 1) {
+        return one;
+    }
+    let mut text = String::new();
+    for (i, part) in parts.iter().enumerate() {
+        let indent = if i == 0 { "  " } else { "      " };
+        let end = if i + 1 < parts.len() { " \\" } else { "" };
+        text.push_str(&format!("{indent}{part}{end}\n"));
+    }
+    text
+}
+
+/// Each decision kind in the words logs, `describe` and `events` use for it.
+fn label(kind: DecisionKind) -> String {
+    format!("{kind:?}")
 }
 
 /// Simulated seconds as H:MM:SS.

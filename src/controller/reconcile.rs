@@ -292,7 +292,11 @@ impl<C: Cloud, S: Store> Run<'_, C, S> {
             now,
             DecisionKind::Register,
             None,
-            format!("registered {} for digest {}", registered.id, short(digest)),
+            format!(
+                "new revision {} for digest {}",
+                registered.id,
+                short(digest)
+            ),
         ));
         self.seen.insert(registered.id.clone());
         self.memory.remember(digest.to_owned(), registered, &source);
