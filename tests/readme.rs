@@ -111,3 +111,112 @@ fn the_readme_controller_walkthrough_ends_with_every_service_ready() {
     }));
     assert_eq!(status.and_then(|s| s.code()), Some(0));
 }
+
+/// The console block of "Using tug", command by command: the outputs it shows are the real ones
+/// (an AGE column's value aside), so the README cannot drift from the program.
+#[test]
+fn the_readme_console_example_prints_what_tug_prints() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
+    let section = readme
+        .split("## Using tug")
+        .nth(1)
+        .expect("a Using tug section");
+    let block = section
+        .split("```console")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a console block");
+    let mut steps: Vec<(String, Vec<String>)> = Vec::new();
+    for line in block.lines().filter(|l| !l.is_empty()) {
+        match line.strip_prefix("$ tug ") {
+            Some(command) => steps.push((command.to_owned(), Vec::new())),
+            None => steps
+                .last_mut()
+                .expect("output follows a command")
+                .1
+                .push(line.to_owned()),
+        }
+    }
+    assert!(steps.len() >= 4, "{steps:?}");
+    // An age (`12s`, `3m`) as the last column says when, not what.
+    let normal = |line: &str| -> String {
+        let trimmed = line.trim_end();
+        match trimmed.rsplit_once(' ') {
+            Some((head, age))
+                if age.len() > 1
+                    && age[..age.len() - 1].bytes().all(|b| b.is_ascii_digit())
+                    && age.ends_with(['s', 'm', 'h', 'd']) =>
+            {
+                format!("{head} AGE")
+            }
+            _ => trimmed.to_owned(),
+        }
+    };
+    let tug = Tug::new();
+    for (command, shown) in &steps {
+        let args: Vec<&str> = command.split_whitespace().collect();
+        let run = tug.run(&args);
+        let printed: Vec<String> = run
+            .stdout
+            .lines()
+            .chain(run.stderr.lines())
+            .map(normal)
+            .collect();
+        let shown: Vec<String> = shown.iter().map(|l| normal(l)).collect();
+        assert_eq!(
+            printed, shown,
+            "`tug {command}` prints otherwise than the README says"
+        );
+    }
+}
+
+/// Every verb `tug --help` lists has a row in the README's command table, and every verb the
+/// table names exists.
+#[test]
+fn the_readme_command_table_names_every_verb_and_only_real_ones() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
+    let table: Vec<String> = readme
+        .lines()
+        .filter(|l| l.starts_with("| `tug "))
+        .map(|l| {
+            l.trim_start_matches("| `tug ")
+                .split([' ', '`'])
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    let tug = Tug::new();
+    let help = tug.run(&["--help"]).stdout;
+    let verbs: Vec<String> = help
+        .split("Commands:")
+        .nth(1)
+        .and_then(|c| c.split("Options:").next())
+        .expect("a command list")
+        .lines()
+        // A verb's line starts two spaces in; a wrapped description, further.
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|v| *v != "help" && l_is_verb(v))
+        .map(str::to_owned)
+        .collect();
+    for verb in &verbs {
+        assert!(
+            table.contains(verb),
+            "`tug {verb}` has no row in the README's table"
+        );
+    }
+    for verb in &table {
+        assert!(
+            verbs.contains(verb),
+            "the README's table names `tug {verb}`, which does not exist"
+        );
+    }
+}
+
+/// A word of the command list that is a verb (not a wrapped description's continuation).
+fn l_is_verb(word: &str) -> bool {
+    word.bytes().all(|b| b.is_ascii_lowercase())
+}

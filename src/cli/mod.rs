@@ -88,7 +88,7 @@ pub enum Command {
     Probe(probe::Args),
     /// Create a DynamoDB store, or copy one store into another.
     Store(store::Args),
-    /// Print the version, the commit and build date, and the AWS SDK versions.
+    /// Print the version, commit, build date and AWS SDK versions.
     Version(version::Args),
     /// Print a shell completion script: bash, zsh or fish.
     ///
