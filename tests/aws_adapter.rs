@@ -798,3 +798,41 @@ fn alarm_states_are_read_by_name_100_a_call() {
         );
     });
 }
+
+/// SNS Publish to a topic, subject cut to SNS's 100 characters; a topic that does not exist is a
+/// terminal error naming it (moto keeps the messages; it delivers none).
+#[test]
+#[ignore = "needs moto: scripts/test starts it and runs these with --include-ignored"]
+fn notifications_are_published_to_the_topic() {
+    let moto = Moto::get();
+    runtime().block_on(async {
+        let run = format!("{}x{}", support::moto::epoch_seconds(), std::process::id());
+        let config = moto.config().await;
+        let aws = AwsCloud::new(config.clone());
+        let sns = aws_sdk_sns::Client::new(&config);
+        let topic = sns
+            .create_topic()
+            .name(format!("alerts{run}"))
+            .send()
+            .await
+            .expect("topic")
+            .topic_arn()
+            .expect("an ARN")
+            .to_owned();
+        let long = format!("tugboat: Rollback of {} (shop)", "s".repeat(200));
+        aws.publish(
+            &topic,
+            &long,
+            "rolling web:2 back to verified-good web:1: 5XX above 10",
+        )
+        .await
+        .expect("published");
+        let missing = topic.replace(&format!("alerts{run}"), "nothing-here");
+        match aws.publish(&missing, "x", "y").await {
+            Err(e @ CloudError::Invalid { .. }) => {
+                assert!(e.to_string().contains("NotFound"), "{e}")
+            }
+            other => panic!("{other:?}"),
+        }
+    });
+}

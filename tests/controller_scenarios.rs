@@ -757,19 +757,10 @@ fn a_service_being_created_is_not_scaled_on_startup_errors() {
 /// good (its digest pinned) and not verified, though its image is good.
 #[test]
 fn an_alarm_during_verification_rolls_a_rolling_deployment_back_after_ecs_completed_it() {
-    let path = format!(
-        "{}/manifests/fargate-test1.yaml",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(&path).expect("readable").replace(
+    let stacks = fargate_test1_with(
         "        maximumPercent: 100\n",
         "        maximumPercent: 100\n        alarms: [test1-latency]\n",
     );
-    let stacks = tugboat::manifest::parse_sources(&[tugboat::manifest::Source {
-        name: "fargate-test1.yaml".into(),
-        bytes: text.into_bytes(),
-    }])
-    .expect("valid");
     let good = "123456789012.dkr.ecr.us-east-1.amazonaws.com/test1:1.0.1";
     let mut world = World::default();
     world.deployments.push(ScheduledDeployment {
@@ -834,4 +825,53 @@ fn an_alarm_during_verification_rolls_a_rolling_deployment_back_after_ecs_comple
         .filter(|(_, r)| r.contains("test1-latency has been in ALARM since"))
         .count();
     assert_eq!(said, 1, "{:?}", simulation.decisions());
+}
+
+/// A stack's `notifications`: the rollback of a bad image is published to its SNS topic with its
+/// reason; by default nothing routine (a creation, a verification) is.
+#[test]
+fn a_rollback_is_published_to_the_stacks_sns_topic_with_its_reason() {
+    let stacks = fargate_test1_with(
+        "  services:\n",
+        "  notifications:\n    snsTopicArn: arn:aws:sns:us-east-1:123456789012:ops-alerts\n  services:\n",
+    );
+    let bad = "123456789012.dkr.ecr.us-east-1.amazonaws.com/test1:1.1.0";
+    let mut simulation = tug(&stacks, bad_image_at_1200(bad), LoadTrace::constant(60.0));
+    simulation.run(3600, |_| {}).expect("run");
+    assert_eq!(simulation.decisions_of(DecisionKind::Rollback).len(), 1);
+    let published = simulation.with_sim(|s| s.published().to_vec());
+    let rollbacks: Vec<_> = published
+        .iter()
+        .filter(|(_, _, subject, _)| subject == "tugboat: Rollback of test1Service (fargate-test1)")
+        .collect();
+    assert_eq!(rollbacks.len(), 1, "{published:?}");
+    let (_, topic, _, body) = rollbacks[0];
+    assert_eq!(topic, "arn:aws:sns:us-east-1:123456789012:ops-alerts");
+    assert!(
+        body.contains("back to verified-good test1TaskDefinition:1"),
+        "{body}"
+    );
+    assert!(
+        published
+            .iter()
+            .all(|(_, _, subject, _)| !subject.contains("Create")
+                && !subject.contains("RolloutVerified")),
+        "{published:?}"
+    );
+}
+
+/// The fargate-test1 example with `from` replaced by `to` in its text.
+fn fargate_test1_with(from: &str, to: &str) -> Vec<Stack> {
+    let path = format!(
+        "{}/manifests/fargate-test1.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path)
+        .expect("readable")
+        .replace(from, to);
+    tugboat::manifest::parse_sources(&[tugboat::manifest::Source {
+        name: "fargate-test1.yaml".into(),
+        bytes: text.into_bytes(),
+    }])
+    .expect("valid")
 }

@@ -42,6 +42,7 @@ fn actions_in_code() -> BTreeSet<String> {
         ("elb", "elasticloadbalancing"),
         ("cloudwatch", "cloudwatch"),
         ("ecr", "ecr"),
+        ("sns", "sns"),
     ] {
         let needle = format!("self.{client}.");
         for (at, _) in flat.match_indices(&needle) {

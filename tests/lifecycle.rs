@@ -393,7 +393,7 @@ fn rollout_undo_puts_the_previous_revision_back_and_the_controller_rolls_it_out(
         .assert_failure(1, "revision 7 was not registered by the controller");
     let history = tug.run(&["rollout", "history", "test1Service"]);
     assert!(
-        history.stdout.contains("IMAGES") && history.stdout.contains("test1Container sha256:"),
+        history.stdout.contains("DIGESTS") && history.stdout.contains("test1Container sha256:"),
         "the history names the digests each revision ran:\n{}",
         history.stdout
     );

@@ -455,7 +455,7 @@ async fn history(service: &str, context: &Context) -> Result<ExitCode, CliError>
             "REVISION",
             "TASK DEFINITION",
             "IMAGE",
-            "RAN",
+            "DIGESTS",
             "STATUS",
             "CHANGE-CAUSE",
         ],

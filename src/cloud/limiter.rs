@@ -136,6 +136,7 @@ mod tests {
             Category::CloudWatchAlarms,
             Category::Ecr,
             Category::AutoScaling,
+            Category::Sns,
         ] {
             let (burst, rate) = category.bucket();
             let ours = Bucket::new(category, 0);

@@ -30,6 +30,9 @@ pub enum Category {
     /// EC2 Auto Scaling's actions: the service documents no rate; a bucket of our own, 10 burst,
     /// 2/s (a cluster's capacity changes a few times an hour).
     AutoScaling,
+    /// SNS Publish: hundreds to thousands a second by region (SNS's quotas); a bucket of our own,
+    /// 20 burst, 10/s (decisions worth telling people are rare).
+    Sns,
     /// ECR GetLifecyclePolicy: ECR documents no rate for it; a bucket of our own, 10 burst, 1/s
     /// (the controller reads one policy per repository every few hours).
     Ecr,
@@ -49,6 +52,7 @@ impl Category {
             Category::CloudWatchAlarms => (9.0, 9.0),
             Category::Ecr => (10.0, 1.0),
             Category::AutoScaling => (10.0, 2.0),
+            Category::Sns => (20.0, 10.0),
         }
     }
 }

@@ -221,6 +221,14 @@ pub trait Cloud: Send + Sync {
         names: &[String],
     ) -> impl Future<Output = Result<Vec<AlarmState>, CloudError>> + Send;
 
+    /// SNS Publish of a message (with a subject of at most 100 characters) to a topic.
+    fn publish(
+        &self,
+        topic_arn: &str,
+        subject: &str,
+        message: &str,
+    ) -> impl Future<Output = Result<(), CloudError>> + Send;
+
     /// GetMetricData for minutes starting in [start_s, end_s), at most 500 queries per call. A
     /// query that cannot be asked (a target group that does not exist) is reported in
     /// [`MetricData::unresolved`] and fails nothing else.
@@ -412,6 +420,15 @@ impl<L: Layer, C: Cloud> Cloud for Layered<L, C> {
     async fn describe_alarms(&self, names: &[String]) -> Result<Vec<AlarmState>, CloudError> {
         let call = self.inner.describe_alarms(names);
         self.layer.around(Operation::DescribeAlarms, call).await
+    }
+    async fn publish(
+        &self,
+        topic_arn: &str,
+        subject: &str,
+        message: &str,
+    ) -> Result<(), CloudError> {
+        let call = self.inner.publish(topic_arn, subject, message);
+        self.layer.around(Operation::Publish, call).await
     }
 }
 

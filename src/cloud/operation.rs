@@ -64,11 +64,13 @@ pub enum Operation {
     SetInstanceProtection,
     /// ECS UpdateContainerInstancesState (DRAINING before a scale-in).
     UpdateContainerInstancesState,
+    /// SNS Publish (a decision told to people, `notifications`).
+    Publish,
 }
 
 impl Operation {
     /// Every operation.
-    pub const ALL: [Operation; 27] = [
+    pub const ALL: [Operation; 28] = [
         Operation::RegisterTaskDefinition,
         Operation::DescribeTaskDefinition,
         Operation::CreateService,
@@ -96,11 +98,12 @@ impl Operation {
         Operation::TerminateInstanceInAutoScalingGroup,
         Operation::SetInstanceProtection,
         Operation::UpdateContainerInstancesState,
+        Operation::Publish,
     ];
 
     /// The operations of the [`super::Cloud`] trait and the preflight: what the controller calls,
     /// and so the label sets its request metrics start with.
-    pub const CONTROLLER: [Operation; 18] = [
+    pub const CONTROLLER: [Operation; 19] = [
         Operation::RegisterTaskDefinition,
         Operation::DescribeTaskDefinition,
         Operation::CreateService,
@@ -119,6 +122,7 @@ impl Operation {
         Operation::GetMetricData,
         Operation::GetLifecyclePolicy,
         Operation::DescribeAlarms,
+        Operation::Publish,
     ];
 
     /// The API's own name, e.g. `UpdateService`.
@@ -151,6 +155,7 @@ impl Operation {
             Operation::TerminateInstanceInAutoScalingGroup => "TerminateInstanceInAutoScalingGroup",
             Operation::SetInstanceProtection => "SetInstanceProtection",
             Operation::UpdateContainerInstancesState => "UpdateContainerInstancesState",
+            Operation::Publish => "Publish",
         }
     }
 
@@ -170,6 +175,7 @@ impl Operation {
             | Operation::ModifyTargetGroupAttributes => "elbv2",
             Operation::GetMetricData | Operation::DescribeAlarms => "cloudwatch",
             Operation::GetLifecyclePolicy => "ecr",
+            Operation::Publish => "sns",
             Operation::SetDesiredCapacity
             | Operation::TerminateInstanceInAutoScalingGroup
             | Operation::SetInstanceProtection => "autoscaling",
@@ -202,6 +208,7 @@ impl Operation {
             | Operation::TerminateInstanceInAutoScalingGroup
             | Operation::SetInstanceProtection => Category::AutoScaling,
             Operation::UpdateContainerInstancesState => Category::ClusterModify,
+            Operation::Publish => Category::Sns,
             Operation::DescribeTargetHealth
             | Operation::ModifyTargetGroup
             | Operation::DescribeTargetGroups

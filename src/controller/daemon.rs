@@ -32,6 +32,7 @@ use crate::store::{Store, StoreError};
 
 use super::error_policy::Verdict;
 use super::metrics::Metrics;
+use super::notify;
 use super::observe::{Watch, observe};
 use super::reconcile::{Reconciled, reconcile};
 use super::registry::{Entry, Id, Registry, StackState};
@@ -642,6 +643,18 @@ where
             return;
         };
         log_decisions(&metrics, &entry.key, &entry.memory, &r.memory);
+        if let Some(spec) = entry.desired.as_ref().and_then(|d| d.notifications.clone())
+            && !Arc::ptr_eq(&entry.memory.decisions, &r.memory.decisions)
+        {
+            let messages: Vec<notify::Message> = r
+                .memory
+                .decisions
+                .iter()
+                .filter(|d| !entry.memory.decisions.contains(d))
+                .filter_map(|d| notify::message(&spec, &entry.stack, &entry.key, d))
+                .collect();
+            publish(&self.daemon.cloud, messages);
+        }
         if let Some(live) = &r.status.live {
             let counts = (live.desired_count, live.running_count, r.healthy);
             if entry.gauges != Some(counts) {
@@ -704,6 +717,19 @@ where
         let Some(entry) = self.known.get_mut(id) else {
             return;
         };
+        // Calls failing after working ones: tell people once, not at every retry.
+        if !entry.failing
+            && let Some(spec) = entry.desired.as_ref().and_then(|d| d.notifications.clone())
+        {
+            let message = notify::calls_failing(
+                &spec,
+                &entry.stack,
+                &entry.key,
+                now / 1000,
+                &error.to_string(),
+            );
+            publish(&self.daemon.cloud, message.into_iter().collect());
+        }
         entry.failing = true;
         match entry
             .policy
@@ -835,6 +861,23 @@ async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
 }
 
 /// Logs and counts the decisions `after` added to `before`.
+/// Publishes `messages` in the background, one after the other: a slow or failing topic never
+/// holds the loop back. A failure is logged (the decision itself is in the log, the store and
+/// `tug events`).
+fn publish<C: Cloud + Clone + 'static>(cloud: &C, messages: Vec<notify::Message>) {
+    if messages.is_empty() {
+        return;
+    }
+    let cloud = cloud.clone();
+    tokio::spawn(async move {
+        for m in messages {
+            if let Err(e) = cloud.publish(&m.topic, &m.subject, &m.body).await {
+                tracing::warn!(topic = %m.topic, subject = %m.subject, error = %e, "cannot publish a notification");
+            }
+        }
+    });
+}
+
 fn log_decisions(
     metrics: &Metrics,
     key: &ServiceKey,

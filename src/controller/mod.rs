@@ -18,6 +18,7 @@ pub mod error_policy;
 pub mod lease;
 pub mod metered;
 pub mod metrics;
+pub mod notify;
 pub mod observe;
 pub mod reconcile;
 pub mod registry;

@@ -48,6 +48,41 @@ pub fn check(stack: &StackManifest, issues: &mut Vec<Issue>) {
     for (i, group) in stack.spec.target_groups.iter().enumerate() {
         target_group(group, &groups.index(i), issues);
     }
+    if let Some(notifications) = &stack.spec.notifications {
+        let path = spec.key("notifications");
+        if !is_arn(&notifications.sns_topic_arn, "sns")
+            // The region may not be empty either.
+            || notifications
+                .sns_topic_arn
+                .split(':')
+                .nth(3)
+                .is_none_or(str::is_empty)
+        {
+            issues.push(Issue::new(
+                path.key("snsTopicArn"),
+                format!(
+                    "`{}` is not an SNS topic ARN: use arn:aws:sns:REGION:ACCOUNT:NAME",
+                    notifications.sns_topic_arn
+                ),
+            ));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, kind) in notifications.kinds.iter().enumerate() {
+            if !seen.insert(kind) {
+                issues.push(Issue::new(
+                    path.key("kinds").index(i),
+                    format!("`{}` is listed twice", {
+                        // The manifest's word: the variant's name in camelCase.
+                        let name = format!("{kind:?}");
+                        let mut chars = name.chars();
+                        chars
+                            .next()
+                            .map_or_else(String::new, |c| c.to_lowercase().chain(chars).collect())
+                    }),
+                ));
+            }
+        }
+    }
     let services = spec.key("services");
     duplicates(
         stack.spec.services.iter().map(|s| s.name.as_str()),

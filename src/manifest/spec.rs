@@ -85,6 +85,51 @@ pub struct StackSpec {
     /// The services of this stack.
     #[schemars(length(min = 1, max = 5000))]
     pub services: Vec<ServiceSpec>,
+    /// Decisions to publish to an SNS topic for people (the seeds send their alarms to one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notifications: Option<NotificationsSpec>,
+}
+
+/// Where and which of the controller's decisions are published.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NotificationsSpec {
+    /// The SNS topic (`arn:aws:sns:REGION:ACCOUNT:NAME`).
+    #[schemars(length(min = 1, max = 2048))]
+    pub sns_topic_arn: String,
+    /// Which decisions: by default rollbacks, holds, failing AWS calls and scaling stopped at a
+    /// limit.
+    #[serde(default = "defaults::notification_kinds")]
+    #[schemars(length(min = 1, max = 12))]
+    pub kinds: Vec<NotificationKind>,
+}
+
+/// A kind of decision worth telling a person about.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub enum NotificationKind {
+    /// A rollout rolled back.
+    Rollback,
+    /// The controller chose not to act, and said why.
+    Hold,
+    /// AWS calls for a service failing (its first failure after working ones).
+    CallsFailing,
+    /// A scaling decision stopped at minTasks or maxTasks.
+    ScalingLimit,
+    /// Any scale-out.
+    ScaleOut,
+    /// Any scale-in.
+    ScaleIn,
+    /// A rollout started.
+    RolloutStart,
+    /// A revision verified good.
+    RolloutVerified,
+    /// Drift put back.
+    DriftCorrection,
+    /// A service taken down.
+    Remove,
 }
 
 /// A target group's health check, kept in place by the controller.
@@ -1039,6 +1084,10 @@ pub enum Http5xxSource {
 pub(crate) mod defaults {
     pub fn health_path() -> String {
         "/".to_owned()
+    }
+    pub fn notification_kinds() -> Vec<super::NotificationKind> {
+        use super::NotificationKind::{CallsFailing, Hold, Rollback, ScalingLimit};
+        vec![Rollback, Hold, CallsFailing, ScalingLimit]
     }
     pub fn interval() -> u32 {
         30

@@ -9,6 +9,7 @@
 //! of a cooldown), so no deadline is judged late.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::manifest::spec::{HealthCheck, LaunchType, LoadBalancerSpec, ServiceSpec};
 use crate::model::aws::{
@@ -42,6 +43,8 @@ pub struct DesiredService {
     pub digest: String,
     /// Why the stack last changed (`tug apply -m`), recorded with the revision it registers.
     pub change_cause: Option<String>,
+    /// Where the stack's decisions are published, and which.
+    pub notifications: Option<Arc<crate::manifest::spec::NotificationsSpec>>,
 }
 
 impl DesiredService {
@@ -49,6 +52,7 @@ impl DesiredService {
     pub fn of_stack(stack: &Stack) -> Vec<DesiredService> {
         let name = stack.name();
         let cause = stack.change_cause();
+        let notifications = stack.spec().notifications.clone().map(Arc::new);
         let stack = stack.spec();
         // By name once, not a scan of every target group per service (a stack may have hundreds).
         let checks: BTreeMap<&str, HealthCheckSettings> = stack
@@ -81,6 +85,7 @@ impl DesiredService {
                 let mut desired =
                     DesiredService::new(name, &stack.cluster, spec.clone(), health_checks);
                 desired.change_cause = cause.map(str::to_owned);
+                desired.notifications.clone_from(&notifications);
                 desired.deregistration_delays = groups()
                     .filter_map(|group| Some((group.clone(), *delays.get(group.as_str())?)))
                     .collect();
@@ -105,6 +110,7 @@ impl DesiredService {
             deregistration_delays: BTreeMap::new(),
             digest,
             change_cause: None,
+            notifications: None,
         }
     }
 

@@ -1,5 +1,6 @@
 //! The real AWS adapter: the [`Cloud`] trait over aws-sdk-ecs, -elasticloadbalancingv2,
-//! -cloudwatch and -ecr (one read: a repository's lifecycle policy).
+//! -cloudwatch, -ecr (one read: a repository's lifecycle policy) and -sns (publishing the
+//! decisions a stack's `notifications` name).
 //!
 //! - Configuration from aws-config's standard chain: environment, profile, the ECS task role
 //!   (container credentials), `AWS_REGION`, `AWS_ENDPOINT_URL` (how the tests reach moto).
@@ -15,8 +16,8 @@
 //!   call cannot make a second service; everything created is tagged `tugboat:stack` and
 //!   `tugboat:managed-by`.
 //!
-//! Every AWS operation this module calls is a `self.ecs`, `self.elb`, `self.cloudwatch` or
-//! `self.ecr` fluent call; `tests/iam_policy.rs` reads them from this source and checks that the IAM policy in
+//! Every AWS operation this module calls is a `self.ecs`, `self.elb`, `self.cloudwatch`,
+//! `self.ecr` or `self.sns` fluent call; `tests/iam_policy.rs` reads them from this source and checks that the IAM policy in
 //! `deploy/tugboat.yaml` grants exactly those actions.
 
 mod convert;
@@ -121,6 +122,7 @@ pub struct AwsCloud {
     elb: aws_sdk_elasticloadbalancingv2::Client,
     cloudwatch: aws_sdk_cloudwatch::Client,
     ecr: aws_sdk_ecr::Client,
+    sns: aws_sdk_sns::Client,
     config: aws_config::SdkConfig,
     /// Target groups by the identifier the manifest uses (name or ARN).
     target_groups: Arc<Mutex<BTreeMap<String, TargetGroupInfo>>>,
@@ -139,6 +141,7 @@ impl AwsCloud {
             ecs: aws_sdk_ecs::Client::new(&config),
             elb: aws_sdk_elasticloadbalancingv2::Client::new(&config),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
+            sns: aws_sdk_sns::Client::new(&config),
             ecr: aws_sdk_ecr::Client::new(&config),
             config,
             target_groups: Arc::default(),
@@ -1146,6 +1149,30 @@ impl Cloud for AwsCloud {
             points.dedup_by_key(|p| p.minute_start);
         }
         Ok(data)
+    }
+
+    async fn publish(
+        &self,
+        topic_arn: &str,
+        subject: &str,
+        message: &str,
+    ) -> Result<(), CloudError> {
+        const OP: Operation = Operation::Publish;
+        // SNS takes a subject of at most 100 printable ASCII characters.
+        let subject: String = subject
+            .chars()
+            .filter(|c| c.is_ascii() && !c.is_ascii_control())
+            .take(100)
+            .collect();
+        self.sns
+            .publish()
+            .topic_arn(topic_arn)
+            .subject(subject)
+            .message(message)
+            .send()
+            .await
+            .map_err(|e| classify(OP, e))?;
+        Ok(())
     }
 
     async fn describe_alarms(&self, names: &[String]) -> Result<Vec<AlarmState>, CloudError> {

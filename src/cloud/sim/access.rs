@@ -218,6 +218,14 @@ impl Cloud for SimCloud {
     ) -> Result<Option<String>, CloudError> {
         self.call(|s| s.get_lifecycle_policy(repository)).await
     }
+    async fn publish(
+        &self,
+        topic_arn: &str,
+        subject: &str,
+        message: &str,
+    ) -> Result<(), CloudError> {
+        self.call(|s| s.publish(topic_arn, subject, message)).await
+    }
     async fn describe_alarms(&self, names: &[String]) -> Result<Vec<AlarmState>, CloudError> {
         let mut alarms = self.call(|s| s.describe_alarms(names)).await?;
         for alarm in &mut alarms {

@@ -1,4 +1,4 @@
-//! CloudWatch alarms, as far as deployments use them (aws-facts.md, "What ECS and AAS added";
+//! SNS messages (kept for tests), and CloudWatch alarms, as far as deployments use them (aws-facts.md, "What ECS and AAS added";
 //! the ECS developer guide's "How CloudWatch alarms detect Amazon ECS deployment failures"):
 //! - an alarm has a state (OK, ALARM, INSUFFICIENT_DATA), a reason and the time it last changed;
 //!   DescribeAlarms reports them, at most 100 names a call, leaving out names with no alarm;
@@ -16,6 +16,9 @@
 //! alarms.
 
 use serde::{Deserialize, Serialize};
+
+/// SNS messages the simulated account keeps.
+const PUBLISHED_KEPT: usize = 1000;
 
 use super::{SECOND, Sim};
 use crate::cloud::{CloudError, Operation};
@@ -89,6 +92,42 @@ impl Sim {
                 })
             })
             .collect())
+    }
+
+    /// SNS Publish: the message is kept, in order, for [`Sim::published`] (the simulator has no
+    /// subscribers). Any topic ARN of SNS's shape is taken: topics are infrastructure.
+    ///
+    /// # Errors
+    /// A topic ARN that is not one, throttling, faults.
+    pub fn publish(
+        &mut self,
+        topic_arn: &str,
+        subject: &str,
+        message: &str,
+    ) -> Result<(), CloudError> {
+        const OP: Operation = Operation::Publish;
+        self.call(OP)?;
+        if !topic_arn.starts_with("arn:") || !topic_arn.contains(":sns:") {
+            return Err(self.client_error(OP, format!("Invalid parameter: TopicArn {topic_arn}")));
+        }
+        let at = self.now_ms / SECOND;
+        self.published.push((
+            at,
+            topic_arn.to_owned(),
+            subject.to_owned(),
+            message.to_owned(),
+        ));
+        // A long-running simulated account keeps the newest only.
+        if self.published.len() > PUBLISHED_KEPT {
+            self.published
+                .drain(..self.published.len() - PUBLISHED_KEPT);
+        }
+        Ok(())
+    }
+
+    /// Every message published so far: (second, topic, subject, message).
+    pub fn published(&self) -> &[(u64, String, String, String)] {
+        &self.published
     }
 
     /// ECS's alarm check of a service's deployment in progress: FAILED (and rolled back where

@@ -306,6 +306,9 @@ pub struct Sim {
     /// CloudWatch alarms by name.
     #[serde(default)]
     alarms: BTreeMap<String, alarms::Alarm>,
+    /// SNS messages published: (second, topic, subject, message).
+    #[serde(default)]
+    published: Vec<(u64, String, String, String)>,
 }
 
 impl Sim {
@@ -329,6 +332,7 @@ impl Sim {
             next_id: 1,
             registry: registry::Registry::default(),
             alarms: BTreeMap::new(),
+            published: Vec::new(),
         }
     }
 
