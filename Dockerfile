@@ -1,8 +1,8 @@
 # tugboat controller image:
 #   docker build --build-arg TUG_GIT_COMMIT="$(git rev-parse --short=12 HEAD)" -t tugboat .
-# Built with the same commands as CI's release build (scripts/test runs this stage's COPY and RUN
-# lines); the binary is shipped stripped, its debug info split off into tug.debug in the build
-# stage; runs as a non-root user on distroless.
+# Built with the same commands as CI (scripts/test runs this stage's COPY and RUN lines), with
+# the `image` profile (release, built for size); the binary is shipped stripped, its debug info
+# split off into tug.debug in the build stage; runs as a non-root user on distroless.
 
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
@@ -13,13 +13,13 @@ COPY benches ./benches
 COPY manifests ./manifests
 # `tug version` names the commit: the build context has no .git.
 ARG TUG_GIT_COMMIT=unknown
-RUN cargo build --locked --release --bin tug \
- && out="${CARGO_TARGET_DIR:-target}/release" \
+RUN cargo build --locked --profile image --bin tug \
+ && out="${CARGO_TARGET_DIR:-target}/image" \
  && objcopy --only-keep-debug "$out/tug" "$out/tug.debug" \
  && objcopy --strip-debug --strip-unneeded --add-gnu-debuglink="$out/tug.debug" "$out/tug"
 
 FROM gcr.io/distroless/cc-debian12:nonroot
-COPY --from=build /src/target/release/tug /usr/local/bin/tug
+COPY --from=build /src/target/image/tug /usr/local/bin/tug
 ENV PATH=/usr/local/bin:/usr/bin:/bin
 # uid/gid of distroless's `nonroot` user; numeric so runtimes can verify it is not root.
 USER 65532:65532

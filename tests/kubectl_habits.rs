@@ -530,3 +530,34 @@ fn rollout_history_shows_each_revisions_image_and_change_cause() {
     );
     assert!(!history.stdout.contains("nothing new"));
 }
+
+/// `tug get stacks --watch` prints the table, then again when the store changes, until stopped.
+#[test]
+fn get_watch_prints_again_when_the_store_changes() {
+    use std::io::{BufRead, BufReader};
+    let tug = Tug::new();
+    assert_eq!(tug.run(&["apply", "-f", "manifests/app.yaml"]).code, 0);
+    let mut child = tug
+        .command()
+        .args(["get", "stacks", "--watch", "-o", "name"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("tug starts");
+    let (sender, lines) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().expect("stdout");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let next = || lines.recv_timeout(std::time::Duration::from_secs(20));
+    assert_eq!(next().as_deref(), Ok("stack/app"));
+    assert_eq!(tug.run(&["apply", "-f", "manifests/todo.yaml"]).code, 0);
+    // Printed again, whole: both stacks.
+    assert_eq!(next().as_deref(), Ok("stack/app"));
+    assert_eq!(next().as_deref(), Ok("stack/todo"));
+    child.kill().expect("stopped");
+    let _ = child.wait();
+}
