@@ -239,14 +239,7 @@ fn describe_and_rollout_read_the_controllers_memory() {
     );
     assert_eq!(tug.run(&["rollout", "status", "appService"]).code, 3);
 
-    let once = tug.run(&[
-        "controller",
-        "--cloud",
-        "sim",
-        "--once",
-        "--listen",
-        "127.0.0.1:0",
-    ]);
+    let once = tug.controller_once();
     assert_eq!(once.code, 0, "{}", once.stderr);
     let described = tug.run(&["describe", "service", "appService"]);
     assert_eq!(described.code, 0);
@@ -404,16 +397,7 @@ fn a_hung_endpoint_never_blocks_healthz_or_shutdown() {
 fn the_simulated_account_survives_a_restart_of_the_controller() {
     let tug = Tug::new();
     assert_eq!(tug.run(&["apply", "-f", "manifests/todo.yaml"]).code, 0);
-    let once = || {
-        tug.run(&[
-            "controller",
-            "--cloud",
-            "sim",
-            "--once",
-            "--listen",
-            "127.0.0.1:0",
-        ])
-    };
+    let once = || tug.controller_once();
     let first = once();
     assert_eq!(first.code, 0, "{}", first.stderr);
     assert!(
@@ -469,15 +453,8 @@ fn a_second_controller_on_a_store_waits_as_a_candidate_and_takes_over() {
     );
     assert!(first.logged("holding the store's controller lock"));
     // A one-off round does not wait for the running controller: it says who to look for.
-    tug.run(&[
-        "controller",
-        "--cloud",
-        "sim",
-        "--once",
-        "--listen",
-        "127.0.0.1:0",
-    ])
-    .assert_failure(2, "another controller holds the store's lease");
+    tug.controller_once()
+        .assert_failure(2, "another controller holds the store's lease");
     assert_eq!(first.terminate(), 0);
     assert!(
         eventually(Duration::from_secs(15), || second.metric("tug_leader")

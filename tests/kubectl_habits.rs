@@ -422,14 +422,7 @@ fn events_list_the_decisions_across_services_newest_last() {
         none.stdout
     );
     assert_eq!(tug.run(&["apply", "-f", "manifests/"]).code, 0);
-    let once = tug.run(&[
-        "controller",
-        "--cloud",
-        "sim",
-        "--once",
-        "--listen",
-        "127.0.0.1:0",
-    ]);
+    let once = tug.controller_once();
     assert_eq!(once.code, 0, "{}", once.stderr);
     let all = tug.run(&["events"]);
     assert_eq!(all.code, 0, "{}", all.stderr);
@@ -477,14 +470,7 @@ fn events_list_the_decisions_across_services_newest_last() {
 fn rollout_history_shows_each_revisions_image_and_change_cause() {
     let tug = Tug::new();
     let once = |tug: &Tug| {
-        let run = tug.run(&[
-            "controller",
-            "--cloud",
-            "sim",
-            "--once",
-            "--listen",
-            "127.0.0.1:0",
-        ]);
+        let run = tug.controller_once();
         assert_eq!(run.code, 0, "{}", run.stderr);
     };
     assert_eq!(

@@ -96,6 +96,18 @@ impl Tug {
         finish(output)
     }
 
+    /// One round of the controller on the simulated AWS (`--once`), on a free port.
+    pub fn controller_once(&self) -> Run {
+        self.run(&[
+            "controller",
+            "--cloud",
+            "sim",
+            "--once",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+    }
+
     pub fn run_with_stdin(&self, args: &[&str], input: &[u8]) -> Run {
         let mut child = self
             .command()
