@@ -56,7 +56,12 @@ pub async fn run(args: Args, context: &Context) -> Result<ExitCode, CliError> {
         let (events, now) = read(&args, context).await?;
         // Watching: only what came after the last one printed.
         let fresh: Vec<&Event> = match &shown {
-            Some(last) => events.iter().skip_while(|e| *e != last).skip(1).collect(),
+            // After the last one printed; if a service's bounded memory has let it go since,
+            // everything newer than it.
+            Some(last) => match events.iter().position(|e| e == last) {
+                Some(at) => events.iter().skip(at + 1).collect(),
+                None => events.iter().filter(|e| e.at > last.at).collect(),
+            },
             None => events.iter().collect(),
         };
         if shown.is_none() || !fresh.is_empty() {
