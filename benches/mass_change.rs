@@ -102,7 +102,7 @@ fn run(before: &[Stack], after: &[Stack], stop_at: Option<u64>) -> (u64, std::ti
                     .register_task_definition(render(service, None))
                     .expect("register")
                     .id;
-                let input = create_input(&stack.spec().cluster, service, id, false);
+                let input = create_input(&stack.spec().cluster, service, id, false, None);
                 s.create_service(input).expect("create");
             }
         }

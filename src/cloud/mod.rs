@@ -25,9 +25,9 @@ pub use operation::Operation;
 pub use sim::SimCloud;
 
 use crate::model::aws::{
-    AlarmState, CreateServiceInput, HealthCheckSettings, MetricData, MetricId, RegisteredRevision,
-    ServiceDescription, TargetGroupDescription, TargetHealth, TaskDefinitionId,
-    TaskDefinitionInput, UpdateServiceInput,
+    AlarmState, AutoScalingGroup, ContainerInstance, CreateServiceInput, HealthCheckSettings,
+    MetricData, MetricId, RegisteredRevision, ServiceDescription, TargetGroupDescription,
+    TargetHealth, TaskDefinitionId, TaskDefinitionInput, UpdateServiceInput,
 };
 use crate::model::image::{EcrRepository, TaskImages};
 
@@ -229,6 +229,71 @@ pub trait Cloud: Send + Sync {
         message: &str,
     ) -> impl Future<Output = Result<(), CloudError>> + Send;
 
+    /// DescribeAutoScalingGroups of one group by name; `None` when there is none.
+    fn describe_auto_scaling_group(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<AutoScalingGroup>, CloudError>> + Send;
+
+    /// SetDesiredCapacity of a group (honouring its cooldown is not asked: tugboat keeps its own).
+    fn set_desired_capacity(
+        &self,
+        group: &str,
+        desired: u32,
+    ) -> impl Future<Output = Result<(), CloudError>> + Send;
+
+    /// SetInstanceProtection (from the group's own scale-in) of at most 50 instances.
+    fn set_instance_protection(
+        &self,
+        group: &str,
+        instances: &[String],
+        protected: bool,
+    ) -> impl Future<Output = Result<(), CloudError>> + Send;
+
+    /// TerminateInstanceInAutoScalingGroup, with the desired capacity decremented or not.
+    fn terminate_instance_in_auto_scaling_group(
+        &self,
+        instance: &str,
+        decrement: bool,
+    ) -> impl Future<Output = Result<(), CloudError>> + Send;
+
+    /// ListContainerInstances of a cluster: every ARN, all pages.
+    fn list_container_instances(
+        &self,
+        cluster: &str,
+    ) -> impl Future<Output = Result<Vec<String>, CloudError>> + Send;
+
+    /// DescribeContainerInstances of at most
+    /// [`crate::model::aws::CONTAINER_INSTANCES_PER_CALL`] ARNs; one gone since is left out.
+    fn describe_container_instances(
+        &self,
+        cluster: &str,
+        arns: &[String],
+    ) -> impl Future<Output = Result<Vec<ContainerInstance>, CloudError>> + Send;
+
+    /// UpdateContainerInstancesState of at most 10 container instances to `DRAINING` or `ACTIVE`.
+    fn update_container_instances_state(
+        &self,
+        cluster: &str,
+        arns: &[String],
+        status: &str,
+    ) -> impl Future<Output = Result<(), CloudError>> + Send;
+
+    /// ListTasks of one container instance: its tasks' ARNs (RUNNING and PENDING), all pages.
+    fn list_instance_tasks(
+        &self,
+        cluster: &str,
+        container_instance: &str,
+    ) -> impl Future<Output = Result<Vec<String>, CloudError>> + Send;
+
+    /// DescribeTasks of at most [`TASKS_PER_CALL`] tasks: each one's `group` (`service:NAME` for
+    /// a service's task, `family:...` for a standalone one).
+    fn describe_task_groups(
+        &self,
+        cluster: &str,
+        tasks: &[String],
+    ) -> impl Future<Output = Result<Vec<String>, CloudError>> + Send;
+
     /// GetMetricData for minutes starting in [start_s, end_s), at most 500 queries per call. A
     /// query that cannot be asked (a target group that does not exist) is reported in
     /// [`MetricData::unresolved`] and fails nothing else.
@@ -429,6 +494,89 @@ impl<L: Layer, C: Cloud> Cloud for Layered<L, C> {
     ) -> Result<(), CloudError> {
         let call = self.inner.publish(topic_arn, subject, message);
         self.layer.around(Operation::Publish, call).await
+    }
+    async fn describe_auto_scaling_group(
+        &self,
+        name: &str,
+    ) -> Result<Option<AutoScalingGroup>, CloudError> {
+        let call = self.inner.describe_auto_scaling_group(name);
+        self.layer
+            .around(Operation::DescribeAutoScalingGroups, call)
+            .await
+    }
+    async fn set_desired_capacity(&self, group: &str, desired: u32) -> Result<(), CloudError> {
+        let call = self.inner.set_desired_capacity(group, desired);
+        self.layer.around(Operation::SetDesiredCapacity, call).await
+    }
+    async fn set_instance_protection(
+        &self,
+        group: &str,
+        instances: &[String],
+        protected: bool,
+    ) -> Result<(), CloudError> {
+        let call = self
+            .inner
+            .set_instance_protection(group, instances, protected);
+        self.layer
+            .around(Operation::SetInstanceProtection, call)
+            .await
+    }
+    async fn terminate_instance_in_auto_scaling_group(
+        &self,
+        instance: &str,
+        decrement: bool,
+    ) -> Result<(), CloudError> {
+        let call = self
+            .inner
+            .terminate_instance_in_auto_scaling_group(instance, decrement);
+        self.layer
+            .around(Operation::TerminateInstanceInAutoScalingGroup, call)
+            .await
+    }
+    async fn list_container_instances(&self, cluster: &str) -> Result<Vec<String>, CloudError> {
+        let call = self.inner.list_container_instances(cluster);
+        self.layer
+            .around(Operation::ListContainerInstances, call)
+            .await
+    }
+    async fn describe_container_instances(
+        &self,
+        cluster: &str,
+        arns: &[String],
+    ) -> Result<Vec<ContainerInstance>, CloudError> {
+        let call = self.inner.describe_container_instances(cluster, arns);
+        self.layer
+            .around(Operation::DescribeContainerInstances, call)
+            .await
+    }
+    async fn update_container_instances_state(
+        &self,
+        cluster: &str,
+        arns: &[String],
+        status: &str,
+    ) -> Result<(), CloudError> {
+        let call = self
+            .inner
+            .update_container_instances_state(cluster, arns, status);
+        self.layer
+            .around(Operation::UpdateContainerInstancesState, call)
+            .await
+    }
+    async fn list_instance_tasks(
+        &self,
+        cluster: &str,
+        container_instance: &str,
+    ) -> Result<Vec<String>, CloudError> {
+        let call = self.inner.list_instance_tasks(cluster, container_instance);
+        self.layer.around(Operation::ListTasks, call).await
+    }
+    async fn describe_task_groups(
+        &self,
+        cluster: &str,
+        tasks: &[String],
+    ) -> Result<Vec<String>, CloudError> {
+        let call = self.inner.describe_task_groups(cluster, tasks);
+        self.layer.around(Operation::DescribeTasks, call).await
     }
 }
 

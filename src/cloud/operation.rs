@@ -64,13 +64,19 @@ pub enum Operation {
     SetInstanceProtection,
     /// ECS UpdateContainerInstancesState (DRAINING before a scale-in).
     UpdateContainerInstancesState,
+    /// EC2 Auto Scaling DescribeAutoScalingGroups (an EC2 cluster's group).
+    DescribeAutoScalingGroups,
+    /// ECS ListContainerInstances.
+    ListContainerInstances,
+    /// ECS DescribeContainerInstances (each instance's remaining CPU, memory and ports).
+    DescribeContainerInstances,
     /// SNS Publish (a decision told to people, `notifications`).
     Publish,
 }
 
 impl Operation {
     /// Every operation.
-    pub const ALL: [Operation; 28] = [
+    pub const ALL: [Operation; 31] = [
         Operation::RegisterTaskDefinition,
         Operation::DescribeTaskDefinition,
         Operation::CreateService,
@@ -98,12 +104,15 @@ impl Operation {
         Operation::TerminateInstanceInAutoScalingGroup,
         Operation::SetInstanceProtection,
         Operation::UpdateContainerInstancesState,
+        Operation::DescribeAutoScalingGroups,
+        Operation::ListContainerInstances,
+        Operation::DescribeContainerInstances,
         Operation::Publish,
     ];
 
     /// The operations of the [`super::Cloud`] trait and the preflight: what the controller calls,
     /// and so the label sets its request metrics start with.
-    pub const CONTROLLER: [Operation; 19] = [
+    pub const CONTROLLER: [Operation; 26] = [
         Operation::RegisterTaskDefinition,
         Operation::DescribeTaskDefinition,
         Operation::CreateService,
@@ -123,6 +132,13 @@ impl Operation {
         Operation::GetLifecyclePolicy,
         Operation::DescribeAlarms,
         Operation::Publish,
+        Operation::DescribeAutoScalingGroups,
+        Operation::SetDesiredCapacity,
+        Operation::SetInstanceProtection,
+        Operation::TerminateInstanceInAutoScalingGroup,
+        Operation::ListContainerInstances,
+        Operation::DescribeContainerInstances,
+        Operation::UpdateContainerInstancesState,
     ];
 
     /// The API's own name, e.g. `UpdateService`.
@@ -155,6 +171,9 @@ impl Operation {
             Operation::TerminateInstanceInAutoScalingGroup => "TerminateInstanceInAutoScalingGroup",
             Operation::SetInstanceProtection => "SetInstanceProtection",
             Operation::UpdateContainerInstancesState => "UpdateContainerInstancesState",
+            Operation::DescribeAutoScalingGroups => "DescribeAutoScalingGroups",
+            Operation::ListContainerInstances => "ListContainerInstances",
+            Operation::DescribeContainerInstances => "DescribeContainerInstances",
             Operation::Publish => "Publish",
         }
     }
@@ -178,7 +197,8 @@ impl Operation {
             Operation::Publish => "sns",
             Operation::SetDesiredCapacity
             | Operation::TerminateInstanceInAutoScalingGroup
-            | Operation::SetInstanceProtection => "autoscaling",
+            | Operation::SetInstanceProtection
+            | Operation::DescribeAutoScalingGroups => "autoscaling",
             _ => "ecs",
         }
     }
@@ -196,9 +216,11 @@ impl Operation {
     pub fn category(self) -> Category {
         match self {
             Operation::DescribeServices | Operation::DescribeTaskSets => Category::ServiceRead,
-            Operation::DescribeClusters | Operation::ListTasks | Operation::DescribeTasks => {
-                Category::ClusterRead
-            }
+            Operation::DescribeClusters
+            | Operation::ListTasks
+            | Operation::DescribeTasks
+            | Operation::ListContainerInstances
+            | Operation::DescribeContainerInstances => Category::ClusterRead,
             Operation::GetLifecyclePolicy => Category::Ecr,
             Operation::RegisterTaskDefinition => Category::TaskDefinitionModify,
             Operation::DescribeTaskDefinition => Category::TaskDefinitionRead,
@@ -206,7 +228,8 @@ impl Operation {
             Operation::DescribeAlarms => Category::CloudWatchAlarms,
             Operation::SetDesiredCapacity
             | Operation::TerminateInstanceInAutoScalingGroup
-            | Operation::SetInstanceProtection => Category::AutoScaling,
+            | Operation::SetInstanceProtection
+            | Operation::DescribeAutoScalingGroups => Category::AutoScaling,
             Operation::UpdateContainerInstancesState => Category::ClusterModify,
             Operation::Publish => Category::Sns,
             Operation::DescribeTargetHealth
@@ -241,6 +264,9 @@ impl Operation {
                 | Operation::DescribeTargetGroupAttributes
                 | Operation::GetMetricData
                 | Operation::DescribeAlarms
+                | Operation::DescribeAutoScalingGroups
+                | Operation::ListContainerInstances
+                | Operation::DescribeContainerInstances
         )
     }
 }

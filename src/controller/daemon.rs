@@ -30,7 +30,8 @@ use crate::model::{DecisionRecord, ServiceKey, ServiceMemory, ServiceStatus, Sta
 use crate::plan::DesiredService;
 use crate::store::{Store, StoreError};
 
-use super::error_policy::Verdict;
+use super::capacity::{CapacityJob, CapacityOutcome, reconcile_capacity};
+use super::error_policy::{ErrorPolicy, Verdict};
 use super::metrics::Metrics;
 use super::notify;
 use super::observe::{Watch, observe};
@@ -166,6 +167,24 @@ enum TaskOutput {
     Reconciled(Vec<(Id, u64, Reconciled, Duration)>),
     /// A step of a take-down was made.
     Removed(Id, Result<(Option<DecisionRecord>, bool), CloudError>),
+    /// A pass over a cluster's capacity was made.
+    Capacity(String, Box<CapacityOutcome>),
+}
+
+/// The EC2 capacity the daemon owns for one cluster (a stack's `capacity`): the capacity key.
+struct CapacityEntry {
+    /// The stack that gives tugboat the group.
+    stack: String,
+    /// Its `capacity`.
+    spec: Arc<crate::manifest::spec::CapacitySpec>,
+    /// What the last pass left.
+    memory: crate::model::CapacityMemory,
+    /// What the last pass saw.
+    status: Option<crate::model::CapacityStatus>,
+    /// Its failures.
+    policy: ErrorPolicy,
+    /// The stack's generation.
+    generation: u64,
 }
 
 /// The loop's state.
@@ -184,6 +203,10 @@ struct Loop<S, C> {
     /// Services of the first round not yet reconciled.
     first_round: Option<BTreeSet<Id>>,
     report: Report,
+    /// The capacity keys, by cluster.
+    capacity: BTreeMap<String, CapacityEntry>,
+    /// Their work queue (a pass per cluster at a time, earliest due time wins).
+    capacity_queue: Scheduler<String>,
 }
 
 impl<S, C> Daemon<S, C>
@@ -207,6 +230,8 @@ where
             unloaded: BTreeSet::new(),
             first_round: None,
             report: Report::default(),
+            capacity: BTreeMap::new(),
+            capacity_queue: Scheduler::default(),
         };
         let clock = state.daemon.clock.clone();
         let metrics = state.daemon.metrics.clone();
@@ -236,6 +261,16 @@ where
                 .scheduler
                 .next_due()
                 .filter(|at| draining.is_none() && (*at > now || state.room_for_a_batch(now)));
+            let next_due = [
+                next_due,
+                state
+                    .capacity_queue
+                    .next_due()
+                    .filter(|_| draining.is_none()),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             let dirty = state.known.stacks.values().any(|s| s.dirty);
             tokio::select! {
                 biased;
@@ -420,6 +455,7 @@ where
                 entry.policy.generation_changed(generation);
                 self.scheduler.schedule(id, now);
             }
+            self.keep_capacity(stack, generation, now);
             self.known.stacks.insert(
                 name,
                 StackState {
@@ -440,6 +476,7 @@ where
             .cloned()
             .collect();
         for name in deleted {
+            self.drop_capacity(&name, None);
             if let Some(old) = self.known.stacks.remove(&name) {
                 for service in old.services {
                     let key = ServiceKey {
@@ -477,6 +514,194 @@ where
         }
     }
 
+    /// The capacity key of `stack`'s cluster, if it has `capacity`: (re)read, due now; one it
+    /// had elsewhere, or no longer has, goes.
+    fn keep_capacity(&mut self, stack: &Stack, generation: u64, now: u64) {
+        let name = stack.name();
+        let cluster = &stack.spec().cluster;
+        let Some(spec) = &stack.spec().capacity else {
+            self.drop_capacity(name, None);
+            return;
+        };
+        self.drop_capacity(name, Some(cluster));
+        let entry = self
+            .capacity
+            .entry(cluster.clone())
+            .or_insert_with(|| CapacityEntry {
+                stack: name.to_owned(),
+                spec: Arc::new(spec.clone()),
+                memory: crate::model::CapacityMemory::default(),
+                status: None,
+                policy: ErrorPolicy::default(),
+                generation,
+            });
+        if entry.stack != name {
+            tracing::warn!(cluster = %cluster, stack = %name, other = %entry.stack, "two stacks give tugboat the capacity of one cluster; the last applied is followed");
+            entry.stack = name.to_owned();
+        }
+        entry.spec = Arc::new(spec.clone());
+        entry.generation = generation;
+        entry.policy.generation_changed(generation);
+        self.capacity_queue.schedule(cluster.clone(), now);
+    }
+
+    /// Forgets the capacity keys of `stack`, but for the one of cluster `except`.
+    fn drop_capacity(&mut self, stack: &str, except: Option<&str>) {
+        let gone: Vec<String> = self
+            .capacity
+            .iter()
+            .filter(|(c, e)| e.stack == stack && Some(c.as_str()) != except)
+            .map(|(c, _)| c.clone())
+            .collect();
+        for cluster in gone {
+            self.capacity.remove(&cluster);
+            self.capacity_queue.cancel(&cluster);
+            self.daemon.metrics.forget_cluster(&cluster);
+        }
+    }
+
+    /// Starts the passes over the clusters' capacity that are due.
+    fn dispatch_capacity(&mut self, now: u64) {
+        for (cluster, _) in self.capacity_queue.pop_due(now, usize::MAX) {
+            let Some(entry) = self.capacity.get(&cluster) else {
+                self.capacity_queue.finish(&cluster);
+                continue;
+            };
+            if let Some(at) = entry.policy.not_before(now) {
+                self.capacity_queue.finish(&cluster);
+                self.capacity_queue.schedule(cluster, at);
+                continue;
+            }
+            let job = self.capacity_job(&cluster, entry);
+            let daemon = self.daemon.clone();
+            self.tasks.spawn(async move {
+                let outcome = reconcile_capacity(&daemon.cloud, job, daemon.clock.now_s()).await;
+                TaskOutput::Capacity(cluster, Box::new(outcome))
+            });
+        }
+    }
+
+    /// What the services on `cluster` ask of it, from what the daemon knows of each: the count
+    /// the controller keeps (or the manifest's, for one not created yet), the count it holds back
+    /// for room, and a deployment's surge while one is in progress or about to start.
+    fn capacity_job(&self, cluster: &str, entry: &CapacityEntry) -> CapacityJob {
+        use crate::plan::capacity::ServiceDemand;
+        let mut demands = Vec::new();
+        let mut waiting = BTreeMap::new();
+        let mut managed = BTreeSet::new();
+        for (_, e) in self.known.entries() {
+            let Some(desired) = &e.desired else { continue };
+            if e.key.cluster != cluster {
+                continue;
+            }
+            managed.insert(e.key.service.clone());
+            if desired.spec.launch() == crate::manifest::spec::LaunchType::Fargate {
+                continue;
+            }
+            let memory = &e.memory;
+            let live = e.status.as_ref().and_then(|s| s.live.as_ref());
+            let kept = memory.desired_count.unwrap_or_else(|| {
+                crate::plan::service::initial_count(&desired.spec, live.map(|l| l.desired_count))
+            });
+            let wanted = memory.waiting_for_room.unwrap_or(0);
+            if wanted > kept {
+                waiting.insert(e.key.service.clone(), wanted - kept);
+            }
+            let tasks = kept.max(wanted).max(live.map_or(0, |l| l.desired_count));
+            let deploying = match &memory.rollout {
+                Some(r) => r.completed_at.is_none() || r.target.digest != desired.digest,
+                None => memory
+                    .verified_good
+                    .as_ref()
+                    .is_none_or(|g| g.digest != desired.digest),
+            };
+            demands.push(ServiceDemand::of(&desired.spec, tasks, deploying));
+        }
+        CapacityJob {
+            cluster: cluster.to_owned(),
+            stack: entry.stack.clone(),
+            spec: entry.spec.clone(),
+            demands,
+            waiting,
+            managed,
+            memory: entry.memory.clone(),
+        }
+    }
+
+    /// A pass over a cluster's capacity ended: its decisions logged and counted, its status kept,
+    /// its next pass scheduled; services waiting for room are due now once more instances are
+    /// ACTIVE.
+    fn capacity_done(&mut self, cluster: String, outcome: CapacityOutcome) {
+        let now = self.daemon.clock.now_ms();
+        self.capacity_queue.finish(&cluster);
+        let metrics = self.daemon.metrics.clone();
+        let Some(entry) = self.capacity.get_mut(&cluster) else {
+            return;
+        };
+        for d in outcome
+            .memory
+            .decisions
+            .iter()
+            .filter(|d| !entry.memory.decisions.contains(d))
+        {
+            metrics.count_capacity(d);
+            tracing::info!(cluster = %cluster, kind = ?d.kind, label = d.field.as_deref().unwrap_or(""), reason = %d.reason, "capacity decision");
+        }
+        let more_active = outcome.memory.active > entry.memory.active;
+        entry.memory = outcome.memory;
+        let mut status = outcome
+            .status
+            .or_else(|| entry.status.clone())
+            .unwrap_or_else(|| crate::model::CapacityStatus {
+                cluster: cluster.clone(),
+                ..crate::model::CapacityStatus::default()
+            });
+        status.error = outcome.error.as_ref().map(ToString::to_string);
+        status.decisions = entry.memory.decisions.iter().cloned().collect();
+        metrics.capacity_gauges(&status);
+        // Written when it changed, and at least every minute (its time says how fresh it is).
+        let changed = entry.status.as_ref().is_none_or(|old| {
+            let mut same = old.clone();
+            same.observed_at = status.observed_at;
+            same != status || status.observed_at >= old.observed_at + 60
+        });
+        entry.status = Some(status);
+        let stack = entry.stack.clone();
+        let resync = self.daemon.config.resync_ms;
+        match &outcome.error {
+            None => {
+                entry.policy.succeeded(now);
+                let next = match outcome.requeue_after {
+                    Some(s) if s.saturating_mul(1000) < resync => now + s * 1000,
+                    _ => now + resync,
+                };
+                self.capacity_queue.schedule(cluster.clone(), next);
+            }
+            Some(e) => {
+                let (ms, parked) = match entry.policy.failed(e, &cluster, entry.generation, now) {
+                    Verdict::RetryAfter(ms) => (ms, false),
+                    Verdict::Parked(ms) => (ms, true),
+                };
+                tracing::warn!(cluster = %cluster, error = %e, retry_in_ms = ms, parked, "a capacity pass failed");
+                self.capacity_queue.schedule(cluster.clone(), now + ms);
+            }
+        }
+        if changed {
+            self.known.touch(&stack);
+        }
+        if more_active {
+            let waiting: Vec<Id> = self
+                .known
+                .entries()
+                .filter(|(_, e)| e.key.cluster == cluster && e.memory.waiting_for_room.is_some())
+                .map(|(id, _)| id)
+                .collect();
+            for id in waiting {
+                self.scheduler.schedule(id, now);
+            }
+        }
+    }
+
     /// A service left the desired state: due now, to be taken down or forgotten.
     fn leave(&mut self, key: &ServiceKey, now: u64) {
         if let Some(id) = self.known.id(key)
@@ -492,6 +717,7 @@ where
     /// other services are in flight, it waits for room for a useful batch (a DescribeServices
     /// call's worth) rather than observing services one by one as slots free up.
     fn dispatch(&mut self, now: u64) {
+        self.dispatch_capacity(now);
         if !self.room_for_a_batch(now) {
             return;
         }
@@ -615,6 +841,9 @@ where
                         }
                     }
                     TaskOutput::Removed(id, result) => self.removed(id, result),
+                    TaskOutput::Capacity(cluster, outcome) => {
+                        self.capacity_done(cluster, *outcome);
+                    }
                 }
             }
             Err(e) => {
@@ -643,6 +872,11 @@ where
             return;
         };
         log_decisions(&metrics, &entry.key, &entry.memory, &r.memory);
+        // What the cluster's capacity is planned from changed: its pass is due now.
+        let asks_capacity = (entry.memory.waiting_for_room != r.memory.waiting_for_room
+            || entry.memory.desired_count != r.memory.desired_count
+            || entry.memory.rollout.is_some() != r.memory.rollout.is_some())
+        .then(|| entry.key.cluster.clone());
         if let Some(spec) = entry.desired.as_ref().and_then(|d| d.notifications.clone())
             && !Arc::ptr_eq(&entry.memory.decisions, &r.memory.decisions)
         {
@@ -707,6 +941,11 @@ where
         }
         if let Some(stack) = stack {
             self.known.touch(&stack);
+        }
+        if let Some(cluster) = asks_capacity
+            && self.capacity.contains_key(&cluster)
+        {
+            self.capacity_queue.schedule(cluster, now);
         }
         self.done_first(id);
     }
@@ -813,9 +1052,14 @@ where
             .map(|(n, _)| n.clone())
             .collect();
         for name in names {
-            let Some(status) = self.known.stack_status(&name, now) else {
+            let Some(mut status) = self.known.stack_status(&name, now) else {
                 continue;
             };
+            status.capacity = self
+                .capacity
+                .values()
+                .find(|e| e.stack == name)
+                .and_then(|e| e.status.clone());
             match self.daemon.store.save_status(&name, Some(&status)).await {
                 Ok(()) => {
                     if let Some(s) = self.known.stacks.get_mut(&name) {

@@ -53,7 +53,14 @@ pub struct Metrics {
     pub queue_depth: IntGauge,
     /// `tug_queue_latency_seconds`: from a service's due time to its reconcile starting.
     pub queue_latency_seconds: Histogram,
+    /// `tug_capacity_instances{cluster,state}`: desired | running | launching | draining.
+    pub capacity_instances: IntGaugeVec,
+    /// `tug_capacity_decisions_total{direction}`: out | in | terminate.
+    pub capacity_decisions: IntCounterVec,
 }
+
+/// The states of `tug_capacity_instances`.
+pub const INSTANCE_STATES: [&str; 4] = ["desired", "running", "launching", "draining"];
 
 impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -139,6 +146,19 @@ impl Metrics {
             .buckets(vec![0.001, 0.01, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0]),
         )?;
         registry.register(Box::new(queue_latency_seconds.clone()))?;
+        let capacity_decisions = counter(
+            "tug_capacity_decisions_total",
+            "Decisions on EC2 capacity, by direction (out, in: a drain, terminate).",
+            &["direction"],
+        )?;
+        let capacity_instances = IntGaugeVec::new(
+            Opts::new(
+                "tug_capacity_instances",
+                "Instances of a cluster's Auto Scaling group owned by tugboat: desired, running, launching, draining.",
+            ),
+            &["cluster", "state"],
+        )?;
+        registry.register(Box::new(capacity_instances.clone()))?;
         let metrics = Self {
             registry,
             reconciles_ok: reconciles.with_label_values(&["ok"]),
@@ -155,6 +175,8 @@ impl Metrics {
             leader_transitions,
             queue_depth,
             queue_latency_seconds,
+            capacity_instances,
+            capacity_decisions,
         };
         metrics.prime();
         Ok(metrics)
@@ -179,6 +201,9 @@ impl Metrics {
                 self.scaling_decisions
                     .with_label_values(&[direction, trigger]);
             }
+        }
+        for direction in ["out", "in", "terminate"] {
+            self.capacity_decisions.with_label_values(&[direction]);
         }
         for outcome in ["started", "completed", "verified", "rolled_back"] {
             self.rollouts.with_label_values(&[outcome]);
@@ -221,6 +246,42 @@ impl Metrics {
             | DecisionKind::Register
             | DecisionKind::Hold
             | DecisionKind::Remove => {}
+        }
+    }
+
+    /// Counts a capacity decision and logs nothing (the caller does).
+    pub fn count_capacity(&self, decision: &DecisionRecord) {
+        let direction = match (decision.kind, decision.field.as_deref()) {
+            (DecisionKind::ScaleOut, _) => "out",
+            (DecisionKind::ScaleIn, Some("terminate")) => "terminate",
+            (DecisionKind::ScaleIn, _) => "in",
+            _ => return,
+        };
+        self.capacity_decisions
+            .with_label_values(&[direction])
+            .inc();
+    }
+
+    /// Sets a cluster's instance gauges.
+    pub fn capacity_gauges(&self, status: &crate::model::CapacityStatus) {
+        for (state, value) in INSTANCE_STATES.into_iter().zip([
+            status.desired,
+            status.running,
+            status.launching,
+            status.draining,
+        ]) {
+            self.capacity_instances
+                .with_label_values(&[&status.cluster, state])
+                .set(i64::from(value));
+        }
+    }
+
+    /// Drops a cluster's instance gauges: its capacity left the store.
+    pub fn forget_cluster(&self, cluster: &str) {
+        for state in INSTANCE_STATES {
+            let _ = self
+                .capacity_instances
+                .remove_label_values(&[cluster, state]);
         }
     }
 

@@ -11,8 +11,11 @@
 //! - [`registry`]: what the daemon knows of each service and stack, each service by number.
 //! - [`status`]: the conditions and observations written to the store.
 //! - [`removal`]: taking down services that left the desired state.
+//! - [`capacity`]: the capacity key: one pass over the Auto Scaling group tugboat owns for a
+//!   cluster (a stack's `capacity`), a unit of work of the same queue's loop, keyed by cluster.
 //! - [`metrics`]: the Prometheus metrics of design.md §6; [`metered`] counts every cloud call.
 
+pub mod capacity;
 pub mod daemon;
 pub mod error_policy;
 pub mod lease;

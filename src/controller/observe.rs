@@ -125,7 +125,58 @@ pub async fn observe<C: Cloud>(
     read_images(cloud, batch, &mut results).await;
     read_lifecycle(cloud, batch, &mut results).await;
     read_alarms(cloud, batch, &mut results).await;
+    read_instances(cloud, batch, &mut results).await;
     results
+}
+
+/// The container instances of the clusters whose capacity tugboat owns (a stack with
+/// `capacity`), each cluster once per batch: where the room for a scale-out is. A failed read
+/// fails the services on that cluster: room that cannot be read is not taken as there.
+async fn read_instances<C: Cloud>(
+    cloud: &C,
+    batch: &[Watch],
+    results: &mut [Result<ObservedService, CloudError>],
+) {
+    let asking = |w: &Watch| {
+        w.desired.capacity.is_some()
+            && w.desired.spec.launch() != crate::manifest::spec::LaunchType::Fargate
+    };
+    let clusters: BTreeSet<&str> = batch
+        .iter()
+        .zip(results.iter())
+        .filter(|(w, r)| asking(w) && r.is_ok())
+        .map(|(w, _)| w.desired.cluster.as_str())
+        .collect();
+    for cluster in clusters {
+        let read = Box::pin(container_instances(cloud, cluster)).await;
+        for (w, r) in batch.iter().zip(results.iter_mut()) {
+            if !asking(w) || w.desired.cluster != cluster {
+                continue;
+            }
+            match (&read, r.as_mut()) {
+                (Ok(instances), Ok(observed)) => observed.instances = Some(instances.clone()),
+                (Err(e), Ok(_)) => *r = Err(e.clone()),
+                (_, Err(_)) => {}
+            }
+        }
+    }
+}
+
+/// Every container instance of `cluster`: ListContainerInstances (every page), then
+/// DescribeContainerInstances [`CONTAINER_INSTANCES_PER_CALL`] a call.
+///
+/// # Errors
+/// A failed call.
+pub async fn container_instances<C: Cloud>(
+    cloud: &C,
+    cluster: &str,
+) -> Result<Vec<crate::model::aws::ContainerInstance>, CloudError> {
+    let arns = Box::pin(cloud.list_container_instances(cluster)).await?;
+    let mut instances = Vec::with_capacity(arns.len());
+    for chunk in arns.chunks(crate::model::aws::CONTAINER_INSTANCES_PER_CALL) {
+        instances.extend(Box::pin(cloud.describe_container_instances(cluster, chunk)).await?);
+    }
+    Ok(instances)
 }
 
 /// DescribeAlarms of the alarms the watched rollouts are gated on (`deployment.alarms`), each

@@ -185,6 +185,7 @@ impl Registry {
             observed_generation: observed.or(stack.written_generation).unwrap_or(0),
             updated_at: now,
             services,
+            capacity: None,
         })
     }
 }

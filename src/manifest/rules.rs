@@ -83,6 +83,9 @@ pub fn check(stack: &StackManifest, issues: &mut Vec<Issue>) {
             }
         }
     }
+    if let Some(capacity) = &stack.spec.capacity {
+        capacity_rules(stack, capacity, &spec, issues);
+    }
     let services = spec.key("services");
     duplicates(
         stack.spec.services.iter().map(|s| s.name.as_str()),
@@ -285,6 +288,66 @@ fn service_rules(service: &ServiceSpec, path: &FieldPath, issues: &mut Vec<Issue
     deployment_rules(service, &deployment, issues);
     if let Some(scaling) = &service.scaling {
         scaling_rules(service, scaling, &path.key("scaling"), issues);
+    }
+}
+
+/// A stack's `capacity`: sane bounds, an EC2 cluster, and no capacity provider that would scale
+/// the same group (ECS's managed scaling and tugboat would fight over its desired capacity, and
+/// ECS's CapacityProviderReservation goes wrong when the group is set by hand).
+fn capacity_rules(
+    stack: &StackManifest,
+    capacity: &super::spec::CapacitySpec,
+    spec: &FieldPath,
+    issues: &mut Vec<Issue>,
+) {
+    let path = spec.key("capacity");
+    let group = &capacity.auto_scaling_group;
+    let named = group.starts_with("arn:")
+        || (!group.is_empty()
+            && group.len() <= 255
+            && !group.contains(':')
+            && group.chars().all(|c| !c.is_control()));
+    if !named || (group.starts_with("arn:") && !is_arn(group, "autoscaling")) {
+        issues.push(Issue::new(
+            path.key("autoScalingGroup"),
+            format!(
+                "`{group}` is not an Auto Scaling group: use its name (no `:`) or its ARN (arn:aws:autoscaling:REGION:ACCOUNT:autoScalingGroup:...)"
+            ),
+        ));
+    }
+    if capacity.min_instances > capacity.max_instances {
+        issues.push(Issue::new(
+            path.key("minInstances"),
+            format!(
+                "minInstances {} is above maxInstances {}",
+                capacity.min_instances, capacity.max_instances
+            ),
+        ));
+    }
+    if capacity.spare_instances > capacity.max_instances {
+        issues.push(Issue::new(
+            path.key("spareInstances"),
+            format!(
+                "spareInstances {} is above maxInstances {}: no task would ever get an instance",
+                capacity.spare_instances, capacity.max_instances
+            ),
+        ));
+    }
+    for (i, service) in stack.spec.services.iter().enumerate() {
+        let at = spec.key("services").index(i);
+        if let Some(p) = service
+            .capacity_provider_strategy
+            .iter()
+            .position(|p| !p.capacity_provider.starts_with("FARGATE"))
+        {
+            issues.push(Issue::new(
+                at.key("capacityProviderStrategy").index(p).key("capacityProvider"),
+                format!(
+                    "`{}` is an Auto Scaling group capacity provider, and this stack gives tugboat the group in `capacity`: the two would fight over its desired capacity (ECS's managed scaling reads the group wrong once it is set by hand). Use launchType: EC2 with `capacity`, or the provider without it",
+                    service.capacity_provider_strategy[p].capacity_provider
+                ),
+            ));
+        }
     }
 }
 

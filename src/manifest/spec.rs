@@ -88,6 +88,48 @@ pub struct StackSpec {
     /// Decisions to publish to an SNS topic for people (the seeds send their alarms to one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notifications: Option<NotificationsSpec>,
+    /// The Auto Scaling group behind the cluster's EC2 instances, given to tugboat: it sets the
+    /// group's desired capacity before the tasks that need the room, and drains and terminates
+    /// instances the tasks no longer need.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<CapacitySpec>,
+}
+
+/// The EC2 capacity tugboat owns for a stack's cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CapacitySpec {
+    /// The Auto Scaling group: its name, or its ARN.
+    #[schemars(length(min = 1, max = 1600))]
+    pub auto_scaling_group: String,
+    /// Never fewer instances (within the group's own MinSize and MaxSize).
+    #[serde(default)]
+    pub min_instances: u32,
+    /// Never more instances.
+    #[schemars(range(min = 1, max = 1000))]
+    pub max_instances: u32,
+    /// Instances kept running beyond what the tasks need: room for the next scale-out at once.
+    #[serde(default)]
+    pub spare_instances: u32,
+    /// CPU units one instance offers to tasks. Read from the registered container instances
+    /// when there are any; needed when the group can be empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 128, max = 1_000_000))]
+    pub instance_cpu: Option<u32>,
+    /// MiB one instance offers to tasks (what the ECS agent registers, less than the instance
+    /// type's memory). Read from the registered container instances when there are any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 128, max = 100_000_000))]
+    pub instance_memory: Option<u32>,
+    /// Seconds the tasks must have needed fewer instances before any is drained, and since the
+    /// last scale-out.
+    #[serde(default = "defaults::capacity_scale_in_cooldown")]
+    #[schemars(range(max = 86_400))]
+    pub scale_in_cooldown_seconds: u32,
+    /// Whether tugboat may terminate the instances it drained (with the group's desired capacity
+    /// decremented). With `false` it drains them and leaves the termination to you.
+    #[serde(default = "defaults::yes")]
+    pub terminate: bool,
 }
 
 /// Where and which of the controller's decisions are published.
@@ -1084,6 +1126,9 @@ pub enum Http5xxSource {
 pub(crate) mod defaults {
     pub fn health_path() -> String {
         "/".to_owned()
+    }
+    pub fn capacity_scale_in_cooldown() -> u32 {
+        300
     }
     pub fn notification_kinds() -> Vec<super::NotificationKind> {
         use super::NotificationKind::{CallsFailing, Hold, Rollback, ScalingLimit};

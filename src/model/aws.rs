@@ -902,3 +902,97 @@ pub struct AlarmState {
 
 /// Alarm names per DescribeAlarms call (the API's `AlarmNames` takes at most 100).
 pub const ALARMS_PER_CALL: usize = 100;
+
+/// DescribeContainerInstances' most instances per call (and ListContainerInstances' page).
+pub const CONTAINER_INSTANCES_PER_CALL: usize = 100;
+
+/// An EC2 Auto Scaling group, as DescribeAutoScalingGroups reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AutoScalingGroup {
+    /// Its name.
+    pub name: String,
+    /// The group's own bounds and desired capacity.
+    pub min_size: u32,
+    /// Most instances.
+    pub max_size: u32,
+    /// Instances it keeps.
+    pub desired_capacity: u32,
+    /// Its availability zones.
+    pub zones: Vec<String>,
+    /// Its instances.
+    pub instances: Vec<GroupInstance>,
+}
+
+/// One instance of an Auto Scaling group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupInstance {
+    /// `i-...`.
+    pub id: String,
+    /// Its availability zone.
+    pub zone: String,
+    /// `Pending`, `InService`, `Terminating`, ...
+    pub lifecycle_state: String,
+    /// Protected from the group's own scale-in.
+    pub protected_from_scale_in: bool,
+}
+
+impl GroupInstance {
+    /// Launching or in service (not leaving).
+    pub fn is_live(&self) -> bool {
+        self.lifecycle_state.starts_with("Pending") || self.lifecycle_state == "InService"
+    }
+}
+
+/// One container instance of a cluster, as DescribeContainerInstances reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ContainerInstance {
+    /// Its ARN.
+    pub arn: String,
+    /// The EC2 instance behind it.
+    pub ec2_instance_id: String,
+    /// `ACTIVE`, `DRAINING`, `REGISTERING`, ...
+    pub status: String,
+    /// Whether its agent is connected (a disconnected one gets no task).
+    pub agent_connected: bool,
+    /// Registered CPU units and MiB.
+    pub registered_cpu: u32,
+    /// Registered MiB.
+    pub registered_memory: u32,
+    /// CPU units not reserved by its tasks.
+    pub remaining_cpu: u32,
+    /// MiB not reserved by its tasks.
+    pub remaining_memory: u32,
+    /// Host ports its tasks (and the agent) reserve.
+    pub reserved_ports: Vec<u32>,
+    /// Tasks RUNNING on it.
+    pub running_tasks: u32,
+    /// Tasks PENDING on it.
+    pub pending_tasks: u32,
+}
+
+impl ContainerInstance {
+    /// Whether ECS places new tasks on it.
+    pub fn accepts_tasks(&self) -> bool {
+        self.status == "ACTIVE" && self.agent_connected
+    }
+
+    /// How many tasks with `needs` fit in what it has left.
+    pub fn room_for(&self, needs: &PlacementNeeds) -> u32 {
+        if !self.accepts_tasks()
+            || needs
+                .host_ports
+                .iter()
+                .any(|p| self.reserved_ports.contains(p))
+        {
+            return 0;
+        }
+        let by = |left: u32, each: u32| left.checked_div(each).unwrap_or(u32::MAX);
+        let fit = by(self.remaining_cpu, needs.cpu).min(by(self.remaining_memory, needs.memory));
+        // A static host port is taken once per instance.
+        if needs.host_ports.is_empty() {
+            fit.min(1_000)
+        } else {
+            fit.min(1)
+        }
+    }
+}

@@ -144,6 +144,10 @@ pub struct DecisionRecord {
 pub struct ServiceMemory {
     /// The controller's own last decision on the desired count: the one writer of it.
     pub desired_count: Option<u32>,
+    /// The count the controller wants but holds back until its cluster has room for it (a stack
+    /// with `capacity`): what the instances are provisioned for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_for_room: Option<u32>,
     /// Cooldown clocks.
     pub scaling: ScalingClock,
     /// When the service's first rollout completed: metric minutes before it describe a service

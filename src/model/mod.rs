@@ -5,6 +5,7 @@
 pub const API_VERSION: &str = "tugboat/v1";
 
 pub mod aws;
+mod capacity;
 mod ids;
 pub mod image;
 mod memory;
@@ -12,6 +13,7 @@ mod observed;
 mod stack;
 mod status;
 
+pub use capacity::{CAPACITY_DECISIONS_KEPT, CapacityMemory, CapacityStatus};
 pub use ids::ServiceKey;
 pub use memory::{
     DECISIONS_KEPT, DecisionKind, DecisionRecord, REGISTRY_CHECK_SECONDS, RegistryCheck, Revision,

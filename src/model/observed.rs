@@ -43,6 +43,9 @@ pub struct ObservedService {
     /// The alarms the deployment names that exist, with their state (only while a rollout is
     /// watched and the deployment names alarms).
     pub alarms: Option<Vec<AlarmState>>,
+    /// The cluster's container instances (only for a stack with `capacity`): where the room for
+    /// more tasks is.
+    pub instances: Option<Vec<crate::model::aws::ContainerInstance>>,
 }
 
 /// One read of an ECR repository's lifecycle policy.

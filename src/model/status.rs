@@ -86,6 +86,9 @@ pub struct StackStatus {
     pub updated_at: u64,
     /// Per service, by name.
     pub services: BTreeMap<String, ServiceStatus>,
+    /// The EC2 capacity the controller owns for the stack's cluster (a stack with `capacity`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<super::CapacityStatus>,
 }
 
 /// A service the controller still has to take down: its stack was deleted, or it left a stack

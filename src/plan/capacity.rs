@@ -319,6 +319,28 @@ fn count(size: InstanceSize, zones: u32, demands: &[ServiceDemand]) -> u32 {
     u32::try_from(total).unwrap_or(u32::MAX)
 }
 
+/// How many more tasks of `desired`'s service the cluster's registered instances have room for
+/// now (each instance's remaining CPU, memory and host ports), on a cluster whose capacity tugboat
+/// owns; `None` elsewhere, and for a Fargate service. Tasks of other services placed meanwhile
+/// are seen at the next look.
+pub fn room_of(
+    desired: &crate::plan::DesiredService,
+    observed: &crate::model::ObservedService,
+) -> Option<u32> {
+    desired.capacity.as_ref()?;
+    if desired.spec.launch() == crate::manifest::spec::LaunchType::Fargate {
+        return None;
+    }
+    let instances = observed.instances.as_ref()?;
+    let needs = crate::plan::render::render(&desired.spec, None).placement_needs();
+    Some(
+        instances
+            .iter()
+            .map(|i| i.room_for(&needs))
+            .fold(0, u32::saturating_add),
+    )
+}
+
 /// One registered instance, as observed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstanceLoad {

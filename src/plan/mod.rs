@@ -7,6 +7,8 @@
 //! - [`rollout`]: start, watch, verify, roll back to the verified-good revision.
 //! - [`scaling`]: CPU thresholds, CPU target tracking, HTTP 5XX; cooldowns; the rollout freeze.
 //! - [`render`]: a spec rendered to its task definition, and that definition's digest.
+//! - [`capacity`] and [`group`]: the EC2 instances the tasks of a cluster need, and one pass over
+//!   the Auto Scaling group tugboat owns for it.
 //!
 //! Rollouts will be driven through ECS's own deployment controller, watched step by step, rather
 //! than through task sets under the EXTERNAL controller: ECS then enforces the minimum-healthy and
@@ -18,6 +20,7 @@
 //! deadline), and which manifest digests failed.
 
 pub mod capacity;
+pub mod group;
 pub mod render;
 pub mod rollout;
 pub mod scaling;

@@ -45,6 +45,9 @@ pub struct DesiredService {
     pub change_cause: Option<String>,
     /// Where the stack's decisions are published, and which.
     pub notifications: Option<Arc<crate::manifest::spec::NotificationsSpec>>,
+    /// The EC2 capacity tugboat owns on the cluster, if the stack gives it one: the service's
+    /// task changes then wait for room.
+    pub capacity: Option<Arc<crate::manifest::spec::CapacitySpec>>,
 }
 
 impl DesiredService {
@@ -53,6 +56,7 @@ impl DesiredService {
         let name = stack.name();
         let cause = stack.change_cause();
         let notifications = stack.spec().notifications.clone().map(Arc::new);
+        let capacity = stack.spec().capacity.clone().map(Arc::new);
         let stack = stack.spec();
         // By name once, not a scan of every target group per service (a stack may have hundreds).
         let checks: BTreeMap<&str, HealthCheckSettings> = stack
@@ -86,6 +90,7 @@ impl DesiredService {
                     DesiredService::new(name, &stack.cluster, spec.clone(), health_checks);
                 desired.change_cause = cause.map(str::to_owned);
                 desired.notifications.clone_from(&notifications);
+                desired.capacity.clone_from(&capacity);
                 desired.deregistration_delays = groups()
                     .filter_map(|group| Some((group.clone(), *delays.get(group.as_str())?)))
                     .collect();
@@ -111,6 +116,7 @@ impl DesiredService {
             digest,
             change_cause: None,
             notifications: None,
+            capacity: None,
         }
     }
 
@@ -131,6 +137,7 @@ impl DesiredService {
         spec.task_definition = task_definition;
         let mut desired = Self::new(&self.stack, &self.cluster, spec, self.health_checks.clone());
         desired.deregistration_delays = self.deregistration_delays.clone();
+        desired.capacity.clone_from(&self.capacity);
         desired
     }
 
@@ -313,8 +320,12 @@ pub fn plan_service(
                 digest: digest.clone(),
                 source: spec.task_definition.clone(),
             }),
+            Some(_) if wait_to_create(desired, observed, &mut memory, now) => {}
             Some(target) => {
-                let count = initial_count(spec, None);
+                let mut count = initial_count(spec, None);
+                if let Some(room) = super::capacity::room_of(desired, observed) {
+                    count = count.min(room.max(1));
+                }
                 memory.record(decision(
                     now,
                     DecisionKind::Create,
@@ -444,6 +455,7 @@ pub fn plan_service(
         }
         None => spec.desired_count,
     };
+    let count = hold_for_room(desired, observed, service, &mut memory, count, current, now);
     memory.desired_count = Some(count);
 
     let mut desired_count = None;
@@ -537,6 +549,101 @@ pub fn plan_service(
     }
 }
 
+/// On a cluster whose capacity tugboat owns, a service is created only once an instance has room
+/// for a task: until then the creation is held (with a reason, said once) and the count it waits
+/// for is what the instances are provisioned for. `true` while it waits.
+fn wait_to_create(
+    desired: &DesiredService,
+    observed: &ObservedService,
+    memory: &mut ServiceMemory,
+    now: u64,
+) -> bool {
+    let Some(room) = super::capacity::room_of(desired, observed) else {
+        return false;
+    };
+    let count = initial_count(&desired.spec, None);
+    if room > 0 || count == 0 {
+        memory.waiting_for_room = (room < count).then_some(count);
+        return false;
+    }
+    if memory.waiting_for_room != Some(count) {
+        memory.record(decision(
+            now,
+            DecisionKind::Hold,
+            Some("room"),
+            format!(
+                "creating {} waits for room: no instance of cluster {} has room for a task yet ({count} task{} wanted; the instances are being provisioned)",
+                desired.spec.name,
+                desired.cluster,
+                if count == 1 { "" } else { "s" }
+            ),
+        ));
+    }
+    memory.waiting_for_room = Some(count);
+    true
+}
+
+/// On a cluster whose capacity tugboat owns: the part of a scale-out the instances have room for
+/// now goes ahead, the rest waits (remembered in `waiting_for_room`, which the capacity is
+/// provisioned for, and said once). A scaling service's held count is carried over until the
+/// room comes or a scale-in replaces it.
+fn hold_for_room(
+    desired: &DesiredService,
+    observed: &ObservedService,
+    service: &crate::model::aws::ServiceDescription,
+    memory: &mut ServiceMemory,
+    count: u32,
+    current: u32,
+    now: u64,
+) -> u32 {
+    let mut count = count;
+    if desired.spec.scaling.is_some()
+        && count >= current
+        && let Some(wanted) = memory.waiting_for_room
+    {
+        count = count.max(wanted);
+    }
+    let room =
+        super::capacity::room_of(desired, observed).filter(|_| count > service.desired_count);
+    let Some(room) = room else {
+        memory.waiting_for_room = None;
+        return count;
+    };
+    // ECS's tasks of the service still waiting for an instance take room first.
+    let unplaced = service
+        .desired_count
+        .saturating_sub(service.running_count + service.pending_count);
+    let room = room.saturating_sub(unplaced);
+    let extra = count - service.desired_count;
+    if room >= extra {
+        memory.waiting_for_room = None;
+        return count;
+    }
+    let applied = service.desired_count + room;
+    if memory.waiting_for_room != Some(count) {
+        let waiting = count - applied;
+        memory.record(decision(
+            now,
+            DecisionKind::Hold,
+            Some("room"),
+            format!(
+                "{waiting} task{} of {} wait{} for room on cluster {}: the registered instances have room for {room} more{}; instances are being provisioned",
+                if waiting == 1 { "" } else { "s" },
+                desired.spec.name,
+                if waiting == 1 { "s" } else { "" },
+                desired.cluster,
+                if applied > service.desired_count {
+                    format!(" ({} -> {applied} now)", service.desired_count)
+                } else {
+                    String::new()
+                }
+            ),
+        ));
+    }
+    memory.waiting_for_room = Some(count);
+    applied
+}
+
 /// A per-minute series (newest last, the newest minute starting at `anchor`) with the minutes that
 /// began before `since` replaced by `before`: missing for CPU, zero for counts.
 fn since_minute(
@@ -561,7 +668,7 @@ fn since_minute(
 
 /// The count to start from: the manifest's, or, for a scaled service the controller has no memory
 /// of, what is running now (so adopting a scaled-out service does not reset it), within the bounds.
-fn initial_count(spec: &ServiceSpec, running_desired: Option<u32>) -> u32 {
+pub fn initial_count(spec: &ServiceSpec, running_desired: Option<u32>) -> u32 {
     match (&spec.scaling, running_desired) {
         (Some(s), Some(observed)) => observed.clamp(s.min_tasks, s.max_tasks),
         (Some(s), None) => spec.desired_count.clamp(s.min_tasks, s.max_tasks),

@@ -79,12 +79,15 @@ fn policy(
 
 /// CreateService's input for the baseline: tugboat's, except that ECS's own circuit breaker rolls
 /// back (to the last COMPLETED deployment), as teams run it today; with `fine_cpu`, a service that
-/// scales on CPU publishes it every 20 seconds.
+/// scales on CPU publishes it every 20 seconds. On a stack whose `capacity` gives tugboat the
+/// Auto Scaling group, the baseline's EC2 services go through a capacity provider of that group
+/// instead, with ECS's managed scaling: what a team runs without tugboat.
 pub fn create_input(
     cluster: &str,
     service: &ServiceSpec,
     task_definition: TaskDefinitionId,
     fine_cpu: bool,
+    capacity: Option<&crate::manifest::spec::CapacitySpec>,
 ) -> CreateServiceInput {
     let mut input = crate::plan::service::create_input(
         cluster,
@@ -93,6 +96,19 @@ pub fn create_input(
         service.desired_count,
     );
     input.deployment_configuration.rollback = service.deployment.rollback.on_unhealthy_targets;
+    if let Some(capacity) = capacity
+        && service.launch() == crate::manifest::spec::LaunchType::Ec2
+        && input.options.capacity_provider_strategy.is_empty()
+    {
+        input.options.capacity_provider_strategy = vec![(
+            format!(
+                "{}-provider",
+                crate::controller::capacity::group_name(capacity)
+            ),
+            1,
+            0,
+        )];
+    }
     if fine_cpu && service.scaling.as_ref().is_some_and(|s| s.cpu.is_some()) {
         input.options.cpu_resolution_seconds = Some(FINE_CPU_PERIOD_SECONDS);
     }

@@ -660,6 +660,12 @@ pub fn provide_infrastructure(sim: &mut Sim, stacks: &[Stack]) {
                 sim.put_alarm(alarm);
             }
         }
+        if let Some(capacity) = &stack.spec().capacity {
+            sim.name_group(
+                &stack.spec().cluster,
+                crate::controller::capacity::group_name(capacity),
+            );
+        }
         for group in &stack.spec().target_groups {
             sim.create_target_group(
                 &group.name,
@@ -690,8 +696,13 @@ async fn create_services(
             let definition = render(service, None);
             let registered =
                 retrying(cloud, || cloud.register_task_definition(definition.clone())).await?;
-            let input =
-                baseline::create_input(&stack.spec().cluster, service, registered.id, fine_cpu);
+            let input = baseline::create_input(
+                &stack.spec().cluster,
+                service,
+                registered.id,
+                fine_cpu,
+                stack.spec().capacity.as_ref(),
+            );
             retrying(cloud, || cloud.create_service(input.clone())).await?;
         }
     }

@@ -8,9 +8,9 @@ use aws_sdk_ecs::types as ecs;
 
 use crate::model::aws::{
     AdvancedLoadBalancer, AlarmState, AlarmStateValue, CONTAINER_HEALTH_DEFAULTS,
-    ContainerHealthCheckInput, ContainerInput, DeploymentConfiguration, DeploymentController,
-    DeploymentDescription, LoadBalancerInput, LogConfiguration, RolloutState, ServiceDescription,
-    ServiceOptions, Strategy, TaskDefinitionId, TaskDefinitionInput,
+    ContainerHealthCheckInput, ContainerInput, ContainerInstance, DeploymentConfiguration,
+    DeploymentController, DeploymentDescription, LoadBalancerInput, LogConfiguration, RolloutState,
+    ServiceDescription, ServiceOptions, Strategy, TaskDefinitionId, TaskDefinitionInput,
 };
 use crate::model::image::{TaskImages, is_digest};
 
@@ -609,6 +609,36 @@ pub fn alarm_state(
         reason: reason.unwrap_or_default().to_owned(),
         since: since.map_or(0, |t| u64::try_from(t.secs()).unwrap_or(0)),
     })
+}
+
+/// A container instance: its status, and what it has registered and left (`CPU`, `MEMORY`, and
+/// the host ports in use as `PORTS`; an instance with IPv6 reports `PORTS_UDP` apart).
+pub fn container_instance(c: &ecs::ContainerInstance) -> ContainerInstance {
+    let resource = |list: &[ecs::Resource], name: &str| {
+        list.iter()
+            .find(|r| r.name() == Some(name))
+            .map_or(0, |r| u32::try_from(r.integer_value()).unwrap_or(0))
+    };
+    let remaining = c.remaining_resources();
+    let registered = c.registered_resources();
+    ContainerInstance {
+        arn: c.container_instance_arn().unwrap_or_default().to_owned(),
+        ec2_instance_id: c.ec2_instance_id().unwrap_or_default().to_owned(),
+        status: c.status().unwrap_or_default().to_owned(),
+        agent_connected: c.agent_connected(),
+        registered_cpu: resource(registered, "CPU"),
+        registered_memory: resource(registered, "MEMORY"),
+        remaining_cpu: resource(remaining, "CPU"),
+        remaining_memory: resource(remaining, "MEMORY"),
+        reserved_ports: remaining
+            .iter()
+            .filter(|r| r.name() == Some("PORTS"))
+            .flat_map(|r| r.string_set_value().iter())
+            .filter_map(|p| p.parse().ok())
+            .collect(),
+        running_tasks: u32::try_from(c.running_tasks_count()).unwrap_or(0),
+        pending_tasks: u32::try_from(c.pending_tasks_count()).unwrap_or(0),
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The real AWS adapter: the [`Cloud`] trait over aws-sdk-ecs, -elasticloadbalancingv2,
-//! -cloudwatch, -ecr (one read: a repository's lifecycle policy) and -sns (publishing the
-//! decisions a stack's `notifications` name).
+//! -cloudwatch, -ecr (one read: a repository's lifecycle policy), -sns (publishing the
+//! decisions a stack's `notifications` name) and -autoscaling (the Auto Scaling group of a stack's
+//! `capacity`).
 //!
 //! - Configuration from aws-config's standard chain: environment, profile, the ECS task role
 //!   (container credentials), `AWS_REGION`, `AWS_ENDPOINT_URL` (how the tests reach moto).
@@ -17,7 +18,7 @@
 //!   `tugboat:managed-by`.
 //!
 //! Every AWS operation this module calls is a `self.ecs`, `self.elb`, `self.cloudwatch`,
-//! `self.ecr` or `self.sns` fluent call; `tests/iam_policy.rs` reads them from this source and checks that the IAM policy in
+//! `self.ecr`, `self.sns` or `self.autoscaling` fluent call; `tests/iam_policy.rs` reads them from this source and checks that the IAM policy in
 //! `deploy/tugboat.yaml` grants exactly those actions.
 
 mod convert;
@@ -33,10 +34,10 @@ use aws_smithy_types::DateTime;
 
 use super::{Cloud, CloudError, Operation};
 use crate::model::aws::{
-    ALARMS_PER_CALL, AlarmState, CreateServiceInput, Datapoint, FINE_CPU_PERIOD_SECONDS,
-    HealthCheckSettings, MetricData, MetricId, RegisteredRevision, ServiceDescription,
-    TargetGroupDescription, TargetHealth, TargetState, TaskDefinitionId, TaskDefinitionInput,
-    UpdateServiceInput,
+    ALARMS_PER_CALL, AlarmState, AutoScalingGroup, CONTAINER_INSTANCES_PER_CALL, ContainerInstance,
+    CreateServiceInput, Datapoint, FINE_CPU_PERIOD_SECONDS, GroupInstance, HealthCheckSettings,
+    MetricData, MetricId, RegisteredRevision, ServiceDescription, TargetGroupDescription,
+    TargetHealth, TargetState, TaskDefinitionId, TaskDefinitionInput, UpdateServiceInput,
 };
 use crate::model::image::{EcrRepository, TaskImages};
 use error::classify;
@@ -123,6 +124,7 @@ pub struct AwsCloud {
     cloudwatch: aws_sdk_cloudwatch::Client,
     ecr: aws_sdk_ecr::Client,
     sns: aws_sdk_sns::Client,
+    autoscaling: aws_sdk_autoscaling::Client,
     config: aws_config::SdkConfig,
     /// Target groups by the identifier the manifest uses (name or ARN).
     target_groups: Arc<Mutex<BTreeMap<String, TargetGroupInfo>>>,
@@ -143,6 +145,7 @@ impl AwsCloud {
             cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
             sns: aws_sdk_sns::Client::new(&config),
             ecr: aws_sdk_ecr::Client::new(&config),
+            autoscaling: aws_sdk_autoscaling::Client::new(&config),
             config,
             target_groups: Arc::default(),
         }
@@ -1173,6 +1176,220 @@ impl Cloud for AwsCloud {
             .await
             .map_err(|e| classify(OP, e))?;
         Ok(())
+    }
+
+    async fn describe_auto_scaling_group(
+        &self,
+        name: &str,
+    ) -> Result<Option<AutoScalingGroup>, CloudError> {
+        const OP: Operation = Operation::DescribeAutoScalingGroups;
+        let out = self
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(name)
+            .send()
+            .await
+            .map_err(|e| classify(OP, e))?;
+        let count = |n: Option<i32>| n.and_then(|n| u32::try_from(n).ok()).unwrap_or(0);
+        Ok(out.auto_scaling_groups().first().map(|g| AutoScalingGroup {
+            name: g.auto_scaling_group_name().unwrap_or(name).to_owned(),
+            min_size: count(g.min_size()),
+            max_size: count(g.max_size()),
+            desired_capacity: count(g.desired_capacity()),
+            zones: g.availability_zones().to_vec(),
+            instances: g
+                .instances()
+                .iter()
+                .map(|i| GroupInstance {
+                    id: i.instance_id().unwrap_or_default().to_owned(),
+                    zone: i.availability_zone().unwrap_or_default().to_owned(),
+                    lifecycle_state: i
+                        .lifecycle_state()
+                        .map(|s| s.as_str().to_owned())
+                        .unwrap_or_default(),
+                    protected_from_scale_in: i.protected_from_scale_in().unwrap_or(false),
+                })
+                .collect(),
+        }))
+    }
+
+    async fn set_desired_capacity(&self, group: &str, desired: u32) -> Result<(), CloudError> {
+        const OP: Operation = Operation::SetDesiredCapacity;
+        self.autoscaling
+            .set_desired_capacity()
+            .auto_scaling_group_name(group)
+            .desired_capacity(i32::try_from(desired).unwrap_or(i32::MAX))
+            .honor_cooldown(false)
+            .send()
+            .await
+            .map_err(|e| classify(OP, e))?;
+        Ok(())
+    }
+
+    async fn set_instance_protection(
+        &self,
+        group: &str,
+        instances: &[String],
+        protected: bool,
+    ) -> Result<(), CloudError> {
+        const OP: Operation = Operation::SetInstanceProtection;
+        if instances.is_empty() {
+            return Ok(());
+        }
+        self.autoscaling
+            .set_instance_protection()
+            .auto_scaling_group_name(group)
+            .set_instance_ids(Some(instances.to_vec()))
+            .protected_from_scale_in(protected)
+            .send()
+            .await
+            .map_err(|e| classify(OP, e))?;
+        Ok(())
+    }
+
+    async fn terminate_instance_in_auto_scaling_group(
+        &self,
+        instance: &str,
+        decrement: bool,
+    ) -> Result<(), CloudError> {
+        const OP: Operation = Operation::TerminateInstanceInAutoScalingGroup;
+        self.autoscaling
+            .terminate_instance_in_auto_scaling_group()
+            .instance_id(instance)
+            .should_decrement_desired_capacity(decrement)
+            .send()
+            .await
+            .map_err(|e| classify(OP, e))?;
+        Ok(())
+    }
+
+    async fn list_container_instances(&self, cluster: &str) -> Result<Vec<String>, CloudError> {
+        const OP: Operation = Operation::ListContainerInstances;
+        let mut arns = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .ecs
+                .list_container_instances()
+                .cluster(cluster)
+                .max_results(i32::try_from(CONTAINER_INSTANCES_PER_CALL).unwrap_or(100))
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| classify(OP, e))?;
+            arns.extend(out.container_instance_arns().iter().cloned());
+            token = out.next_token().map(str::to_owned);
+            if token.is_none() {
+                return Ok(arns);
+            }
+        }
+    }
+
+    async fn describe_container_instances(
+        &self,
+        cluster: &str,
+        arns: &[String],
+    ) -> Result<Vec<ContainerInstance>, CloudError> {
+        const OP: Operation = Operation::DescribeContainerInstances;
+        if arns.len() > CONTAINER_INSTANCES_PER_CALL {
+            return Err(invalid(
+                OP,
+                format!(
+                    "at most {CONTAINER_INSTANCES_PER_CALL} container instances per call, got {}",
+                    arns.len()
+                ),
+            ));
+        }
+        if arns.is_empty() {
+            return Ok(Vec::new());
+        }
+        let out = self
+            .ecs
+            .describe_container_instances()
+            .cluster(cluster)
+            .set_container_instances(Some(arns.to_vec()))
+            .send()
+            .await
+            .map_err(|e| classify(OP, e))?;
+        Ok(out
+            .container_instances()
+            .iter()
+            .map(convert::container_instance)
+            .collect())
+    }
+
+    async fn update_container_instances_state(
+        &self,
+        cluster: &str,
+        arns: &[String],
+        status: &str,
+    ) -> Result<(), CloudError> {
+        const OP: Operation = Operation::UpdateContainerInstancesState;
+        if arns.is_empty() {
+            return Ok(());
+        }
+        self.ecs
+            .update_container_instances_state()
+            .cluster(cluster)
+            .set_container_instances(Some(arns.to_vec()))
+            .status(ecs::ContainerInstanceStatus::from(status))
+            .send()
+            .await
+            .map_err(|e| classify(OP, e))?;
+        Ok(())
+    }
+
+    async fn list_instance_tasks(
+        &self,
+        cluster: &str,
+        container_instance: &str,
+    ) -> Result<Vec<String>, CloudError> {
+        const OP: Operation = Operation::ListTasks;
+        let mut arns = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .ecs
+                .list_tasks()
+                .cluster(cluster)
+                .container_instance(container_instance)
+                .max_results(i32::try_from(super::TASKS_PER_CALL).unwrap_or(100))
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| classify(OP, e))?;
+            arns.extend(out.task_arns().iter().cloned());
+            token = out.next_token().map(str::to_owned);
+            if token.is_none() {
+                return Ok(arns);
+            }
+        }
+    }
+
+    async fn describe_task_groups(
+        &self,
+        cluster: &str,
+        tasks: &[String],
+    ) -> Result<Vec<String>, CloudError> {
+        const OP: Operation = Operation::DescribeTasks;
+        if tasks.is_empty() {
+            return Ok(Vec::new());
+        }
+        let out = self
+            .ecs
+            .describe_tasks()
+            .cluster(cluster)
+            .set_tasks(Some(
+                tasks.iter().take(super::TASKS_PER_CALL).cloned().collect(),
+            ))
+            .send()
+            .await
+            .map_err(|e| classify(OP, e))?;
+        Ok(out
+            .tasks()
+            .iter()
+            .map(|t| t.group().unwrap_or_default().to_owned())
+            .collect())
     }
 
     async fn describe_alarms(&self, names: &[String]) -> Result<Vec<AlarmState>, CloudError> {

@@ -14,9 +14,10 @@ use std::sync::{Arc, Mutex};
 use super::Sim;
 use crate::cloud::{Clock, Cloud, CloudError};
 use crate::model::aws::{
-    AlarmState, CreateServiceInput, Datapoint, HealthCheckSettings, MetricData, MetricId,
-    RegisteredRevision, ServiceDescription, TargetGroupDescription, TargetHealth, TaskDefinitionId,
-    TaskDefinitionInput, UpdateServiceInput,
+    AlarmState, AutoScalingGroup, ContainerInstance, CreateServiceInput, Datapoint,
+    HealthCheckSettings, MetricData, MetricId, RegisteredRevision, ServiceDescription,
+    TargetGroupDescription, TargetHealth, TaskDefinitionId, TaskDefinitionInput,
+    UpdateServiceInput,
 };
 use crate::model::image::{EcrRepository, TaskImages};
 
@@ -225,6 +226,67 @@ impl Cloud for SimCloud {
         message: &str,
     ) -> Result<(), CloudError> {
         self.call(|s| s.publish(topic_arn, subject, message)).await
+    }
+    async fn describe_auto_scaling_group(
+        &self,
+        name: &str,
+    ) -> Result<Option<AutoScalingGroup>, CloudError> {
+        self.call(|s| s.describe_auto_scaling_group(name)).await
+    }
+    async fn set_desired_capacity(&self, group: &str, desired: u32) -> Result<(), CloudError> {
+        self.call(|s| s.set_desired_capacity(group, desired)).await
+    }
+    async fn set_instance_protection(
+        &self,
+        group: &str,
+        instances: &[String],
+        protected: bool,
+    ) -> Result<(), CloudError> {
+        self.call(|s| s.set_instance_protection(group, instances, protected))
+            .await
+    }
+    async fn terminate_instance_in_auto_scaling_group(
+        &self,
+        instance: &str,
+        decrement: bool,
+    ) -> Result<(), CloudError> {
+        self.call(|s| s.terminate_instance(instance, decrement))
+            .await
+    }
+    async fn list_container_instances(&self, cluster: &str) -> Result<Vec<String>, CloudError> {
+        self.call(|s| s.list_container_instances(cluster)).await
+    }
+    async fn describe_container_instances(
+        &self,
+        cluster: &str,
+        arns: &[String],
+    ) -> Result<Vec<ContainerInstance>, CloudError> {
+        self.call(|s| s.describe_container_instances(cluster, arns))
+            .await
+    }
+    async fn update_container_instances_state(
+        &self,
+        cluster: &str,
+        arns: &[String],
+        status: &str,
+    ) -> Result<(), CloudError> {
+        self.call(|s| s.update_container_instances_state(cluster, arns, status))
+            .await
+    }
+    async fn list_instance_tasks(
+        &self,
+        cluster: &str,
+        container_instance: &str,
+    ) -> Result<Vec<String>, CloudError> {
+        self.call(|s| s.list_instance_tasks(cluster, container_instance))
+            .await
+    }
+    async fn describe_task_groups(
+        &self,
+        cluster: &str,
+        tasks: &[String],
+    ) -> Result<Vec<String>, CloudError> {
+        self.call(|s| s.describe_task_groups(cluster, tasks)).await
     }
     async fn describe_alarms(&self, names: &[String]) -> Result<Vec<AlarmState>, CloudError> {
         let mut alarms = self.call(|s| s.describe_alarms(names)).await?;

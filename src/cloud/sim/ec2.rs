@@ -35,7 +35,26 @@ use serde::{Deserialize, Serialize};
 
 use super::{SECOND, Sim, Task, TaskState};
 use crate::cloud::{CloudError, Operation};
-use crate::model::aws::TaskDefinitionInput;
+use crate::model::aws::{
+    AutoScalingGroup, CONTAINER_INSTANCES_PER_CALL, ContainerInstance, GroupInstance,
+    TaskDefinitionInput,
+};
+
+/// A container instance's ARN in the simulated account (its EC2 instance's id as the last part).
+fn container_instance_arn(cluster: &str, id: &str) -> String {
+    format!("arn:aws:ecs:us-east-1:123456789012:container-instance/{cluster}/{id}")
+}
+
+/// The EC2 instance id a simulated container instance's ARN (or the bare id) names.
+fn instance_id_of(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+/// An availability zone's name for its index.
+fn zone_name(zone: u32) -> String {
+    let letter = char::from(b'a' + u8::try_from(zone % 26).unwrap_or(0));
+    format!("us-east-1{letter}")
+}
 
 /// Datapoints below the target a managed-scaling scale-in waits for (15 minutes).
 const SCALE_IN_DATAPOINTS: usize = 15;
@@ -180,6 +199,196 @@ impl Sim {
         }
         g.desired = desired;
         Ok(())
+    }
+
+    /// Names a cluster's group as the manifest does (the infrastructure's set-up, not an API call).
+    pub fn name_group(&mut self, cluster: &str, name: &str) {
+        self.group_of(cluster).name = name.to_owned();
+    }
+
+    /// DescribeAutoScalingGroups of one group.
+    ///
+    /// # Errors
+    /// An injected fault.
+    pub fn describe_auto_scaling_group(
+        &mut self,
+        name: &str,
+    ) -> Result<Option<AutoScalingGroup>, CloudError> {
+        self.call(Operation::DescribeAutoScalingGroups)?;
+        let now = self.now_ms;
+        let zones = self.world.ec2.zones.max(1);
+        Ok(self
+            .ec2
+            .values()
+            .find(|g| g.name == name)
+            .map(|g| AutoScalingGroup {
+                name: g.name.clone(),
+                min_size: g.min,
+                max_size: g.max,
+                desired_capacity: g.desired,
+                zones: (0..zones).map(zone_name).collect(),
+                instances: g
+                    .instances
+                    .iter()
+                    .map(|i| GroupInstance {
+                        id: i.id.clone(),
+                        zone: zone_name(i.zone),
+                        lifecycle_state: if now >= i.ready_ms {
+                            "InService"
+                        } else {
+                            "Pending"
+                        }
+                        .to_owned(),
+                        protected_from_scale_in: i.protected,
+                    })
+                    .collect(),
+            }))
+    }
+
+    /// ListContainerInstances: the registered instances of the cluster's group.
+    ///
+    /// # Errors
+    /// An injected fault.
+    pub fn list_container_instances(&mut self, cluster: &str) -> Result<Vec<String>, CloudError> {
+        self.call(Operation::ListContainerInstances)?;
+        let now = self.now_ms;
+        Ok(self.ec2.get(cluster).map_or_else(Vec::new, |g| {
+            g.instances
+                .iter()
+                .filter(|i| now >= i.ready_ms)
+                .map(|i| container_instance_arn(cluster, &i.id))
+                .collect()
+        }))
+    }
+
+    /// DescribeContainerInstances: each one's status, registered and remaining CPU and memory,
+    /// the host ports its tasks reserve and its task counts.
+    ///
+    /// # Errors
+    /// More than 100 ARNs; an injected fault.
+    pub fn describe_container_instances(
+        &mut self,
+        cluster: &str,
+        arns: &[String],
+    ) -> Result<Vec<ContainerInstance>, CloudError> {
+        const OP: Operation = Operation::DescribeContainerInstances;
+        self.call(OP)?;
+        self.check_batch(
+            OP,
+            arns.len(),
+            CONTAINER_INSTANCES_PER_CALL,
+            "containerInstances",
+        )?;
+        let now = self.now_ms;
+        let Some(group) = self.ec2.get(cluster) else {
+            return Ok(Vec::new());
+        };
+        let states = |i: &Instance, running: bool| {
+            count(i.tasks.iter().filter(|t| {
+                self.tasks
+                    .get(t)
+                    .is_some_and(|t| (t.state == TaskState::Running) == running)
+            }))
+        };
+        Ok(arns
+            .iter()
+            .filter_map(|arn| {
+                let i = group
+                    .instances
+                    .iter()
+                    .find(|i| i.id == instance_id_of(arn) && now >= i.ready_ms)?;
+                Some(ContainerInstance {
+                    arn: container_instance_arn(cluster, &i.id),
+                    ec2_instance_id: i.id.clone(),
+                    status: if i.draining { "DRAINING" } else { "ACTIVE" }.to_owned(),
+                    agent_connected: true,
+                    registered_cpu: i.cpu,
+                    registered_memory: i.memory,
+                    remaining_cpu: i.cpu - i.used_cpu,
+                    remaining_memory: i.memory - i.used_memory,
+                    reserved_ports: i.ports.iter().copied().collect(),
+                    running_tasks: states(i, true),
+                    pending_tasks: states(i, false),
+                })
+            })
+            .collect())
+    }
+
+    /// UpdateContainerInstancesState by ARN, to `DRAINING` or `ACTIVE`.
+    ///
+    /// # Errors
+    /// Another status; an unknown instance; an injected fault.
+    pub fn update_container_instances_state(
+        &mut self,
+        cluster: &str,
+        arns: &[String],
+        status: &str,
+    ) -> Result<(), CloudError> {
+        let draining = match status {
+            "DRAINING" => true,
+            "ACTIVE" => false,
+            other => {
+                return Err(self.client_error(
+                    Operation::UpdateContainerInstancesState,
+                    format!("status must be ACTIVE or DRAINING, not {other}"),
+                ));
+            }
+        };
+        let ids: Vec<String> = arns.iter().map(|a| instance_id_of(a).to_owned()).collect();
+        self.set_draining(cluster, &ids, draining)
+    }
+
+    /// ListTasks of one container instance: its tasks still placed there.
+    ///
+    /// # Errors
+    /// An injected fault.
+    pub fn list_instance_tasks(
+        &mut self,
+        cluster: &str,
+        container_instance: &str,
+    ) -> Result<Vec<String>, CloudError> {
+        self.call(Operation::ListTasks)?;
+        let id = instance_id_of(container_instance);
+        Ok(self
+            .ec2
+            .get(cluster)
+            .and_then(|g| g.instances.iter().find(|i| i.id == id))
+            .map_or_else(Vec::new, |i| {
+                i.tasks
+                    .iter()
+                    .map(|t| super::registry::task_arn(cluster, *t))
+                    .collect()
+            }))
+    }
+
+    /// DescribeTasks for each task's group (`service:NAME`, or `family:NAME` for a standalone one).
+    ///
+    /// # Errors
+    /// More than 100 ARNs; an injected fault.
+    pub fn describe_task_groups(
+        &mut self,
+        _cluster: &str,
+        arns: &[String],
+    ) -> Result<Vec<String>, CloudError> {
+        self.call(Operation::DescribeTasks)?;
+        self.check_batch(
+            Operation::DescribeTasks,
+            arns.len(),
+            crate::cloud::TASKS_PER_CALL,
+            "tasks",
+        )?;
+        Ok(arns
+            .iter()
+            .filter_map(|arn| {
+                let id: u64 = arn.rsplit('/').next()?.parse().ok()?;
+                let task = self.tasks.get(&id)?;
+                Some(if task.service.1.is_empty() {
+                    format!("family:{}", task.task_definition.family)
+                } else {
+                    format!("service:{}", task.service.1)
+                })
+            })
+            .collect())
     }
 
     /// The cluster whose group this is.

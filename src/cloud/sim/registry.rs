@@ -41,7 +41,7 @@ fn digest_for(image: &str, n: u64) -> String {
 }
 
 /// A task's ARN in the simulated account.
-fn task_arn(cluster: &str, id: u64) -> String {
+pub(super) fn task_arn(cluster: &str, id: u64) -> String {
     format!("arn:aws:ecs:us-east-1:123456789012:task/{cluster}/{id}")
 }
 
