@@ -159,8 +159,14 @@ fn sweep(url: &str, pid: u32) {
                     .register_task_definition(render(service, None))
                     .expect("register")
                     .id;
-                s.create_service(create_input(&stack.spec().cluster, service, id, false, None))
-                    .expect("create");
+                s.create_service(create_input(
+                    &stack.spec().cluster,
+                    service,
+                    id,
+                    false,
+                    None,
+                ))
+                .expect("create");
             }
         }
     });

@@ -836,3 +836,129 @@ fn notifications_are_published_to_the_topic() {
         }
     });
 }
+
+/// The capacity key against moto, pass after pass, on an Auto Scaling group that starts empty:
+/// SetDesiredCapacity for the tasks, then SetInstanceProtection of the instances once they are
+/// registered, then UpdateContainerInstancesState DRAINING of the least loaded when fewer would do,
+/// then TerminateInstanceInAutoScalingGroup with a decrement once it is empty. moto keeps each
+/// call's effect (it moves no task), which is what is checked after each pass.
+#[test]
+#[ignore = "needs moto: scripts/test starts it and runs these with --include-ignored"]
+fn capacity_calls_arrive_in_order_and_shape() {
+    use tugboat::controller::capacity::{CapacityJob, reconcile_capacity};
+    use tugboat::manifest::spec::CapacitySpec;
+    use tugboat::model::CapacityMemory;
+    use tugboat::plan::capacity::ServiceDemand;
+
+    let moto = Moto::get();
+    let run = format!(
+        "cap{}x{}",
+        support::moto::epoch_seconds(),
+        std::process::id()
+    );
+    let made = moto.script(&["--capacity", &run]);
+    let cluster = made["cluster"].as_str().expect("cluster").to_owned();
+    let group = made["group"].as_str().expect("group").to_owned();
+    runtime().block_on(async {
+        let aws = AwsCloud::new(moto.config().await);
+        let spec = std::sync::Arc::new(CapacitySpec {
+            auto_scaling_group: group.clone(),
+            min_instances: 0,
+            max_instances: 10,
+            spare_instances: 0,
+            instance_cpu: Some(2048),
+            instance_memory: Some(3840),
+            scale_in_cooldown_seconds: 0,
+            terminate: true,
+        });
+        let job = |tasks: u32, memory: CapacityMemory| CapacityJob {
+            cluster: cluster.clone(),
+            stack: "app".into(),
+            spec: spec.clone(),
+            demands: vec![ServiceDemand {
+                service: "appService".into(),
+                needs: tugboat::model::aws::PlacementNeeds {
+                    cpu: 0,
+                    memory: 512,
+                    host_ports: vec![80, 8000],
+                },
+                tasks,
+                surge: 0,
+                spread_by_zone: false,
+                distinct_instance: false,
+            }],
+            waiting: BTreeMap::new(),
+            managed: ["appService".to_owned()].into(),
+            memory,
+        };
+        let now = support::moto::epoch_seconds();
+        let described = || async {
+            aws.describe_auto_scaling_group(&group)
+                .await
+                .expect("described")
+                .expect("the group")
+        };
+
+        // 1. Two tasks, no instance: the group goes to 2.
+        let first = reconcile_capacity(&aws, job(2, CapacityMemory::default()), now).await;
+        assert!(first.error.is_none(), "{:?}", first.error);
+        let g = described().await;
+        assert_eq!(g.desired_capacity, 2);
+        assert_eq!(g.instances.len(), 2, "moto launches at once: {g:?}");
+
+        // 2. Registered: both protected from the group's own scale-in, nothing else changed.
+        let arns = moto.script(&["--register", &cluster, &group]);
+        let second = reconcile_capacity(&aws, job(2, first.memory), now + 10).await;
+        assert!(second.error.is_none(), "{:?}", second.error);
+        let g = described().await;
+        assert_eq!(g.desired_capacity, 2);
+        assert!(
+            g.instances.iter().all(|i| i.protected_from_scale_in),
+            "{g:?}"
+        );
+
+        // 3. One task: one instance is drained (the cooldown is 0 here).
+        let third = reconcile_capacity(&aws, job(1, second.memory), now + 20).await;
+        assert!(third.error.is_none(), "{:?}", third.error);
+        let all: Vec<String> = arns
+            .as_object()
+            .expect("arns")
+            .values()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect();
+        let instances = aws
+            .describe_container_instances(&cluster, &all)
+            .await
+            .expect("described");
+        let draining: Vec<_> = instances
+            .iter()
+            .filter(|c| c.status == "DRAINING")
+            .collect();
+        assert_eq!(draining.len(), 1, "{instances:?}");
+        let drained = draining[0].ec2_instance_id.clone();
+        assert_eq!(
+            described().await.desired_capacity,
+            2,
+            "not terminated while draining"
+        );
+        assert!(
+            third
+                .memory
+                .decisions
+                .iter()
+                .any(|d| d.reason.contains(&format!("draining {drained}"))),
+            "{:?}",
+            third.memory.decisions
+        );
+
+        // 4. Empty (moto runs no task on it): terminated, the desired capacity decremented.
+        let fourth = reconcile_capacity(&aws, job(1, third.memory), now + 30).await;
+        assert!(fourth.error.is_none(), "{:?}", fourth.error);
+        let g = described().await;
+        assert_eq!(g.desired_capacity, 1, "{g:?}");
+        assert!(
+            !g.instances.iter().any(|i| i.id == drained && i.is_live()),
+            "{g:?}"
+        );
+    });
+}

@@ -4,7 +4,8 @@
 //! an apply writes, and not the controller's lease or memory.
 //!
 //! The adapter's operations are read from its source: every `self.ecs.OPERATION()`,
-//! `self.elb.OPERATION()`, `self.cloudwatch.OPERATION()` and `self.ecr.OPERATION()` fluent call in
+//! `self.elb.OPERATION()`, `self.cloudwatch.OPERATION()`, `self.ecr.OPERATION()`,
+//! `self.sns.OPERATION()` and `self.autoscaling.OPERATION()` fluent call in
 //! `src/cloud/aws/`. Two
 //! permissions are implied rather than called: `ecs:TagResource` (tags passed on create) and
 //! `iam:PassRole` (roles named in task definitions), each required only when the code does that.
@@ -43,6 +44,7 @@ fn actions_in_code() -> BTreeSet<String> {
         ("cloudwatch", "cloudwatch"),
         ("ecr", "ecr"),
         ("sns", "sns"),
+        ("autoscaling", "autoscaling"),
     ] {
         let needle = format!("self.{client}.");
         for (at, _) in flat.match_indices(&needle) {

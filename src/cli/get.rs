@@ -1,4 +1,4 @@
-//! `tug get stacks|services|controllers [NAME...] [-l SELECTOR] [-o FORMAT] [--watch]`: what the
+//! `tug get stacks|services|capacity|controllers [NAME...] [-l SELECTOR] [-o FORMAT] [--watch]`: what the
 //! store holds, as kubectl's `get` shows it: all, or the named ones; `-l key=value` (also `!=`,
 //! or a bare key, comma-separated) on the stack's labels (and a service's tags); `-o wide`,
 //! `-o name`, `-o json|yaml`, `-o jsonpath=EXPR` (RFC 9535, `$.items[*].name`, or kubectl's
@@ -10,6 +10,11 @@
 //! For services, DESIRED is the controller's own decision once it has acted (the manifest's
 //! `desiredCount` before), and STATE where the manifest's revision stands: Pending (not acted on
 //! yet), Progressing, Ready (deployed and verified good) or Degraded (rolled back).
+//!
+//! For capacity (stacks with `capacity`), one row per cluster: the Auto Scaling group's instances
+//! desired, running, launching and draining, the instances the tasks need, the CPU and memory the
+//! tasks reserve of what is registered, and the tasks waiting for room, as the controller last
+//! saw them.
 
 use std::process::ExitCode;
 use std::time::SystemTime;
@@ -27,7 +32,7 @@ use crate::store::Store;
 /// Arguments of `tug get`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  tug get services\n  tug get services web -o wide\n  tug get stacks -l team=payments -o name\n  tug get services -o jsonpath='{.items[*].name}'\n  tug get services --watch"
+    after_help = "Examples:\n  tug get services\n  tug get services web -o wide\n  tug get stacks -l team=payments -o name\n  tug get capacity\n  tug get services -o jsonpath='{.items[*].name}'\n  tug get services --watch"
 )]
 pub struct Args {
     /// What to list.
@@ -152,6 +157,9 @@ pub enum Resource {
     /// Services of every stack, one row each.
     #[value(alias = "service", alias = "svc")]
     Services,
+    /// The EC2 capacity tugboat owns, per cluster (stacks with `capacity`).
+    #[value(alias = "cap")]
+    Capacity,
     /// The controller holding the store's lease (the one acting).
     #[value(alias = "controller")]
     Controllers,
@@ -249,6 +257,7 @@ async fn once(args: &Args, context: &Context) -> Result<String, CliError> {
             "No {}: {missing}.\n",
             match args.resource {
                 Resource::Stacks => "stacks",
+                Resource::Capacity => "capacity",
                 _ => "services",
             }
         ));
@@ -257,6 +266,7 @@ async fn once(args: &Args, context: &Context) -> Result<String, CliError> {
     let mut memories = std::collections::BTreeMap::new();
     let mut statuses = std::collections::BTreeMap::new();
     if args.resource == Resource::Services
+        || args.resource == Resource::Capacity
         || (args.resource == Resource::Stacks && format == OutputFormat::Table)
     {
         for stack in &stacks {
@@ -293,6 +303,7 @@ async fn once(args: &Args, context: &Context) -> Result<String, CliError> {
         (Resource::Stacks, GetOutput::JsonPath(path)) => select(&stacks_json(&stacks)?, path)?,
         (Resource::Stacks, GetOutput::Yaml) => stacks_yaml(&stacks)?,
         (Resource::Controllers, _) => String::new(),
+        (Resource::Capacity, output) => capacity(args, &stacks, &statuses, output, context.now)?,
         (Resource::Services, output) => {
             let rows: Vec<ServiceRow> = stacks
                 .iter()
@@ -446,6 +457,144 @@ async fn controllers(
                 .collect::<Vec<_>>(),
         ),
     })
+}
+
+/// One row of `tug get capacity -o json`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CapacityRow<'a> {
+    stack: &'a str,
+    cluster: &'a str,
+    auto_scaling_group: &'a str,
+    min_instances: u32,
+    max_instances: u32,
+    spare_instances: u32,
+    /// As the controller last saw it; absent until it has.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<&'a crate::model::CapacityStatus>,
+}
+
+/// `tug get capacity`: the stacks with `capacity` (or the named stacks or clusters).
+fn capacity(
+    args: &Args,
+    stacks: &[Stack],
+    statuses: &std::collections::BTreeMap<String, StackStatus>,
+    output: &GetOutput,
+    now: SystemTime,
+) -> Result<String, CliError> {
+    let rows: Vec<CapacityRow> = stacks
+        .iter()
+        .filter(|s| {
+            args.selector
+                .as_ref()
+                .is_none_or(|sel| sel.matches(&[&s.manifest().metadata.labels]))
+        })
+        .filter_map(|s| {
+            let spec = s.spec().capacity.as_ref()?;
+            Some(CapacityRow {
+                stack: s.name(),
+                cluster: &s.spec().cluster,
+                auto_scaling_group: &spec.auto_scaling_group,
+                min_instances: spec.min_instances,
+                max_instances: spec.max_instances,
+                spare_instances: spec.spare_instances,
+                status: statuses.get(s.name()).and_then(|st| st.capacity.as_ref()),
+            })
+        })
+        .filter(|r| {
+            args.names.is_empty() || args.names.iter().any(|n| n == r.stack || n == r.cluster)
+        })
+        .collect();
+    if let Some(missing) = args
+        .names
+        .iter()
+        .find(|n| !rows.iter().any(|r| *n == r.stack || *n == r.cluster))
+    {
+        return Err(CliError::Rejected(format!(
+            "no stack or cluster `{missing}` with `capacity` in the store; see `tug get capacity`"
+        )));
+    }
+    Ok(match output {
+        GetOutput::Table | GetOutput::Wide if rows.is_empty() => {
+            "No stack gives tugboat EC2 capacity (`capacity` in a stack's spec).\n".to_owned()
+        }
+        GetOutput::Table | GetOutput::Wide => {
+            capacity_table(&rows, matches!(output, GetOutput::Wide), now)
+        }
+        GetOutput::Name => rows
+            .iter()
+            .map(|r| format!("capacity/{}\n", r.cluster))
+            .collect(),
+        GetOutput::Json => json(&list("CapacityList", &rows))?,
+        GetOutput::JsonPath(path) => select(&json(&list("CapacityList", &rows))?, path)?,
+        GetOutput::Yaml => yaml(&list("CapacityList", &rows))?,
+    })
+}
+
+/// Capacity as columns: counts of instances, the share of CPU and memory the tasks reserve, the
+/// tasks waiting for room and how long ago the controller looked; `wide` adds the stack, the
+/// bounds and the reason (or the failure).
+fn capacity_table(rows: &[CapacityRow], wide: bool, now: SystemTime) -> String {
+    let mut header = vec![
+        "CLUSTER",
+        "GROUP",
+        "DESIRED",
+        "RUNNING",
+        "LAUNCHING",
+        "DRAINING",
+        "NEEDED",
+        "CPU",
+        "MEMORY",
+        "WAITING",
+        "SEEN",
+    ];
+    if wide {
+        header.extend(["STACK", "BOUNDS", "REASON"]);
+    }
+    let dash = || "-".to_owned();
+    let share = |used: u64, of: u64| {
+        (used * 100)
+            .checked_div(of)
+            .map_or_else(dash, |p| format!("{p}%"))
+    };
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let s = r.status;
+            let n = |f: fn(&crate::model::CapacityStatus) -> u32| {
+                s.map_or_else(dash, |s| f(s).to_string())
+            };
+            let mut row = vec![
+                r.cluster.to_owned(),
+                r.auto_scaling_group.to_owned(),
+                n(|s| s.desired),
+                n(|s| s.running),
+                n(|s| s.launching),
+                n(|s| s.draining),
+                n(|s| s.needed),
+                s.map_or_else(dash, |s| share(s.cpu_reserved, s.cpu_registered)),
+                s.map_or_else(dash, |s| share(s.memory_reserved, s.memory_registered)),
+                n(|s| s.tasks_waiting),
+                s.map_or_else(dash, |s| {
+                    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(s.observed_at);
+                    format!("{} ago", super::output::age_of(at, now))
+                }),
+            ];
+            if wide {
+                row.push(r.stack.to_owned());
+                row.push(format!(
+                    "{}..{} (+{} spare)",
+                    r.min_instances, r.max_instances, r.spare_instances
+                ));
+                row.push(s.map_or_else(dash, |s| match &s.error {
+                    Some(e) => format!("failing: {e}"),
+                    None => s.reason.clone(),
+                }));
+            }
+            row
+        })
+        .collect();
+    table(&header, &cells)
 }
 
 #[derive(Serialize)]

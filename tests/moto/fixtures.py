@@ -8,6 +8,14 @@ Usage: python fixtures.py ENDPOINT PREFIX TARGET_GROUP... ; prints JSON:
 
 Or: python fixtures.py ENDPOINT --delete-target-group NAME: deletes it (and the listeners that
 forward to it), as someone changing the account out of band would.
+
+Or: python fixtures.py ENDPOINT --capacity PREFIX: an ECS cluster `PREFIX-cluster` and an empty
+Auto Scaling group `PREFIX-asg` (0..10 instances, two zones) behind it; prints
+{"cluster": ..., "group": ...}.
+
+Or: python fixtures.py ENDPOINT --register CLUSTER GROUP: registers the group's instances with the
+cluster as container instances (the ECS agent's part, which moto does not play); prints their
+ARNs by instance id.
 """
 
 import json
@@ -38,6 +46,45 @@ def main() -> None:
     )
     if prefix == "--delete-target-group":
         delete_target_group(boto3.client("elbv2", **settings), groups[0])
+        return
+    if prefix == "--capacity":
+        name = groups[0]
+        ec2 = boto3.client("ec2", **settings)
+        scaling = boto3.client("autoscaling", **settings)
+        image = ec2.describe_images()["Images"][0]["ImageId"]
+        scaling.create_launch_configuration(
+            LaunchConfigurationName=f"{name}-lc", ImageId=image, InstanceType="t3.medium"
+        )
+        scaling.create_auto_scaling_group(
+            AutoScalingGroupName=f"{name}-asg",
+            LaunchConfigurationName=f"{name}-lc",
+            MinSize=0,
+            MaxSize=10,
+            DesiredCapacity=0,
+            AvailabilityZones=["us-east-1a", "us-east-1b"],
+        )
+        boto3.client("ecs", **settings).create_cluster(clusterName=f"{name}-cluster")
+        print(json.dumps({"cluster": f"{name}-cluster", "group": f"{name}-asg"}))
+        return
+    if prefix == "--register":
+        cluster, group = groups
+        scaling = boto3.client("autoscaling", **settings)
+        ecs = boto3.client("ecs", **settings)
+        found = scaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])
+        arns = {}
+        for instance in found["AutoScalingGroups"][0]["Instances"]:
+            document = json.dumps(
+                {
+                    "instanceId": instance["InstanceId"],
+                    "availabilityZone": instance["AvailabilityZone"],
+                    "region": "us-east-1",
+                }
+            )
+            registered = ecs.register_container_instance(
+                cluster=cluster, instanceIdentityDocument=document
+            )
+            arns[instance["InstanceId"]] = registered["containerInstance"]["containerInstanceArn"]
+        print(json.dumps(arns))
         return
     ec2 = boto3.client("ec2", **settings)
     elb = boto3.client("elbv2", **settings)

@@ -51,6 +51,25 @@ impl Moto {
         serde_json::from_slice(&output.stdout).expect("fixtures print JSON")
     }
 
+    /// Runs tests/moto/fixtures.py with `args`; its JSON output.
+    pub fn script(&self, args: &[&str]) -> serde_json::Value {
+        let output = Command::new(&self.python)
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/moto/fixtures.py"
+            ))
+            .arg(&self.url)
+            .args(args)
+            .output()
+            .expect("python runs");
+        assert!(
+            output.status.success(),
+            "fixtures.py {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).expect("fixtures print JSON")
+    }
+
     /// Deletes a target group (and the listeners forwarding to it) out of band.
     pub fn delete_target_group(&self, name: &str) {
         let output = Command::new(&self.python)
