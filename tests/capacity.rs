@@ -25,14 +25,15 @@ fn empty_group() -> World {
     }
 }
 
-/// `manifests/app.yaml` with a CPU scaling section: 2 to 6 tasks.
+/// `manifests/app.yaml` with the CPU scaling section of `tests/traces/app-scaling.part.yaml`: 2
+/// to 6 tasks.
 fn app_with_scaling() -> Vec<Stack> {
-    let path = format!("{}/manifests/app.yaml", env!("CARGO_MANIFEST_DIR"));
+    let root = env!("CARGO_MANIFEST_DIR");
+    let path = format!("{root}/manifests/app.yaml");
     let text = std::fs::read_to_string(&path).expect("example");
-    let scaled = text.replace(
-        "      deployment:\n",
-        "      scaling:\n        minTasks: 2\n        maxTasks: 6\n        scaleOutCooldownSeconds: 60\n        scaleInCooldownSeconds: 300\n        cpu: {scaleOutAbovePercent: 70, scaleInBelowPercent: 35, evaluationPeriods: 1, scaleOutStep: 2, scaleInStep: 1}\n      deployment:\n",
-    );
+    let part = std::fs::read_to_string(format!("{root}/tests/traces/app-scaling.part.yaml"))
+        .expect("scaling section");
+    let scaled = text.replace("      deployment:\n", &format!("{part}      deployment:\n"));
     assert_ne!(scaled, text, "the example has a deployment section");
     tugboat::manifest::parse_sources(&[tugboat::manifest::Source {
         name: path,

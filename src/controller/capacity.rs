@@ -8,8 +8,9 @@
 //! DescribeContainerInstances (100 a call); only when a scale-in is due, ListTasks and DescribeTasks
 //! on the few least-loaded instances (to never drain one that runs a task of a service tugboat
 //! does not manage). Writes, in order: UpdateContainerInstancesState ACTIVE (drained instances
-//! taken back), SetDesiredCapacity, SetInstanceProtection (50 instances a call),
-//! UpdateContainerInstancesState DRAINING (10 a call), TerminateInstanceInAutoScalingGroup.
+//! taken back), SetDesiredCapacity, SetInstanceProtection (50 instances a call: on for the
+//! instances kept, off for the ones about to drain), UpdateContainerInstancesState DRAINING (10 a
+//! call), TerminateInstanceInAutoScalingGroup.
 //! Each is safe to repeat: a pass that fails midway is planned again from what the account says.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -145,17 +146,8 @@ pub async fn reconcile_capacity<C: Cloud>(
             GroupAction::SetDesiredCapacity(to) => {
                 Box::pin(cloud.set_desired_capacity(&group.name, *to)).await
             }
-            GroupAction::Protect(ids) => {
-                let mut result = Ok(());
-                for chunk in ids.chunks(PROTECT_PER_CALL) {
-                    result =
-                        Box::pin(cloud.set_instance_protection(&group.name, chunk, true)).await;
-                    if result.is_err() {
-                        break;
-                    }
-                }
-                result
-            }
+            GroupAction::Protect(ids) => Box::pin(protect(cloud, &group.name, ids, true)).await,
+            GroupAction::Unprotect(ids) => Box::pin(protect(cloud, &group.name, ids, false)).await,
             GroupAction::Drain(arns) => {
                 Box::pin(set_state(cloud, &job.cluster, arns, "DRAINING")).await
             }
@@ -186,6 +178,19 @@ pub async fn reconcile_capacity<C: Cloud>(
         requeue_after,
         error: None,
     }
+}
+
+/// SetInstanceProtection, [`PROTECT_PER_CALL`] a call.
+async fn protect<C: Cloud>(
+    cloud: &C,
+    group: &str,
+    ids: &[String],
+    protected: bool,
+) -> Result<(), CloudError> {
+    for chunk in ids.chunks(PROTECT_PER_CALL) {
+        Box::pin(cloud.set_instance_protection(group, chunk, protected)).await?;
+    }
+    Ok(())
 }
 
 /// UpdateContainerInstancesState, [`STATE_PER_CALL`] a call.

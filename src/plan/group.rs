@@ -58,6 +58,9 @@ pub enum GroupAction {
     SetDesiredCapacity(u32),
     /// SetInstanceProtection on: the group's own scale-in may not take these instances.
     Protect(Vec<String>),
+    /// SetInstanceProtection off: instances about to be drained (how a restarted controller
+    /// knows which DRAINING instances it drained).
+    Unprotect(Vec<String>),
     /// UpdateContainerInstancesState DRAINING.
     Drain(Vec<String>),
     /// TerminateInstanceInAutoScalingGroup, decrementing the desired capacity.
@@ -132,6 +135,16 @@ pub fn plan_group(view: &GroupView<'_>, memory: &CapacityMemory, now: u64) -> Gr
         .filter(|c| c.status == "DRAINING")
         .collect();
     memory.drained.retain(|id| is_live(id));
+    // tugboat protects every instance it keeps and unprotects the ones it drains: a DRAINING
+    // instance without protection is one it drained (before a restart, say).
+    for c in &draining {
+        if live
+            .iter()
+            .any(|i| i.id == c.ec2_instance_id && !i.protected_from_scale_in)
+        {
+            memory.drained.insert(c.ec2_instance_id.clone());
+        }
+    }
     let tasks_waiting: u32 = waiting.values().sum();
     let sum = |f: &dyn Fn(&ContainerInstance) -> u32| -> u64 {
         registered.iter().map(|c| u64::from(f(c))).sum()
@@ -356,6 +369,14 @@ pub fn plan_group(view: &GroupView<'_>, memory: &CapacityMemory, now: u64) -> Gr
                             .collect();
                         if !protect.is_empty() {
                             actions.push(GroupAction::Protect(protect));
+                        }
+                        let unprotect: Vec<String> = live
+                            .iter()
+                            .filter(|i| i.protected_from_scale_in && chosen.contains(&i.id))
+                            .map(|i| i.id.clone())
+                            .collect();
+                        if !unprotect.is_empty() {
+                            actions.push(GroupAction::Unprotect(unprotect));
                         }
                         let arns: Vec<String> = chosen
                             .iter()
