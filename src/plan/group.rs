@@ -510,6 +510,16 @@ mod tests {
         }
     }
 
+    fn load(id: &str, managed_tasks: u32, other_tasks: u32) -> InstanceLoad {
+        InstanceLoad {
+            id: id.into(),
+            managed_tasks,
+            other_tasks,
+            cpu_reserved: 0,
+            draining: false,
+        }
+    }
+
     fn group(desired: u32, ids: &[(&str, &str)]) -> AutoScalingGroup {
         AutoScalingGroup {
             name: "appAutoScalingGroup".into(),
@@ -621,29 +631,7 @@ mod tests {
             due.read_loads
         );
         assert_eq!(due.read_loads[0].1, "i-3");
-        let loads = [
-            InstanceLoad {
-                id: "i-1".into(),
-                managed_tasks: 1,
-                other_tasks: 0,
-                cpu_reserved: 0,
-                draining: false,
-            },
-            InstanceLoad {
-                id: "i-3".into(),
-                managed_tasks: 0,
-                other_tasks: 0,
-                cpu_reserved: 0,
-                draining: false,
-            },
-            InstanceLoad {
-                id: "i-2".into(),
-                managed_tasks: 1,
-                other_tasks: 0,
-                cpu_reserved: 0,
-                draining: false,
-            },
-        ];
+        let loads = [load("i-1", 1, 0), load("i-3", 0, 0), load("i-2", 1, 0)];
         let with_loads = GroupView {
             loads: Some(&loads),
             ..view
@@ -685,22 +673,7 @@ mod tests {
         let instances = [instance("i-1", "ACTIVE", 1), instance("i-2", "ACTIVE", 0)];
         let demands = [app(1)];
         let waiting = BTreeMap::new();
-        let loads = [
-            InstanceLoad {
-                id: "i-1".into(),
-                managed_tasks: 1,
-                other_tasks: 0,
-                cpu_reserved: 0,
-                draining: false,
-            },
-            InstanceLoad {
-                id: "i-2".into(),
-                managed_tasks: 0,
-                other_tasks: 1,
-                cpu_reserved: 0,
-                draining: false,
-            },
-        ];
+        let loads = [load("i-1", 1, 0), load("i-2", 0, 1)];
         let memory = CapacityMemory {
             fewer_since: Some(0),
             ..CapacityMemory::default()

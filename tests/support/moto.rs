@@ -33,22 +33,9 @@ impl Moto {
     /// Creates a VPC, subnets, a security group, a load balancer, `groups` target groups and a
     /// cluster named `PREFIX-cluster`; returns their ids (see tests/moto/fixtures.py).
     pub fn fixtures(&self, prefix: &str, groups: &[&str]) -> serde_json::Value {
-        let output = Command::new(&self.python)
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/moto/fixtures.py"
-            ))
-            .arg(&self.url)
-            .arg(prefix)
-            .args(groups)
-            .output()
-            .expect("python runs");
-        assert!(
-            output.status.success(),
-            "fixtures failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        serde_json::from_slice(&output.stdout).expect("fixtures print JSON")
+        let mut args = vec![prefix];
+        args.extend_from_slice(groups);
+        self.script(&args)
     }
 
     /// Runs tests/moto/fixtures.py with `args`; its JSON output.
@@ -72,21 +59,7 @@ impl Moto {
 
     /// Deletes a target group (and the listeners forwarding to it) out of band.
     pub fn delete_target_group(&self, name: &str) {
-        let output = Command::new(&self.python)
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/moto/fixtures.py"
-            ))
-            .arg(&self.url)
-            .arg("--delete-target-group")
-            .arg(name)
-            .output()
-            .expect("python runs");
-        assert!(
-            output.status.success(),
-            "deleting {name} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        self.script(&["--delete-target-group", name]);
     }
 
     /// An SDK configuration for moto: static test credentials, us-east-1, no retries (a retried

@@ -533,6 +533,42 @@ fn invalid(operation: Operation, e: impl std::fmt::Display) -> CloudError {
     }
 }
 
+/// Every page of a listing: `page` is called with each next token (none the first time) and gives
+/// that page's items and the token of the next, until there is none.
+async fn every_page<F, Fut>(mut page: F) -> Result<Vec<String>, CloudError>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<String>, Option<String>), CloudError>>,
+{
+    let mut items = Vec::new();
+    let mut token = None;
+    loop {
+        let (more, next) = page(token).await?;
+        items.extend(more);
+        if next.is_none() {
+            return Ok(items);
+        }
+        token = next;
+    }
+}
+
+/// Whether a batch needs a call: an empty one does not, and one over the API's limit is refused
+/// before it is sent (moto does not enforce the limits; AWS does).
+fn batch_needs_call(
+    operation: Operation,
+    len: usize,
+    max: usize,
+    what: &str,
+) -> Result<bool, CloudError> {
+    if len > max {
+        return Err(invalid(
+            operation,
+            format!("at most {max} {what} per call, got {len}"),
+        ));
+    }
+    Ok(len > 0)
+}
+
 impl Cloud for AwsCloud {
     async fn register_task_definition(
         &self,
@@ -823,17 +859,7 @@ impl Cloud for AwsCloud {
         tasks: &[String],
     ) -> Result<Vec<TaskImages>, CloudError> {
         const OP: Operation = Operation::DescribeTasks;
-        if tasks.len() > super::TASKS_PER_CALL {
-            return Err(invalid(
-                OP,
-                format!(
-                    "at most {} tasks per call, got {}",
-                    super::TASKS_PER_CALL,
-                    tasks.len()
-                ),
-            ));
-        }
-        if tasks.is_empty() {
+        if !batch_needs_call(OP, tasks.len(), super::TASKS_PER_CALL, "tasks")? {
             return Ok(Vec::new());
         }
         let out = self
@@ -1265,24 +1291,22 @@ impl Cloud for AwsCloud {
 
     async fn list_container_instances(&self, cluster: &str) -> Result<Vec<String>, CloudError> {
         const OP: Operation = Operation::ListContainerInstances;
-        let mut arns = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
+        every_page(|token| async move {
             let out = self
                 .ecs
                 .list_container_instances()
                 .cluster(cluster)
                 .max_results(i32::try_from(CONTAINER_INSTANCES_PER_CALL).unwrap_or(100))
-                .set_next_token(token.take())
+                .set_next_token(token)
                 .send()
                 .await
                 .map_err(|e| classify(OP, e))?;
-            arns.extend(out.container_instance_arns().iter().cloned());
-            token = out.next_token().map(str::to_owned);
-            if token.is_none() {
-                return Ok(arns);
-            }
-        }
+            Ok((
+                out.container_instance_arns().to_vec(),
+                out.next_token().map(str::to_owned),
+            ))
+        })
+        .await
     }
 
     async fn describe_container_instances(
@@ -1291,16 +1315,12 @@ impl Cloud for AwsCloud {
         arns: &[String],
     ) -> Result<Vec<ContainerInstance>, CloudError> {
         const OP: Operation = Operation::DescribeContainerInstances;
-        if arns.len() > CONTAINER_INSTANCES_PER_CALL {
-            return Err(invalid(
-                OP,
-                format!(
-                    "at most {CONTAINER_INSTANCES_PER_CALL} container instances per call, got {}",
-                    arns.len()
-                ),
-            ));
-        }
-        if arns.is_empty() {
+        if !batch_needs_call(
+            OP,
+            arns.len(),
+            CONTAINER_INSTANCES_PER_CALL,
+            "container instances",
+        )? {
             return Ok(Vec::new());
         }
         let out = self
@@ -1345,25 +1365,23 @@ impl Cloud for AwsCloud {
         container_instance: &str,
     ) -> Result<Vec<String>, CloudError> {
         const OP: Operation = Operation::ListTasks;
-        let mut arns = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
+        every_page(|token| async move {
             let out = self
                 .ecs
                 .list_tasks()
                 .cluster(cluster)
                 .container_instance(container_instance)
                 .max_results(i32::try_from(super::TASKS_PER_CALL).unwrap_or(100))
-                .set_next_token(token.take())
+                .set_next_token(token)
                 .send()
                 .await
                 .map_err(|e| classify(OP, e))?;
-            arns.extend(out.task_arns().iter().cloned());
-            token = out.next_token().map(str::to_owned);
-            if token.is_none() {
-                return Ok(arns);
-            }
-        }
+            Ok((
+                out.task_arns().to_vec(),
+                out.next_token().map(str::to_owned),
+            ))
+        })
+        .await
     }
 
     async fn describe_task_groups(
@@ -1372,16 +1390,14 @@ impl Cloud for AwsCloud {
         tasks: &[String],
     ) -> Result<Vec<String>, CloudError> {
         const OP: Operation = Operation::DescribeTasks;
-        if tasks.is_empty() {
+        if !batch_needs_call(OP, tasks.len(), super::TASKS_PER_CALL, "tasks")? {
             return Ok(Vec::new());
         }
         let out = self
             .ecs
             .describe_tasks()
             .cluster(cluster)
-            .set_tasks(Some(
-                tasks.iter().take(super::TASKS_PER_CALL).cloned().collect(),
-            ))
+            .set_tasks(Some(tasks.to_vec()))
             .send()
             .await
             .map_err(|e| classify(OP, e))?;
