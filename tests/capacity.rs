@@ -201,3 +201,66 @@ fn app_scales_out_with_its_instances_first_and_scales_in_again() {
     assert_eq!(memory.desired_count, Some(2));
     assert_eq!(memory.waiting_for_room, None);
 }
+
+/// The app stack at maximumPercent 200: a new image needs room for 2 more tasks beside the 2 it
+/// runs. The rollout waits (with its reason) until the instances for that surge have registered,
+/// then runs with every task on an instance; afterwards the 2 spare instances are drained and
+/// terminated.
+#[test]
+fn a_rollout_with_a_surge_waits_for_its_instances() {
+    let path = format!("{}/manifests/app.yaml", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).expect("example");
+    let surging = text.replace("maximumPercent: 100", "maximumPercent: 200");
+    assert_ne!(surging, text);
+    let stacks = tugboat::manifest::parse_sources(&[tugboat::manifest::Source {
+        name: path,
+        bytes: surging.into_bytes(),
+    }])
+    .expect("valid");
+    let mut world = empty_group();
+    world.deployments.push(ScheduledDeployment {
+        at_seconds: 1800,
+        service: "appService".into(),
+        image: "123456789012.dkr.ecr.us-east-2.amazonaws.com/app_repository:1.1.0".into(),
+    });
+    let mut simulation = tug(&stacks, world, LoadTrace::constant(60.0));
+    let mut most = 0;
+    for t in 1..=3 * 3600u64 {
+        let rows = simulation.step().expect("step");
+        let (total, active, _) = instances(&simulation);
+        most = most.max(total);
+        for row in rows {
+            let s = &row.sample;
+            // One task per instance: every task ECS runs or starts has its instance.
+            assert!(
+                s.running + s.pending <= active,
+                "t={t}: {} tasks on {active} instances",
+                s.running + s.pending
+            );
+            if t > 900 {
+                assert!(s.healthy >= minimum_healthy(2, 50), "t={t}: {s:?}");
+            }
+        }
+    }
+    assert_eq!(most, 4, "2 for the tasks, 2 for the surge");
+    let holds: Vec<String> = simulation
+        .decisions_of(DecisionKind::Hold)
+        .into_iter()
+        .map(|(_, r)| r)
+        .filter(|r| r.contains("waits for room"))
+        .collect();
+    assert!(
+        holds
+            .iter()
+            .any(|r| r.starts_with("the rollout of appService waits for room")),
+        "{holds:?}"
+    );
+    let memory = simulation.memory("appService").expect("memory");
+    assert_eq!(memory.verified_good.map(|r| r.id.revision), Some(2));
+    assert_eq!(
+        instances(&simulation),
+        (2, 2, 0),
+        "{:?}",
+        capacity_decisions(&simulation)
+    );
+}

@@ -689,11 +689,13 @@ where
         if changed {
             self.known.touch(&stack);
         }
+        // More room: the services of the cluster (any may hold a count or a rollout for it) are
+        // looked at now.
         if more_active {
             let waiting: Vec<Id> = self
                 .known
                 .entries()
-                .filter(|(_, e)| e.key.cluster == cluster && e.memory.waiting_for_room.is_some())
+                .filter(|(_, e)| e.key.cluster == cluster && e.desired.is_some())
                 .map(|(id, _)| id)
                 .collect();
             for id in waiting {

@@ -708,7 +708,7 @@ fn roll_back(
 }
 
 /// Records a hold unless the last decision already says the same.
-fn note_hold(memory: &mut ServiceMemory, now: u64, reason: String) {
+pub fn note_hold(memory: &mut ServiceMemory, now: u64, reason: String) {
     if memory
         .decisions
         .last()

@@ -362,7 +362,17 @@ pub fn plan_service(
         };
     };
 
-    let step = rollout::step(spec, digest, observed, service, &mut memory, now);
+    let before_step = desired.capacity.is_some().then(|| memory.clone());
+    let mut step = rollout::step(spec, digest, observed, service, &mut memory, now);
+    if let Some(before) = before_step
+        && let Some(reason) =
+            rollout_waits_for_room(desired, observed, service, &memory, &step, now)
+    {
+        // Not started: the instances for its surge are provisioned first.
+        memory = before;
+        rollout::note_hold(&mut memory, now, reason);
+        step = rollout::RolloutStep::default();
+    }
     if let Some(arn) = &step.stop {
         actions.push(Action::StopServiceDeployment { arn: arn.clone() });
     }
@@ -547,6 +557,42 @@ pub fn plan_service(
         memory,
         requeue_after,
     }
+}
+
+/// On a cluster whose capacity tugboat owns, a new rollout (not a rollback) whose surge has no
+/// room on the registered instances yet waits for it: why, in words. With `maximumPercent: 100`
+/// a rolling deployment has no surge and never waits.
+fn rollout_waits_for_room(
+    desired: &DesiredService,
+    observed: &ObservedService,
+    service: &crate::model::aws::ServiceDescription,
+    memory: &ServiceMemory,
+    step: &rollout::RolloutStep,
+    now: u64,
+) -> Option<String> {
+    let starting = step.deploy.is_some()
+        && memory
+            .rollout
+            .as_ref()
+            .is_some_and(|r| r.started_at == now && !r.rollback);
+    if !starting {
+        return None;
+    }
+    let room = super::capacity::room_of(desired, observed)?;
+    let surge =
+        super::capacity::ServiceDemand::of(&desired.spec, service.desired_count, true).surge;
+    let unplaced = service
+        .desired_count
+        .saturating_sub(service.running_count + service.pending_count);
+    let room = room.saturating_sub(unplaced);
+    (room < surge).then(|| {
+        format!(
+            "the rollout of {} waits for room: its surge of {surge} task{} has room for {room} on the registered instances of cluster {}; instances are being provisioned",
+            desired.spec.name,
+            if surge == 1 { "" } else { "s" },
+            desired.cluster
+        )
+    })
 }
 
 /// On a cluster whose capacity tugboat owns, a service is created only once an instance has room
