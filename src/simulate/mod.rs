@@ -385,13 +385,21 @@ impl Simulation {
             .block_on(clock.sleep_until_ms(self.cloud.origin_ms() + t * 1000));
         self.t = t;
         let baseline = &mut self.baseline;
-        let samples = self.cloud.with(|sim| {
+        let services = &self.services;
+        let (samples, offered) = self.cloud.with(|sim| {
             baseline.evaluate(sim);
-            sim.samples().clone()
+            let offered: Vec<f64> = services.iter().map(|k| sim.offered_rps(&k.1, t)).collect();
+            (sim.samples().clone(), offered)
         });
         let mut rows = Vec::with_capacity(self.services.len());
-        for key in &self.services {
-            let sample = samples.get(key).cloned().unwrap_or_default();
+        for (key, offered) in self.services.iter().zip(offered) {
+            // A service not created yet (waiting for room, say) serves none of its load: that is
+            // overload too, or a late creation would look better than an early one.
+            let sample = samples.get(key).cloned().unwrap_or_else(|| ServiceSample {
+                rps: offered,
+                overloaded: offered > 0.0,
+                ..ServiceSample::default()
+            });
             let total = self.summaries.entry(key.1.clone()).or_default();
             total.task_seconds += u64::from(sample.running + sample.pending + sample.stopping);
             total.seconds_overloaded += u64::from(sample.overloaded);

@@ -341,6 +341,11 @@ impl Sim {
         self.now_ms
     }
 
+    /// The load offered to a service at `t_s` (simulated seconds), whether or not it exists yet.
+    pub fn offered_rps(&self, service: &str, t_s: u64) -> f64 {
+        self.load.rps(service, t_s as f64)
+    }
+
     /// The world's settings.
     pub fn world(&self) -> &World {
         &self.world
