@@ -604,8 +604,10 @@ where
                 crate::plan::service::initial_count(&desired.spec, live.map(|l| l.desired_count))
             });
             let wanted = memory.waiting_for_room.unwrap_or(0);
-            if wanted > kept {
-                waiting.insert(e.key.service.clone(), wanted - kept);
+            // Against what ECS has been asked for (nothing, for a service not created yet).
+            let asked = memory.desired_count.unwrap_or(0);
+            if wanted > asked {
+                waiting.insert(e.key.service.clone(), wanted - asked);
             }
             let tasks = kept.max(wanted).max(live.map_or(0, |l| l.desired_count));
             let deploying = match &memory.rollout {
@@ -649,6 +651,9 @@ where
         }
         let more_active = outcome.memory.active > entry.memory.active;
         entry.memory = outcome.memory;
+        if let Some(seen) = &outcome.status {
+            metrics.capacity_gauges(seen);
+        }
         let mut status = outcome
             .status
             .or_else(|| entry.status.clone())
@@ -658,7 +663,6 @@ where
             });
         status.error = outcome.error.as_ref().map(ToString::to_string);
         status.decisions = entry.memory.decisions.iter().cloned().collect();
-        metrics.capacity_gauges(&status);
         // Written when it changed, and at least every minute (its time says how fresh it is).
         let changed = entry.status.as_ref().is_none_or(|old| {
             let mut same = old.clone();
