@@ -547,3 +547,82 @@ fn get_watch_prints_again_when_the_store_changes() {
     child.kill().expect("stopped");
     let _ = child.wait();
 }
+
+/// A stack with `capacity` whose tasks need one more instance than the simulated group has: one
+/// round of the controller scales the group out. `tug get capacity` lists it, `tug describe
+/// stack` shows the group, and `tug events` lists the group's decision beside the service's hold.
+#[test]
+fn capacity_is_listed_described_and_its_decisions_are_events() {
+    let tug = Tug::new();
+    let app = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/manifests/app.yaml"))
+        .expect("example");
+    let three = app.replace("desiredCount: 2", "desiredCount: 3");
+    assert_ne!(three, app);
+    let path = tug.scratch.join("app.yaml");
+    std::fs::write(&path, three).expect("written");
+    let path = path.to_str().expect("UTF-8 path");
+    let before = tug.run(&["get", "capacity"]);
+    assert_eq!(before.code, 0, "{}", before.stderr);
+    assert_eq!(tug.run(&["apply", "-f", path]).code, 0);
+    let unseen = tug.run(&["get", "capacity"]);
+    assert!(
+        unseen
+            .stdout
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.contains(" - ")),
+        "not observed yet: {}",
+        unseen.stdout
+    );
+    let once = tug.controller_once();
+    assert_eq!(once.code, 0, "{}", once.stderr);
+    let table = tug.run(&["get", "capacity"]);
+    assert_eq!(table.code, 0, "{}", table.stderr);
+    let row: Vec<&str> = table
+        .stdout
+        .lines()
+        .nth(1)
+        .expect("a row")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        &row[..3],
+        ["appCluster", "appAutoScalingGroup", "3"],
+        "{}",
+        table.stdout
+    );
+    let json = tug.run(&[
+        "get",
+        "capacity",
+        "-o",
+        "jsonpath={.items[*].status.needed}",
+    ]);
+    assert_eq!(json.stdout.trim(), "3", "{}", json.stdout);
+    tug.run(&["get", "capacity", "nope"])
+        .assert_failure(1, "no stack or cluster `nope` with `capacity`");
+    let described = tug.run(&["describe", "stack", "app"]);
+    assert!(
+        described
+            .stdout
+            .contains("Capacity:\n  appAutoScalingGroup (0..10 instances, 0 spare): 3 desired"),
+        "{}",
+        described.stdout
+    );
+    let events = tug.run(&["events", "--stack", "app"]);
+    assert!(
+        events
+            .stdout
+            .lines()
+            .any(|l| l.contains("group/appAutoScalingGroup") && l.contains("+1 instance (2 -> 3)")),
+        "{}",
+        events.stdout
+    );
+    assert!(
+        events
+            .stdout
+            .lines()
+            .any(|l| l.contains("appService") && l.contains("wait")),
+        "{}",
+        events.stdout
+    );
+}

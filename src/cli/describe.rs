@@ -228,9 +228,48 @@ async fn describe_stack(context: &Context, name: &str) -> Result<String, CliErro
             &rows,
         ),
     );
+    let capacity = status.as_ref().and_then(|s| s.capacity.as_ref());
+    if let Some(spec) = &stack.spec().capacity {
+        text.push_str("\nCapacity:\n");
+        let line = match capacity {
+            None => format!(
+                "  {} ({}..{} instances, {} spare): not observed yet\n",
+                spec.auto_scaling_group,
+                spec.min_instances,
+                spec.max_instances,
+                spec.spare_instances
+            ),
+            Some(c) => format!(
+                "  {} ({}..{} instances, {} spare): {} desired, {} running, {} launching, {} draining; {} needed: {}{}\n",
+                c.auto_scaling_group,
+                spec.min_instances,
+                spec.max_instances,
+                spec.spare_instances,
+                c.desired,
+                c.running,
+                c.launching,
+                c.draining,
+                c.needed,
+                c.reason,
+                c.error
+                    .as_ref()
+                    .map(|e| format!("\n  last pass failed: {e}"))
+                    .unwrap_or_default()
+            ),
+        };
+        text.push_str(&line);
+    }
+    let group = capacity.map(|c| format!("group/{}", c.auto_scaling_group));
     let mut decisions: Vec<(&str, &crate::model::DecisionRecord)> = memories
         .iter()
         .flat_map(|(service, m)| m.decisions.iter().map(move |d| (service.as_str(), d)))
+        .chain(
+            group
+                .as_deref()
+                .zip(capacity)
+                .into_iter()
+                .flat_map(|(g, c)| c.decisions.iter().map(move |d| (g, d))),
+        )
         .collect();
     decisions.sort_by_key(|(_, d)| d.at);
     let skip = decisions.len().saturating_sub(STACK_DECISIONS);

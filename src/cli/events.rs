@@ -107,10 +107,24 @@ async fn read(
         .filter(|s| args.stack.as_deref().is_none_or(|n| n == s.name()))
     {
         let memories = store.load_memory(stack.name()).await?;
+        let cluster = &stack.spec().cluster;
         if let Some(status) = store.load_status(stack.name()).await? {
             latest = latest.max(status.updated_at);
+            // The capacity's decisions, under its group (not when one service is asked for).
+            if args.service.is_none()
+                && let Some(capacity) = status.capacity
+            {
+                events.extend(capacity.decisions.into_iter().map(|d| Event {
+                    at: d.at,
+                    stack: stack.name().to_owned(),
+                    cluster: cluster.clone(),
+                    service: format!("group/{}", capacity.auto_scaling_group),
+                    kind: format!("{:?}", d.kind),
+                    label: d.field,
+                    reason: d.reason,
+                }));
+            }
         }
-        let cluster = &stack.spec().cluster;
         for spec in &stack.spec().services {
             if !wanted(cluster, &spec.name) {
                 continue;

@@ -322,16 +322,25 @@ pub fn plan_service(
             }),
             Some(_) if wait_to_create(desired, observed, &mut memory, now) => {}
             Some(target) => {
-                let mut count = initial_count(spec, None);
-                if let Some(room) = super::capacity::room_of(desired, observed) {
-                    count = count.min(room.max(1));
-                }
+                let wanted = initial_count(spec, None);
+                let count = super::capacity::room_of(desired, observed)
+                    .map_or(wanted, |room| wanted.min(room.max(1)));
+                let held = if count < wanted {
+                    format!(
+                        " ({} more wait{} for room on cluster {}; instances are being provisioned)",
+                        wanted - count,
+                        if wanted - count == 1 { "s" } else { "" },
+                        desired.cluster
+                    )
+                } else {
+                    String::new()
+                };
                 memory.record(decision(
                     now,
                     DecisionKind::Create,
                     None,
                     format!(
-                        "service {} does not exist: creating it with {} and {count} task{}",
+                        "service {} does not exist: creating it with {} and {count} task{}{held}",
                         spec.name,
                         target.id,
                         if count == 1 { "" } else { "s" }
