@@ -335,6 +335,9 @@ fn capacity_rules(
     }
     for (i, service) in stack.spec.services.iter().enumerate() {
         let at = spec.key("services").index(i);
+        if service.launch() != LaunchType::Fargate {
+            task_fits_an_instance(service, capacity, &at, issues);
+        }
         if let Some(p) = service
             .capacity_provider_strategy
             .iter()
@@ -348,6 +351,46 @@ fn capacity_rules(
                 ),
             ));
         }
+    }
+}
+
+/// A task that cannot fit one instance of the size the manifest gives would never be placed, and
+/// no number of instances would help: say so rather than provision for it.
+fn task_fits_an_instance(
+    service: &ServiceSpec,
+    capacity: &super::spec::CapacitySpec,
+    at: &FieldPath,
+    issues: &mut Vec<Issue>,
+) {
+    let needs = crate::plan::render::render(service, None).placement_needs();
+    let task = at.key("taskDefinition");
+    let definition = &service.task_definition;
+    for (what, field, task_level, need, (offered, size)) in [
+        (
+            "CPU units",
+            "cpu",
+            definition.cpu,
+            needs.cpu,
+            ("instanceCpu", capacity.instance_cpu),
+        ),
+        (
+            "MiB",
+            "memory",
+            definition.memory,
+            needs.memory,
+            ("instanceMemory", capacity.instance_memory),
+        ),
+    ] {
+        let Some(size) = size.filter(|s| need > *s) else {
+            continue;
+        };
+        issues.push(Issue::new(
+            if task_level.is_some() { task.key(field) } else { task.clone() },
+            format!(
+                "a task of `{}` needs {need} {what}, more than one instance offers (capacity.{offered} is {size}): no instance of the group could run it",
+                service.name,
+            ),
+        ));
     }
 }
 

@@ -1,7 +1,7 @@
 //! EC2 capacity (pure): how many instances of an Auto Scaling group the tasks of a cluster need,
 //! and which instances a scale-in takes. Nothing here reads a clock or calls AWS; the controller
-//! is to call it before it scales a service out or rolls one out on an EC2 cluster, so the room is
-//! provisioned first (issue 13). It is not wired into the controller yet.
+//! calls it (`controller/capacity.rs`) before it scales a service out or rolls one out on an EC2
+//! cluster, so the room is provisioned first.
 //!
 //! The count: every service's desired tasks, plus the surge a rolling deployment may start beside
 //! them (`floor(desired x maximumPercent / 100) - desired`), packed onto instances of the group's
