@@ -362,22 +362,26 @@ fn task_fits_an_instance(
     at: &FieldPath,
     issues: &mut Vec<Issue>,
 ) {
-    let needs = crate::plan::render::render(service, None).placement_needs();
+    use crate::model::aws::task_reservation;
     let task = at.key("taskDefinition");
     let definition = &service.task_definition;
+    let containers = &definition.containers;
     for (what, field, task_level, need, (offered, size)) in [
         (
             "CPU units",
             "cpu",
             definition.cpu,
-            needs.cpu,
+            task_reservation(definition.cpu, containers.iter().map(|c| c.cpu)),
             ("instanceCpu", capacity.instance_cpu),
         ),
         (
             "MiB",
             "memory",
             definition.memory,
-            needs.memory,
+            task_reservation(
+                definition.memory,
+                containers.iter().map(|c| c.memory.or(c.memory_reservation)),
+            ),
             ("instanceMemory", capacity.instance_memory),
         ),
     ] {

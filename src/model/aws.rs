@@ -69,18 +69,24 @@ impl TaskDefinitionInput {
             _ => Vec::new(),
         };
         PlacementNeeds {
-            cpu: self
-                .cpu
-                .unwrap_or_else(|| containers.iter().filter_map(|c| c.cpu).sum()),
-            memory: self.memory.unwrap_or_else(|| {
-                containers
-                    .iter()
-                    .filter_map(|c| c.memory.or(c.memory_reservation))
-                    .sum()
-            }),
+            cpu: task_reservation(self.cpu, containers.iter().map(|c| c.cpu)),
+            memory: task_reservation(
+                self.memory,
+                containers.iter().map(|c| c.memory.or(c.memory_reservation)),
+            ),
             host_ports,
         }
     }
+}
+
+/// What a task reserves of one resource on an instance: the task-level figure where the task
+/// definition sets one, else the sum of its containers' (those that set none count for nothing).
+/// The manifest's validation and the placement read it alike.
+pub fn task_reservation(
+    task: Option<u32>,
+    containers: impl IntoIterator<Item = Option<u32>>,
+) -> u32 {
+    task.unwrap_or_else(|| containers.into_iter().flatten().sum())
 }
 
 /// A container definition, the parts tugboat manages.
