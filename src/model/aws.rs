@@ -81,12 +81,18 @@ impl TaskDefinitionInput {
 
 /// What a task reserves of one resource on an instance: the task-level figure where the task
 /// definition sets one, else the sum of its containers' (those that set none count for nothing).
-/// The manifest's validation and the placement read it alike.
+/// The manifest's validation and the placement read it alike. The sum saturates: containers whose
+/// figures overflow a `u32` reserve more than any instance has, which validation then says.
 pub fn task_reservation(
     task: Option<u32>,
     containers: impl IntoIterator<Item = Option<u32>>,
 ) -> u32 {
-    task.unwrap_or_else(|| containers.into_iter().flatten().sum())
+    task.unwrap_or_else(|| {
+        containers
+            .into_iter()
+            .flatten()
+            .fold(0, u32::saturating_add)
+    })
 }
 
 /// A container definition, the parts tugboat manages.
@@ -1000,5 +1006,20 @@ impl ContainerInstance {
         } else {
             fit.min(1)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::task_reservation;
+
+    #[test]
+    fn a_task_reserves_its_own_figure_else_its_containers_sum_saturating() {
+        assert_eq!(task_reservation(Some(512), [Some(1024), None]), 512);
+        assert_eq!(task_reservation(None, [Some(256), None, Some(512)]), 768);
+        assert_eq!(task_reservation(None, [None, None]), 0);
+        // Tens of thousands of containers at the 196608-unit maximum fit in a 4 MiB manifest.
+        let many = std::iter::repeat_n(Some(196_608), 30_000);
+        assert_eq!(task_reservation(None, many), u32::MAX);
     }
 }
