@@ -380,7 +380,7 @@ fn task_fits_an_instance(
             definition.memory,
             task_reservation(
                 definition.memory,
-                containers.iter().map(|c| c.memory.or(c.memory_reservation)),
+                containers.iter().map(ContainerSpec::reserved_memory),
             ),
             ("instanceMemory", capacity.instance_memory),
         ),
@@ -694,7 +694,7 @@ fn task_definition(
         task.containers.iter().filter_map(f).map(u64::from).sum()
     };
     if let Some(memory) = task.memory {
-        let total = summed(|c| c.memory.or(c.memory_reservation));
+        let total = summed(ContainerSpec::reserved_memory);
         if total > u64::from(memory) {
             issues.push(Issue::new(
                 path.key("memory"),

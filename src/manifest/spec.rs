@@ -533,6 +533,14 @@ pub struct ContainerSpec {
     pub user: Option<String>,
 }
 
+impl ContainerSpec {
+    /// The memory this container reserves on an instance: its hard limit where set, else its soft
+    /// reservation (as ECS places it).
+    pub fn reserved_memory(&self) -> Option<u32> {
+        self.memory.or(self.memory_reservation)
+    }
+}
+
 /// One secret: an environment variable whose value ECS reads from `valueFrom` at start.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
