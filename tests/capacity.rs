@@ -143,6 +143,14 @@ fn app_goes_from_an_empty_group_to_two_tasks_and_rolls_out_on_the_same_two_insta
         (status.desired, status.running, status.tasks_waiting),
         (2, 2, 0)
     );
+    // Hours steady since the rollout, and the status still says the group was seen within the
+    // last minute (and a resync): `tug get capacity`'s SEEN must not age while nothing changes.
+    let age = simulation.now().saturating_sub(status.observed_at);
+    assert!(
+        age <= 60 + 30,
+        "capacity seen {age} s ago at t={}",
+        simulation.now()
+    );
 }
 
 /// Acceptance: the app stack with a scaling section, under a load step. The instances a

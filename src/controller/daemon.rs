@@ -663,13 +663,17 @@ where
             });
         status.error = outcome.error.as_ref().map(ToString::to_string);
         status.decisions = entry.memory.decisions.iter().cloned().collect();
-        // Written when it changed, and at least every minute (its time says how fresh it is).
+        // Written when it changed, and at least every minute (its time says how fresh it is). The
+        // entry keeps the status last marked for writing, so a pass that changed nothing within
+        // the minute leaves the minute counting from that one, not from itself.
         let changed = entry.status.as_ref().is_none_or(|old| {
             let mut same = old.clone();
             same.observed_at = status.observed_at;
             same != status || status.observed_at >= old.observed_at + 60
         });
-        entry.status = Some(status);
+        if changed {
+            entry.status = Some(status);
+        }
         let stack = entry.stack.clone();
         let resync = self.daemon.config.resync_ms;
         match &outcome.error {
